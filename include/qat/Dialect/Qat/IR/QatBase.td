@@ -1,0 +1,49 @@
+//===- QatBase.td - qat dialect definition -----------------*- tablegen -*-===//
+//
+// Part of qat-mlir. The `qat` dialect: fake quantization, observers and
+// quantization parameters for quantization-aware training.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QAT_DIALECT_QAT_IR_QATBASE_TD
+#define QAT_DIALECT_QAT_IR_QATBASE_TD
+
+include "mlir/IR/OpBase.td"
+include "mlir/IR/EnumAttr.td"
+
+def Qat_Dialect : Dialect {
+  let name = "qat";
+  let cppNamespace = "::mlir::qat";
+  let summary = "Quantization-aware training: fake quantization, observers "
+                "and quantization parameters";
+  let description = [{
+    The `qat` dialect holds what upstream MLIR lacks for quantization-aware
+    training (QAT): fake quantization with dynamic scale and zero-point
+    operands, range observers as pure functions of their state, and the
+    computation of quantization parameters from an observed range.
+
+    All ops work on ranked tensors and have value semantics. State (observer
+    min/max) is passed in and returned explicitly, never hidden, so a training
+    step built from these ops is a pure function of its inputs.
+
+    Numerics follow PyTorch 1.13 bit for bit on `f32` (see each op). Ops lower
+    to `linalg`, `arith` and `math` with `--convert-qat-to-linalg`.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
+class Qat_Op<string mnemonic, list<Trait> traits = []>
+    : Op<Qat_Dialect, mnemonic, traits>;
+
+def Qat_QuantScheme : I32EnumAttr<"QuantScheme",
+    "how quantization parameters are derived from a range", [
+      I32EnumAttrCase<"affine", 0>,
+      I32EnumAttrCase<"symmetric", 1>
+    ]> {
+  let cppNamespace = "::mlir::qat";
+}
+
+#endif // QAT_DIALECT_QAT_IR_QATBASE_TD

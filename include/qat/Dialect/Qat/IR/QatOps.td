@@ -1,0 +1,254 @@
+//===- QatOps.td - qat dialect operations ------------------*- tablegen -*-===//
+//
+// Part of qat-mlir.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QAT_DIALECT_QAT_IR_QATOPS_TD
+#define QAT_DIALECT_QAT_IR_QATOPS_TD
+
+include "qat/Dialect/Qat/IR/QatBase.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+//===----------------------------------------------------------------------===//
+// Shared pieces
+//===----------------------------------------------------------------------===//
+
+// A signless 64-bit integer attribute read back as a signed int64_t
+// (upstream's I64Attr returns uint64_t, which breaks negative bounds).
+def Qat_I64Attr : TypedSignlessIntegerAttrBase<I64, "int64_t",
+                                               "64-bit integer attribute"> {
+  let convertFromStorage = "$_self.getValue().getSExtValue()";
+}
+
+// The integer grid that a value is quantized to: a storage type of at most
+// 8 bits (`i8`/`si8` signed, `ui8` unsigned, or narrower) and the closed range
+// [quant_min, quant_max] inside it.
+defvar QuantGridArgs = (ins
+  TypeAttrOf<AnyInteger>:$storage_type,
+  Qat_I64Attr:$quant_min,
+  Qat_I64Attr:$quant_max
+);
+
+// Fake quantization and its straight-through-estimator mask share operands,
+// attributes, format and verifier.
+class Qat_FakeQuantBase<string mnemonic, list<Trait> traits = []>
+    : Qat_Op<mnemonic, !listconcat(traits, [Pure])> {
+  let arguments = !con((ins
+    RankedTensorOf<[F32]>:$input,
+    RankedTensorOf<[F32]>:$scale,
+    RankedTensorOf<[I32]>:$zero_point),
+    QuantGridArgs,
+    (ins OptionalAttr<Qat_I64Attr>:$axis));
+
+  let assemblyFormat = "$input `,` $scale `,` $zero_point `to` $storage_type "
+    "`` `[` $quant_min `:` $quant_max `]` (`axis` $axis^)? attr-dict `:` type($input) `,` type($scale) `,` "
+    "type($zero_point)";
+
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// FakeQuantOp
+//===----------------------------------------------------------------------===//
+
+def Qat_FakeQuantOp : Qat_FakeQuantBase<"fake_quant",
+    [AllTypesMatch<["input", "output"]>]> {
+  let summary = "quantize to an integer grid and back to f32";
+  let description = [{
+    Rounds every element of `input` to the integer grid of `storage_type`
+    restricted to `[quant_min, quant_max]` and maps it back to `f32`:
+
+    ```
+    inv_s  = 1.0f / s                           (f32 division, rounded)
+    q      = round_half_even(x * inv_s) + float(z)   (f32 ops)
+    q      = quant_min              if q >= 2^63 or q is NaN
+    out    = (clamp(q, quant_min, quant_max) - float(z)) * s
+    ```
+
+    This is exactly PyTorch 1.13's `fake_quantize_per_tensor_affine` and
+    `fake_quantize_per_channel_affine` on CPU, bit for bit: PyTorch multiplies
+    by the f32 inverse of the scale rather than dividing (the two differ on
+    about one value in a million), adds the zero-point in f32, and its cast of
+    the rounded value to `int64_t` turns NaN, infinities and values of 2^63 or
+    more into `INT64_MIN` on x86, which the clamp maps to `quant_min`; the
+    second line reproduces that. `(clamp(q) - z) * s` is formed exactly and
+    rounded once.
+
+    Without `axis` the quantization is per tensor and `scale`/`zero_point`
+    are 0-d tensors. With `axis = a` it is per axis: `scale` and `zero_point`
+    are 1-d tensors with one entry per index of dimension `a` of `input`.
+
+    `zero_point` must lie in `[quant_min, quant_max]` and `scale` must be
+    positive and finite; the verifier checks both where they are constants.
+
+    Example (uint8 activations, per tensor; int8 symmetric weights per output
+    channel):
+
+    ```mlir
+    %a = qat.fake_quant %x, %s, %z to ui8[0 : 255]
+        : tensor<8x16xf32>, tensor<f32>, tensor<i32>
+    %w = qat.fake_quant %k, %ws, %wz to i8[-128 : 127] axis 0
+        : tensor<16x3x3x8xf32>, tensor<16xf32>, tensor<16xi32>
+    ```
+  }];
+  let results = (outs RankedTensorOf<[F32]>:$output);
+}
+
+//===----------------------------------------------------------------------===//
+// FakeQuantMaskOp
+//===----------------------------------------------------------------------===//
+
+def Qat_FakeQuantMaskOp : Qat_FakeQuantBase<"fake_quant_mask",
+    [TypesMatchWith<"mask has the shape of input and i1 elements",
+                    "input", "mask",
+                    "::mlir::RankedTensorType::get("
+                    "::llvm::cast<::mlir::RankedTensorType>($_self).getShape(),"
+                    " ::mlir::IntegerType::get($_self.getContext(), 1))">]> {
+  let summary = "which elements a fake_quant leaves inside its range";
+  let description = [{
+    The straight-through-estimator mask of `qat.fake_quant` with the same
+    operands and attributes: an element is `true` where
+    `quant_min <= round_half_even(x * inv_s) + z <= quant_max` (computed
+    exactly as in `qat.fake_quant`, so NaN and infinities give `false`), and
+    `false` where the clamp changed the value. The gradient of fake
+    quantization with respect to its input is this mask (PyTorch's
+    `fake_quantize_per_tensor_affine_cachemask`).
+
+    ```mlir
+    %m = qat.fake_quant_mask %x, %s, %z to ui8[0 : 255]
+        : tensor<8x16xf32>, tensor<f32>, tensor<i32>
+    ```
+  }];
+  let results = (outs RankedTensorOf<[I1]>:$mask);
+}
+
+//===----------------------------------------------------------------------===//
+// Observers
+//===----------------------------------------------------------------------===//
+
+class Qat_ObserverBase<string mnemonic, dag extraArgs, string extraFormat>
+    : Qat_Op<mnemonic, [Pure,
+        AllTypesMatch<["min", "max", "new_min", "new_max"]>]> {
+  let arguments = !con((ins
+    RankedTensorOf<[F32]>:$input,
+    RankedTensorOf<[F32]>:$min,
+    RankedTensorOf<[F32]>:$max),
+    extraArgs,
+    (ins OptionalAttr<Qat_I64Attr>:$axis));
+  let results = (outs
+    RankedTensorOf<[F32]>:$new_min,
+    RankedTensorOf<[F32]>:$new_max);
+  let assemblyFormat = "$input `,` $min `,` $max " # extraFormat #
+    " (`axis` $axis^)? attr-dict `:` type($input) `,` type($min)";
+  let hasVerifier = 1;
+}
+
+def Qat_ObserveMinMaxOp : Qat_ObserverBase<"observe_min_max", (ins), ""> {
+  let summary = "running minimum and maximum of a tensor";
+  let description = [{
+    A pure min/max observer: given the state `(min, max)` it returns
+    `new_min = minimum(min, reduce_min(input))` and likewise for the maximum,
+    over the whole tensor (no `axis`; state is 0-d) or separately for each
+    index of dimension `axis` (state is 1-d with that dimension's size).
+    Reductions and the combination propagate NaN, as `torch.aminmax` and
+    `torch.min` do.
+
+    The unobserved state is `min = +inf, max = -inf`. This matches PyTorch
+    1.13's `MinMaxObserver` and `PerChannelMinMaxObserver` (which starts from
+    empty tensors; the result after the first observation is the same).
+
+    ```mlir
+    %lo, %hi = qat.observe_min_max %x, %min, %max axis 0
+        : tensor<16x3x3x8xf32>, tensor<16xf32>
+    ```
+  }];
+}
+
+def Qat_ObserveMovingAverageMinMaxOp
+    : Qat_ObserverBase<"observe_moving_average_min_max",
+        (ins F32Attr:$averaging_constant),
+        "`averaging_constant` $averaging_constant"> {
+  let summary = "exponential moving average of a tensor's minimum and maximum";
+  let description = [{
+    A pure moving-average min/max observer. With `c = averaging_constant`
+    (an `f32`), `m = reduce_min(input)` and `M = reduce_max(input)` (per
+    tensor, or per index of dimension `axis`):
+
+    ```
+    unobserved = (min == +inf) and (max == -inf)
+    new_min = unobserved ? m : min + c * (m - min)
+    new_max = unobserved ? M : max + c * (M - max)
+    ```
+
+    each operation rounded in `f32` (no fused multiply-add), which is PyTorch
+    1.13's `MovingAverageMinMaxObserver` and
+    `MovingAveragePerChannelMinMaxObserver` bit for bit. The test for the
+    unobserved state is made per element.
+
+    ```mlir
+    %lo, %hi = qat.observe_moving_average_min_max %x, %min, %max
+        averaging_constant 1.000000e-02 : tensor<64x8x28x28xf32>, tensor<f32>
+    ```
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// ChooseQParamsOp
+//===----------------------------------------------------------------------===//
+
+def Qat_ChooseQParamsOp : Qat_Op<"choose_qparams", [Pure,
+    AllTypesMatch<["min", "max", "scale"]>,
+    TypesMatchWith<"zero_point has the shape of min and i32 elements",
+                   "min", "zero_point",
+                   "::mlir::RankedTensorType::get("
+                   "::llvm::cast<::mlir::RankedTensorType>($_self).getShape(),"
+                   " ::mlir::IntegerType::get($_self.getContext(), 32))">]> {
+  let summary = "scale and zero-point from an observed range";
+  let description = [{
+    Computes quantization parameters element by element from a range, as
+    PyTorch 1.13's observers do in `_calculate_qparams` (all `f32`, each
+    operation rounded; `qrange = quant_max - quant_min`):
+
+    ```
+    min_neg = minimum(min, 0)        // the range always includes 0
+    max_pos = maximum(max, 0)
+    affine:
+      scale = maximum((max_pos - min_neg) / float(qrange), eps)
+      zp    = clamp(quant_min - int(round_half_even(min_neg / scale)),
+                    quant_min, quant_max)
+    symmetric:
+      scale = maximum(maximum(-min_neg, max_pos) / float(qrange / 2), eps)
+      zp    = 0                         for signed storage
+              (quant_min + quant_max + 1) / 2   for unsigned (128 for [0, 255])
+    unobserved (min == +inf and max == -inf): scale = 1, zp = 0
+    ```
+
+    `eps` defaults to the `f32` machine epsilon (2^-23), PyTorch's default.
+    Per-tensor parameters use 0-d `min`/`max`; per-axis parameters use 1-d.
+    The unsigned symmetric zero-point is PyTorch's for its default range
+    (PyTorch uses `(quant_min + quant_max) // 2` when a custom range is
+    passed).
+
+    ```mlir
+    %s, %z = qat.choose_qparams affine %min, %max to ui8[0 : 255]
+        : tensor<f32>
+    %ws, %wz = qat.choose_qparams symmetric %wmin, %wmax to i8[-128 : 127]
+        : tensor<16xf32>
+    ```
+  }];
+  let arguments = !con((ins
+    Qat_QuantScheme:$scheme,
+    RankedTensorOf<[F32]>:$min,
+    RankedTensorOf<[F32]>:$max),
+    QuantGridArgs,
+    (ins DefaultValuedAttr<F32Attr, "1.1920928955078125e-07">:$eps));
+  let results = (outs
+    RankedTensorOf<[F32]>:$scale,
+    RankedTensorOf<[I32]>:$zero_point);
+  let assemblyFormat = "$scheme $min `,` $max `to` $storage_type `` `[` "
+    "$quant_min `:` $quant_max `]` attr-dict `:` type($min)";
+  let hasVerifier = 1;
+}
+
+#endif // QAT_DIALECT_QAT_IR_QATOPS_TD

@@ -1,0 +1,370 @@
+//===- QatToLinalg.cpp - lowering qat ops to linalg -------------*- C++ -*-===//
+//
+// Part of qat-mlir.
+//
+// Each qat op becomes linalg.generic ops on tensors whose bodies use arith
+// and math ops in the exact order of the op's documented formula, so the
+// lowered code rounds exactly as PyTorch's CPU kernels do.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qat/Conversion/QatToLinalg/QatToLinalg.h"
+#include "qat/Dialect/Qat/IR/QatOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::qat;
+
+namespace {
+
+using utils::IteratorType;
+
+Value f32Constant(OpBuilder &b, Location loc, float value) {
+  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
+}
+
+Value i32Constant(OpBuilder &b, Location loc, int32_t value) {
+  return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(value));
+}
+
+/// An uninitialized tensor of `shape`'s dimensions (static or taken from
+/// `like`) with `elementType`.
+Value emptyTensor(OpBuilder &b, Location loc, RankedTensorType type,
+                  Value like, ArrayRef<int64_t> likeDims) {
+  SmallVector<Value> dynamicSizes;
+  for (auto [index, size] : llvm::enumerate(type.getShape()))
+    if (ShapedType::isDynamic(size))
+      dynamicSizes.push_back(
+          tensor::DimOp::create(b, loc, like, likeDims[index]));
+  return tensor::EmptyOp::create(b, loc, type.getShape(),
+                                 type.getElementType(), dynamicSizes);
+}
+
+/// The tensor that `value`'s shape has, with `elementType`.
+Value emptyLike(OpBuilder &b, Location loc, Value value, Type elementType) {
+  auto type = cast<RankedTensorType>(value.getType());
+  auto resultType = RankedTensorType::get(type.getShape(), elementType);
+  return emptyTensor(b, loc, resultType, value,
+                     llvm::to_vector(llvm::seq<int64_t>(0, type.getRank())));
+}
+
+/// A per-tensor or per-axis parameter (or observer state) of `paramType`,
+/// shaped like the parameters of an op on `input`, filled with `value`.
+Value filledParam(OpBuilder &b, Location loc, RankedTensorType paramType,
+                  Value input, std::optional<int64_t> axis, float value) {
+  SmallVector<int64_t> likeDims;
+  if (axis)
+    likeDims.push_back(*axis);
+  Value empty = emptyTensor(b, loc, paramType, input, likeDims);
+  return linalg::FillOp::create(b, loc, f32Constant(b, loc, value), empty)
+      .getResult(0);
+}
+
+/// Maps the iteration space of a rank-`rank` input to its per-tensor (no
+/// axis: a 0-d parameter) or per-axis (d_axis) parameter.
+AffineMap paramMap(MLIRContext *ctx, int64_t rank,
+                   std::optional<int64_t> axis) {
+  if (!axis)
+    return AffineMap::get(rank, 0, {}, ctx);
+  return AffineMap::get(rank, 0, getAffineDimExpr(*axis, ctx), ctx);
+}
+
+/// An elementwise linalg.generic over operands of one shape.
+SmallVector<Value>
+elementwise(OpBuilder &b, Location loc, ValueRange inputs, ValueRange inits,
+            function_ref<void(OpBuilder &, Location, ValueRange)> body) {
+  int64_t rank = cast<RankedTensorType>(inputs.front().getType()).getRank();
+  AffineMap identity = b.getMultiDimIdentityMap(rank);
+  SmallVector<AffineMap> maps(inputs.size() + inits.size(), identity);
+  SmallVector<IteratorType> iterators(rank, IteratorType::parallel);
+  auto generic =
+      linalg::GenericOp::create(b, loc, ValueRange(inits).getTypes(), inputs,
+                                inits, maps, iterators, body);
+  return SmallVector<Value>(generic.getResults());
+}
+
+/// 1.0f / scale, element by element (PyTorch's `inv_scale`).
+Value inverseScale(OpBuilder &b, Location loc, Value scale) {
+  Value init = emptyLike(b, loc, scale, b.getF32Type());
+  return elementwise(b, loc, scale, init,
+                     [](OpBuilder &b, Location loc, ValueRange args) {
+                       Value one = f32Constant(b, loc, 1.0f);
+                       Value inv = arith::DivFOp::create(b, loc, one, args[0]);
+                       linalg::YieldOp::create(b, loc, inv);
+                     })
+      .front();
+}
+
+/// The integer level of x before clamping, as an f32 computed in PyTorch's
+/// order: round_half_even(x * inv_scale) + float(zero_point).
+Value quantizedLevel(OpBuilder &b, Location loc, Value x, Value invScale,
+                     Value zeroPointF) {
+  Value scaled = arith::MulFOp::create(b, loc, x, invScale);
+  Value rounded = math::RoundEvenOp::create(b, loc, scaled);
+  return arith::AddFOp::create(b, loc, rounded, zeroPointF);
+}
+
+/// The operands shared by qat.fake_quant and qat.fake_quant_mask, and a
+/// linalg.generic over (input, inv_scale, scale, zero_point) producing one
+/// tensor of `resultElementType`.
+template <typename FakeQuantLikeOp>
+Value lowerFakeQuantLike(
+    FakeQuantLikeOp op, PatternRewriter &rewriter, Type resultElementType,
+    function_ref<Value(OpBuilder &, Location, Value input, Value level,
+                       Value scale, Value zeroPointF)>
+        buildResult) {
+  Location loc = op.getLoc();
+  Value input = op.getInput();
+  int64_t rank = cast<RankedTensorType>(input.getType()).getRank();
+  MLIRContext *ctx = rewriter.getContext();
+
+  Value invScale = inverseScale(rewriter, loc, op.getScale());
+  Value init = emptyLike(rewriter, loc, input, resultElementType);
+  AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
+  AffineMap param = paramMap(ctx, rank, op.getAxis());
+  SmallVector<AffineMap> maps = {identity, param, param, param, identity};
+  SmallVector<IteratorType> iterators(rank, IteratorType::parallel);
+
+  auto generic = linalg::GenericOp::create(
+      rewriter, loc, init.getType(),
+      ValueRange{input, invScale, op.getScale(), op.getZeroPoint()}, init,
+      maps, iterators, [&](OpBuilder &b, Location loc, ValueRange args) {
+        Value zeroPointF =
+            arith::SIToFPOp::create(b, loc, b.getF32Type(), args[3]);
+        Value level = quantizedLevel(b, loc, args[0], args[1], zeroPointF);
+        linalg::YieldOp::create(
+            b, loc, buildResult(b, loc, args[0], level, args[2], zeroPointF));
+      });
+  return generic.getResult(0);
+}
+
+struct FakeQuantLowering : OpRewritePattern<FakeQuantOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(FakeQuantOp op,
+                                PatternRewriter &rewriter) const override {
+    float qmin = op.getQuantMin(), qmax = op.getQuantMax();
+    Value result = lowerFakeQuantLike(
+        op, rewriter, rewriter.getF32Type(),
+        [&](OpBuilder &b, Location loc, Value, Value level, Value scale,
+            Value zeroPointF) {
+          Value lo = f32Constant(b, loc, qmin);
+          Value hi = f32Constant(b, loc, qmax);
+          Value clamped = arith::MinimumFOp::create(
+              b, loc, arith::MaximumFOp::create(b, loc, level, lo), hi);
+          // PyTorch casts the level to int64_t: NaN and values of 2^63 or
+          // more become INT64_MIN on x86, which the clamp sends to qmin.
+          Value int64Limit = f32Constant(b, loc, 0x1p63f);
+          Value notRepresentable = arith::CmpFOp::create(
+              b, loc, arith::CmpFPredicate::UGE, level, int64Limit);
+          clamped =
+              arith::SelectOp::create(b, loc, notRepresentable, lo, clamped);
+          Value centered = arith::SubFOp::create(b, loc, clamped, zeroPointF);
+          return arith::MulFOp::create(b, loc, centered, scale).getResult();
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct FakeQuantMaskLowering : OpRewritePattern<FakeQuantMaskOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(FakeQuantMaskOp op,
+                                PatternRewriter &rewriter) const override {
+    float qmin = op.getQuantMin(), qmax = op.getQuantMax();
+    Value result = lowerFakeQuantLike(
+        op, rewriter, rewriter.getI1Type(),
+        [&](OpBuilder &b, Location loc, Value, Value level, Value,
+            Value) -> Value {
+          // Ordered comparisons: NaN is outside the range.
+          Value aboveMin =
+              arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGE, level,
+                                    f32Constant(b, loc, qmin));
+          Value belowMax =
+              arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLE, level,
+                                    f32Constant(b, loc, qmax));
+          return arith::AndIOp::create(b, loc, aboveMin, belowMax);
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+/// Reduces `input` to its minimum and maximum over the whole tensor or per
+/// index of `axis`, shaped like `stateType`. NaN propagates.
+std::pair<Value, Value> reduceMinMax(OpBuilder &b, Location loc, Value input,
+                                     RankedTensorType stateType,
+                                     std::optional<int64_t> axis) {
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  int64_t rank = cast<RankedTensorType>(input.getType()).getRank();
+  Value minInit = filledParam(b, loc, stateType, input, axis, inf);
+  Value maxInit = filledParam(b, loc, stateType, input, axis, -inf);
+  AffineMap state = paramMap(b.getContext(), rank, axis);
+  SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank), state, state};
+  SmallVector<IteratorType> iterators(rank, IteratorType::reduction);
+  if (axis)
+    iterators[*axis] = IteratorType::parallel;
+  auto reduce = linalg::GenericOp::create(
+      b, loc, TypeRange{stateType, stateType}, input,
+      ValueRange{minInit, maxInit}, maps, iterators,
+      [](OpBuilder &b, Location loc, ValueRange args) {
+        Value lo = arith::MinimumFOp::create(b, loc, args[0], args[1]);
+        Value hi = arith::MaximumFOp::create(b, loc, args[0], args[2]);
+        linalg::YieldOp::create(b, loc, ValueRange{lo, hi});
+      });
+  return {reduce.getResult(0), reduce.getResult(1)};
+}
+
+/// Lowers an observer: reduce the input, then merge the old state (min, max)
+/// with the reduced (cur_min, cur_max) element by element.
+template <typename ObserverOp>
+struct ObserverLowering : OpRewritePattern<ObserverOp> {
+
+  ObserverLowering(MLIRContext *ctx) : OpRewritePattern<ObserverOp>(ctx) {}
+
+  virtual std::pair<Value, Value> merge(ObserverOp op, OpBuilder &b,
+                                        Location loc, Value curMin,
+                                        Value curMax, Value min,
+                                        Value max) const = 0;
+
+  LogicalResult matchAndRewrite(ObserverOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto stateType = cast<RankedTensorType>(op.getMin().getType());
+    auto [curMin, curMax] = reduceMinMax(rewriter, loc, op.getInput(),
+                                         stateType, op.getAxis());
+    Value minInit = emptyLike(rewriter, loc, op.getMin(), rewriter.getF32Type());
+    Value maxInit = emptyLike(rewriter, loc, op.getMax(), rewriter.getF32Type());
+    SmallVector<Value> merged = elementwise(
+        rewriter, loc, ValueRange{curMin, curMax, op.getMin(), op.getMax()},
+        ValueRange{minInit, maxInit},
+        [&](OpBuilder &b, Location loc, ValueRange args) {
+          auto [lo, hi] = merge(op, b, loc, args[0], args[1], args[2], args[3]);
+          linalg::YieldOp::create(b, loc, ValueRange{lo, hi});
+        });
+    rewriter.replaceOp(op, merged);
+    return success();
+  }
+};
+
+struct ObserveMinMaxLowering : ObserverLowering<ObserveMinMaxOp> {
+  using ObserverLowering::ObserverLowering;
+
+  std::pair<Value, Value> merge(ObserveMinMaxOp, OpBuilder &b, Location loc,
+                                Value curMin, Value curMax, Value min,
+                                Value max) const override {
+    return {arith::MinimumFOp::create(b, loc, curMin, min),
+            arith::MaximumFOp::create(b, loc, curMax, max)};
+  }
+};
+
+/// True where the state is the unobserved (+inf, -inf).
+Value isUnobserved(OpBuilder &b, Location loc, Value min, Value max) {
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  Value minIsInf = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, min,
+                                         f32Constant(b, loc, inf));
+  Value maxIsNegInf = arith::CmpFOp::create(
+      b, loc, arith::CmpFPredicate::OEQ, max, f32Constant(b, loc, -inf));
+  return arith::AndIOp::create(b, loc, minIsInf, maxIsNegInf);
+}
+
+struct ObserveMovingAverageMinMaxLowering
+    : ObserverLowering<ObserveMovingAverageMinMaxOp> {
+  using ObserverLowering::ObserverLowering;
+
+  std::pair<Value, Value> merge(ObserveMovingAverageMinMaxOp op, OpBuilder &b,
+                                Location loc, Value curMin, Value curMax,
+                                Value min, Value max) const override {
+    Value constant = f32Constant(
+        b, loc, op.getAveragingConstant().convertToFloat());
+    // state + c * (current - state), each operation rounded in f32.
+    auto average = [&](Value current, Value state) -> Value {
+      Value delta = arith::SubFOp::create(b, loc, current, state);
+      Value step = arith::MulFOp::create(b, loc, constant, delta);
+      return arith::AddFOp::create(b, loc, state, step);
+    };
+    Value unobserved = isUnobserved(b, loc, min, max);
+    return {
+        arith::SelectOp::create(b, loc, unobserved, curMin, average(curMin, min)),
+        arith::SelectOp::create(b, loc, unobserved, curMax,
+                                average(curMax, max))};
+  }
+};
+
+struct ChooseQParamsLowering : OpRewritePattern<ChooseQParamsOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(ChooseQParamsOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    int64_t qmin = op.getQuantMin(), qmax = op.getQuantMax();
+    bool symmetric = op.getScheme() == QuantScheme::symmetric;
+    bool isUnsigned = cast<IntegerType>(op.getStorageType()).isUnsigned();
+    float eps = op.getEps().convertToFloat();
+
+    Value scaleInit = emptyLike(rewriter, loc, op.getMin(), rewriter.getF32Type());
+    Value zpInit = emptyLike(rewriter, loc, op.getMin(), rewriter.getI32Type());
+    SmallVector<Value> results = elementwise(
+        rewriter, loc, ValueRange{op.getMin(), op.getMax()},
+        ValueRange{scaleInit, zpInit},
+        [&](OpBuilder &b, Location loc, ValueRange args) {
+          Value zero = f32Constant(b, loc, 0.0f);
+          Value minNeg = arith::MinimumFOp::create(b, loc, args[0], zero);
+          Value maxPos = arith::MaximumFOp::create(b, loc, args[1], zero);
+          Value scale, zeroPoint;
+          if (symmetric) {
+            Value negMin = arith::NegFOp::create(b, loc, minNeg);
+            Value bound = arith::MaximumFOp::create(b, loc, negMin, maxPos);
+            Value halfRange = f32Constant(b, loc, float(qmax - qmin) / 2.0f);
+            scale = arith::DivFOp::create(b, loc, bound, halfRange);
+            scale = arith::MaximumFOp::create(b, loc, scale,
+                                              f32Constant(b, loc, eps));
+            zeroPoint = i32Constant(b, loc,
+                                    isUnsigned ? (qmin + qmax + 1) / 2 : 0);
+          } else {
+            Value width = arith::SubFOp::create(b, loc, maxPos, minNeg);
+            scale = arith::DivFOp::create(b, loc, width,
+                                          f32Constant(b, loc, qmax - qmin));
+            scale = arith::MaximumFOp::create(b, loc, scale,
+                                              f32Constant(b, loc, eps));
+            Value offset = math::RoundEvenOp::create(
+                b, loc, arith::DivFOp::create(b, loc, minNeg, scale));
+            Value offsetInt =
+                arith::FPToSIOp::create(b, loc, b.getI32Type(), offset);
+            zeroPoint = arith::SubIOp::create(b, loc, i32Constant(b, loc, qmin),
+                                              offsetInt);
+            zeroPoint = arith::MinSIOp::create(
+                b, loc,
+                arith::MaxSIOp::create(b, loc, zeroPoint,
+                                       i32Constant(b, loc, qmin)),
+                i32Constant(b, loc, qmax));
+          }
+          // PyTorch returns (1.0, 0) for a range that was never observed.
+          Value unobserved = isUnobserved(b, loc, args[0], args[1]);
+          scale = arith::SelectOp::create(b, loc, unobserved,
+                                          f32Constant(b, loc, 1.0f), scale);
+          zeroPoint = arith::SelectOp::create(b, loc, unobserved,
+                                              i32Constant(b, loc, 0), zeroPoint);
+          linalg::YieldOp::create(b, loc, ValueRange{scale, zeroPoint});
+        });
+    rewriter.replaceOp(op, results);
+    return success();
+  }
+};
+
+} // namespace
+
+void mlir::qat::populateQatToLinalgConversionPatterns(
+    RewritePatternSet &patterns) {
+  patterns.add<FakeQuantLowering, FakeQuantMaskLowering, ObserveMinMaxLowering,
+               ObserveMovingAverageMinMaxLowering, ChooseQParamsLowering>(
+      patterns.getContext());
+}

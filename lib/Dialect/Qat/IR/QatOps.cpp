@@ -1,0 +1,177 @@
+//===- QatOps.cpp - qat dialect operations ----------------------*- C++ -*-===//
+//
+// Part of qat-mlir.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qat/Dialect/Qat/IR/QatOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/OpImplementation.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::qat;
+
+#include "qat/Dialect/Qat/IR/QatEnums.cpp.inc"
+
+#define GET_OP_CLASSES
+#include "qat/Dialect/Qat/IR/QatOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Shared verification
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// Checks that `storageType` is an integer type of at most 8 bits and that
+/// [qmin, qmax] is a non-empty range inside it. Signless integers are signed.
+LogicalResult verifyQuantGrid(Operation *op, Type storageType, int64_t qmin,
+                              int64_t qmax) {
+  auto intType = dyn_cast<IntegerType>(storageType);
+  if (!intType || intType.getWidth() > 8)
+    return op->emitOpError("storage type must be an integer type of at most "
+                           "8 bits, got ")
+           << storageType;
+  if (qmin >= qmax)
+    return op->emitOpError("quant_min (")
+           << qmin << ") must be less than quant_max (" << qmax << ")";
+  unsigned width = intType.getWidth();
+  int64_t lowest = intType.isUnsigned() ? 0 : -(int64_t(1) << (width - 1));
+  int64_t highest = intType.isUnsigned() ? (int64_t(1) << width) - 1
+                                         : (int64_t(1) << (width - 1)) - 1;
+  if (qmin < lowest || qmax > highest)
+    return op->emitOpError("range [")
+           << qmin << ", " << qmax << "] does not fit storage type "
+           << storageType << " ([" << lowest << ", " << highest << "])";
+  return success();
+}
+
+LogicalResult verifyAxis(Operation *op, std::optional<int64_t> axis,
+                         int64_t rank) {
+  if (axis && (*axis < 0 || *axis >= rank))
+    return op->emitOpError("axis ")
+           << *axis << " is out of range for an input of rank " << rank;
+  return success();
+}
+
+/// Checks the shape of a per-tensor (0-d) or per-axis (1-d, one entry per
+/// index of `inputType`'s dimension `axis`) parameter or state tensor.
+LogicalResult verifyParamShape(Operation *op, StringRef name, Type paramType,
+                               RankedTensorType inputType,
+                               std::optional<int64_t> axis) {
+  auto type = cast<RankedTensorType>(paramType);
+  if (!axis) {
+    if (type.getRank() != 0)
+      return op->emitOpError()
+             << name << " must be a 0-d tensor when no axis is given, got "
+             << type;
+    return success();
+  }
+  if (type.getRank() != 1)
+    return op->emitOpError()
+           << name << " must be a 1-d tensor when an axis is given, got "
+           << type;
+  int64_t expected = inputType.getDimSize(*axis);
+  int64_t actual = type.getDimSize(0);
+  if (!ShapedType::isDynamic(expected) && !ShapedType::isDynamic(actual) &&
+      expected != actual)
+    return op->emitOpError()
+           << name << " has " << actual << " entries but dimension " << *axis
+           << " of the input has " << expected;
+  return success();
+}
+
+/// Where the scale is a constant, every entry must be positive and finite.
+LogicalResult verifyConstantScale(Operation *op, Value scale) {
+  DenseFPElementsAttr values;
+  if (!matchPattern(scale, m_Constant(&values)))
+    return success();
+  int64_t index = 0;
+  for (APFloat value : values.getValues<APFloat>()) {
+    if (!value.isFiniteNonZero() || value.isNegative())
+      return op->emitOpError("scale must be positive and finite, got ")
+             << value.convertToDouble() << " at index " << index;
+    ++index;
+  }
+  return success();
+}
+
+/// Where the zero-point is a constant, every entry must lie in the range.
+LogicalResult verifyConstantZeroPoint(Operation *op, Value zeroPoint,
+                                      int64_t qmin, int64_t qmax) {
+  DenseIntElementsAttr values;
+  if (!matchPattern(zeroPoint, m_Constant(&values)))
+    return success();
+  int64_t index = 0;
+  for (const APInt &value : values.getValues<APInt>()) {
+    int64_t zp = value.getSExtValue();
+    if (zp < qmin || zp > qmax)
+      return op->emitOpError("zero_point ")
+             << zp << " at index " << index << " is outside [" << qmin << ", "
+             << qmax << "]";
+    ++index;
+  }
+  return success();
+}
+
+template <typename FakeQuantLikeOp>
+LogicalResult verifyFakeQuantLike(FakeQuantLikeOp op) {
+  Operation *operation = op.getOperation();
+  auto inputType = cast<RankedTensorType>(op.getInput().getType());
+  std::optional<int64_t> axis = op.getAxis();
+  int64_t qmin = op.getQuantMin(), qmax = op.getQuantMax();
+  if (failed(verifyQuantGrid(operation, op.getStorageType(), qmin, qmax)) ||
+      failed(verifyAxis(operation, axis, inputType.getRank())) ||
+      failed(verifyParamShape(operation, "scale", op.getScale().getType(),
+                              inputType, axis)) ||
+      failed(verifyParamShape(operation, "zero_point",
+                              op.getZeroPoint().getType(), inputType, axis)) ||
+      failed(verifyConstantScale(operation, op.getScale())) ||
+      failed(verifyConstantZeroPoint(operation, op.getZeroPoint(), qmin, qmax)))
+    return failure();
+  return success();
+}
+
+template <typename ObserverOp>
+LogicalResult verifyObserver(ObserverOp op) {
+  Operation *operation = op.getOperation();
+  auto inputType = cast<RankedTensorType>(op.getInput().getType());
+  std::optional<int64_t> axis = op.getAxis();
+  if (failed(verifyAxis(operation, axis, inputType.getRank())) ||
+      failed(verifyParamShape(operation, "min/max state", op.getMin().getType(),
+                              inputType, axis)))
+    return failure();
+  return success();
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Op verifiers
+//===----------------------------------------------------------------------===//
+
+LogicalResult FakeQuantOp::verify() { return verifyFakeQuantLike(*this); }
+
+LogicalResult FakeQuantMaskOp::verify() { return verifyFakeQuantLike(*this); }
+
+LogicalResult ObserveMinMaxOp::verify() { return verifyObserver(*this); }
+
+LogicalResult ObserveMovingAverageMinMaxOp::verify() {
+  float constant = getAveragingConstant().convertToFloat();
+  if (!(constant > 0.0f && constant <= 1.0f))
+    return emitOpError("averaging_constant must be in (0, 1], got ")
+           << constant;
+  return verifyObserver(*this);
+}
+
+LogicalResult ChooseQParamsOp::verify() {
+  float eps = getEps().convertToFloat();
+  if (!(eps > 0.0f && std::isfinite(eps)))
+    return emitOpError("eps must be positive and finite, got ") << eps;
+  return verifyQuantGrid(getOperation(), getStorageType(), getQuantMin(),
+                         getQuantMax());
+}

@@ -1,0 +1,29 @@
+//===- InitAll.cpp - register everything qat-mlir tools use -----*- C++ -*-===//
+//
+// Part of qat-mlir.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qat/InitAll.h"
+#include "qat/Conversion/Passes.h"
+#include "qat/Dialect/Qat/IR/QatDialect.h"
+#include "qat/Pipelines/Pipelines.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
+
+void mlir::qat::registerAllDialects(DialectRegistry &registry) {
+  registry.insert<QatDialect>();
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  mlir::registerAllToLLVMIRTranslations(registry);
+}
+
+void mlir::qat::registerAllPasses() {
+  mlir::registerAllPasses();
+  registerQatConversionPasses();
+  registerPipelines();
+}

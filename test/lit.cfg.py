@@ -1,0 +1,30 @@
+# -*- Python -*-
+# lit configuration for the qat-mlir regression tests.
+
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "QAT"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test", ".py"]
+config.excludes = ["Inputs", "lit.cfg.py", "lit.site.cfg.py"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.qat_obj_root, "test")
+
+llvm_config.with_system_environment(["HOME", "TMP", "TEMP"])
+llvm_config.use_default_substitutions()
+
+config.substitutions.append(("%python", config.python_executable))
+config.substitutions.append(("%qat_src", config.qat_src_root))
+config.substitutions.append(("%qat_obj", config.qat_obj_root))
+
+tool_dirs = [config.qat_tools_dir, config.llvm_tools_dir]
+llvm_config.add_tool_substitutions(["qat-opt", "qat-run"], tool_dirs)
+
+# The Python package (python/qat_mlir) runs the tools it finds here.
+llvm_config.with_environment(
+    "PYTHONPATH", [os.path.join(config.qat_src_root, "python")], append_path=True
+)
+llvm_config.with_environment("QAT_MLIR_TOOLS_DIR", config.qat_tools_dir)

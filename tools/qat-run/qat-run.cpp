@@ -1,0 +1,111 @@
+//===- qat-run.cpp - run an MLIR function on .npy arrays --------*- C++ -*-===//
+//
+// Part of qat-mlir.
+//
+//   qat-run model.mlir --entry forward --input x.npy -o y.npy
+//
+// Lowers the module with qat-lower-to-llvm, JIT-compiles it and calls the
+// entry function; outputs are written only after the call succeeded.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qat/ExecutionEngine/JitRunner.h"
+#include "qat/InitAll.h"
+#include "qat/Support/Npy.h"
+
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Support/FileUtilities.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/WithColor.h"
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+static cl::opt<std::string> inputFile(cl::Positional,
+                                      cl::desc("<input .mlir file>"),
+                                      cl::Required);
+static cl::opt<std::string> entryName("entry",
+                                      cl::desc("Function to call"),
+                                      cl::init("forward"));
+static cl::list<std::string>
+    inputArrays("input", cl::desc("A .npy file per argument, in order"));
+static cl::list<std::string>
+    outputArrays("o", cl::desc("A .npy file per result, in order"));
+static cl::opt<std::string> outputDir(
+    "output-dir",
+    cl::desc("Directory (created if missing) to write every result to, as "
+             "result0.npy, result1.npy, ..."));
+static cl::list<std::string>
+    sharedLibs("shared-libs", cl::desc("Extra shared libraries to load"),
+               cl::CommaSeparated);
+static cl::opt<unsigned> optLevel("O", cl::Prefix,
+                                  cl::desc("LLVM optimization level (-O0 to -O3)"),
+                                  cl::init(2));
+
+static int fail(const llvm::Twine &message) {
+  llvm::WithColor::error(llvm::errs(), "qat-run") << message << "\n";
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM initLLVM(argc, argv);
+  cl::ParseCommandLineOptions(argc, argv,
+                              "qat-mlir: run a function on .npy arrays\n");
+  if (optLevel > 3)
+    return fail("-O must be 0, 1, 2 or 3");
+  if (!outputDir.empty() && !outputArrays.empty())
+    return fail("give either -o files or --output-dir, not both");
+
+  std::vector<qat::NpyArray> inputs;
+  for (const std::string &path : inputArrays) {
+    auto array = qat::readNpy(path);
+    if (!array)
+      return fail(llvm::toString(array.takeError()));
+    inputs.push_back(std::move(*array));
+  }
+
+  DialectRegistry registry;
+  qat::registerAllDialects(registry);
+  MLIRContext context(registry);
+  context.printOpOnDiagnostic(false);
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  std::string error;
+  auto file = openInputFile(inputFile, &error);
+  if (!file)
+    return fail(error);
+  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module)
+    return 1;
+
+  qat::JitOptions options;
+  options.optLevel = optLevel;
+  options.sharedLibs.push_back(QAT_C_RUNNER_UTILS);
+  options.sharedLibs.insert(options.sharedLibs.end(), sharedLibs.begin(),
+                            sharedLibs.end());
+  FailureOr<std::vector<qat::NpyArray>> outputs =
+      qat::runJit(*module, entryName, inputs, options);
+  if (failed(outputs))
+    return 1;
+  std::vector<std::string> paths(outputArrays.begin(), outputArrays.end());
+  if (!outputDir.empty()) {
+    if (std::error_code ec = llvm::sys::fs::create_directories(outputDir))
+      return fail("cannot create " + outputDir + ": " + ec.message());
+    for (size_t index = 0; index < outputs->size(); ++index)
+      paths.push_back(outputDir + "/result" + std::to_string(index) + ".npy");
+  }
+  if (paths.size() > outputs->size())
+    return fail(llvm::Twine(paths.size()) + " output files for " +
+                llvm::Twine(outputs->size()) + " results");
+  for (auto [path, array] : llvm::zip(paths, *outputs))
+    if (llvm::Error error = qat::writeNpy(path, array))
+      return fail(llvm::toString(std::move(error)));
+  return 0;
+}
