@@ -20,8 +20,12 @@ config.substitutions.append(("%python", config.python_executable))
 config.substitutions.append(("%qat_src", config.qat_src_root))
 config.substitutions.append(("%qat_obj", config.qat_obj_root))
 
+# Project tools first, then LLVM's FileCheck, not, count and split-file.
 tool_dirs = [config.qat_tools_dir, config.llvm_tools_dir]
-llvm_config.add_tool_substitutions(["qat-opt", "qat-run"], tool_dirs)
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.add_tool_substitutions(
+    ["qat-opt", "qat-run", "FileCheck", "not", "count", "split-file"], tool_dirs
+)
 
 # The Python package (python/qat_mlir) runs the tools it finds here.
 llvm_config.with_environment(

@@ -21,6 +21,7 @@ using namespace mlir;
 
 void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(createConvertQatToLinalg());
+  pm.addPass(createConvertElementwiseToLinalgPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 

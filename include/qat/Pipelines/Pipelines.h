@@ -13,7 +13,7 @@ class OpPassManager;
 namespace qat {
 
 /// Lowers a module of func.func ops on tensors (qat, linalg, tensor, arith,
-/// math) to the LLVM dialect: qat to linalg, one-shot bufferization with
+/// math) to the LLVM dialect: qat and elementwise ops to linalg, one-shot bufferization with
 /// identity layouts at function boundaries, results turned into trailing
 /// out-parameters (so callers own every buffer), buffer deallocation,
 /// loops, and the LLVM dialect. Functions marked `llvm.emit_c_interface` get

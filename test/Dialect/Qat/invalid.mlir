@@ -1,0 +1,284 @@
+// RUN: qat-opt %s -split-input-file -verify-diagnostics
+
+func.func @fake_quant_non_float(%x: tensor<4xi32>, %s: tensor<f32>, %z: tensor<i32>) {
+  // expected-error @+1 {{operand #0 must be ranked tensor of 32-bit float values}}
+  %0 = "qat.fake_quant"(%x, %s, %z) {storage_type = i8, quant_min = -128 : i64, quant_max = 127 : i64}
+      : (tensor<4xi32>, tensor<f32>, tensor<i32>) -> tensor<4xi32>
+  return
+}
+
+// -----
+
+func.func @fake_quant_result_type(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<i32>) {
+  // expected-error @+1 {{failed to verify that all of {input, output} have same type}}
+  %0 = "qat.fake_quant"(%x, %s, %z) {storage_type = i8, quant_min = -128 : i64, quant_max = 127 : i64}
+      : (tensor<4xf32>, tensor<f32>, tensor<i32>) -> tensor<5xf32>
+  return
+}
+
+// -----
+
+func.func @fake_quant_storage_not_integer(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<i32>) {
+  // expected-error @+1 {{attribute 'storage_type' failed to satisfy constraint: type attribute of integer}}
+  %0 = "qat.fake_quant"(%x, %s, %z) {storage_type = f32, quant_min = -128 : i64, quant_max = 127 : i64}
+      : (tensor<4xf32>, tensor<f32>, tensor<i32>) -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @fake_quant_storage_too_wide(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<i32>) {
+  // expected-error @+1 {{storage type must be an integer type of at most 8 bits, got 'i16'}}
+  %0 = qat.fake_quant %x, %s, %z to i16[-128 : 127] : tensor<4xf32>, tensor<f32>, tensor<i32>
+  return
+}
+
+// -----
+
+func.func @fake_quant_empty_range(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<i32>) {
+  // expected-error @+1 {{quant_min (5) must be less than quant_max (5)}}
+  %0 = qat.fake_quant %x, %s, %z to i8[5 : 5] : tensor<4xf32>, tensor<f32>, tensor<i32>
+  return
+}
+
+// -----
+
+func.func @fake_quant_range_outside_unsigned(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<i32>) {
+  // expected-error @+1 {{range [-128, 127] does not fit storage type 'ui8' ([0, 255])}}
+  %0 = qat.fake_quant %x, %s, %z to ui8[-128 : 127] : tensor<4xf32>, tensor<f32>, tensor<i32>
+  return
+}
+
+// -----
+
+func.func @fake_quant_range_outside_signed(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<i32>) {
+  // expected-error @+1 {{range [0, 255] does not fit storage type 'i8' ([-128, 127])}}
+  %0 = qat.fake_quant %x, %s, %z to i8[0 : 255] : tensor<4xf32>, tensor<f32>, tensor<i32>
+  return
+}
+
+// -----
+
+func.func @fake_quant_range_outside_4bit(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<i32>) {
+  // expected-error @+1 {{range [0, 16] does not fit storage type 'ui4' ([0, 15])}}
+  %0 = qat.fake_quant %x, %s, %z to ui4[0 : 16] : tensor<4xf32>, tensor<f32>, tensor<i32>
+  return
+}
+
+// -----
+
+func.func @fake_quant_axis_too_large(%x: tensor<4x3xf32>, %s: tensor<3xf32>, %z: tensor<3xi32>) {
+  // expected-error @+1 {{axis 2 is out of range for an input of rank 2}}
+  %0 = qat.fake_quant %x, %s, %z to i8[-128 : 127] axis 2 : tensor<4x3xf32>, tensor<3xf32>, tensor<3xi32>
+  return
+}
+
+// -----
+
+func.func @fake_quant_axis_negative(%x: tensor<4x3xf32>, %s: tensor<3xf32>, %z: tensor<3xi32>) {
+  // expected-error @+1 {{axis -1 is out of range for an input of rank 2}}
+  %0 = qat.fake_quant %x, %s, %z to i8[-128 : 127] axis -1 : tensor<4x3xf32>, tensor<3xf32>, tensor<3xi32>
+  return
+}
+
+// -----
+
+func.func @fake_quant_per_tensor_scale_shape(%x: tensor<4x3xf32>, %s: tensor<3xf32>, %z: tensor<i32>) {
+  // expected-error @+1 {{scale must be a 0-d tensor when no axis is given, got 'tensor<3xf32>'}}
+  %0 = qat.fake_quant %x, %s, %z to i8[-128 : 127] : tensor<4x3xf32>, tensor<3xf32>, tensor<i32>
+  return
+}
+
+// -----
+
+func.func @fake_quant_per_tensor_zero_point_shape(%x: tensor<4x3xf32>, %s: tensor<f32>, %z: tensor<1xi32>) {
+  // expected-error @+1 {{zero_point must be a 0-d tensor when no axis is given, got 'tensor<1xi32>'}}
+  %0 = qat.fake_quant %x, %s, %z to i8[-128 : 127] : tensor<4x3xf32>, tensor<f32>, tensor<1xi32>
+  return
+}
+
+// -----
+
+func.func @fake_quant_per_axis_scale_rank(%x: tensor<4x3xf32>, %s: tensor<f32>, %z: tensor<3xi32>) {
+  // expected-error @+1 {{scale must be a 1-d tensor when an axis is given, got 'tensor<f32>'}}
+  %0 = qat.fake_quant %x, %s, %z to i8[-128 : 127] axis 1 : tensor<4x3xf32>, tensor<f32>, tensor<3xi32>
+  return
+}
+
+// -----
+
+func.func @fake_quant_per_axis_scale_size(%x: tensor<4x3xf32>, %s: tensor<4xf32>, %z: tensor<3xi32>) {
+  // expected-error @+1 {{scale has 4 entries but dimension 1 of the input has 3}}
+  %0 = qat.fake_quant %x, %s, %z to i8[-128 : 127] axis 1 : tensor<4x3xf32>, tensor<4xf32>, tensor<3xi32>
+  return
+}
+
+// -----
+
+func.func @fake_quant_per_axis_zero_point_size(%x: tensor<4x3xf32>, %s: tensor<4xf32>, %z: tensor<3xi32>) {
+  // expected-error @+1 {{zero_point has 3 entries but dimension 0 of the input has 4}}
+  %0 = qat.fake_quant %x, %s, %z to i8[-128 : 127] axis 0 : tensor<4x3xf32>, tensor<4xf32>, tensor<3xi32>
+  return
+}
+
+// -----
+
+func.func @fake_quant_zero_point_element_type(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<i64>) {
+  // expected-error @+1 {{operand #2 must be ranked tensor of 32-bit signless integer values}}
+  %0 = "qat.fake_quant"(%x, %s, %z) {storage_type = i8, quant_min = -128 : i64, quant_max = 127 : i64}
+      : (tensor<4xf32>, tensor<f32>, tensor<i64>) -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @fake_quant_negative_constant_scale(%x: tensor<4x2xf32>, %z: tensor<2xi32>) {
+  %s = arith.constant dense<[1.0, -0.5]> : tensor<2xf32>
+  // expected-error @+1 {{scale must be positive and finite, got -5.000000e-01 at index 1}}
+  %0 = qat.fake_quant %x, %s, %z to i8[-128 : 127] axis 1 : tensor<4x2xf32>, tensor<2xf32>, tensor<2xi32>
+  return
+}
+
+// -----
+
+func.func @fake_quant_zero_constant_scale(%x: tensor<4xf32>, %z: tensor<i32>) {
+  %s = arith.constant dense<0.0> : tensor<f32>
+  // expected-error @+1 {{scale must be positive and finite, got 0.000000e+00 at index 0}}
+  %0 = qat.fake_quant %x, %s, %z to i8[-128 : 127] : tensor<4xf32>, tensor<f32>, tensor<i32>
+  return
+}
+
+// -----
+
+func.func @fake_quant_infinite_constant_scale(%x: tensor<4xf32>, %z: tensor<i32>) {
+  %s = arith.constant dense<0x7F800000> : tensor<f32>
+  // expected-error @+1 {{scale must be positive and finite, got INF at index 0}}
+  %0 = qat.fake_quant %x, %s, %z to i8[-128 : 127] : tensor<4xf32>, tensor<f32>, tensor<i32>
+  return
+}
+
+// -----
+
+func.func @fake_quant_constant_zero_point_outside(%x: tensor<4xf32>, %s: tensor<f32>) {
+  %z = arith.constant dense<-1> : tensor<i32>
+  // expected-error @+1 {{zero_point -1 at index 0 is outside [0, 255]}}
+  %0 = qat.fake_quant %x, %s, %z to ui8[0 : 255] : tensor<4xf32>, tensor<f32>, tensor<i32>
+  return
+}
+
+// -----
+
+func.func @fake_quant_mask_result_type(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<i32>) {
+  // expected-error @+1 {{failed to verify that mask has the shape of input and i1 elements}}
+  %0 = "qat.fake_quant_mask"(%x, %s, %z) {storage_type = i8, quant_min = -128 : i64, quant_max = 127 : i64}
+      : (tensor<4xf32>, tensor<f32>, tensor<i32>) -> tensor<5xi1>
+  return
+}
+
+// -----
+
+func.func @fake_quant_mask_verifies_like_fake_quant(%x: tensor<4x3xf32>, %s: tensor<3xf32>, %z: tensor<3xi32>) {
+  // expected-error @+1 {{'qat.fake_quant_mask' op axis 2 is out of range for an input of rank 2}}
+  %0 = qat.fake_quant_mask %x, %s, %z to i8[-128 : 127] axis 2 : tensor<4x3xf32>, tensor<3xf32>, tensor<3xi32>
+  return
+}
+
+// -----
+
+func.func @observer_axis(%x: tensor<4x3xf32>, %min: tensor<3xf32>, %max: tensor<3xf32>) {
+  // expected-error @+1 {{'qat.observe_min_max' op axis 5 is out of range for an input of rank 2}}
+  %0:2 = qat.observe_min_max %x, %min, %max axis 5 : tensor<4x3xf32>, tensor<3xf32>
+  return
+}
+
+// -----
+
+func.func @observer_per_tensor_state(%x: tensor<4x3xf32>, %min: tensor<3xf32>, %max: tensor<3xf32>) {
+  // expected-error @+1 {{min/max state must be a 0-d tensor when no axis is given, got 'tensor<3xf32>'}}
+  %0:2 = qat.observe_min_max %x, %min, %max : tensor<4x3xf32>, tensor<3xf32>
+  return
+}
+
+// -----
+
+func.func @observer_per_axis_state_rank(%x: tensor<4x3xf32>, %min: tensor<f32>, %max: tensor<f32>) {
+  // expected-error @+1 {{min/max state must be a 1-d tensor when an axis is given, got 'tensor<f32>'}}
+  %0:2 = qat.observe_moving_average_min_max %x, %min, %max averaging_constant 0.01 axis 0
+      : tensor<4x3xf32>, tensor<f32>
+  return
+}
+
+// -----
+
+func.func @observer_per_axis_state_size(%x: tensor<4x3xf32>, %min: tensor<3xf32>, %max: tensor<3xf32>) {
+  // expected-error @+1 {{min/max state has 3 entries but dimension 0 of the input has 4}}
+  %0:2 = qat.observe_min_max %x, %min, %max axis 0 : tensor<4x3xf32>, tensor<3xf32>
+  return
+}
+
+// -----
+
+func.func @observer_state_types(%x: tensor<4xf32>, %min: tensor<f32>, %max: tensor<1xf32>) {
+  // expected-error @+1 {{failed to verify that all of {min, max, new_min, new_max} have same type}}
+  %0:2 = "qat.observe_min_max"(%x, %min, %max) : (tensor<4xf32>, tensor<f32>, tensor<1xf32>) -> (tensor<f32>, tensor<f32>)
+  return
+}
+
+// -----
+
+func.func @observer_averaging_constant_zero(%x: tensor<4xf32>, %min: tensor<f32>, %max: tensor<f32>) {
+  // expected-error @+1 {{averaging_constant must be in (0, 1], got 0}}
+  %0:2 = qat.observe_moving_average_min_max %x, %min, %max averaging_constant 0.0 : tensor<4xf32>, tensor<f32>
+  return
+}
+
+// -----
+
+func.func @observer_averaging_constant_above_one(%x: tensor<4xf32>, %min: tensor<f32>, %max: tensor<f32>) {
+  // expected-error @+1 {{averaging_constant must be in (0, 1], got 1.5}}
+  %0:2 = qat.observe_moving_average_min_max %x, %min, %max averaging_constant 1.5 : tensor<4xf32>, tensor<f32>
+  return
+}
+
+// -----
+
+func.func @choose_qparams_eps(%min: tensor<f32>, %max: tensor<f32>) {
+  // expected-error @+1 {{eps must be positive and finite, got 0}}
+  %s, %z = qat.choose_qparams affine %min, %max to ui8[0 : 255] {eps = 0.0 : f32} : tensor<f32>
+  return
+}
+
+// -----
+
+func.func @choose_qparams_range(%min: tensor<f32>, %max: tensor<f32>) {
+  // expected-error @+1 {{'qat.choose_qparams' op range [-1, 255] does not fit storage type 'ui8' ([0, 255])}}
+  %s, %z = qat.choose_qparams symmetric %min, %max to ui8[-1 : 255] : tensor<f32>
+  return
+}
+
+// -----
+
+func.func @choose_qparams_zero_point_type(%min: tensor<3xf32>, %max: tensor<3xf32>) {
+  // expected-error @+1 {{failed to verify that zero_point has the shape of min and i32 elements}}
+  %0:2 = "qat.choose_qparams"(%min, %max) {scheme = 0 : i32, storage_type = ui8, quant_min = 0 : i64, quant_max = 255 : i64}
+      : (tensor<3xf32>, tensor<3xf32>) -> (tensor<3xf32>, tensor<2xi32>)
+  return
+}
+
+// -----
+
+func.func @choose_qparams_min_max_types(%min: tensor<3xf32>, %max: tensor<f32>) {
+  // expected-error @+1 {{failed to verify that all of {min, max, scale} have same type}}
+  %0:2 = "qat.choose_qparams"(%min, %max) {scheme = 1 : i32, storage_type = i8, quant_min = -128 : i64, quant_max = 127 : i64}
+      : (tensor<3xf32>, tensor<f32>) -> (tensor<3xf32>, tensor<3xi32>)
+  return
+}
+
+// -----
+
+func.func @fake_quant_mask_element_type(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<i32>) {
+  // expected-error @+1 {{result #0 must be ranked tensor of 1-bit signless integer values}}
+  %0 = "qat.fake_quant_mask"(%x, %s, %z) {storage_type = i8, quant_min = -128 : i64, quant_max = 127 : i64}
+      : (tensor<4xf32>, tensor<f32>, tensor<i32>) -> tensor<4xi8>
+  return
+}

@@ -1,0 +1,74 @@
+// RUN: qat-opt %s | qat-opt | FileCheck %s
+// RUN: qat-opt %s --mlir-print-op-generic | qat-opt | FileCheck %s
+
+// CHECK-LABEL: func @fake_quant_per_tensor
+func.func @fake_quant_per_tensor(%x: tensor<4x8xf32>, %s: tensor<f32>,
+                                 %z: tensor<i32>) -> tensor<4x8xf32> {
+  // CHECK: qat.fake_quant %{{.*}}, %{{.*}}, %{{.*}} to ui8[0 : 255] : tensor<4x8xf32>, tensor<f32>, tensor<i32>
+  %0 = qat.fake_quant %x, %s, %z to ui8[0 : 255]
+      : tensor<4x8xf32>, tensor<f32>, tensor<i32>
+  return %0 : tensor<4x8xf32>
+}
+
+// CHECK-LABEL: func @fake_quant_per_axis
+func.func @fake_quant_per_axis(%x: tensor<16x3x3x8xf32>, %s: tensor<16xf32>,
+                               %z: tensor<16xi32>) -> tensor<16x3x3x8xf32> {
+  // CHECK: qat.fake_quant %{{.*}} to i8[-127 : 127] axis 0 : tensor<16x3x3x8xf32>, tensor<16xf32>, tensor<16xi32>
+  %0 = qat.fake_quant %x, %s, %z to i8[-127 : 127] axis 0
+      : tensor<16x3x3x8xf32>, tensor<16xf32>, tensor<16xi32>
+  return %0 : tensor<16x3x3x8xf32>
+}
+
+// Narrow storage types and dynamic shapes are allowed.
+// CHECK-LABEL: func @fake_quant_4bit_dynamic
+func.func @fake_quant_4bit_dynamic(%x: tensor<?x5xf32>, %s: tensor<?xf32>,
+                                   %z: tensor<?xi32>) -> tensor<?x5xf32> {
+  // CHECK: qat.fake_quant %{{.*}} to ui4[0 : 15] axis 0 : tensor<?x5xf32>, tensor<?xf32>, tensor<?xi32>
+  %0 = qat.fake_quant %x, %s, %z to ui4[0 : 15] axis 0
+      : tensor<?x5xf32>, tensor<?xf32>, tensor<?xi32>
+  return %0 : tensor<?x5xf32>
+}
+
+// CHECK-LABEL: func @fake_quant_mask
+func.func @fake_quant_mask(%x: tensor<4x8xf32>, %s: tensor<8xf32>,
+                           %z: tensor<8xi32>) -> tensor<4x8xi1> {
+  // CHECK: qat.fake_quant_mask %{{.*}} to si8[-128 : 127] axis 1 : tensor<4x8xf32>, tensor<8xf32>, tensor<8xi32>
+  %0 = qat.fake_quant_mask %x, %s, %z to si8[-128 : 127] axis 1
+      : tensor<4x8xf32>, tensor<8xf32>, tensor<8xi32>
+  return %0 : tensor<4x8xi1>
+}
+
+// Constant parameters inside the range verify.
+// CHECK-LABEL: func @fake_quant_constant_params
+func.func @fake_quant_constant_params(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  %s = arith.constant dense<[0.5, 0.25, 1.0]> : tensor<3xf32>
+  %z = arith.constant dense<[-128, 0, 127]> : tensor<3xi32>
+  // CHECK: qat.fake_quant {{.*}} to i8[-128 : 127] axis 1
+  %0 = qat.fake_quant %x, %s, %z to i8[-128 : 127] axis 1
+      : tensor<2x3xf32>, tensor<3xf32>, tensor<3xi32>
+  return %0 : tensor<2x3xf32>
+}
+
+// CHECK-LABEL: func @observers
+func.func @observers(%x: tensor<8x4xf32>, %min: tensor<f32>, %max: tensor<f32>,
+                     %cmin: tensor<4xf32>, %cmax: tensor<4xf32>)
+    -> (tensor<f32>, tensor<f32>, tensor<4xf32>, tensor<4xf32>) {
+  // CHECK: qat.observe_min_max %{{.*}}, %{{.*}}, %{{.*}} : tensor<8x4xf32>, tensor<f32>
+  %0:2 = qat.observe_min_max %x, %min, %max : tensor<8x4xf32>, tensor<f32>
+  // CHECK: qat.observe_moving_average_min_max %{{.*}}, %{{.*}}, %{{.*}} averaging_constant 1.000000e-01 axis 1 : tensor<8x4xf32>, tensor<4xf32>
+  %1:2 = qat.observe_moving_average_min_max %x, %cmin, %cmax
+      averaging_constant 0.1 axis 1 : tensor<8x4xf32>, tensor<4xf32>
+  return %0#0, %0#1, %1#0, %1#1 : tensor<f32>, tensor<f32>, tensor<4xf32>, tensor<4xf32>
+}
+
+// CHECK-LABEL: func @choose_qparams
+func.func @choose_qparams(%min: tensor<f32>, %max: tensor<f32>,
+                          %cmin: tensor<16xf32>, %cmax: tensor<16xf32>)
+    -> (tensor<f32>, tensor<i32>, tensor<16xf32>, tensor<16xi32>) {
+  // CHECK: qat.choose_qparams affine %{{.*}}, %{{.*}} to ui8[0 : 255] : tensor<f32>
+  %s, %z = qat.choose_qparams affine %min, %max to ui8[0 : 255] : tensor<f32>
+  // CHECK: qat.choose_qparams symmetric %{{.*}}, %{{.*}} to i8[-128 : 127] {eps = 9.99999974E-6 : f32} : tensor<16xf32>
+  %cs, %cz = qat.choose_qparams symmetric %cmin, %cmax to i8[-128 : 127]
+      {eps = 1.0e-5 : f32} : tensor<16xf32>
+  return %s, %z, %cs, %cz : tensor<f32>, tensor<i32>, tensor<16xf32>, tensor<16xi32>
+}

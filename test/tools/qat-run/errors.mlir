@@ -1,0 +1,51 @@
+// qat-run on good and bad inputs: results are right, and every bad input
+// gives one clear error, exit code 1 and no output file.
+//
+// RUN: rm -rf %t && mkdir -p %t
+// RUN: %python %S/Inputs/make_arrays.py %t
+//
+// RUN: qat-run %s --entry double --input %t/x.npy -o %t/ok.npy
+// RUN: %python -c "import numpy as np; v = np.load('%t/ok.npy'); assert v.dtype == np.float32 and v.tolist() == [0, 2, 4, 6], v"
+// RUN: qat-run %s --entry double --input %t/x.npy --output-dir %t/dir
+// RUN: %python -c "import numpy as np; assert np.load('%t/dir/result0.npy').tolist() == [0, 2, 4, 6]"
+//
+// RUN: not qat-run %s --entry missing --input %t/x.npy -o %t/out.npy 2>&1 | FileCheck %s --check-prefix=MISSING
+// MISSING: errors.mlir:0:0: error: no function named 'missing' with a body in the module
+// RUN: not qat-run %s --entry double --input %t/x.npy --input %t/x.npy -o %t/out.npy 2>&1 | FileCheck %s --check-prefix=COUNT
+// COUNT: error: 'double' takes 1 arguments but 2 inputs were given
+// RUN: not qat-run %s --entry double --input %t/i.npy -o %t/out.npy 2>&1 | FileCheck %s --check-prefix=DTYPE
+// DTYPE: error: input 0 has dtype '<i4' but argument 0 is 'tensor<4xf32>' (dtype '<f4')
+// RUN: not qat-run %s --entry double --input %t/x5.npy -o %t/out.npy 2>&1 | FileCheck %s --check-prefix=SHAPE
+// SHAPE: error: input 0 has shape (5) which does not fit argument type 'tensor<4xf32>'
+// RUN: not qat-run %s --entry double --input %t/truncated.npy -o %t/out.npy 2>&1 | FileCheck %s --check-prefix=TRUNCATED
+// TRUNCATED: qat-run: error: {{.*}}truncated.npy: holds 8 data bytes but its header promises 16
+// RUN: not qat-run %s --entry double --input %t/random.npy -o %t/out.npy 2>&1 | FileCheck %s --check-prefix=RANDOM
+// RANDOM: qat-run: error: {{.*}}random.npy: not a .npy file (bad magic string)
+// RUN: not qat-run %s --entry double --input %t/header.npy -o %t/out.npy 2>&1 | FileCheck %s --check-prefix=HEADER
+// HEADER: qat-run: error: {{.*}}header.npy: truncated .npy header
+// RUN: not qat-run %s --entry double --input %t/complex.npy -o %t/out.npy 2>&1 | FileCheck %s --check-prefix=COMPLEX
+// COMPLEX: qat-run: error: {{.*}}complex.npy: unsupported dtype '<c8'
+// RUN: not qat-run %s --entry double --input %t/fortran.npy -o %t/out.npy 2>&1 | FileCheck %s --check-prefix=FORTRAN
+// FORTRAN: qat-run: error: {{.*}}fortran.npy: Fortran-ordered arrays are not supported
+// RUN: not qat-run %s --entry double --input %t/absent.npy -o %t/out.npy 2>&1 | FileCheck %s --check-prefix=ABSENT
+// ABSENT: qat-run: error: {{.*}}absent.npy: cannot read: No such file or directory
+// RUN: not qat-run %s --entry double --input %t/x.npy -o %t/out.npy -o %t/out2.npy 2>&1 | FileCheck %s --check-prefix=OUTPUTS
+// OUTPUTS: qat-run: error: 2 output files for 1 results
+// RUN: not qat-run %s --entry dynamic_result --input %t/x.npy -o %t/out.npy 2>&1 | FileCheck %s --check-prefix=DYNAMIC
+// DYNAMIC: error: result 0 must be a statically shaped tensor of a .npy element type, got 'tensor<?xf32>'
+// RUN: not qat-run %S/Inputs/bad-syntax.mlir --input %t/x.npy -o %t/out.npy 2>&1 | FileCheck %s --check-prefix=SYNTAX
+// SYNTAX: bad-syntax.mlir:5:8: error: custom op 'qat.fake_quantize' is unknown
+// RUN: not qat-run %S/Inputs/bad-verifier.mlir --input %t/x.npy -o %t/out.npy 2>&1 | FileCheck %s --check-prefix=VERIFIER
+// VERIFIER: bad-verifier.mlir:5:8: error: 'qat.fake_quant' op range [0, 255] does not fit storage type 'i8'
+//
+// No failing run left an output behind.
+// RUN: test ! -e %t/out.npy && test ! -e %t/out2.npy
+
+func.func @double(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %0 = arith.addf %x, %x : tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+func.func @dynamic_result(%x: tensor<?xf32>) -> tensor<?xf32> {
+  return %x : tensor<?xf32>
+}
