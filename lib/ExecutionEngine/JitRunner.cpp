@@ -79,10 +79,10 @@ LogicalResult checkInput(func::FuncOp func, unsigned index, Type type,
                             << tensorType.getElementType()
                             << ", which .npy exchange does not support";
   if (*expected != input.elementType)
-    return func.emitError() << "input " << index << " has dtype '"
-                            << npyDescr(input.elementType)
-                            << "' but argument " << index << " is " << type
-                            << " (dtype '" << npyDescr(*expected) << "')";
+    return func.emitError()
+           << "input " << index << " has dtype '" << npyDescr(input.elementType)
+           << "' but argument " << index << " is " << type << " (dtype '"
+           << npyDescr(*expected) << "')";
   bool shapeMatches =
       static_cast<int64_t>(input.shape.size()) == tensorType.getRank();
   for (int64_t dim = 0; shapeMatches && dim < tensorType.getRank(); ++dim)
@@ -101,18 +101,19 @@ LogicalResult checkInput(func::FuncOp func, unsigned index, Type type,
 
 } // namespace
 
-FailureOr<std::vector<NpyArray>>
-mlir::qat::runJit(ModuleOp module, StringRef entry, ArrayRef<NpyArray> inputs,
-                  const JitOptions &options) {
+FailureOr<std::vector<NpyArray>> mlir::qat::runJit(ModuleOp module,
+                                                   StringRef entry,
+                                                   ArrayRef<NpyArray> inputs,
+                                                   const JitOptions &options) {
   auto func = module.lookupSymbol<func::FuncOp>(entry);
   if (!func || func.isExternal())
-    return module.emitError() << "no function named '" << entry
-                              << "' with a body in the module";
+    return module.emitError()
+           << "no function named '" << entry << "' with a body in the module";
   FunctionType type = func.getFunctionType();
   if (type.getNumInputs() != inputs.size())
-    return func.emitError() << "'" << entry << "' takes "
-                            << type.getNumInputs() << " arguments but "
-                            << inputs.size() << " inputs were given";
+    return func.emitError()
+           << "'" << entry << "' takes " << type.getNumInputs()
+           << " arguments but " << inputs.size() << " inputs were given";
   for (auto [index, argType] : llvm::enumerate(type.getInputs()))
     if (failed(checkInput(func, index, argType, inputs[index])))
       return failure();
@@ -141,16 +142,18 @@ mlir::qat::runJit(ModuleOp module, StringRef entry, ArrayRef<NpyArray> inputs,
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
   ExecutionEngineOptions engineOptions;
-  engineOptions.transformer =
+  // ExecutionEngineOptions holds a function_ref: keep the callable alive.
+  std::function<llvm::Error(llvm::Module *)> optimize =
       makeOptimizingTransformer(options.optLevel, /*sizeLevel=*/0,
                                 /*targetMachine=*/nullptr);
+  engineOptions.transformer = optimize;
   SmallVector<StringRef> libs(options.sharedLibs.begin(),
                               options.sharedLibs.end());
   engineOptions.sharedLibPaths = libs;
   auto engine = ExecutionEngine::create(module, engineOptions);
   if (!engine)
-    return module.emitError() << "JIT compilation failed: "
-                              << llvm::toString(engine.takeError());
+    return module.emitError()
+           << "JIT compilation failed: " << llvm::toString(engine.takeError());
 
   // Arguments, then out-parameters for the results, each a pointer to a
   // memref descriptor; invokePacked wants a pointer to each of those.
@@ -167,8 +170,8 @@ mlir::qat::runJit(ModuleOp module, StringRef entry, ArrayRef<NpyArray> inputs,
   for (void *&pointer : descriptorPointers)
     packedArgs.push_back(&pointer);
 
-  if (llvm::Error error = (*engine)->invokePacked(
-          ("_mlir_ciface_" + entry).str(), packedArgs))
+  if (llvm::Error error =
+          (*engine)->invokePacked(("_mlir_ciface_" + entry).str(), packedArgs))
     return module.emitError()
            << "call failed: " << llvm::toString(std::move(error));
   return outputs;

@@ -164,11 +164,10 @@ llvm::Expected<NpyArray> mlir::qat::readNpy(StringRef path) {
 llvm::Error mlir::qat::writeNpy(StringRef path, const NpyArray &array) {
   std::string header = "{'descr': '" + npyDescr(array.elementType).str() +
                        "', 'fortran_order': False, 'shape': (";
-  header += llvm::join(llvm::map_range(array.shape,
-                                        [](int64_t size) {
-                                          return std::to_string(size);
-                                        }),
-                        ", ");
+  header += llvm::join(
+      llvm::map_range(array.shape,
+                      [](int64_t size) { return std::to_string(size); }),
+      ", ");
   if (array.shape.size() == 1)
     header += ","; // Python's one-element tuple: (4,)
   header += "), }";

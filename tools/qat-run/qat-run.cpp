@@ -27,11 +27,9 @@
 using namespace mlir;
 namespace cl = llvm::cl;
 
-static cl::opt<std::string> inputFile(cl::Positional,
-                                      cl::desc("<input .mlir file>"),
-                                      cl::Required);
-static cl::opt<std::string> entryName("entry",
-                                      cl::desc("Function to call"),
+static cl::opt<std::string>
+    inputFile(cl::Positional, cl::desc("<input .mlir file>"), cl::Required);
+static cl::opt<std::string> entryName("entry", cl::desc("Function to call"),
                                       cl::init("forward"));
 static cl::list<std::string>
     inputArrays("input", cl::desc("A .npy file per argument, in order"));
@@ -44,9 +42,9 @@ static cl::opt<std::string> outputDir(
 static cl::list<std::string>
     sharedLibs("shared-libs", cl::desc("Extra shared libraries to load"),
                cl::CommaSeparated);
-static cl::opt<unsigned> optLevel("O", cl::Prefix,
-                                  cl::desc("LLVM optimization level (-O0 to -O3)"),
-                                  cl::init(2));
+static cl::opt<unsigned>
+    optLevel("O", cl::Prefix, cl::desc("LLVM optimization level (-O0 to -O3)"),
+             cl::init(2));
 
 static int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "qat-run") << message << "\n";

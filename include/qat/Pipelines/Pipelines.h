@@ -13,11 +13,12 @@ class OpPassManager;
 namespace qat {
 
 /// Lowers a module of func.func ops on tensors (qat, linalg, tensor, arith,
-/// math) to the LLVM dialect: qat and elementwise ops to linalg, one-shot bufferization with
-/// identity layouts at function boundaries, results turned into trailing
-/// out-parameters (so callers own every buffer), buffer deallocation,
-/// loops, and the LLVM dialect. Functions marked `llvm.emit_c_interface` get
-/// a `_mlir_ciface_` wrapper taking memref descriptors by pointer.
+/// math) to the LLVM dialect: qat and elementwise ops to linalg, one-shot
+/// bufferization with identity layouts at function boundaries, results turned
+/// into trailing out-parameters (so callers own every buffer), buffer
+/// deallocation, loops, and the LLVM dialect. Functions marked
+/// `llvm.emit_c_interface` get a `_mlir_ciface_` wrapper taking memref
+/// descriptors by pointer.
 void buildLowerToLLVMPipeline(OpPassManager &pm);
 
 /// Registers `qat-lower-to-llvm` with the pass registry.

@@ -22,8 +22,16 @@
 namespace mlir::qat {
 
 /// The element types the tools exchange, named by their NumPy `descr`.
-enum class NpyElementType { Bool, Int8, UInt8, Int16, Int32, Int64, Float32,
-                            Float64 };
+enum class NpyElementType {
+  Bool,
+  Int8,
+  UInt8,
+  Int16,
+  Int32,
+  Int64,
+  Float32,
+  Float64
+};
 
 /// The NumPy `descr` string of an element type (`<f4`, `|b1`, ...).
 llvm::StringRef npyDescr(NpyElementType type);
@@ -39,8 +47,7 @@ struct NpyArray {
 
   int64_t numElements() const;
   /// An array of `shape` with zeroed storage.
-  static NpyArray zeros(NpyElementType elementType,
-                        std::vector<int64_t> shape);
+  static NpyArray zeros(NpyElementType elementType, std::vector<int64_t> shape);
 };
 
 /// Parses a .npy file; the error names the file and what is wrong with it.

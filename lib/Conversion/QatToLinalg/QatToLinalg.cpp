@@ -36,15 +36,15 @@ Value i32Constant(OpBuilder &b, Location loc, int32_t value) {
 
 /// An uninitialized tensor of `shape`'s dimensions (static or taken from
 /// `like`) with `elementType`.
-Value emptyTensor(OpBuilder &b, Location loc, RankedTensorType type,
-                  Value like, ArrayRef<int64_t> likeDims) {
+Value emptyTensor(OpBuilder &b, Location loc, RankedTensorType type, Value like,
+                  ArrayRef<int64_t> likeDims) {
   SmallVector<Value> dynamicSizes;
   for (auto [index, size] : llvm::enumerate(type.getShape()))
     if (ShapedType::isDynamic(size))
       dynamicSizes.push_back(
           tensor::DimOp::create(b, loc, like, likeDims[index]));
-  return tensor::EmptyOp::create(b, loc, type.getShape(),
-                                 type.getElementType(), dynamicSizes);
+  return tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType(),
+                                 dynamicSizes);
 }
 
 /// The tensor that `value`'s shape has, with `elementType`.
@@ -134,8 +134,8 @@ Value lowerFakeQuantLike(
 
   auto generic = linalg::GenericOp::create(
       rewriter, loc, init.getType(),
-      ValueRange{input, invScale, op.getScale(), op.getZeroPoint()}, init,
-      maps, iterators, [&](OpBuilder &b, Location loc, ValueRange args) {
+      ValueRange{input, invScale, op.getScale(), op.getZeroPoint()}, init, maps,
+      iterators, [&](OpBuilder &b, Location loc, ValueRange args) {
         Value zeroPointF =
             arith::SIToFPOp::create(b, loc, b.getF32Type(), args[3]);
         Value level = quantizedLevel(b, loc, args[0], args[1], zeroPointF);
@@ -239,10 +239,12 @@ struct ObserverLowering : OpRewritePattern<ObserverOp> {
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     auto stateType = cast<RankedTensorType>(op.getMin().getType());
-    auto [curMin, curMax] = reduceMinMax(rewriter, loc, op.getInput(),
-                                         stateType, op.getAxis());
-    Value minInit = emptyLike(rewriter, loc, op.getMin(), rewriter.getF32Type());
-    Value maxInit = emptyLike(rewriter, loc, op.getMax(), rewriter.getF32Type());
+    auto [curMin, curMax] =
+        reduceMinMax(rewriter, loc, op.getInput(), stateType, op.getAxis());
+    Value minInit =
+        emptyLike(rewriter, loc, op.getMin(), rewriter.getF32Type());
+    Value maxInit =
+        emptyLike(rewriter, loc, op.getMax(), rewriter.getF32Type());
     SmallVector<Value> merged = elementwise(
         rewriter, loc, ValueRange{curMin, curMax, op.getMin(), op.getMax()},
         ValueRange{minInit, maxInit},
@@ -271,8 +273,8 @@ Value isUnobserved(OpBuilder &b, Location loc, Value min, Value max) {
   constexpr float inf = std::numeric_limits<float>::infinity();
   Value minIsInf = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, min,
                                          f32Constant(b, loc, inf));
-  Value maxIsNegInf = arith::CmpFOp::create(
-      b, loc, arith::CmpFPredicate::OEQ, max, f32Constant(b, loc, -inf));
+  Value maxIsNegInf = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ,
+                                            max, f32Constant(b, loc, -inf));
   return arith::AndIOp::create(b, loc, minIsInf, maxIsNegInf);
 }
 
@@ -283,8 +285,8 @@ struct ObserveMovingAverageMinMaxLowering
   std::pair<Value, Value> merge(ObserveMovingAverageMinMaxOp op, OpBuilder &b,
                                 Location loc, Value curMin, Value curMax,
                                 Value min, Value max) const override {
-    Value constant = f32Constant(
-        b, loc, op.getAveragingConstant().convertToFloat());
+    Value constant =
+        f32Constant(b, loc, op.getAveragingConstant().convertToFloat());
     // state + c * (current - state), each operation rounded in f32.
     auto average = [&](Value current, Value state) -> Value {
       Value delta = arith::SubFOp::create(b, loc, current, state);
@@ -292,10 +294,10 @@ struct ObserveMovingAverageMinMaxLowering
       return arith::AddFOp::create(b, loc, state, step);
     };
     Value unobserved = isUnobserved(b, loc, min, max);
-    return {
-        arith::SelectOp::create(b, loc, unobserved, curMin, average(curMin, min)),
-        arith::SelectOp::create(b, loc, unobserved, curMax,
-                                average(curMax, max))};
+    return {arith::SelectOp::create(b, loc, unobserved, curMin,
+                                    average(curMin, min)),
+            arith::SelectOp::create(b, loc, unobserved, curMax,
+                                    average(curMax, max))};
   }
 };
 
@@ -310,7 +312,8 @@ struct ChooseQParamsLowering : OpRewritePattern<ChooseQParamsOp> {
     bool isUnsigned = cast<IntegerType>(op.getStorageType()).isUnsigned();
     float eps = op.getEps().convertToFloat();
 
-    Value scaleInit = emptyLike(rewriter, loc, op.getMin(), rewriter.getF32Type());
+    Value scaleInit =
+        emptyLike(rewriter, loc, op.getMin(), rewriter.getF32Type());
     Value zpInit = emptyLike(rewriter, loc, op.getMin(), rewriter.getI32Type());
     SmallVector<Value> results = elementwise(
         rewriter, loc, ValueRange{op.getMin(), op.getMax()},
@@ -327,8 +330,8 @@ struct ChooseQParamsLowering : OpRewritePattern<ChooseQParamsOp> {
             scale = arith::DivFOp::create(b, loc, bound, halfRange);
             scale = arith::MaximumFOp::create(b, loc, scale,
                                               f32Constant(b, loc, eps));
-            zeroPoint = i32Constant(b, loc,
-                                    isUnsigned ? (qmin + qmax + 1) / 2 : 0);
+            zeroPoint =
+                i32Constant(b, loc, isUnsigned ? (qmin + qmax + 1) / 2 : 0);
           } else {
             Value width = arith::SubFOp::create(b, loc, maxPos, minNeg);
             scale = arith::DivFOp::create(b, loc, width,
@@ -351,8 +354,8 @@ struct ChooseQParamsLowering : OpRewritePattern<ChooseQParamsOp> {
           Value unobserved = isUnobserved(b, loc, args[0], args[1]);
           scale = arith::SelectOp::create(b, loc, unobserved,
                                           f32Constant(b, loc, 1.0f), scale);
-          zeroPoint = arith::SelectOp::create(b, loc, unobserved,
-                                              i32Constant(b, loc, 0), zeroPoint);
+          zeroPoint = arith::SelectOp::create(
+              b, loc, unobserved, i32Constant(b, loc, 0), zeroPoint);
           linalg::YieldOp::create(b, loc, ValueRange{scale, zeroPoint});
         });
     rewriter.replaceOp(op, results);

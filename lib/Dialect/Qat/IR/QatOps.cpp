@@ -136,8 +136,7 @@ LogicalResult verifyFakeQuantLike(FakeQuantLikeOp op) {
   return success();
 }
 
-template <typename ObserverOp>
-LogicalResult verifyObserver(ObserverOp op) {
+template <typename ObserverOp> LogicalResult verifyObserver(ObserverOp op) {
   Operation *operation = op.getOperation();
   auto inputType = cast<RankedTensorType>(op.getInput().getType());
   std::optional<int64_t> axis = op.getAxis();
