@@ -111,15 +111,16 @@ Value quantizedLevel(OpBuilder &b, Location loc, Value x, Value invScale,
   return arith::AddFOp::create(b, loc, rounded, zeroPointF);
 }
 
-/// The operands shared by qat.fake_quant and qat.fake_quant_mask, and a
+/// The lowering shared by qat.fake_quant and qat.fake_quant_mask: a
 /// linalg.generic over (input, inv_scale, scale, zero_point) producing one
-/// tensor of `resultElementType`.
+/// tensor of `resultElementType`, whose body computes the level and hands it
+/// to `buildResult` for the op's own result.
 template <typename FakeQuantLikeOp>
-Value lowerFakeQuantLike(
-    FakeQuantLikeOp op, PatternRewriter &rewriter, Type resultElementType,
-    function_ref<Value(OpBuilder &, Location, Value input, Value level,
-                       Value scale, Value zeroPointF)>
-        buildResult) {
+Value lowerFakeQuantLike(FakeQuantLikeOp op, PatternRewriter &rewriter,
+                         Type resultElementType,
+                         function_ref<Value(OpBuilder &, Location, Value level,
+                                            Value scale, Value zeroPointF)>
+                             buildResult) {
   Location loc = op.getLoc();
   Value input = op.getInput();
   int64_t rank = cast<RankedTensorType>(input.getType()).getRank();
@@ -140,7 +141,7 @@ Value lowerFakeQuantLike(
             arith::SIToFPOp::create(b, loc, b.getF32Type(), args[3]);
         Value level = quantizedLevel(b, loc, args[0], args[1], zeroPointF);
         linalg::YieldOp::create(
-            b, loc, buildResult(b, loc, args[0], level, args[2], zeroPointF));
+            b, loc, buildResult(b, loc, level, args[2], zeroPointF));
       });
   return generic.getResult(0);
 }
@@ -153,7 +154,7 @@ struct FakeQuantLowering : OpRewritePattern<FakeQuantOp> {
     float qmin = op.getQuantMin(), qmax = op.getQuantMax();
     Value result = lowerFakeQuantLike(
         op, rewriter, rewriter.getF32Type(),
-        [&](OpBuilder &b, Location loc, Value, Value level, Value scale,
+        [&](OpBuilder &b, Location loc, Value level, Value scale,
             Value zeroPointF) {
           Value lo = f32Constant(b, loc, qmin);
           Value hi = f32Constant(b, loc, qmax);
@@ -182,8 +183,7 @@ struct FakeQuantMaskLowering : OpRewritePattern<FakeQuantMaskOp> {
     float qmin = op.getQuantMin(), qmax = op.getQuantMax();
     Value result = lowerFakeQuantLike(
         op, rewriter, rewriter.getI1Type(),
-        [&](OpBuilder &b, Location loc, Value, Value level, Value,
-            Value) -> Value {
+        [&](OpBuilder &b, Location loc, Value level, Value, Value) -> Value {
           // Ordered comparisons: NaN is outside the range.
           Value aboveMin =
               arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGE, level,

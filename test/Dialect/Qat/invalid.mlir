@@ -28,8 +28,16 @@ func.func @fake_quant_storage_not_integer(%x: tensor<4xf32>, %s: tensor<f32>, %z
 // -----
 
 func.func @fake_quant_storage_too_wide(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<i32>) {
-  // expected-error @+1 {{storage type must be an integer type of at most 8 bits, got 'i16'}}
+  // expected-error @+1 {{storage type must be an integer type of 1 to 8 bits, got 'i16'}}
   %0 = qat.fake_quant %x, %s, %z to i16[-128 : 127] : tensor<4xf32>, tensor<f32>, tensor<i32>
+  return
+}
+
+// -----
+
+func.func @fake_quant_storage_zero_width(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<i32>) {
+  // expected-error @+1 {{storage type must be an integer type of 1 to 8 bits, got 'i0'}}
+  %0 = qat.fake_quant %x, %s, %z to i0[0 : 1] : tensor<4xf32>, tensor<f32>, tensor<i32>
   return
 }
 

@@ -27,14 +27,14 @@ using namespace mlir::qat;
 
 namespace {
 
-/// Checks that `storageType` is an integer type of at most 8 bits and that
+/// Checks that `storageType` is an integer type of 1 to 8 bits and that
 /// [qmin, qmax] is a non-empty range inside it. Signless integers are signed.
 LogicalResult verifyQuantGrid(Operation *op, Type storageType, int64_t qmin,
                               int64_t qmax) {
   auto intType = dyn_cast<IntegerType>(storageType);
-  if (!intType || intType.getWidth() > 8)
-    return op->emitOpError("storage type must be an integer type of at most "
-                           "8 bits, got ")
+  if (!intType || intType.getWidth() == 0 || intType.getWidth() > 8)
+    return op->emitOpError(
+               "storage type must be an integer type of 1 to 8 bits, got ")
            << storageType;
   if (qmin >= qmax)
     return op->emitOpError("quant_min (")

@@ -21,8 +21,8 @@ def Qat_I64Attr : TypedSignlessIntegerAttrBase<I64, "int64_t",
   let convertFromStorage = "$_self.getValue().getSExtValue()";
 }
 
-// The integer grid that a value is quantized to: a storage type of at most
-// 8 bits (`i8`/`si8` signed, `ui8` unsigned, or narrower) and the closed range
+// The integer grid that a value is quantized to: a storage type of 1 to 8
+// bits (`i8`/`si8` signed, `ui8` unsigned, or narrower) and the closed range
 // [quant_min, quant_max] inside it.
 defvar QuantGridArgs = (ins
   TypeAttrOf<AnyInteger>:$storage_type,
