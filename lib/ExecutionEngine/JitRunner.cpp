@@ -17,6 +17,9 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/TargetSelect.h"
 
+#include <algorithm>
+#include <chrono>
+
 using namespace mlir;
 using namespace mlir::qat;
 
@@ -99,12 +102,16 @@ LogicalResult checkInput(func::FuncOp func, unsigned index, Type type,
   return success();
 }
 
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
 } // namespace
 
-FailureOr<std::vector<NpyArray>> mlir::qat::runJit(ModuleOp module,
-                                                   StringRef entry,
-                                                   ArrayRef<NpyArray> inputs,
-                                                   const JitOptions &options) {
+FailureOr<JitResult> mlir::qat::runJit(ModuleOp module, StringRef entry,
+                                       ArrayRef<NpyArray> inputs,
+                                       const JitOptions &options) {
   auto func = module.lookupSymbol<func::FuncOp>(entry);
   if (!func || func.isExternal())
     return module.emitError()
@@ -118,7 +125,8 @@ FailureOr<std::vector<NpyArray>> mlir::qat::runJit(ModuleOp module,
     if (failed(checkInput(func, index, argType, inputs[index])))
       return failure();
 
-  std::vector<NpyArray> outputs;
+  JitResult result;
+  std::vector<NpyArray> &outputs = result.outputs;
   for (auto [index, resultType] : llvm::enumerate(type.getResults())) {
     auto tensorType = dyn_cast<RankedTensorType>(resultType);
     std::optional<NpyElementType> npyType =
@@ -134,6 +142,7 @@ FailureOr<std::vector<NpyArray>> mlir::qat::runJit(ModuleOp module,
 
   func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
                 UnitAttr::get(module.getContext()));
+  auto compileStart = std::chrono::steady_clock::now();
   PassManager pm(module.getContext());
   buildLowerToLLVMPipeline(pm);
   if (failed(pm.run(module)))
@@ -155,11 +164,13 @@ FailureOr<std::vector<NpyArray>> mlir::qat::runJit(ModuleOp module,
     return module.emitError()
            << "JIT compilation failed: " << llvm::toString(engine.takeError());
 
+  result.compileSeconds = secondsSince(compileStart);
+
   // Arguments, then out-parameters for the results, each a pointer to a
   // memref descriptor; invokePacked wants a pointer to each of those.
-  std::vector<NpyArray> inputCopies(inputs.begin(), inputs.end());
+  std::vector<NpyArray> arguments(inputs.begin(), inputs.end());
   std::vector<std::vector<int64_t>> descriptors;
-  for (NpyArray &array : inputCopies)
+  for (NpyArray &array : arguments)
     descriptors.push_back(makeDescriptor(array));
   for (NpyArray &array : outputs)
     descriptors.push_back(makeDescriptor(array));
@@ -170,9 +181,17 @@ FailureOr<std::vector<NpyArray>> mlir::qat::runJit(ModuleOp module,
   for (void *&pointer : descriptorPointers)
     packedArgs.push_back(&pointer);
 
-  if (llvm::Error error =
-          (*engine)->invokePacked(("_mlir_ciface_" + entry).str(), packedArgs))
-    return module.emitError()
-           << "call failed: " << llvm::toString(std::move(error));
-  return outputs;
+  std::string wrapper = ("_mlir_ciface_" + entry).str();
+  for (unsigned call = 0; call < std::max(options.calls, 1u); ++call) {
+    // Restore the inputs the previous call may have overwritten (untimed).
+    if (call > 0)
+      for (auto [argument, input] : llvm::zip(arguments, inputs))
+        std::copy(input.data.begin(), input.data.end(), argument.data.begin());
+    auto callStart = std::chrono::steady_clock::now();
+    if (llvm::Error error = (*engine)->invokePacked(wrapper, packedArgs))
+      return module.emitError()
+             << "call failed: " << llvm::toString(std::move(error));
+    result.callSeconds.push_back(secondsSince(callStart));
+  }
+  return result;
 }

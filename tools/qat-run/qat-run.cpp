@@ -20,9 +20,12 @@
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/WithColor.h"
+
+#include <algorithm>
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -43,6 +46,11 @@ static cl::list<std::string>
     sharedLibs("shared-libs", cl::desc("Extra shared libraries to load"),
                cl::CommaSeparated);
 static cl::opt<unsigned>
+    calls("repeat",
+          cl::desc("Call the function N times and print the compile time and "
+                   "the call times (median, minimum) to stderr"),
+          cl::init(1));
+static cl::opt<unsigned>
     optLevel("O", cl::Prefix, cl::desc("LLVM optimization level (-O0 to -O3)"),
              cl::init(2));
 
@@ -51,12 +59,23 @@ static int fail(const llvm::Twine &message) {
   return 1;
 }
 
+static void printTimes(const qat::JitResult &result) {
+  std::vector<double> times = result.callSeconds;
+  std::sort(times.begin(), times.end());
+  llvm::errs() << llvm::format(
+      "qat-run: compiled in %.3f s; %zu calls: median %.6f s, min %.6f s\n",
+      result.compileSeconds, times.size(), times[times.size() / 2],
+      times.front());
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
   cl::ParseCommandLineOptions(argc, argv,
                               "qat-mlir: run a function on .npy arrays\n");
   if (optLevel > 3)
     return fail("-O must be 0, 1, 2 or 3");
+  if (calls == 0)
+    return fail("--repeat must be at least 1");
   if (!outputDir.empty() && !outputArrays.empty())
     return fail("give either -o files or --output-dir, not both");
 
@@ -88,10 +107,14 @@ int main(int argc, char **argv) {
   options.sharedLibs.push_back(QAT_C_RUNNER_UTILS);
   options.sharedLibs.insert(options.sharedLibs.end(), sharedLibs.begin(),
                             sharedLibs.end());
-  FailureOr<std::vector<qat::NpyArray>> outputs =
+  options.calls = calls;
+  FailureOr<qat::JitResult> result =
       qat::runJit(*module, entryName, inputs, options);
-  if (failed(outputs))
+  if (failed(result))
     return 1;
+  if (calls > 1)
+    printTimes(*result);
+  const std::vector<qat::NpyArray> *outputs = &result->outputs;
   std::vector<std::string> paths(outputArrays.begin(), outputArrays.end());
   if (!outputDir.empty()) {
     if (std::error_code ec = llvm::sys::fs::create_directories(outputDir))

@@ -23,6 +23,18 @@ struct JitOptions {
   std::vector<std::string> sharedLibs;
   /// LLVM optimization level, 0 to 3.
   unsigned optLevel = 2;
+  /// How many times to call the entry function (for timing); the outputs
+  /// are those of the last call. Every call sees the original inputs.
+  unsigned calls = 1;
+};
+
+struct JitResult {
+  /// One array per result of the entry function.
+  std::vector<NpyArray> outputs;
+  /// Seconds spent lowering and JIT-compiling.
+  double compileSeconds = 0;
+  /// Wall-clock seconds of each call.
+  std::vector<double> callSeconds;
 };
 
 /// Lowers `module` with the qat-lower-to-llvm pipeline, compiles it with
@@ -30,11 +42,13 @@ struct JitOptions {
 ///
 /// `entry` must be a func.func whose arguments are ranked tensors matching
 /// `inputs` (element type exactly, shape where static) and whose results are
-/// statically shaped ranked tensors. Returns one array per result. Errors
-/// are reported through `module`'s diagnostics and as a failure.
-FailureOr<std::vector<NpyArray>> runJit(ModuleOp module, StringRef entry,
-                                        ArrayRef<NpyArray> inputs,
-                                        const JitOptions &options);
+/// statically shaped ranked tensors. Compiled code may update its argument
+/// buffers in place (one-shot bufferization treats function arguments as
+/// writable), so each call gets a fresh copy of `inputs`. Errors are
+/// reported through `module`'s diagnostics and as a failure.
+FailureOr<JitResult> runJit(ModuleOp module, StringRef entry,
+                            ArrayRef<NpyArray> inputs,
+                            const JitOptions &options);
 
 } // namespace mlir::qat
 

@@ -9,6 +9,12 @@
 // RUN: qat-run %s --entry double --input %t/x.npy --output-dir %t/dir
 // RUN: %python -c "import numpy as np; assert np.load('%t/dir/result0.npy').tolist() == [0, 2, 4, 6]"
 //
+// RUN: qat-run %s --entry bump --input %t/x.npy -o %t/bumped.npy --repeat 3 2>&1 | FileCheck %s --check-prefix=REPEAT
+// REPEAT: qat-run: compiled in {{[0-9.]+}} s; 3 calls: median {{[0-9.]+}} s, min {{[0-9.]+}} s
+// RUN: %python -c "import numpy as np; v = np.load('%t/bumped.npy'); assert v.tolist() == [1, 1, 2, 3], v"
+// RUN: not qat-run %s --entry bump --input %t/x.npy --repeat 0 2>&1 | FileCheck %s --check-prefix=REPEAT0
+// REPEAT0: qat-run: error: --repeat must be at least 1
+//
 // RUN: not qat-run %s --entry missing --input %t/x.npy -o %t/out.npy 2>&1 | FileCheck %s --check-prefix=MISSING
 // MISSING: errors.mlir:0:0: error: no function named 'missing' with a body in the module
 // RUN: not qat-run %s --entry double --input %t/x.npy --input %t/x.npy -o %t/out.npy 2>&1 | FileCheck %s --check-prefix=COUNT
@@ -48,4 +54,15 @@ func.func @double(%x: tensor<4xf32>) -> tensor<4xf32> {
 
 func.func @dynamic_result(%x: tensor<?xf32>) -> tensor<?xf32> {
   return %x : tensor<?xf32>
+}
+
+// @bump updates its argument in place; repeated calls still see the
+// original input.
+func.func @bump(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %c0 = arith.constant 0 : index
+  %one = arith.constant 1.0 : f32
+  %v = tensor.extract %x[%c0] : tensor<4xf32>
+  %w = arith.addf %v, %one : f32
+  %y = tensor.insert %w into %x[%c0] : tensor<4xf32>
+  return %y : tensor<4xf32>
 }
