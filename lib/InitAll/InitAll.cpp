@@ -9,6 +9,7 @@
 #include "qat/Dialect/Qat/IR/QatDialect.h"
 #include "qat/Pipelines/Pipelines.h"
 
+#include "mlir/Dialect/MLProgram/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
@@ -19,6 +20,9 @@ void mlir::qat::registerAllDialects(DialectRegistry &registry) {
   registry.insert<QatDialect>();
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
+  // Not part of registerAllExtensions in LLVM 22; imported models keep their
+  // parameters in ml_program globals.
+  ml_program::registerBufferizableOpInterfaceExternalModels(registry);
   mlir::registerAllToLLVMIRTranslations(registry);
 }
 

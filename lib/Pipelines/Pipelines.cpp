@@ -8,6 +8,7 @@
 #include "qat/Conversion/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
+#include "mlir/Conversion/TosaToLinalg/TosaToLinalg.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -20,6 +21,11 @@
 using namespace mlir;
 
 void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm) {
+  // Imported models: tosa (elementwise, reductions, matmul, shapes) to
+  // linalg, tensor and arith.
+  tosa::addTosaToLinalgPasses(pm, TosaToLinalgOptions());
+  pm.addPass(createTosaToArithPass());
+  pm.addPass(createTosaToTensorPass());
   pm.addPass(createConvertQatToLinalg());
   pm.addPass(createConvertElementwiseToLinalgPass());
   pm.addPass(createCanonicalizerPass());

@@ -12,8 +12,9 @@ class OpPassManager;
 
 namespace qat {
 
-/// Lowers a module of func.func ops on tensors (qat, linalg, tensor, arith,
-/// math) to the LLVM dialect: qat and elementwise ops to linalg, one-shot
+/// Lowers a module of func.func ops on tensors (tosa, qat, linalg, tensor,
+/// arith, math, ml_program) to the LLVM dialect: tosa, qat and elementwise
+/// ops to linalg, one-shot
 /// bufferization with identity layouts at function boundaries, results turned
 /// into trailing out-parameters (so callers own every buffer), buffer
 /// deallocation, loops, and the LLVM dialect. Functions marked

@@ -1,0 +1,93 @@
+//===- qat-import.cpp - TorchScript models into MLIR ------------*- C++ -*-===//
+//
+// Part of qat-mlir.
+//
+//   qat-import model.pt -o model.mlir [--input-shape 1x3x224x224]
+//              [--mode eval|train]
+//
+// The output file is written only when the whole import succeeded.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qat/Import/Torch/TorchImporter.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/OperationSupport.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include "mlir/IR/Diagnostics.h"
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+static cl::opt<std::string> inputFile(cl::Positional,
+                                      cl::desc("<TorchScript archive (.pt)>"),
+                                      cl::Required);
+static cl::opt<std::string> outputFile("o", cl::desc("Output .mlir file"),
+                                       cl::value_desc("file"), cl::init("-"));
+static cl::list<std::string> inputShapes(
+    "input-shape",
+    cl::desc("Shape of an input as NxCxHxW (one per model input, in order; "
+             "default: the shapes recorded by tracing)"));
+enum class Mode { Eval, Train };
+static cl::opt<Mode>
+    mode("mode", cl::desc("Which semantics batch norm and dropout take"),
+         cl::values(clEnumValN(Mode::Eval, "eval", "inference (default)"),
+                    clEnumValN(Mode::Train, "train", "training")),
+         cl::init(Mode::Eval));
+static cl::opt<bool>
+    debugInfo("debug-info",
+              cl::desc("Print locations (the model's Python source lines)"));
+
+static int fail(const llvm::Twine &message) {
+  llvm::WithColor::error(llvm::errs(), "qat-import") << message << "\n";
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM initLLVM(argc, argv);
+  cl::ParseCommandLineOptions(argc, argv,
+                              "qat-mlir: import a TorchScript model\n");
+
+  qat::TorchImportOptions options;
+  options.trainingMode = mode == Mode::Train;
+  for (const std::string &text : inputShapes) {
+    std::vector<int64_t> shape;
+    llvm::SmallVector<llvm::StringRef> parts;
+    llvm::StringRef(text).split(parts, 'x');
+    for (llvm::StringRef part : parts) {
+      int64_t size;
+      if (part.getAsInteger(10, size) || size <= 0)
+        return fail("--input-shape '" + text +
+                    "' is not a shape such as 1x3x224x224");
+      shape.push_back(size);
+    }
+    options.inputShapes.push_back(shape);
+  }
+
+  MLIRContext context;
+  context.printOpOnDiagnostic(false);
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module =
+      qat::importTorchScript(&context, inputFile, options);
+  if (!module)
+    return 1;
+
+  OpPrintingFlags flags;
+  if (debugInfo)
+    flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false);
+  if (llvm::Error error =
+          llvm::writeToOutput(outputFile, [&](llvm::raw_ostream &os) {
+            module->print(os, flags);
+            return llvm::Error::success();
+          }))
+    return fail(llvm::toString(std::move(error)));
+  return 0;
+}
