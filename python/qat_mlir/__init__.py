@@ -1,10 +1,13 @@
 """qat-mlir from Python.
 
-For now a thin layer over the command-line tools: `run` calls a function of an
-MLIR module on NumPy arrays through `qat-run` (lowering with qat-lower-to-llvm
-and MLIR's JIT) and returns its results as NumPy arrays.
+For now a thin layer over the command-line tools: `import_torchscript` turns a
+TorchScript archive into an MLIR module with `qat-import`, and `run` /
+`run_file` call a function of a module on NumPy arrays through `qat-run`
+(lowering with qat-lower-to-llvm and MLIR's JIT) and return its results as
+NumPy arrays.
 """
 
-from qat_mlir.tools import QatToolError, find_tool, run, run_file
+from qat_mlir.tools import (QatToolError, find_tool, import_torchscript, run,
+                            run_file)
 
-__all__ = ["QatToolError", "find_tool", "run", "run_file"]
+__all__ = ["QatToolError", "find_tool", "import_torchscript", "run", "run_file"]

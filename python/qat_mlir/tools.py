@@ -55,3 +55,17 @@ def run(mlir_source, entry, inputs, opt_level=2):
         with open(path, "w") as f:
             f.write(mlir_source)
         return run_file(path, entry, inputs, opt_level)
+
+
+def import_torchscript(model_path, mlir_path, input_shapes=None, mode="eval"):
+    """Import a TorchScript archive with qat-import; returns `mlir_path`.
+
+    `input_shapes` is a list of shapes (tuples), one per model input.
+    """
+    command = [find_tool("qat-import"), model_path, "-o", mlir_path, "--mode", mode]
+    for shape in input_shapes or []:
+        command += ["--input-shape", "x".join(str(int(d)) for d in shape)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise QatToolError(done.stderr.strip())
+    return mlir_path

@@ -26,10 +26,12 @@
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSet.h"
 
 #include <torch/csrc/jit/passes/inliner.h>
 #include <torch/script.h>
 
+#include <cmath>
 #include <limits>
 #include <stdexcept>
 
@@ -65,6 +67,9 @@ struct Imported {
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
+Type elementTypeOf(OpBuilder &builder, const at::Tensor &tensor);
+RankedTensorType typeOf(OpBuilder &builder, const at::Tensor &tensor);
+
 class Importer {
 public:
   Importer(MLIRContext *context, jit::Module torchModule,
@@ -77,12 +82,14 @@ public:
 private:
   // Model structure.
   void collectState(const jit::Module &module, const std::string &prefix);
-  void resolveAttributes(jit::Graph &graph);
+  void importGetAttr(jit::Node *node);
   func::FuncOp createForward(jit::Graph &graph);
   void createGlobals();
   void createPredict(func::FuncOp forward);
   Location locationOf(jit::Node *node);
+  void importBlock(jit::Block *block);
   void importNode(jit::Node *node);
+  bool importScalarOp(jit::Node *node, StringRef op);
 
   // Operand access.
   Value tensorOf(jit::Value *value);
@@ -142,9 +149,12 @@ private:
 
   std::vector<StateEntry> state;
   llvm::DenseMap<const c10::TensorImpl *, size_t> stateIndex;
-  std::vector<size_t> usedState; // indices into `state`, in state order
+  // The state entries forward reads, in the order it first reads them; one
+  // leading argument of forward each.
+  std::vector<size_t> usedState;
+  llvm::DenseMap<size_t, Value> stateArguments;
+  func::FuncOp forward;
   llvm::DenseMap<jit::Value *, Imported> values;
-  llvm::DenseMap<jit::Value *, size_t> stateOfValue;
 };
 
 //===----------------------------------------------------------------------===//
@@ -155,9 +165,22 @@ Value Importer::tensorOf(jit::Value *value) {
   auto it = values.find(value);
   if (it != values.end() && it->second.isTensor())
     return it->second.tensor;
-  if (it != values.end() && it->second.constant.isTensor())
-    fail("constant tensors inside forward are not supported (operand '%" +
-         value->debugName() + "')");
+  if (it != values.end() && it->second.constant.isTensor()) {
+    // A constant tensor recorded by tracing (e.g. a Python number): emit it
+    // with its exact values.
+    at::Tensor constant = it->second.constant.toTensor().contiguous();
+    if (constant.scalar_type() != at::kFloat)
+      constant = constant.to(at::kFloat);
+    std::vector<int64_t> shape(constant.sizes().begin(),
+                               constant.sizes().end());
+    RankedTensorType type = f32(shape);
+    ArrayRef<char> bytes(static_cast<const char *>(constant.data_ptr()),
+                         constant.nbytes());
+    Value result = tosa::ConstOp::create(
+        builder, loc, type, DenseElementsAttr::getFromRawBuffer(type, bytes));
+    bind(value, result);
+    return result;
+  }
   fail("operand '%" + value->debugName() + "' is not a tensor");
 }
 
@@ -179,6 +202,8 @@ double Importer::floatOf(jit::Value *value) {
   const c10::IValue &constant = constantOf(value);
   if (constant.isInt())
     return static_cast<double>(constant.toInt());
+  if (constant.isTensor() && constant.toTensor().numel() == 1)
+    return constant.toTensor().item<double>();
   if (!constant.isDouble())
     fail("operand '%" + value->debugName() + "' must be a constant number");
   return constant.toDouble();
@@ -572,8 +597,127 @@ Value Importer::binaryArith(jit::Node *node, StringRef kind) {
 // Nodes
 //===----------------------------------------------------------------------===//
 
+void Importer::importBlock(jit::Block *block) {
+  for (jit::Node *node : block->nodes())
+    importNode(node);
+}
+
+/// Python-level arithmetic and logic on constants (sizes, flags, None
+/// checks), evaluated at import time. Returns false for anything else.
+bool Importer::importScalarOp(jit::Node *node, StringRef name) {
+  auto constantOrNull = [&](jit::Value *value) -> const c10::IValue * {
+    auto it = values.find(value);
+    if (it == values.end() || it->second.isTensor() || !it->second.list.empty())
+      return nullptr;
+    return &it->second.constant;
+  };
+  auto number = [](const c10::IValue &v) -> std::optional<double> {
+    if (v.isInt())
+      return static_cast<double>(v.toInt());
+    if (v.isDouble())
+      return v.toDouble();
+    if (v.isBool())
+      return v.toBool() ? 1.0 : 0.0;
+    return std::nullopt;
+  };
+  jit::Value *out = node->outputs().empty() ? nullptr : node->output(0);
+  if (name == "aten::dim") {
+    bindConstant(out, c10::IValue(static_cast<int64_t>(
+                          shapeOf(tensorOf(node->input(0))).size())));
+    return true;
+  }
+  if (name == "aten::len") {
+    auto it = values.find(node->input(0));
+    if (it != values.end() && !it->second.list.empty()) {
+      bindConstant(out,
+                   c10::IValue(static_cast<int64_t>(it->second.list.size())));
+      return true;
+    }
+    const c10::IValue &list = constantOf(node->input(0));
+    if (!list.isList())
+      fail("len of something other than a list");
+    bindConstant(out,
+                 c10::IValue(static_cast<int64_t>(list.toListRef().size())));
+    return true;
+  }
+  if (name == "aten::__is__" || name == "aten::__isnot__") {
+    const c10::IValue *lhs = constantOrNull(node->input(0));
+    const c10::IValue *rhs = constantOrNull(node->input(1));
+    bool lhsNone = lhs && lhs->isNone(), rhsNone = rhs && rhs->isNone();
+    if (!lhsNone && !rhsNone)
+      fail("'is' is supported only against None");
+    bool same = lhsNone && rhsNone;
+    bindConstant(out, c10::IValue(name == "aten::__is__" ? same : !same));
+    return true;
+  }
+  if (name == "aten::__not__") {
+    bindConstant(out, c10::IValue(!boolOf(node->input(0))));
+    return true;
+  }
+  static const llvm::StringSet<> binary = {
+      "aten::eq",  "aten::ne",       "aten::lt",       "aten::le",  "aten::gt",
+      "aten::ge",  "aten::__and__",  "aten::__or__",   "aten::add", "aten::sub",
+      "aten::mul", "aten::floordiv", "aten::remainder"};
+  if (!binary.contains(name) || node->inputs().size() != 2)
+    return false;
+  const c10::IValue *lhs = constantOrNull(node->input(0));
+  const c10::IValue *rhs = constantOrNull(node->input(1));
+  if (!lhs || !rhs || lhs->isTensor() || rhs->isTensor())
+    return false;
+  if (name == "aten::eq" || name == "aten::ne") {
+    bool equal;
+    if (lhs->isString() && rhs->isString())
+      equal = lhs->toStringRef() == rhs->toStringRef();
+    else if (number(*lhs) && number(*rhs))
+      equal = *number(*lhs) == *number(*rhs);
+    else
+      equal = lhs->isNone() && rhs->isNone();
+    bindConstant(out, c10::IValue(name == "aten::eq" ? equal : !equal));
+    return true;
+  }
+  std::optional<double> a = number(*lhs), b = number(*rhs);
+  if (!a || !b)
+    fail("'" + name + "' on constants that are not numbers");
+  bool integers = !lhs->isDouble() && !rhs->isDouble();
+  auto numberResult = [&](double value) {
+    if (integers)
+      bindConstant(out, c10::IValue(static_cast<int64_t>(value)));
+    else
+      bindConstant(out, c10::IValue(value));
+  };
+  if (name == "aten::lt")
+    bindConstant(out, c10::IValue(*a < *b));
+  else if (name == "aten::le")
+    bindConstant(out, c10::IValue(*a <= *b));
+  else if (name == "aten::gt")
+    bindConstant(out, c10::IValue(*a > *b));
+  else if (name == "aten::ge")
+    bindConstant(out, c10::IValue(*a >= *b));
+  else if (name == "aten::__and__")
+    bindConstant(out, c10::IValue(*a != 0 && *b != 0));
+  else if (name == "aten::__or__")
+    bindConstant(out, c10::IValue(*a != 0 || *b != 0));
+  else if (name == "aten::add")
+    numberResult(*a + *b);
+  else if (name == "aten::sub")
+    numberResult(*a - *b);
+  else if (name == "aten::mul")
+    numberResult(*a * *b);
+  else if (name == "aten::floordiv")
+    numberResult(std::floor(*a / *b));
+  else
+    numberResult(*a - *b * std::floor(*a / *b));
+  return true;
+}
+
 Location Importer::locationOf(jit::Node *node) {
-  auto where = node->sourceRange().file_line_col();
+  // Loaded archives run their serialized code (code/__torch__.py); the
+  // range that generated it is the model's own Python source, when the
+  // archive kept debug information.
+  jit::SourceRange range = node->sourceRange();
+  if (auto original = range.findSourceRangeThatGenerated())
+    range = *original;
+  auto where = range.file_line_col();
   if (where) {
     auto [file, line, column] = *where;
     return FileLineColLoc::get(context, file, line, column);
@@ -603,8 +747,34 @@ void Importer::importNode(jit::Node *node) {
     bindConstant(out, *jit::toIValue(out));
     return;
   }
-  if (name == "prim::GetAttr")
-    return; // resolved before emission
+  if (name == "prim::GetAttr") {
+    importGetAttr(node);
+    return;
+  }
+  if (name == "prim::If") {
+    // Control flow that TorchScript keeps for checks (input.dim() != 4,
+    // self.training): the condition must be a constant; import the branch
+    // it takes.
+    jit::Block *taken = node->blocks()[boolOf(node->input(0)) ? 0 : 1];
+    importBlock(taken);
+    for (auto [output, result] : llvm::zip(node->outputs(), taken->outputs()))
+      values[output] = values[result];
+    return;
+  }
+  if (name == "prim::RaiseException")
+    fail("the model raises an exception here for these inputs");
+  if (name == "prim::Uninitialized" || name == "aten::format" ||
+      name == "aten::warn") {
+    if (out)
+      bindConstant(out, c10::IValue());
+    return;
+  }
+  if (name == "prim::unchecked_cast") {
+    values[out] = values[node->input(0)];
+    return;
+  }
+  if (importScalarOp(node, name))
+    return;
   if (name == "prim::ListConstruct") {
     bool allConstant = llvm::all_of(node->inputs(), [&](jit::Value *input) {
       auto it = values.find(input);
@@ -658,16 +828,27 @@ void Importer::importNode(jit::Node *node) {
                        intOf(node->input(8))));
     return;
   }
-  if (op == "conv2d") {
+  if (op == "conv2d" || op == "_convolution_mode") {
+    // conv2d(input, weight, bias, stride, padding, dilation, groups), where
+    // padding may be "valid" or "same" (_convolution_mode).
     Value input = tensorOf(node->input(0)), weight = tensorOf(node->input(1));
     std::vector<int64_t> padding;
     const c10::IValue &padValue = constantOf(node->input(4));
     if (padValue.isString()) {
       std::string mode = padValue.toStringRef();
-      if (mode == "valid")
+      std::vector<int64_t> dilation = pair(intsOf(node->input(5)), "dilation");
+      if (mode == "valid") {
         padding = {0, 0};
-      else
+      } else if (mode == "same" && shapeOf(weight).size() == 4) {
+        for (int64_t dim = 0; dim < 2; ++dim) {
+          int64_t total = dilation[dim] * (shapeOf(weight)[2 + dim] - 1);
+          if (total % 2 != 0)
+            fail("conv2d padding 'same' with an even kernel is not supported");
+          padding.push_back(total / 2);
+        }
+      } else {
         fail("conv2d padding '" + mode + "' is not supported");
+      }
     } else {
       padding = intsOf(node->input(4));
     }
@@ -932,38 +1113,37 @@ void Importer::collectState(const jit::Module &module,
     collectState(child.value, prefix + child.name + ".");
 }
 
-/// Resolves every prim::GetAttr chain from `self` to the object it names:
-/// submodules, state tensors (recorded as used) and constants.
-void Importer::resolveAttributes(jit::Graph &graph) {
-  for (auto [index, entry] : llvm::enumerate(state))
-    stateIndex[entry.tensor.unsafeGetTensorImpl()] = index;
-  values[graph.inputs()[0]].constant = torchModule._ivalue();
-  llvm::DenseSet<size_t> used;
-  for (jit::Node *node : graph.nodes()) {
-    if (node->kind() != c10::prim::GetAttr)
-      continue;
-    auto parent = values.find(node->input(0));
-    if (parent == values.end() || !parent->second.constant.isObject())
-      fail("attribute access on something other than a module");
-    c10::IValue attribute =
-        parent->second.constant.toObject()->getAttr(node->s(jit::attr::name));
-    if (attribute.isTensor()) {
-      auto it = stateIndex.find(attribute.toTensor().unsafeGetTensorImpl());
-      if (it == stateIndex.end())
-        fail("tensor attribute '" + node->s(jit::attr::name) +
-             "' is neither a parameter nor a buffer");
-      stateOfValue[node->output()] = it->second;
-      used.insert(it->second);
-      continue;
-    }
-    values[node->output()].constant = attribute;
+/// Resolves prim::GetAttr on a module object: submodules and constants are
+/// recorded; a parameter or buffer becomes a leading argument of forward
+/// (added on first use, so forward takes exactly the state it reads).
+void Importer::importGetAttr(jit::Node *node) {
+  auto parent = values.find(node->input(0));
+  if (parent == values.end() || !parent->second.constant.isObject())
+    fail("attribute access on something other than a module");
+  std::string name = node->s(jit::attr::name);
+  c10::IValue attribute = parent->second.constant.toObject()->getAttr(name);
+  if (!attribute.isTensor()) {
+    bindConstant(node->output(), attribute);
+    return;
   }
-  for (size_t index = 0; index < state.size(); ++index)
-    if (used.contains(index))
-      usedState.push_back(index);
+  auto it = stateIndex.find(attribute.toTensor().unsafeGetTensorImpl());
+  if (it == stateIndex.end())
+    fail("tensor attribute '" + name + "' is neither a parameter nor a buffer");
+  size_t index = it->second;
+  auto argument = stateArguments.find(index);
+  if (argument == stateArguments.end()) {
+    RankedTensorType type = typeOf(builder, state[index].tensor);
+    if (!type.getElementType())
+      fail("state tensor '" + state[index].name + "' has an unsupported dtype");
+    Block &body = forward.getBody().front();
+    Value value = body.insertArgument(usedState.size(), type, loc);
+    usedState.push_back(index);
+    argument = stateArguments.insert({index, value}).first;
+  }
+  bind(node->output(), argument->second);
 }
 
-static Type elementTypeOf(OpBuilder &builder, const at::Tensor &tensor) {
+Type elementTypeOf(OpBuilder &builder, const at::Tensor &tensor) {
   switch (tensor.scalar_type()) {
   case at::kFloat:
     return builder.getF32Type();
@@ -974,23 +1154,15 @@ static Type elementTypeOf(OpBuilder &builder, const at::Tensor &tensor) {
   }
 }
 
-static RankedTensorType typeOf(OpBuilder &builder, const at::Tensor &tensor) {
+RankedTensorType typeOf(OpBuilder &builder, const at::Tensor &tensor) {
   std::vector<int64_t> shape(tensor.sizes().begin(), tensor.sizes().end());
   return RankedTensorType::get(shape, elementTypeOf(builder, tensor));
 }
 
+/// Creates forward with the model's inputs as arguments; state arguments
+/// are inserted in front of them as the body reads them.
 func::FuncOp Importer::createForward(jit::Graph &graph) {
   SmallVector<Type> argTypes;
-  SmallVector<DictionaryAttr> argAttrs;
-  for (size_t index : usedState) {
-    if (state[index].tensor.scalar_type() != at::kFloat)
-      fail("state tensor '" + state[index].name +
-           "' used by forward is not "
-           "float32");
-    argTypes.push_back(typeOf(builder, state[index].tensor));
-    argAttrs.push_back(builder.getDictionaryAttr(builder.getNamedAttr(
-        "qat.state", builder.getStringAttr(state[index].name))));
-  }
   auto inputs = graph.inputs().slice(1);
   if (!options.inputShapes.empty() &&
       options.inputShapes.size() != inputs.size())
@@ -1015,22 +1187,34 @@ func::FuncOp Importer::createForward(jit::Graph &graph) {
     if (scalar && *scalar != at::kFloat)
       fail("input '" + input->debugName() + "' is not float32");
     argTypes.push_back(f32(shape));
-    argAttrs.push_back(builder.getDictionaryAttr(builder.getNamedAttr(
-        "qat.input", builder.getStringAttr(input->debugName()))));
   }
 
   builder.setInsertionPointToEnd(module->getBody());
-  auto forward = func::FuncOp::create(builder, loc, "forward",
-                                      builder.getFunctionType(argTypes, {}));
-  forward.setAllArgAttrs(argAttrs);
+  forward = func::FuncOp::create(builder, loc, "forward",
+                                 builder.getFunctionType(argTypes, {}));
   Block *body = forward.addEntryBlock();
-  for (auto [position, index] : llvm::enumerate(usedState))
-    for (auto [value, stateIndex] : stateOfValue)
-      if (stateIndex == index)
-        bind(value, body->getArgument(position));
   for (auto [index, input] : llvm::enumerate(inputs))
-    bind(input, body->getArgument(usedState.size() + index));
+    bind(input, body->getArgument(index));
   return forward;
+}
+
+/// Names every argument of forward (qat.state or qat.input) and fixes its
+/// type once the body is complete.
+static void finishForward(func::FuncOp forward, OpBuilder &builder,
+                          ArrayRef<std::string> stateNames,
+                          ArrayRef<std::string> inputNames,
+                          ValueRange results) {
+  Block &body = forward.getBody().front();
+  forward.setFunctionType(
+      builder.getFunctionType(body.getArgumentTypes(), results.getTypes()));
+  SmallVector<DictionaryAttr> argAttrs;
+  for (const std::string &name : stateNames)
+    argAttrs.push_back(builder.getDictionaryAttr(
+        builder.getNamedAttr("qat.state", builder.getStringAttr(name))));
+  for (const std::string &name : inputNames)
+    argAttrs.push_back(builder.getDictionaryAttr(
+        builder.getNamedAttr("qat.input", builder.getStringAttr(name))));
+  forward.setAllArgAttrs(argAttrs);
 }
 
 void Importer::createGlobals() {
@@ -1080,21 +1264,12 @@ OwningOpRef<ModuleOp> Importer::run() {
     graph = torchModule.get_method("forward").graph()->copy();
     jit::Inline(*graph);
     collectState(torchModule, "");
-    resolveAttributes(*graph);
-    func::FuncOp forward = createForward(*graph);
+    for (auto [index, entry] : llvm::enumerate(state))
+      stateIndex[entry.tensor.unsafeGetTensorImpl()] = index;
+    values[graph->inputs()[0]].constant = torchModule._ivalue();
+    createForward(*graph);
     builder.setInsertionPointToStart(&forward.getBody().front());
-    for (jit::Node *node : graph->nodes()) {
-      try {
-        importNode(node);
-      } catch (const ImportError &error) {
-        emitError(loc) << error.what();
-        return nullptr;
-      } catch (const std::exception &error) {
-        emitError(loc) << "cannot import '" << node->kind().toQualString()
-                       << "': " << error.what();
-        return nullptr;
-      }
-    }
+    importBlock(graph->block());
     SmallVector<Value> results;
     for (jit::Value *output : graph->outputs()) {
       jit::Node *producer = output->node();
@@ -1107,8 +1282,12 @@ OwningOpRef<ModuleOp> Importer::run() {
     }
     loc = forward.getLoc();
     func::ReturnOp::create(builder, loc, results);
-    forward.setFunctionType(builder.getFunctionType(
-        forward.getArgumentTypes(), ValueRange(results).getTypes()));
+    std::vector<std::string> stateNames, inputNames;
+    for (size_t index : usedState)
+      stateNames.push_back(state[index].name);
+    for (jit::Value *input : graph->inputs().slice(1))
+      inputNames.push_back(input->debugName());
+    finishForward(forward, builder, stateNames, inputNames, results);
     createGlobals();
     createPredict(forward);
   } catch (const ImportError &error) {
@@ -1116,6 +1295,9 @@ OwningOpRef<ModuleOp> Importer::run() {
     return nullptr;
   } catch (const c10::Error &error) {
     emitError(loc) << error.what_without_backtrace();
+    return nullptr;
+  } catch (const std::exception &error) {
+    emitError(loc) << error.what();
     return nullptr;
   }
   if (failed(verify(*module)))
