@@ -24,6 +24,7 @@
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/Verifier.h"
 
+#include "llvm/ADT/BitVector.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
@@ -83,6 +84,7 @@ private:
   // Model structure.
   void collectState(const jit::Module &module, const std::string &prefix);
   void importGetAttr(jit::Node *node);
+  void sortStateArguments();
   func::FuncOp createForward(jit::Graph &graph);
   void createGlobals();
   void createPredict(func::FuncOp forward);
@@ -154,6 +156,7 @@ private:
   std::vector<size_t> usedState;
   llvm::DenseMap<size_t, Value> stateArguments;
   func::FuncOp forward;
+  jit::Node *currentNode = nullptr; // for error messages
   llvm::DenseMap<jit::Value *, Imported> values;
 };
 
@@ -710,23 +713,59 @@ bool Importer::importScalarOp(jit::Node *node, StringRef name) {
   return true;
 }
 
-Location Importer::locationOf(jit::Node *node) {
-  // Loaded archives run their serialized code (code/__torch__.py); the
-  // range that generated it is the model's own Python source, when the
-  // archive kept debug information.
-  jit::SourceRange range = node->sourceRange();
+/// The Python source location of a TorchScript range. Loaded archives run
+/// their serialized code (code/__torch__.py); the range that generated it is
+/// the model's own source, when the archive kept debug information.
+static std::optional<Location> sourceLocation(MLIRContext *context,
+                                              jit::SourceRange range) {
   if (auto original = range.findSourceRangeThatGenerated())
     range = *original;
   auto where = range.file_line_col();
-  if (where) {
-    auto [file, line, column] = *where;
-    return FileLineColLoc::get(context, file, line, column);
+  if (!where || std::get<1>(*where) == 0)
+    return std::nullopt;
+  auto [file, line, column] = *where;
+  // TorchScript counts columns from 0, MLIR from 1.
+  return FileLineColLoc::get(context, file, line, column + 1);
+}
+
+/// The node's location; for nodes inlined from submodules, a call-site
+/// location whose callers lead back to the model's own forward, so a
+/// diagnostic inside torch.nn says where the model called it.
+Location Importer::locationOf(jit::Node *node) {
+  Location location =
+      sourceLocation(context, node->sourceRange())
+          .value_or(NameLoc::get(
+              builder.getStringAttr(node->kind().toQualString())));
+  auto callStack = node->callstack();
+  if (!callStack)
+    return location;
+  std::optional<Location> caller;
+  for (const jit::InlinedCallStackEntry &entry : (*callStack)->vec()) {
+    std::optional<Location> site =
+        sourceLocation(context, std::get<1>(entry));
+    if (!site)
+      continue;
+    caller = caller ? CallSiteLoc::get(*site, *caller) : *site;
   }
-  return NameLoc::get(builder.getStringAttr(node->kind().toQualString()));
+  return caller ? CallSiteLoc::get(location, *caller) : location;
+}
+
+/// The dotted path of the submodule a node was inlined from ("" for the
+/// model's own forward), e.g. "features.3.conv.0".
+static std::string modulePathOf(jit::Node *node) {
+  auto callStack = node->callstack();
+  if (!callStack)
+    return "";
+  std::vector<std::string> names;
+  for (const jit::InlinedCallStackEntry &entry : (*callStack)->vec())
+    if (const auto &info = std::get<2>(entry))
+      names.push_back(info->instance_name());
+  return llvm::join(names, ".");
 }
 
 void Importer::importNode(jit::Node *node) {
   loc = locationOf(node);
+  currentNode = node;
   std::string kind = node->kind().toQualString();
   StringRef name(kind);
   // In-place variants (relu_, add_, ...) are imported as their functional
@@ -1159,6 +1198,26 @@ RankedTensorType typeOf(OpBuilder &builder, const at::Tensor &tensor) {
   return RankedTensorType::get(shape, elementTypeOf(builder, tensor));
 }
 
+/// Puts forward's state arguments (added in the order the body first read
+/// them) into state_dict order.
+void Importer::sortStateArguments() {
+  Block &body = forward.getBody().front();
+  size_t count = usedState.size();
+  std::vector<size_t> sorted(usedState);
+  llvm::sort(sorted);
+  for (auto [position, index] : llvm::enumerate(sorted))
+    stateArguments[index] = body.insertArgument(
+        position, typeOf(builder, state[index].tensor), forward.getLoc());
+  llvm::BitVector old(body.getNumArguments());
+  for (auto [position, index] : llvm::enumerate(usedState)) {
+    body.getArgument(count + position)
+        .replaceAllUsesWith(stateArguments[index]);
+    old.set(count + position);
+  }
+  body.eraseArguments(old);
+  usedState = std::move(sorted);
+}
+
 /// Creates forward with the model's inputs as arguments; state arguments
 /// are inserted in front of them as the body reads them.
 func::FuncOp Importer::createForward(jit::Graph &graph) {
@@ -1171,21 +1230,21 @@ func::FuncOp Importer::createForward(jit::Graph &graph) {
   for (auto [index, input] : llvm::enumerate(inputs)) {
     auto tensorType = input->type()->cast<c10::TensorType>();
     if (!tensorType)
-      fail("input '" + input->debugName() + "' is not a tensor");
+      fail("input '" + input->debugNameBase() + "' is not a tensor");
     std::vector<int64_t> shape;
     if (!options.inputShapes.empty()) {
       shape = options.inputShapes[index];
     } else {
       auto sizes = tensorType->sizes().concrete_sizes();
       if (!sizes)
-        fail("input '" + input->debugName() +
+        fail("input '" + input->debugNameBase() +
              "' has no recorded shape (archives keep none): give "
              "--input-shape");
       shape = *sizes;
     }
     auto scalar = tensorType->scalarType();
     if (scalar && *scalar != at::kFloat)
-      fail("input '" + input->debugName() + "' is not float32");
+      fail("input '" + input->debugNameBase() + "' is not float32");
     argTypes.push_back(f32(shape));
   }
 
@@ -1282,16 +1341,20 @@ OwningOpRef<ModuleOp> Importer::run() {
     }
     loc = forward.getLoc();
     func::ReturnOp::create(builder, loc, results);
+    sortStateArguments();
     std::vector<std::string> stateNames, inputNames;
     for (size_t index : usedState)
       stateNames.push_back(state[index].name);
     for (jit::Value *input : graph->inputs().slice(1))
-      inputNames.push_back(input->debugName());
+      inputNames.push_back(input->debugNameBase());
     finishForward(forward, builder, stateNames, inputNames, results);
     createGlobals();
     createPredict(forward);
   } catch (const ImportError &error) {
-    emitError(loc) << error.what();
+    std::string path = currentNode ? modulePathOf(currentNode) : "";
+    InFlightDiagnostic diagnostic = emitError(loc) << error.what();
+    if (!path.empty())
+      diagnostic << " (in module '" << path << "')";
     return nullptr;
   } catch (const c10::Error &error) {
     emitError(loc) << error.what_without_backtrace();

@@ -1,0 +1,57 @@
+"""Writes the TorchScript archives (and broken files) that the importer's
+FileCheck and error tests read, into the directory given as argv[1]."""
+
+import os
+import sys
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(__file__))
+import models  # noqa: E402
+
+out = sys.argv[1]
+torch.manual_seed(0)
+
+
+class Unsupported(nn.Module):
+    def forward(self, x):
+        y = torch.relu(x)
+        return torch.erf(y)  # no importer rule for aten::erf
+
+
+class Ops(nn.Module):
+    """A few representative ops for FileCheck."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, stride=2, padding=1)
+        self.depthwise = nn.Conv2d(4, 4, 3, padding=1, groups=4, bias=False)
+        self.bn = nn.BatchNorm2d(4)
+        self.fc = nn.Linear(4 * 4 * 4, 10)
+
+    def forward(self, x):
+        x = F.relu6(self.bn(self.depthwise(self.conv(x))))
+        x = F.max_pool2d(x, 2, 2)
+        return self.fc(torch.flatten(x, 1))
+
+
+def save(model, name, *shapes):
+    model.eval()
+    traced = torch.jit.trace(model, tuple(torch.randn(s) for s in shapes))
+    traced.save(os.path.join(out, name))
+
+
+save(Unsupported(), "unsupported.pt", (1, 4))
+save(Ops(), "ops.pt", (1, 3, 16, 16))
+save(models.randomize_batch_norm(models.SmallCNN()), "small_cnn.pt", (2, 1, 28, 28))
+
+with open(os.path.join(out, "ops.pt"), "rb") as f:
+    archive = f.read()
+with open(os.path.join(out, "truncated.pt"), "wb") as f:
+    f.write(archive[: len(archive) // 2])
+with open(os.path.join(out, "random.pt"), "wb") as f:
+    f.write(bytes((i * 89 + 17) % 256 for i in range(4096)))
+# A plain state_dict saved with torch.save: a zip archive, but no TorchScript.
+torch.save(models.SmallCNN().state_dict(), os.path.join(out, "state_dict.pt"))
