@@ -734,15 +734,14 @@ static std::optional<Location> sourceLocation(MLIRContext *context,
 Location Importer::locationOf(jit::Node *node) {
   Location location =
       sourceLocation(context, node->sourceRange())
-          .value_or(NameLoc::get(
-              builder.getStringAttr(node->kind().toQualString())));
+          .value_or(
+              NameLoc::get(builder.getStringAttr(node->kind().toQualString())));
   auto callStack = node->callstack();
   if (!callStack)
     return location;
   std::optional<Location> caller;
   for (const jit::InlinedCallStackEntry &entry : (*callStack)->vec()) {
-    std::optional<Location> site =
-        sourceLocation(context, std::get<1>(entry));
+    std::optional<Location> site = sourceLocation(context, std::get<1>(entry));
     if (!site)
       continue;
     caller = caller ? CallSiteLoc::get(*site, *caller) : *site;
