@@ -134,5 +134,18 @@ func.func @choose_qparams_symmetric_unsigned(%min: tensor<f32>, %max: tensor<f32
   return %s, %z : tensor<f32>, tensor<i32>
 }
 
+
+// The fused kernel's rule computes the scale and zero-point in f64 and
+// rounds the scale to f32 at the end.
+// CHECK-LABEL: func @choose_qparams_kernel_rule
+// CHECK:         arith.extf %{{.*}} : f32 to f64
+// CHECK:         arith.divf %{{.*}}, %{{.*}} : f64
+// CHECK:         math.roundeven %{{.*}} : f64
+// CHECK:         arith.truncf %{{.*}} : f64 to f32
+func.func @choose_qparams_kernel_rule(%min: tensor<f32>, %max: tensor<f32>) -> (tensor<f32>, tensor<i32>) {
+  %s, %z = qat.choose_qparams symmetric %min, %max to i8[-128 : 127] using fake_quant_kernel : tensor<f32>
+  return %s, %z : tensor<f32>, tensor<i32>
+}
+
 // No qat op survives.
 // CHECK-NOT: qat.

@@ -72,3 +72,12 @@ func.func @choose_qparams(%min: tensor<f32>, %max: tensor<f32>,
       {eps = 1.0e-5 : f32} : tensor<16xf32>
   return %s, %z, %cs, %cz : tensor<f32>, tensor<i32>, tensor<16xf32>, tensor<16xi32>
 }
+
+// CHECK-LABEL: func @choose_qparams_kernel_rule
+func.func @choose_qparams_kernel_rule(%min: tensor<f32>, %max: tensor<f32>)
+    -> (tensor<f32>, tensor<i32>) {
+  // CHECK: qat.choose_qparams affine %{{.*}}, %{{.*}} to ui8[0 : 255] using fake_quant_kernel : tensor<f32>
+  %s, %z = qat.choose_qparams affine %min, %max to ui8[0 : 255]
+      using fake_quant_kernel : tensor<f32>
+  return %s, %z : tensor<f32>, tensor<i32>
+}

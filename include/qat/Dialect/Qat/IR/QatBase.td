@@ -46,4 +46,15 @@ def Qat_QuantScheme : I32EnumAttr<"QuantScheme",
   let cppNamespace = "::mlir::qat";
 }
 
+def Qat_QParamsRule : I32EnumAttr<"QParamsRule",
+    "which of PyTorch's two algorithms derives quantization parameters", [
+      // torch.ao.quantization observers' _calculate_qparams (Python, f32).
+      I32EnumAttrCase<"observer", 0>,
+      // quant_utils::ChooseQuantizationParams (C++, f64), used by the fused
+      // fake-quantization kernel fused_moving_avg_obs_fake_quant.
+      I32EnumAttrCase<"fake_quant_kernel", 1>
+    ]> {
+  let cppNamespace = "::mlir::qat";
+}
+
 #endif // QAT_DIALECT_QAT_IR_QATBASE_TD

@@ -224,6 +224,26 @@ def Qat_ChooseQParamsOp : Qat_Op<"choose_qparams", [Pure,
     unobserved (min == +inf and max == -inf): scale = 1, zp = 0
     ```
 
+    That is the default `observer` rule. With `using fake_quant_kernel` the
+    op follows instead the C++ `ChooseQuantizationParams` of PyTorch's fused
+    fake-quantization kernel (`fused_moving_avg_obs_fake_quant`, used by the
+    default QAT qconfigs), computed in f64 and rounded to f32 at the end
+    (`eps` is not used):
+
+    ```
+    symmetric and min < 0 < max:           // widen to a symmetric range
+      s = max(|min / sqmin|, |max / sqmax|)   (f32; sqmin = -(qrange/2 + 1),
+      min, max = f32(s * sqmin), f32(s * sqmax)         sqmax = qrange/2)
+    min, max = minimum(min, 0), maximum(max, 0)
+    scale = (f64(max) - min) / qrange       (f64)
+    scale = 0.1         if f32(scale) == 0 or 1 / f32(scale) is infinite
+    if scale < 6.1e-5f:                     // PyTorch's small-scale cut-off
+      min, max scaled so that their range matches scale = 6.1e-5f
+    zp = qmin - min / scale  or  qmax - max / scale  (the one with less error)
+    zp = (qmin + qmax) / 2  if symmetric and min < 0 < max
+    zp = clamp(round_half_even(zp), qmin, qmax);  scale = f32(scale)
+    ```
+
     `eps` defaults to the `f32` machine epsilon (2^-23), PyTorch's default.
     Per-tensor parameters use 0-d `min`/`max`; per-axis parameters use 1-d.
     The unsigned symmetric zero-point is PyTorch's for its default range
@@ -235,6 +255,8 @@ def Qat_ChooseQParamsOp : Qat_Op<"choose_qparams", [Pure,
         : tensor<f32>
     %ws, %wz = qat.choose_qparams symmetric %wmin, %wmax to i8[-128 : 127]
         : tensor<16xf32>
+    %ks, %kz = qat.choose_qparams affine %min, %max to ui8[0 : 255]
+        using fake_quant_kernel : tensor<f32>
     ```
   }];
   let arguments = !con((ins
@@ -242,12 +264,13 @@ def Qat_ChooseQParamsOp : Qat_Op<"choose_qparams", [Pure,
     RankedTensorOf<[F32]>:$min,
     RankedTensorOf<[F32]>:$max),
     QuantGridArgs,
-    (ins DefaultValuedAttr<F32Attr, "1.1920928955078125e-07">:$eps));
+    (ins DefaultValuedAttr<F32Attr, "1.1920928955078125e-07">:$eps,
+         DefaultValuedAttr<Qat_QParamsRule, "::mlir::qat::QParamsRule::observer">:$rule));
   let results = (outs
     RankedTensorOf<[F32]>:$scale,
     RankedTensorOf<[I32]>:$zero_point);
   let assemblyFormat = "$scheme $min `,` $max `to` $storage_type `` `[` "
-    "$quant_min `:` $quant_max `]` attr-dict `:` type($min)";
+    "$quant_min `:` $quant_max `]` (`using` $rule^)? attr-dict `:` type($min)";
   let hasVerifier = 1;
 }
 
