@@ -23,6 +23,7 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/Verifier.h"
+#include "qat/Dialect/Qat/IR/QatOps.h"
 
 #include "llvm/ADT/BitVector.h"
 #include "llvm/ADT/DenseMap.h"
@@ -34,6 +35,8 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
+#include <optional>
 #include <stdexcept>
 
 using namespace mlir;
@@ -63,7 +66,8 @@ struct Imported {
   Value tensor;                   // a tensor
   c10::IValue constant;           // a constant, or a module object
   std::vector<jit::Value *> list; // a list of non-constant values
-  bool isTensor() const { return static_cast<bool>(tensor); }
+  std::optional<size_t> state;    // a parameter or buffer (index in state)
+  bool isTensor() const { return static_cast<bool>(tensor) || state; }
 };
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
@@ -85,6 +89,13 @@ private:
   void collectState(const jit::Module &module, const std::string &prefix);
   void importGetAttr(jit::Node *node);
   void sortStateArguments();
+  Value stateValue(size_t index);
+  size_t stateIndexOf(jit::Value *value);
+  void updateState(jit::Value *value, Value newValue);
+  Value scalarParameter(jit::Value *value, Type elementType);
+  Value fakeQuantize(Value input, Value scale, Value zeroPoint, int64_t qmin,
+                     int64_t qmax, std::optional<int64_t> axis);
+  Value fusedObserveFakeQuant(jit::Node *node);
   func::FuncOp createForward(jit::Graph &graph);
   void createGlobals();
   void createPredict(func::FuncOp forward);
@@ -155,6 +166,9 @@ private:
   // leading argument of forward each.
   std::vector<size_t> usedState;
   llvm::DenseMap<size_t, Value> stateArguments;
+  // The latest value of each state entry the model writes (observers,
+  // quantization parameters): forward returns them, predict stores them.
+  std::map<size_t, Value> stateUpdates;
   func::FuncOp forward;
   jit::Node *currentNode = nullptr; // for error messages
   llvm::DenseMap<jit::Value *, Imported> values;
@@ -166,8 +180,10 @@ private:
 
 Value Importer::tensorOf(jit::Value *value) {
   auto it = values.find(value);
-  if (it != values.end() && it->second.isTensor())
+  if (it != values.end() && it->second.tensor)
     return it->second.tensor;
+  if (it != values.end() && it->second.state)
+    return stateValue(*it->second.state);
   if (it != values.end() && it->second.constant.isTensor()) {
     // A constant tensor recorded by tracing (e.g. a Python number): emit it
     // with its exact values.
@@ -579,7 +595,7 @@ Value Importer::binaryArith(jit::Node *node, StringRef kind) {
   int64_t rank = shapeOf(lhs).size();
   auto it = values.find(node->input(1));
   Value rhs = it != values.end() && it->second.isTensor()
-                  ? it->second.tensor
+                  ? tensorOf(node->input(1))
                   : splat(static_cast<float>(floatOf(node->input(1))), rank);
   if ((kind == "add" || kind == "sub") && node->inputs().size() > 2) {
     double alpha = floatOf(node->input(2));
@@ -594,6 +610,122 @@ Value Importer::binaryArith(jit::Node *node, StringRef kind) {
     return mul(lhs, rhs);
   Value inverse = tosa::ReciprocalOp::create(builder, loc, rhs.getType(), rhs);
   return mul(lhs, inverse);
+}
+
+/// The storage type that holds [qmin, qmax]: unsigned when qmin >= 0, with
+/// the fewest bits (at most 8).
+static IntegerType storageTypeFor(OpBuilder &builder, int64_t qmin,
+                                  int64_t qmax) {
+  bool isUnsigned = qmin >= 0;
+  for (unsigned width = 1; width <= 8; ++width) {
+    int64_t lowest = isUnsigned ? 0 : -(int64_t(1) << (width - 1));
+    int64_t highest = isUnsigned ? (int64_t(1) << width) - 1
+                                 : (int64_t(1) << (width - 1)) - 1;
+    if (qmin >= lowest && qmax <= highest)
+      return builder.getIntegerType(width, /*isSigned=*/!isUnsigned);
+  }
+  fail("quantization range [" + llvm::Twine(qmin) + ", " + llvm::Twine(qmax) +
+       "] needs more than 8 bits");
+}
+
+/// A per-tensor scale or zero-point as a 0-d tensor of `elementType`: from a
+/// Python number, or from a one-element tensor (a FakeQuantize buffer).
+Value Importer::scalarParameter(jit::Value *value, Type elementType) {
+  auto it = values.find(value);
+  if (it == values.end() || !it->second.isTensor()) {
+    auto type = RankedTensorType::get({}, elementType);
+    double number = floatOf(value);
+    Attribute attr = isa<FloatType>(elementType)
+                         ? Attribute(builder.getFloatAttr(elementType, number))
+                         : Attribute(builder.getIntegerAttr(
+                               elementType, static_cast<int64_t>(number)));
+    return arith::ConstantOp::create(builder, loc,
+                                     DenseElementsAttr::get(type, attr));
+  }
+  Value tensor = tensorOf(value);
+  auto type = cast<RankedTensorType>(tensor.getType());
+  if (type.getNumElements() != 1)
+    fail("a per-tensor scale or zero-point must have one element");
+  if (type.getElementType() != elementType)
+    fail("a scale must be float32 and a zero-point int32");
+  if (type.getRank() == 0)
+    return tensor;
+  return tensor::CollapseShapeOp::create(
+      builder, loc, RankedTensorType::get({}, elementType), tensor,
+      SmallVector<ReassociationIndices>{});
+}
+
+Value Importer::fakeQuantize(Value input, Value scale, Value zeroPoint,
+                             int64_t qmin, int64_t qmax,
+                             std::optional<int64_t> axis) {
+  auto op = FakeQuantOp::create(
+      builder, loc, input.getType(), input, scale, zeroPoint,
+      TypeAttr::get(storageTypeFor(builder, qmin, qmax)),
+      builder.getI64IntegerAttr(qmin), builder.getI64IntegerAttr(qmax),
+      axis ? builder.getI64IntegerAttr(*axis) : IntegerAttr());
+  if (failed(verify(op)))
+    fail("invalid fake quantization parameters");
+  return op.getResult();
+}
+
+/// fused_moving_avg_obs_fake_quant(x, observer_on, fake_quant_on,
+/// running_min, running_max, scale, zero_point, averaging_const, quant_min,
+/// quant_max, ch_axis, per_row_fake_quant, symmetric_quant): PyTorch's
+/// FakeQuantize module in one kernel. It observes x into the running range,
+/// derives the parameters with the kernel's own rule, fake-quantizes, and
+/// writes the range, scale and zero-point back into the module's buffers.
+/// The two switches are buffers too; their values at import decide what is
+/// emitted.
+Value Importer::fusedObserveFakeQuant(jit::Node *node) {
+  Value input = tensorOf(node->input(0));
+  auto flag = [&](jit::Value *value) {
+    return state[stateIndexOf(value)].tensor.item<int64_t>() != 0;
+  };
+  bool observe = flag(node->input(1)), quantize = flag(node->input(2));
+  float averaging = static_cast<float>(floatOf(node->input(7)));
+  int64_t qmin = intOf(node->input(8)), qmax = intOf(node->input(9));
+  int64_t channelAxis = intOf(node->input(10));
+  bool perChannel = boolOf(node->input(11));
+  bool symmetric = boolOf(node->input(12));
+  std::optional<int64_t> axis;
+  if (perChannel) {
+    if (channelAxis != 0)
+      fail("per-channel fused fake quantization is supported on axis 0 only "
+           "(as in PyTorch's kernel)");
+    axis = 0;
+  }
+  Value min = tensorOf(node->input(3)), max = tensorOf(node->input(4));
+  auto stateType = cast<RankedTensorType>(min.getType());
+  if (stateType.getNumElements() == 0)
+    fail("the observer has never run, so its per-channel state is empty: run "
+         "the prepared model on data before saving it");
+  // Per-tensor ranges are 0-d already; per-channel ones have one entry per
+  // index of the axis.
+  if (observe) {
+    auto observed = ObserveMovingAverageMinMaxOp::create(
+        builder, loc, TypeRange{min.getType(), max.getType()}, input, min, max,
+        builder.getF32FloatAttr(averaging),
+        axis ? builder.getI64IntegerAttr(*axis) : IntegerAttr());
+    if (failed(verify(observed)))
+      fail("observer state does not match the input");
+    min = observed.getNewMin();
+    max = observed.getNewMax();
+    updateState(node->input(3), min);
+    updateState(node->input(4), max);
+  }
+  if (!quantize)
+    return input;
+  auto zeroPointType =
+      RankedTensorType::get(stateType.getShape(), builder.getI32Type());
+  auto qparams = ChooseQParamsOp::create(
+      builder, loc, TypeRange{stateType, zeroPointType},
+      symmetric ? QuantScheme::symmetric : QuantScheme::affine, min, max,
+      storageTypeFor(builder, qmin, qmax), qmin, qmax,
+      llvm::APFloat(1.1920928955078125e-07f), QParamsRule::fake_quant_kernel);
+  updateState(node->input(5), qparams.getScale());
+  updateState(node->input(6), qparams.getZeroPoint());
+  return fakeQuantize(input, qparams.getScale(), qparams.getZeroPoint(), qmin,
+                      qmax, axis);
 }
 
 //===----------------------------------------------------------------------===//
@@ -929,6 +1061,30 @@ void Importer::importNode(jit::Node *node) {
     result(matmul2d(lhs, rhs));
     return;
   }
+  if (op == "fake_quantize_per_tensor_affine") {
+    // (input, scale, zero_point, quant_min, quant_max)
+    Value input = tensorOf(node->input(0));
+    result(fakeQuantize(
+        input, scalarParameter(node->input(1), builder.getF32Type()),
+        scalarParameter(node->input(2), builder.getI32Type()),
+        intOf(node->input(3)), intOf(node->input(4)), std::nullopt));
+    return;
+  }
+  if (op == "fake_quantize_per_channel_affine") {
+    // (input, scale, zero_point, axis, quant_min, quant_max)
+    Value input = tensorOf(node->input(0));
+    int64_t axis = intOf(node->input(3));
+    if (axis < 0)
+      axis += shapeOf(input).size();
+    result(fakeQuantize(input, tensorOf(node->input(1)),
+                        tensorOf(node->input(2)), intOf(node->input(4)),
+                        intOf(node->input(5)), axis));
+    return;
+  }
+  if (op == "fused_moving_avg_obs_fake_quant") {
+    result(fusedObserveFakeQuant(node));
+    return;
+  }
   if (op == "batch_norm") {
     result(batchNorm(node));
     return;
@@ -1167,7 +1323,15 @@ void Importer::importGetAttr(jit::Node *node) {
   auto it = stateIndex.find(attribute.toTensor().unsafeGetTensorImpl());
   if (it == stateIndex.end())
     fail("tensor attribute '" + name + "' is neither a parameter nor a buffer");
-  size_t index = it->second;
+  values[node->output()].state = it->second;
+}
+
+/// The current value of a state entry: its latest update, or its forward
+/// argument (added on first use, so forward takes exactly the state it
+/// reads).
+Value Importer::stateValue(size_t index) {
+  if (auto update = stateUpdates.find(index); update != stateUpdates.end())
+    return update->second;
   auto argument = stateArguments.find(index);
   if (argument == stateArguments.end()) {
     RankedTensorType type = typeOf(builder, state[index].tensor);
@@ -1178,7 +1342,38 @@ void Importer::importGetAttr(jit::Node *node) {
     usedState.push_back(index);
     argument = stateArguments.insert({index, value}).first;
   }
-  bind(node->output(), argument->second);
+  return argument->second;
+}
+
+size_t Importer::stateIndexOf(jit::Value *value) {
+  auto it = values.find(value);
+  if (it == values.end() || !it->second.state)
+    fail("operand '%" + value->debugName() +
+         "' must be a parameter or buffer of the model");
+  return *it->second.state;
+}
+
+/// Records that the model writes `newValue` (reshaped to the entry's shape)
+/// into the state entry `value` refers to, as PyTorch's in-place kernels do.
+void Importer::updateState(jit::Value *value, Value newValue) {
+  size_t index = stateIndexOf(value);
+  RankedTensorType type = typeOf(builder, state[index].tensor);
+  if (newValue.getType() != type) {
+    auto from = cast<RankedTensorType>(newValue.getType());
+    if (from.getNumElements() != type.getNumElements() ||
+        from.getElementType() != type.getElementType())
+      fail("the update of '" + state[index].name + "' does not fit it");
+    SmallVector<ReassociationIndices> none;
+    if (from.getRank() == 0)
+      newValue =
+          tensor::ExpandShapeOp::create(builder, loc, type, newValue, none);
+    else if (type.getRank() == 0)
+      newValue =
+          tensor::CollapseShapeOp::create(builder, loc, type, newValue, none);
+    else
+      fail("the update of '" + state[index].name + "' changes its shape");
+  }
+  stateUpdates[index] = newValue;
 }
 
 Type elementTypeOf(OpBuilder &builder, const at::Tensor &tensor) {
@@ -1187,6 +1382,12 @@ Type elementTypeOf(OpBuilder &builder, const at::Tensor &tensor) {
     return builder.getF32Type();
   case at::kLong:
     return builder.getI64Type();
+  case at::kInt:
+    return builder.getI32Type();
+  case at::kByte:
+    return builder.getIntegerType(8, /*isSigned=*/false);
+  case at::kChar:
+    return builder.getI8Type();
   default:
     return {};
   }
@@ -1209,8 +1410,11 @@ void Importer::sortStateArguments() {
         position, typeOf(builder, state[index].tensor), forward.getLoc());
   llvm::BitVector old(body.getNumArguments());
   for (auto [position, index] : llvm::enumerate(usedState)) {
-    body.getArgument(count + position)
-        .replaceAllUsesWith(stateArguments[index]);
+    Value stale = body.getArgument(count + position);
+    stale.replaceAllUsesWith(stateArguments[index]);
+    for (auto &[updated, value] : stateUpdates)
+      if (value == stale)
+        value = stateArguments[index];
     old.set(count + position);
   }
   body.eraseArguments(old);
@@ -1286,10 +1490,11 @@ void Importer::createGlobals() {
                          contiguous.nbytes());
     // Raw bytes, so every value is kept bit for bit (printed as hex).
     auto value = DenseElementsAttr::getFromRawBuffer(type, bytes);
-    ml_program::GlobalOp::create(builder, UnknownLoc::get(context),
-                                 builder.getStringAttr(entry.name),
-                                 TypeAttr::get(type), /*is_mutable=*/nullptr,
-                                 value, builder.getStringAttr("private"));
+    bool updated = stateUpdates.count(&entry - state.data());
+    ml_program::GlobalOp::create(
+        builder, UnknownLoc::get(context), builder.getStringAttr(entry.name),
+        TypeAttr::get(type), updated ? builder.getUnitAttr() : nullptr, value,
+        builder.getStringAttr("private"));
   }
 }
 
@@ -1297,9 +1502,11 @@ void Importer::createPredict(func::FuncOp forward) {
   builder.setInsertionPointToEnd(module->getBody());
   FunctionType type = forward.getFunctionType();
   auto inputTypes = type.getInputs().drop_front(usedState.size());
+  size_t outputCount = type.getNumResults() - stateUpdates.size();
   auto predict = func::FuncOp::create(
       builder, UnknownLoc::get(context), "predict",
-      builder.getFunctionType(inputTypes, type.getResults()));
+      builder.getFunctionType(inputTypes,
+                              type.getResults().take_front(outputCount)));
   Block *body = predict.addEntryBlock();
   builder.setInsertionPointToStart(body);
   SmallVector<Value> arguments;
@@ -1310,7 +1517,15 @@ void Importer::createPredict(func::FuncOp forward) {
   llvm::append_range(arguments, body->getArguments());
   auto call =
       func::CallOp::create(builder, predict.getLoc(), forward, arguments);
-  func::ReturnOp::create(builder, predict.getLoc(), call.getResults());
+  // The state the model writes goes back into its globals, so repeated
+  // calls observe as PyTorch's forward does.
+  for (auto [position, entry] : llvm::enumerate(stateUpdates))
+    ml_program::GlobalStoreOp::create(
+        builder, predict.getLoc(),
+        SymbolRefAttr::get(context, state[entry.first].name),
+        call.getResult(outputCount + position));
+  func::ReturnOp::create(builder, predict.getLoc(),
+                         call.getResults().take_front(outputCount));
 }
 
 OwningOpRef<ModuleOp> Importer::run() {
@@ -1339,14 +1554,25 @@ OwningOpRef<ModuleOp> Importer::run() {
       }
     }
     loc = forward.getLoc();
+    size_t outputCount = results.size();
+    for (auto &[index, value] : stateUpdates)
+      results.push_back(value);
     func::ReturnOp::create(builder, loc, results);
     sortStateArguments();
+    // Sorting may have replaced arguments that are returned as updates.
+    results.resize(outputCount);
+    for (auto &[index, value] : stateUpdates)
+      results.push_back(value);
+    forward.getBody().front().getTerminator()->setOperands(results);
     std::vector<std::string> stateNames, inputNames;
     for (size_t index : usedState)
       stateNames.push_back(state[index].name);
     for (jit::Value *input : graph->inputs().slice(1))
       inputNames.push_back(input->debugNameBase());
     finishForward(forward, builder, stateNames, inputNames, results);
+    for (auto [position, entry] : llvm::enumerate(stateUpdates))
+      forward.setResultAttr(outputCount + position, "qat.state",
+                            builder.getStringAttr(state[entry.first].name));
     createGlobals();
     createPredict(forward);
   } catch (const ImportError &error) {
@@ -1372,7 +1598,7 @@ OwningOpRef<ModuleOp> Importer::run() {
 OwningOpRef<ModuleOp>
 mlir::qat::importTorchScript(MLIRContext *context, StringRef path,
                              const TorchImportOptions &options) {
-  context->loadDialect<arith::ArithDialect, func::FuncDialect,
+  context->loadDialect<QatDialect, arith::ArithDialect, func::FuncDialect,
                        linalg::LinalgDialect, ml_program::MLProgramDialect,
                        tensor::TensorDialect, tosa::TosaDialect>();
   Location fileLoc = FileLineColLoc::get(context, path, 0, 0);
