@@ -188,11 +188,12 @@ Value Importer::tensorOf(jit::Value *value) {
     // A constant tensor recorded by tracing (e.g. a Python number): emit it
     // with its exact values.
     at::Tensor constant = it->second.constant.toTensor().contiguous();
-    if (constant.scalar_type() != at::kFloat)
+    if (constant.is_floating_point() && constant.scalar_type() != at::kFloat)
       constant = constant.to(at::kFloat);
-    std::vector<int64_t> shape(constant.sizes().begin(),
-                               constant.sizes().end());
-    RankedTensorType type = f32(shape);
+    RankedTensorType type = typeOf(builder, constant);
+    if (!type.getElementType())
+      fail("constant tensor '%" + value->debugName() +
+           "' has an unsupported dtype");
     ArrayRef<char> bytes(static_cast<const char *>(constant.data_ptr()),
                          constant.nbytes());
     Value result = tosa::ConstOp::create(
@@ -212,6 +213,10 @@ const c10::IValue &Importer::constantOf(jit::Value *value) {
 
 int64_t Importer::intOf(jit::Value *value) {
   const c10::IValue &constant = constantOf(value);
+  // Tracing records Python numbers used with tensors as 0-d tensors.
+  if (constant.isTensor() && constant.toTensor().numel() == 1 &&
+      !constant.toTensor().is_floating_point())
+    return constant.toTensor().item<int64_t>();
   if (!constant.isInt())
     fail("operand '%" + value->debugName() + "' must be a constant integer");
   return constant.toInt();
@@ -570,15 +575,48 @@ Value Importer::batchNorm(jit::Node *node) {
   // batch_norm(input, weight, bias, running_mean, running_var, training,
   //            momentum, eps, cudnn_enabled)
   Value input = tensorOf(node->input(0));
-  if (boolOf(node->input(5)))
-    fail("batch_norm with batch statistics (training mode) is not supported "
-         "yet; import with --mode eval");
   int64_t rank = shapeOf(input).size();
   if (rank < 2)
     fail("batch_norm needs an input of rank 2 or more");
   float eps = static_cast<float>(floatOf(node->input(7)));
-  Value mean = channelVector(tensorOf(node->input(3)), rank);
-  Value var = channelVector(tensorOf(node->input(4)), rank);
+  Value mean, var;
+  if (boolOf(node->input(5))) {
+    // Training: normalize with the batch's statistics (biased variance)
+    // and move the running statistics towards them (unbiased variance),
+    // as PyTorch's kernel does; both are state updates of forward.
+    std::vector<int64_t> dims = {0};
+    int64_t count = shapeOf(input)[0];
+    for (int64_t dim = 2; dim < rank; ++dim) {
+      dims.push_back(dim);
+      count *= shapeOf(input)[dim];
+    }
+    if (count < 2)
+      fail("batch_norm in training mode needs more than one value per "
+           "channel");
+    mean = this->mean(input, dims, /*keepDim=*/true);
+    Value centered = sub(input, mean);
+    var = this->mean(mul(centered, centered), dims, /*keepDim=*/true);
+    if (!isNone(node->input(3))) {
+      float momentum = static_cast<float>(floatOf(node->input(6)));
+      int64_t channels = shapeOf(input)[1];
+      auto toVector = [&](Value stat) { return reshape(stat, {channels}); };
+      Value unbiased = mul(
+          var, splat(static_cast<float>(count) / static_cast<float>(count - 1),
+                     rank));
+      auto blend = [&](jit::Value *running, Value batch) {
+        Value old = tensorOf(running);
+        Value kept = mul(old, splat(1.0f - momentum, 1));
+        return add(kept, mul(toVector(batch), splat(momentum, 1)));
+      };
+      Value newMean = blend(node->input(3), mean);
+      Value newVar = blend(node->input(4), unbiased);
+      updateState(node->input(3), newMean);
+      updateState(node->input(4), newVar);
+    }
+  } else {
+    mean = channelVector(tensorOf(node->input(3)), rank);
+    var = channelVector(tensorOf(node->input(4)), rank);
+  }
   Value stdInv = tosa::RsqrtOp::create(builder, loc, var.getType(),
                                        add(var, splat(eps, rank)));
   Value result = mul(sub(input, mean), stdInv);
@@ -909,9 +947,28 @@ void Importer::importNode(jit::Node *node) {
   jit::Value *out = node->outputs().empty() ? nullptr : node->output(0);
   auto result = [&](Value value) {
     bind(out, value);
-    if (inPlace)
+    if (!inPlace)
+      return;
+    auto it = values.find(node->input(0));
+    if (it != values.end() && it->second.state)
+      updateState(node->input(0), value); // e.g. num_batches_tracked.add_(1)
+    else
       bind(node->input(0), value);
   };
+  // Integer tensors (counters such as num_batches_tracked) plus a number.
+  if (op == "add" && node->inputs().size() == 3) {
+    Value lhs = tensorOf(node->input(0));
+    auto type = cast<RankedTensorType>(lhs.getType());
+    if (isa<IntegerType>(type.getElementType())) {
+      int64_t step = intOf(node->input(1)) * intOf(node->input(2));
+      Value constant = arith::ConstantOp::create(
+          builder, loc,
+          DenseElementsAttr::get(
+              type, builder.getIntegerAttr(type.getElementType(), step)));
+      result(arith::AddIOp::create(builder, loc, lhs, constant));
+      return;
+    }
+  }
 
   if (name == "prim::Constant") {
     bindConstant(out, *jit::toIValue(out));

@@ -141,6 +141,26 @@ check("dropout (eval)", nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5)), (3, 4))
 check("softmax", nn.Softmax(dim=1), (4, 10))
 check("log_softmax", nn.LogSoftmax(dim=-1), (2, 3, 6))
 
+# Fake quantization written directly (not through FakeQuantize modules),
+# with Python numbers and with per-channel parameter buffers.
+check("fake_quantize_per_tensor_affine",
+      Lambda(lambda m, x: torch.fake_quantize_per_tensor_affine(x, 0.1, 3, 0, 255)),
+      (2, 3, 4))
+
+
+class PerChannelFakeQuant(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("scale", torch.tensor([0.05, 0.1, 0.2]))
+        self.register_buffer("zero_point", torch.tensor([0, -4, 9], dtype=torch.int32))
+
+    def forward(self, x):
+        return torch.fake_quantize_per_channel_affine(x, self.scale, self.zero_point, 1,
+                                                      -128, 127)
+
+
+check("fake_quantize_per_channel_affine", PerChannelFakeQuant(), (2, 3, 5))
+
 # Whole models.
 check("small CNN (traced)", models.SmallCNN(), (4, 1, 28, 28))
 check("small CNN (scripted, x.size(0))", models.ScriptedCNN(), (2, 3, 8, 8), script=True)
