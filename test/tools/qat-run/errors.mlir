@@ -39,6 +39,8 @@
 // OUTPUTS: qat-run: error: 2 output files for 1 results
 // RUN: not qat-run %s --entry dynamic_result --input %t/x.npy -o %t/out.npy 2>&1 | FileCheck %s --check-prefix=DYNAMIC
 // DYNAMIC: error: result 0 must be a statically shaped tensor of a .npy element type, got 'tensor<?xf32>'
+// RUN: not qat-run %t/absent.mlir --input %t/x.npy -o %t/out.npy 2>&1 | FileCheck %s --check-prefix=NOMODULE
+// NOMODULE: error: could not open input file {{.*}}absent.mlir
 // RUN: not qat-run %S/Inputs/bad-syntax.mlir --input %t/x.npy -o %t/out.npy 2>&1 | FileCheck %s --check-prefix=SYNTAX
 // SYNTAX: bad-syntax.mlir:5:8: error: custom op 'qat.fake_quantize' is unknown
 // RUN: not qat-run %S/Inputs/bad-verifier.mlir --input %t/x.npy -o %t/out.npy 2>&1 | FileCheck %s --check-prefix=VERIFIER
