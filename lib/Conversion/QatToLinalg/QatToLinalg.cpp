@@ -492,11 +492,94 @@ struct ChooseQParamsLowering : OpRewritePattern<ChooseQParamsOp> {
   }
 };
 
+/// Vigna's SplitMix64 finalizer on wrapping i64 arithmetic.
+Value splitMix64(OpBuilder &b, Location loc, Value z) {
+  auto constant = [&](uint64_t value) -> Value {
+    return arith::ConstantOp::create(
+        b, loc, b.getI64IntegerAttr(static_cast<int64_t>(value)));
+  };
+  auto mixStep = [&](Value v, int shift, uint64_t multiplier) -> Value {
+    Value shifted = arith::ShRUIOp::create(b, loc, v, constant(shift));
+    return arith::MulIOp::create(b, loc,
+                                 arith::XOrIOp::create(b, loc, v, shifted),
+                                 constant(multiplier));
+  };
+  z = arith::AddIOp::create(b, loc, z, constant(0x9E3779B97F4A7C15ull));
+  z = mixStep(z, 30, 0xBF58476D1CE4E5B9ull);
+  z = mixStep(z, 27, 0x94D049BB133111EBull);
+  return arith::XOrIOp::create(b, loc, z,
+                               arith::ShRUIOp::create(b, loc, z, constant(31)));
+}
+
+struct DropoutLowering : OpRewritePattern<DropoutOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(DropoutOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value input = op.getInput();
+    auto type = cast<RankedTensorType>(input.getType());
+    int64_t rank = type.getRank();
+    float probability = op.getProbability().convertToFloat();
+    float keepScale = 1.0f / (1.0f - probability);
+    uint64_t streamKey =
+        static_cast<uint64_t>(op.getStream()) * 0x9E3779B97F4A7C15ull;
+
+    SmallVector<Value> sizes;
+    for (int64_t dim = 0; dim < rank; ++dim)
+      sizes.push_back(tensor::DimOp::create(rewriter, loc, input, dim));
+    Value init = emptyLike(rewriter, loc, input, rewriter.getF32Type());
+    AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
+    SmallVector<AffineMap> maps = {
+        identity, AffineMap::get(rank, 0, {}, getContext()), identity};
+    SmallVector<IteratorType> iterators(rank, IteratorType::parallel);
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, init.getType(), ValueRange{input, op.getSeed()}, init,
+        maps, iterators, [&](OpBuilder &b, Location loc, ValueRange args) {
+          // Row-major index of the element.
+          Value index = arith::ConstantIndexOp::create(b, loc, 0);
+          for (int64_t dim = 0; dim < rank; ++dim) {
+            index = arith::MulIOp::create(b, loc, index, sizes[dim]);
+            index = arith::AddIOp::create(b, loc, index,
+                                          linalg::IndexOp::create(b, loc, dim));
+          }
+          Value counter =
+              arith::IndexCastOp::create(b, loc, b.getI64Type(), index);
+          Value key = arith::XOrIOp::create(
+              b, loc, args[1],
+              arith::ConstantOp::create(
+                  b, loc,
+                  b.getI64IntegerAttr(static_cast<int64_t>(streamKey))));
+          Value hash = splitMix64(
+              b, loc,
+              arith::XOrIOp::create(b, loc, key, splitMix64(b, loc, counter)));
+          Value top24 = arith::ShRUIOp::create(
+              b, loc, hash,
+              arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(40)));
+          Value uniform = arith::MulFOp::create(
+              b, loc, arith::UIToFPOp::create(b, loc, b.getF32Type(), top24),
+              f32Constant(b, loc, 0x1p-24f));
+          Value dropped =
+              arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, uniform,
+                                    f32Constant(b, loc, probability));
+          Value kept = arith::MulFOp::create(b, loc, args[0],
+                                             f32Constant(b, loc, keepScale));
+          linalg::YieldOp::create(
+              b, loc,
+              arith::SelectOp::create(b, loc, dropped,
+                                      f32Constant(b, loc, 0.0f), kept)
+                  .getResult());
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::qat::populateQatToLinalgConversionPatterns(
     RewritePatternSet &patterns) {
   patterns.add<FakeQuantLowering, FakeQuantMaskLowering, ObserveMinMaxLowering,
-               ObserveMovingAverageMinMaxLowering, ChooseQParamsLowering>(
-      patterns.getContext());
+               ObserveMovingAverageMinMaxLowering, ChooseQParamsLowering,
+               DropoutLowering>(patterns.getContext());
 }

@@ -96,6 +96,7 @@ private:
   Value fakeQuantize(Value input, Value scale, Value zeroPoint, int64_t qmin,
                      int64_t qmax, std::optional<int64_t> axis);
   Value fusedObserveFakeQuant(jit::Node *node);
+  Value rngSeed();
   func::FuncOp createForward(jit::Graph &graph);
   void createGlobals();
   void createPredict(func::FuncOp forward);
@@ -171,6 +172,8 @@ private:
   std::map<size_t, Value> stateUpdates;
   func::FuncOp forward;
   jit::Node *currentNode = nullptr; // for error messages
+  Value seedArgument;               // forward's rng_seed, if any dropout
+  int64_t dropoutCount = 0;
   llvm::DenseMap<jit::Value *, Imported> values;
 };
 
@@ -1269,9 +1272,17 @@ void Importer::importNode(jit::Node *node) {
   }
   if (op == "contiguous" || op == "dropout" || op == "feature_dropout" ||
       op == "detach" || op == "clone") {
-    if ((op == "dropout" || op == "feature_dropout") && boolOf(node->input(2)))
-      fail("dropout in training mode is not supported yet; import with "
-           "--mode eval");
+    if (op == "dropout" && boolOf(node->input(2))) {
+      // Training-mode dropout: random numbers from forward's rng_seed
+      // argument, a separate stream per dropout.
+      float probability = static_cast<float>(floatOf(node->input(1)));
+      Value input = tensorOf(node->input(0));
+      result(DropoutOp::create(builder, loc, input.getType(), input, rngSeed(),
+                               dropoutCount++, llvm::APFloat(probability)));
+      return;
+    }
+    if (op == "feature_dropout" && boolOf(node->input(2)))
+      fail("feature (channel) dropout in training mode is not supported yet");
     result(tensorOf(node->input(0)));
     return;
   }
@@ -1478,6 +1489,15 @@ void Importer::sortStateArguments() {
   usedState = std::move(sorted);
 }
 
+/// The 0-d i64 seed argument that training-mode dropout draws from, added
+/// after the inputs on first use.
+Value Importer::rngSeed() {
+  if (!seedArgument)
+    seedArgument = forward.getBody().front().addArgument(
+        RankedTensorType::get({}, builder.getI64Type()), loc);
+  return seedArgument;
+}
+
 /// Creates forward with the model's inputs as arguments; state arguments
 /// are inserted in front of them as the body reads them.
 func::FuncOp Importer::createForward(jit::Graph &graph) {
@@ -1626,6 +1646,8 @@ OwningOpRef<ModuleOp> Importer::run() {
       stateNames.push_back(state[index].name);
     for (jit::Value *input : graph->inputs().slice(1))
       inputNames.push_back(input->debugNameBase());
+    if (seedArgument)
+      inputNames.push_back("rng_seed");
     finishForward(forward, builder, stateNames, inputNames, results);
     for (auto [position, entry] : llvm::enumerate(stateUpdates))
       forward.setResultAttr(outputCount + position, "qat.state",

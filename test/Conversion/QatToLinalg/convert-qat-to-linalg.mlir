@@ -147,5 +147,22 @@ func.func @choose_qparams_kernel_rule(%min: tensor<f32>, %max: tensor<f32>) -> (
   return %s, %z : tensor<f32>, tensor<i32>
 }
 
+// Dropout hashes the row-major element index with the seed (SplitMix64)
+// and compares 24 random bits with the probability.
+// CHECK-LABEL: func @dropout
+// CHECK:         linalg.generic
+// CHECK-SAME:      ins(%arg0, %arg1 : tensor<4x8xf32>, tensor<i64>)
+// CHECK:           linalg.index 0
+// CHECK:           linalg.index 1
+// CHECK:           arith.index_cast %{{.*}} : index to i64
+// CHECK:           arith.shrui
+// CHECK:           arith.uitofp %{{.*}} : i64 to f32
+// CHECK:           arith.cmpf olt
+// CHECK:           arith.select
+func.func @dropout(%x: tensor<4x8xf32>, %seed: tensor<i64>) -> tensor<4x8xf32> {
+  %0 = qat.dropout %x, %seed stream 1 probability 0.5 : tensor<4x8xf32>, tensor<i64>
+  return %0 : tensor<4x8xf32>
+}
+
 // No qat op survives.
 // CHECK-NOT: qat.

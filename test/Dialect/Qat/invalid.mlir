@@ -290,3 +290,27 @@ func.func @fake_quant_mask_element_type(%x: tensor<4xf32>, %s: tensor<f32>, %z: 
       : (tensor<4xf32>, tensor<f32>, tensor<i32>) -> tensor<4xi8>
   return
 }
+
+// -----
+
+func.func @dropout_probability_one(%x: tensor<4xf32>, %seed: tensor<i64>) {
+  // expected-error @+1 {{probability must be in [0, 1), got 1}}
+  %0 = qat.dropout %x, %seed stream 0 probability 1.0 : tensor<4xf32>, tensor<i64>
+  return
+}
+
+// -----
+
+func.func @dropout_probability_negative(%x: tensor<4xf32>, %seed: tensor<i64>) {
+  // expected-error @+1 {{probability must be in [0, 1), got -5.000000e-01}}
+  %0 = qat.dropout %x, %seed stream 0 probability -0.5 : tensor<4xf32>, tensor<i64>
+  return
+}
+
+// -----
+
+func.func @dropout_seed_type(%x: tensor<4xf32>, %seed: tensor<1xi64>) {
+  // expected-error @+1 {{operand #1 must be 0D tensor of 64-bit signless integer values}}
+  %0 = "qat.dropout"(%x, %seed) {stream = 0 : i64, probability = 0.5 : f32} : (tensor<4xf32>, tensor<1xi64>) -> tensor<4xf32>
+  return
+}

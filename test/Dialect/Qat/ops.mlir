@@ -81,3 +81,10 @@ func.func @choose_qparams_kernel_rule(%min: tensor<f32>, %max: tensor<f32>)
       using fake_quant_kernel : tensor<f32>
   return %s, %z : tensor<f32>, tensor<i32>
 }
+
+// CHECK-LABEL: func @dropout
+func.func @dropout(%x: tensor<4x8xf32>, %seed: tensor<i64>) -> tensor<4x8xf32> {
+  // CHECK: qat.dropout %{{.*}}, %{{.*}} stream 3 probability 2.500000e-01 : tensor<4x8xf32>, tensor<i64>
+  %0 = qat.dropout %x, %seed stream 3 probability 0.25 : tensor<4x8xf32>, tensor<i64>
+  return %0 : tensor<4x8xf32>
+}

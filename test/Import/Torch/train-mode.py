@@ -8,6 +8,7 @@
 # CHECK: outputs: max relative error {{.*}} (<= 1e-4)
 # CHECK: updated: bn1.running_mean, bn1.running_var, bn1.num_batches_tracked, bn2.running_mean, bn2.running_var, bn2.num_batches_tracked
 # CHECK: running statistics within 1e-6 of PyTorch; counters exact
+# CHECK: dropout: forward takes rng_seed; drop rate 0.306; kept values are PyTorch's linear output times 1/(1 - p); the seed decides the mask
 
 import copy
 import os
@@ -54,3 +55,27 @@ for name, value in zip(result_names, results[1:]):
     else:
         assert (value == reference).all() and value.dtype == reference.dtype, name
 print("running statistics within 1e-6 of PyTorch; counters exact")
+
+# Training-mode dropout: a qat.dropout drawing from forward's rng_seed input.
+torch.manual_seed(1)
+dropout_model = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.Dropout(0.3)).train()
+x = torch.randn(32, 64)
+torch.jit.trace(dropout_model, x, check_trace=False).save(os.path.join(out, "dropout.pt"))
+mlir = qat_mlir.import_torchscript(os.path.join(out, "dropout.pt"),
+                                   os.path.join(out, "dropout.mlir"), [(32, 64)],
+                                   mode="train")
+text = open(mlir).read()
+assert 'qat.input = "rng_seed"' in text and "qat.dropout" in text
+(y,) = qat_mlir.run_file(mlir, "predict", [x.numpy(), np.array(11, np.int64)])
+(y_again,) = qat_mlir.run_file(mlir, "predict", [x.numpy(), np.array(11, np.int64)])
+(y_other,) = qat_mlir.run_file(mlir, "predict", [x.numpy(), np.array(12, np.int64)])
+with torch.no_grad():
+    linear = dropout_model[0](x).numpy()
+kept = y != 0
+scale = np.float32(1.0) / np.float32(1.0 - np.float32(0.3))
+assert np.abs(y[kept] - linear[kept] * scale).max() <= 1e-5
+rate = 1.0 - kept.mean()
+assert abs(rate - 0.3) < 0.02, rate
+assert np.array_equal(y, y_again) and not np.array_equal(y == 0, y_other == 0)
+print(f"dropout: forward takes rng_seed; drop rate {rate:.3f}; kept values are PyTorch's "
+      "linear output times 1/(1 - p); the seed decides the mask")

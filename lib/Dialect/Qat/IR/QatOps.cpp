@@ -174,3 +174,10 @@ LogicalResult ChooseQParamsOp::verify() {
   return verifyQuantGrid(getOperation(), getStorageType(), getQuantMin(),
                          getQuantMax());
 }
+
+LogicalResult DropoutOp::verify() {
+  float probability = getProbability().convertToFloat();
+  if (!(probability >= 0.0f && probability < 1.0f))
+    return emitOpError("probability must be in [0, 1), got ") << probability;
+  return success();
+}

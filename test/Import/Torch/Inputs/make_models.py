@@ -44,9 +44,9 @@ def save(model, name, *shapes):
 
 
 save(Unsupported(), "unsupported.pt", (1, 4))
-dropout = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5)).train()
-torch.jit.trace(dropout, torch.randn(2, 4), check_trace=False).save(
-    os.path.join(out, "dropout_train.pt"))
+dropout = nn.Sequential(nn.Conv2d(2, 2, 1), nn.Dropout2d(0.5)).train()
+torch.jit.trace(dropout, torch.randn(1, 2, 3, 3), check_trace=False).save(
+    os.path.join(out, "dropout2d_train.pt"))
 save(Ops(), "ops.pt", (1, 3, 16, 16))
 save(models.randomize_batch_norm(models.SmallCNN()), "small_cnn.pt", (2, 1, 28, 28))
 

@@ -274,4 +274,47 @@ def Qat_ChooseQParamsOp : Qat_Op<"choose_qparams", [Pure,
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// DropoutOp
+//===----------------------------------------------------------------------===//
+
+def Qat_DropoutOp : Qat_Op<"dropout", [Pure,
+    AllTypesMatch<["input", "output"]>]> {
+  let summary = "training-mode dropout with counter-based random numbers";
+  let description = [{
+    Zeroes each element of `input` with probability `probability` and scales
+    the others by `1.0f / (1.0f - probability)` (f32), as PyTorch's
+    training-mode dropout does. The random numbers are a pure function of
+    (`seed`, `stream`, element index): for the element at row-major index
+    `i`,
+
+    ```
+    h = splitmix64(seed ^ (stream * 0x9E3779B97F4A7C15) ^ splitmix64(i))
+    u = (h >> 40) * 2^-24                 // uniform in [0, 1), 24 bits
+    output = u < probability ? 0 : input * (1.0f / (1.0f - probability))
+    ```
+
+    where `splitmix64(z)` is Vigna's SplitMix64 finalizer
+    (`z += 0x9E3779B97F4A7C15; z = (z ^ z >> 30) * 0xBF58476D1CE4E5B9;
+    z = (z ^ z >> 27) * 0x94D049BB133111EB; z ^ z >> 31`, wrapping i64).
+    So the same seed gives the same mask on any machine and any thread
+    count, and each dropout of a model uses its own `stream`. `seed` is a
+    0-d i64 tensor: the training driver passes a new one each step.
+
+    ```mlir
+    %y = qat.dropout %x, %seed stream 2 probability 5.000000e-01
+        : tensor<64x128xf32>, tensor<i64>
+    ```
+  }];
+  let arguments = (ins
+    RankedTensorOf<[F32]>:$input,
+    0DTensorOf<[I64]>:$seed,
+    Qat_I64Attr:$stream,
+    F32Attr:$probability);
+  let results = (outs RankedTensorOf<[F32]>:$output);
+  let assemblyFormat = "$input `,` $seed `stream` $stream `probability` "
+    "$probability attr-dict `:` type($input) `,` type($seed)";
+  let hasVerifier = 1;
+}
+
 #endif // QAT_DIALECT_QAT_IR_QATOPS_TD
