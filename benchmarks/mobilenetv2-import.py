@@ -9,18 +9,13 @@ inference time with 1 and 2 threads on the same model and input.
 
 import os
 import subprocess
-import sys
 import tempfile
 import time
 
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "test", "Import",
-                                "Torch", "Inputs"))
-import models  # noqa: E402
-
-from qat_mlir import find_tool  # noqa: E402
+from qat_mlir import find_tool, models
 
 
 def median(values):

@@ -23,8 +23,7 @@ import sys
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "Inputs"))
-import models  # noqa: E402
+from qat_mlir import models  # noqa: E402
 
 import qat_mlir  # noqa: E402
 from qat_mlir.testing import assert_bitwise_equal  # noqa: E402

@@ -25,8 +25,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "Inputs"))
-import models  # noqa: E402
+from qat_mlir import models  # noqa: E402
 
 import qat_mlir  # noqa: E402
 

@@ -8,8 +8,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(__file__))
-import models  # noqa: E402
+from qat_mlir import models  # noqa: E402
 
 out = sys.argv[1]
 torch.manual_seed(0)

@@ -1,4 +1,4 @@
-"""Models for the importer tests, written in plain PyTorch.
+"""Models used by the demo, the tests and the experiments, in plain PyTorch.
 
 MobileNetV2 follows torchvision's structure (features.N.conv.M names,
 _make_divisible channel rounding, ReLU6, classifier = Dropout + Linear)
