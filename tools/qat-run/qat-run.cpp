@@ -31,12 +31,16 @@ namespace cl = llvm::cl;
 
 static cl::opt<std::string>
     inputFile(cl::Positional, cl::desc("<input .mlir file>"), cl::Required);
-static cl::opt<std::string> entryName("entry", cl::desc("Function to call"),
-                                      cl::init("forward"));
+static cl::opt<std::string>
+    entryName("entry",
+              cl::desc("Function to call (default: predict if the module has "
+                       "it, as imported models do, else forward)"));
 static cl::list<std::string>
     inputArrays("input", cl::desc("A .npy file per argument, in order"));
 static cl::list<std::string>
     outputArrays("o", cl::desc("A .npy file per result, in order"));
+static cl::alias outputAlias("output", cl::desc("Alias for -o"),
+                             cl::aliasopt(outputArrays));
 static cl::opt<std::string> outputDir(
     "output-dir",
     cl::desc("Directory (created if missing) to write every result to, as "
@@ -97,6 +101,9 @@ int main(int argc, char **argv) {
   if (!module)
     return 1;
 
+  std::string entry = entryName;
+  if (entry.empty())
+    entry = module->lookupSymbol("predict") ? "predict" : "forward";
   qat::JitOptions options;
   options.optLevel = optLevel;
   options.sharedLibs.push_back(QAT_C_RUNNER_UTILS);
@@ -104,7 +111,7 @@ int main(int argc, char **argv) {
                             sharedLibs.end());
   options.calls = calls;
   FailureOr<qat::JitResult> result =
-      qat::runJit(*module, entryName, inputs, options);
+      qat::runJit(*module, entry, inputs, options);
   if (failed(result))
     return 1;
   if (calls > 1)
