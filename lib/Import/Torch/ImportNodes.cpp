@@ -1,0 +1,605 @@
+//===- ImportNodes.cpp - TorchScript nodes ----------------------*- C++ -*-===//
+//
+// Part of qat-mlir. The dispatch over TorchScript node kinds, constants and
+// control flow evaluated at import time, and source locations.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Importer.h"
+
+using namespace mlir;
+using namespace mlir::qat;
+
+namespace mlir::qat::torch_import {
+
+//===----------------------------------------------------------------------===//
+// Nodes
+//===----------------------------------------------------------------------===//
+
+void Importer::importBlock(jit::Block *block) {
+  for (jit::Node *node : block->nodes())
+    importNode(node);
+}
+
+/// Python-level arithmetic and logic on constants (sizes, flags, None
+/// checks), evaluated at import time. Returns false for anything else.
+bool Importer::importScalarOp(jit::Node *node, StringRef name) {
+  auto constantOrNull = [&](jit::Value *value) -> const c10::IValue * {
+    auto it = values.find(value);
+    if (it == values.end() || it->second.isTensor() || !it->second.list.empty())
+      return nullptr;
+    return &it->second.constant;
+  };
+  auto number = [](const c10::IValue &v) -> std::optional<double> {
+    if (v.isInt())
+      return static_cast<double>(v.toInt());
+    if (v.isDouble())
+      return v.toDouble();
+    if (v.isBool())
+      return v.toBool() ? 1.0 : 0.0;
+    return std::nullopt;
+  };
+  jit::Value *out = node->outputs().empty() ? nullptr : node->output(0);
+  if (name == "aten::dim") {
+    bindConstant(out, c10::IValue(static_cast<int64_t>(
+                          shapeOf(tensorOf(node->input(0))).size())));
+    return true;
+  }
+  if (name == "aten::len") {
+    auto it = values.find(node->input(0));
+    if (it != values.end() && !it->second.list.empty()) {
+      bindConstant(out,
+                   c10::IValue(static_cast<int64_t>(it->second.list.size())));
+      return true;
+    }
+    const c10::IValue &list = constantOf(node->input(0));
+    if (!list.isList())
+      fail("len of something other than a list");
+    bindConstant(out,
+                 c10::IValue(static_cast<int64_t>(list.toListRef().size())));
+    return true;
+  }
+  if (name == "aten::__is__" || name == "aten::__isnot__") {
+    const c10::IValue *lhs = constantOrNull(node->input(0));
+    const c10::IValue *rhs = constantOrNull(node->input(1));
+    bool lhsNone = lhs && lhs->isNone(), rhsNone = rhs && rhs->isNone();
+    if (!lhsNone && !rhsNone)
+      fail("'is' is supported only against None");
+    bool same = lhsNone && rhsNone;
+    bindConstant(out, c10::IValue(name == "aten::__is__" ? same : !same));
+    return true;
+  }
+  if (name == "aten::__not__") {
+    bindConstant(out, c10::IValue(!boolOf(node->input(0))));
+    return true;
+  }
+  static const llvm::StringSet<> binary = {
+      "aten::eq",  "aten::ne",       "aten::lt",       "aten::le",  "aten::gt",
+      "aten::ge",  "aten::__and__",  "aten::__or__",   "aten::add", "aten::sub",
+      "aten::mul", "aten::floordiv", "aten::remainder"};
+  if (!binary.contains(name) || node->inputs().size() != 2)
+    return false;
+  const c10::IValue *lhs = constantOrNull(node->input(0));
+  const c10::IValue *rhs = constantOrNull(node->input(1));
+  if (!lhs || !rhs || lhs->isTensor() || rhs->isTensor())
+    return false;
+  if (name == "aten::eq" || name == "aten::ne") {
+    bool equal;
+    if (lhs->isString() && rhs->isString())
+      equal = lhs->toStringRef() == rhs->toStringRef();
+    else if (number(*lhs) && number(*rhs))
+      equal = *number(*lhs) == *number(*rhs);
+    else
+      equal = lhs->isNone() && rhs->isNone();
+    bindConstant(out, c10::IValue(name == "aten::eq" ? equal : !equal));
+    return true;
+  }
+  std::optional<double> a = number(*lhs), b = number(*rhs);
+  if (!a || !b)
+    fail("'" + name + "' on constants that are not numbers");
+  bool integers = !lhs->isDouble() && !rhs->isDouble();
+  auto numberResult = [&](double value) {
+    if (integers)
+      bindConstant(out, c10::IValue(static_cast<int64_t>(value)));
+    else
+      bindConstant(out, c10::IValue(value));
+  };
+  if (name == "aten::lt")
+    bindConstant(out, c10::IValue(*a < *b));
+  else if (name == "aten::le")
+    bindConstant(out, c10::IValue(*a <= *b));
+  else if (name == "aten::gt")
+    bindConstant(out, c10::IValue(*a > *b));
+  else if (name == "aten::ge")
+    bindConstant(out, c10::IValue(*a >= *b));
+  else if (name == "aten::__and__")
+    bindConstant(out, c10::IValue(*a != 0 && *b != 0));
+  else if (name == "aten::__or__")
+    bindConstant(out, c10::IValue(*a != 0 || *b != 0));
+  else if (name == "aten::add")
+    numberResult(*a + *b);
+  else if (name == "aten::sub")
+    numberResult(*a - *b);
+  else if (name == "aten::mul")
+    numberResult(*a * *b);
+  else if (name == "aten::floordiv")
+    numberResult(std::floor(*a / *b));
+  else
+    numberResult(*a - *b * std::floor(*a / *b));
+  return true;
+}
+
+/// The Python source location of a TorchScript range. Loaded archives run
+/// their serialized code (code/__torch__.py); the range that generated it is
+/// the model's own source, when the archive kept debug information.
+static std::optional<Location> sourceLocation(MLIRContext *context,
+                                              jit::SourceRange range) {
+  if (auto original = range.findSourceRangeThatGenerated())
+    range = *original;
+  auto where = range.file_line_col();
+  if (!where || std::get<1>(*where) == 0)
+    return std::nullopt;
+  auto [file, line, column] = *where;
+  // TorchScript counts columns from 0, MLIR from 1.
+  return FileLineColLoc::get(context, file, line, column + 1);
+}
+
+/// The node's location; for nodes inlined from submodules, a call-site
+/// location whose callers lead back to the model's own forward, so a
+/// diagnostic inside torch.nn says where the model called it.
+Location Importer::locationOf(jit::Node *node) {
+  Location location =
+      sourceLocation(context, node->sourceRange())
+          .value_or(
+              NameLoc::get(builder.getStringAttr(node->kind().toQualString())));
+  auto callStack = node->callstack();
+  if (!callStack)
+    return location;
+  std::optional<Location> caller;
+  for (const jit::InlinedCallStackEntry &entry : (*callStack)->vec()) {
+    std::optional<Location> site = sourceLocation(context, std::get<1>(entry));
+    if (!site)
+      continue;
+    caller = caller ? CallSiteLoc::get(*site, *caller) : *site;
+  }
+  return caller ? CallSiteLoc::get(location, *caller) : location;
+}
+
+/// The dotted path of the submodule a node was inlined from ("" for the
+/// model's own forward), e.g. "features.3.conv.0".
+std::string modulePathOf(jit::Node *node) {
+  auto callStack = node->callstack();
+  if (!callStack)
+    return "";
+  std::vector<std::string> names;
+  for (const jit::InlinedCallStackEntry &entry : (*callStack)->vec())
+    if (const auto &info = std::get<2>(entry))
+      names.push_back(info->instance_name());
+  return llvm::join(names, ".");
+}
+
+void Importer::importNode(jit::Node *node) {
+  loc = locationOf(node);
+  currentNode = node;
+  std::string kind = node->kind().toQualString();
+  StringRef name(kind);
+  // In-place variants (relu_, add_, ...) are imported as their functional
+  // form; the mutated input then stands for the result.
+  bool inPlace = name.starts_with("aten::") && name.ends_with("_") &&
+                 !name.ends_with("__");
+  StringRef op = name.drop_front(name.find("::") + 2);
+  if (inPlace)
+    op = op.drop_back();
+  jit::Value *out = node->outputs().empty() ? nullptr : node->output(0);
+  auto result = [&](Value value) {
+    bind(out, value);
+    if (!inPlace)
+      return;
+    auto it = values.find(node->input(0));
+    if (it != values.end() && it->second.state)
+      updateState(node->input(0), value); // e.g. num_batches_tracked.add_(1)
+    else
+      bind(node->input(0), value);
+  };
+  // Integer tensors (counters such as num_batches_tracked) plus a number.
+  if (op == "add" && node->inputs().size() == 3) {
+    Value lhs = tensorOf(node->input(0));
+    auto type = cast<RankedTensorType>(lhs.getType());
+    if (isa<IntegerType>(type.getElementType())) {
+      int64_t step = intOf(node->input(1)) * intOf(node->input(2));
+      Value constant = arith::ConstantOp::create(
+          builder, loc,
+          DenseElementsAttr::get(
+              type, builder.getIntegerAttr(type.getElementType(), step)));
+      result(arith::AddIOp::create(builder, loc, lhs, constant));
+      return;
+    }
+  }
+
+  if (name == "prim::Constant") {
+    bindConstant(out, *jit::toIValue(out));
+    return;
+  }
+  if (name == "prim::GetAttr") {
+    importGetAttr(node);
+    return;
+  }
+  if (name == "prim::If") {
+    // Control flow that TorchScript keeps for checks (input.dim() != 4,
+    // self.training): the condition must be a constant; import the branch
+    // it takes.
+    jit::Block *taken = node->blocks()[boolOf(node->input(0)) ? 0 : 1];
+    importBlock(taken);
+    for (auto [output, result] : llvm::zip(node->outputs(), taken->outputs()))
+      values[output] = values[result];
+    return;
+  }
+  if (name == "prim::RaiseException")
+    fail("the model raises an exception here for these inputs");
+  if (name == "prim::Uninitialized" || name == "aten::format" ||
+      name == "aten::warn") {
+    if (out)
+      bindConstant(out, c10::IValue());
+    return;
+  }
+  if (name == "prim::unchecked_cast") {
+    values[out] = values[node->input(0)];
+    return;
+  }
+  if (importScalarOp(node, name))
+    return;
+  if (name == "prim::ListConstruct") {
+    bool allConstant = llvm::all_of(node->inputs(), [&](jit::Value *input) {
+      auto it = values.find(input);
+      return it != values.end() && !it->second.isTensor() &&
+             it->second.list.empty() && !it->second.constant.isObject();
+    });
+    bool allInts =
+        allConstant && llvm::all_of(node->inputs(), [&](jit::Value *input) {
+          return values[input].constant.isInt();
+        });
+    if (allInts) {
+      std::vector<int64_t> items;
+      for (jit::Value *input : node->inputs())
+        items.push_back(intOf(input));
+      bindConstant(out, c10::IValue(items));
+      return;
+    }
+    values[out].list.assign(node->inputs().begin(), node->inputs().end());
+    if (node->inputs().empty())
+      bindConstant(out, c10::IValue(std::vector<int64_t>{}));
+    return;
+  }
+  if (name == "prim::NumToTensor" || name == "aten::Int" ||
+      name == "aten::Float") {
+    bindConstant(out, constantOf(node->input(0)));
+    return;
+  }
+  if (name == "aten::size") {
+    Value input = tensorOf(node->input(0));
+    int64_t rank = shapeOf(input).size();
+    if (node->inputs().size() == 1) {
+      bindConstant(out, c10::IValue(std::vector<int64_t>(
+                            shapeOf(input).begin(), shapeOf(input).end())));
+      return;
+    }
+    int64_t dim = intOf(node->input(1));
+    if (dim < 0)
+      dim += rank;
+    if (dim < 0 || dim >= rank)
+      fail("size dimension out of range");
+    bindConstant(out, c10::IValue(shapeOf(input)[dim]));
+    return;
+  }
+
+  if (op == "_convolution") {
+    if (boolOf(node->input(6)))
+      fail("transposed convolution is not supported yet");
+    result(convolution(tensorOf(node->input(0)), tensorOf(node->input(1)),
+                       node->input(2), intsOf(node->input(3)),
+                       intsOf(node->input(4)), intsOf(node->input(5)),
+                       intOf(node->input(8))));
+    return;
+  }
+  if (op == "conv2d" || op == "_convolution_mode") {
+    // conv2d(input, weight, bias, stride, padding, dilation, groups), where
+    // padding may be "valid" or "same" (_convolution_mode).
+    Value input = tensorOf(node->input(0)), weight = tensorOf(node->input(1));
+    std::vector<int64_t> padding;
+    const c10::IValue &padValue = constantOf(node->input(4));
+    if (padValue.isString()) {
+      std::string mode = padValue.toStringRef();
+      std::vector<int64_t> dilation = pair(intsOf(node->input(5)), "dilation");
+      if (mode == "valid") {
+        padding = {0, 0};
+      } else if (mode == "same" && shapeOf(weight).size() == 4) {
+        for (int64_t dim = 0; dim < 2; ++dim) {
+          int64_t total = dilation[dim] * (shapeOf(weight)[2 + dim] - 1);
+          if (total % 2 != 0)
+            fail("conv2d padding 'same' with an even kernel is not supported");
+          padding.push_back(total / 2);
+        }
+      } else {
+        fail("conv2d padding '" + mode + "' is not supported");
+      }
+    } else {
+      padding = intsOf(node->input(4));
+    }
+    result(convolution(input, weight, node->input(2), intsOf(node->input(3)),
+                       padding, intsOf(node->input(5)), intOf(node->input(6))));
+    return;
+  }
+  if (op == "linear") {
+    Value input = tensorOf(node->input(0)), weight = tensorOf(node->input(1));
+    ArrayRef<int64_t> shape = shapeOf(input);
+    int64_t k = shape.back(), rows = 1;
+    for (int64_t size : shape.drop_back())
+      rows *= size;
+    Value product =
+        matmul2d(reshape(input, {rows, k}), transpose(weight, {1, 0}));
+    if (!isNone(node->input(2)))
+      product = add(product, tensorOf(node->input(2)));
+    SmallVector<int64_t> outShape(shape.drop_back());
+    outShape.push_back(shapeOf(weight)[0]);
+    result(reshape(product, outShape));
+    return;
+  }
+  if (op == "addmm") {
+    Value product =
+        matmul2d(tensorOf(node->input(1)), tensorOf(node->input(2)));
+    int64_t rank = 2;
+    double beta = floatOf(node->input(3)), alpha = floatOf(node->input(4));
+    if (alpha != 1.0)
+      product = mul(product, splat(static_cast<float>(alpha), rank));
+    Value bias = tensorOf(node->input(0));
+    if (beta != 1.0)
+      bias = mul(bias, splat(static_cast<float>(beta), rank));
+    result(add(bias, product));
+    return;
+  }
+  if (op == "mm" || op == "matmul") {
+    Value lhs = tensorOf(node->input(0)), rhs = tensorOf(node->input(1));
+    if (shapeOf(lhs).size() != 2 || shapeOf(rhs).size() != 2)
+      fail("only products of 2-d matrices are supported");
+    result(matmul2d(lhs, rhs));
+    return;
+  }
+  if (op == "fake_quantize_per_tensor_affine") {
+    // (input, scale, zero_point, quant_min, quant_max)
+    Value input = tensorOf(node->input(0));
+    result(fakeQuantize(
+        input, scalarParameter(node->input(1), builder.getF32Type()),
+        scalarParameter(node->input(2), builder.getI32Type()),
+        intOf(node->input(3)), intOf(node->input(4)), std::nullopt));
+    return;
+  }
+  if (op == "fake_quantize_per_channel_affine") {
+    // (input, scale, zero_point, axis, quant_min, quant_max)
+    Value input = tensorOf(node->input(0));
+    int64_t axis = intOf(node->input(3));
+    if (axis < 0)
+      axis += shapeOf(input).size();
+    result(fakeQuantize(input, tensorOf(node->input(1)),
+                        tensorOf(node->input(2)), intOf(node->input(4)),
+                        intOf(node->input(5)), axis));
+    return;
+  }
+  if (op == "fused_moving_avg_obs_fake_quant") {
+    result(fusedObserveFakeQuant(node));
+    return;
+  }
+  if (op == "batch_norm") {
+    result(batchNorm(node));
+    return;
+  }
+  if (op == "relu") {
+    result(clamp(tensorOf(node->input(0)), 0.0f, kInf));
+    return;
+  }
+  if (op == "relu6") {
+    result(clamp(tensorOf(node->input(0)), 0.0f, 6.0f));
+    return;
+  }
+  if (op == "hardtanh") {
+    result(clamp(tensorOf(node->input(0)),
+                 static_cast<float>(floatOf(node->input(1))),
+                 static_cast<float>(floatOf(node->input(2)))));
+    return;
+  }
+  if (op == "hardsigmoid" || op == "hardswish") {
+    // hardsigmoid(x) = clamp(x + 3, 0, 6) / 6; hardswish(x) = x * that.
+    Value x = tensorOf(node->input(0));
+    int64_t rank = shapeOf(x).size();
+    Value gate = mul(clamp(add(x, splat(3.0f, rank)), 0.0f, 6.0f),
+                     splat(1.0f / 6.0f, rank));
+    result(op == "hardswish" ? mul(x, gate) : gate);
+    return;
+  }
+  if (op == "sigmoid" || op == "tanh") {
+    Value x = tensorOf(node->input(0));
+    result(
+        op == "sigmoid"
+            ? tosa::SigmoidOp::create(builder, loc, x.getType(), x).getResult()
+            : tosa::TanhOp::create(builder, loc, x.getType(), x).getResult());
+    return;
+  }
+  if (op == "max_pool2d") {
+    result(pool(tensorOf(node->input(0)), intsOf(node->input(1)),
+                intsOf(node->input(2)), intsOf(node->input(3)),
+                intsOf(node->input(4)), /*max=*/true, boolOf(node->input(5))));
+    return;
+  }
+  if (op == "avg_pool2d") {
+    // avg_pool2d(input, kernel, stride, padding, ceil_mode,
+    //            count_include_pad, divisor_override)
+    std::vector<int64_t> kernel = pair(intsOf(node->input(1)), "kernel_size");
+    std::vector<int64_t> padding = pair(intsOf(node->input(3)), "padding");
+    bool includePad = boolOf(node->input(5));
+    if (!includePad && (padding[0] || padding[1]))
+      fail("avg_pool2d with padding and count_include_pad=False is not "
+           "supported");
+    Value sum = pool(tensorOf(node->input(0)), kernel, intsOf(node->input(2)),
+                     padding, {1, 1}, /*max=*/false, boolOf(node->input(4)));
+    double divisor = isNone(node->input(6))
+                         ? static_cast<double>(kernel[0] * kernel[1])
+                         : floatOf(node->input(6));
+    result(mul(sum, splat(static_cast<float>(1.0 / divisor), 4)));
+    return;
+  }
+  if (op == "adaptive_avg_pool2d") {
+    Value input = tensorOf(node->input(0));
+    std::vector<int64_t> size = pair(intsOf(node->input(1)), "output_size");
+    int64_t h = shapeOf(input)[2], w = shapeOf(input)[3];
+    if (size[0] <= 0 || size[1] <= 0 || h % size[0] != 0 || w % size[1] != 0)
+      fail("adaptive_avg_pool2d is supported when the output size divides "
+           "the input size");
+    std::vector<int64_t> kernel = {h / size[0], w / size[1]};
+    Value sum = pool(input, kernel, kernel, {0, 0}, {1, 1}, /*max=*/false,
+                     /*ceilMode=*/false);
+    result(
+        mul(sum, splat(1.0f / static_cast<float>(kernel[0] * kernel[1]), 4)));
+    return;
+  }
+  if (op == "add" || op == "sub" || op == "mul" || op == "div") {
+    result(binaryArith(node, op));
+    return;
+  }
+  if (op == "flatten") {
+    Value x = tensorOf(node->input(0));
+    ArrayRef<int64_t> shape = shapeOf(x);
+    int64_t rank = shape.size();
+    int64_t start = intOf(node->input(1)), end = intOf(node->input(2));
+    if (start < 0)
+      start += rank;
+    if (end < 0)
+      end += rank;
+    if (rank == 0) {
+      result(reshape(x, {1}));
+      return;
+    }
+    if (start < 0 || end >= rank || start > end)
+      fail("flatten dimensions out of range");
+    SmallVector<int64_t> outShape(shape.take_front(start));
+    int64_t folded = 1;
+    for (int64_t dim = start; dim <= end; ++dim)
+      folded *= shape[dim];
+    outShape.push_back(folded);
+    llvm::append_range(outShape, shape.drop_front(end + 1));
+    result(reshape(x, outShape));
+    return;
+  }
+  if (op == "view" || op == "reshape") {
+    Value x = tensorOf(node->input(0));
+    std::vector<int64_t> shape = intsOf(node->input(1));
+    int64_t known = 1, inferred = -1, total = 1;
+    for (int64_t size : shapeOf(x))
+      total *= size;
+    for (auto [index, size] : llvm::enumerate(shape)) {
+      if (size == -1) {
+        if (inferred >= 0)
+          fail("view/reshape with more than one -1");
+        inferred = index;
+      } else {
+        known *= size;
+      }
+    }
+    if (inferred >= 0)
+      shape[inferred] = known ? total / known : 0;
+    int64_t count = 1;
+    for (int64_t size : shape)
+      count *= size;
+    if (count != total)
+      fail("view/reshape changes the number of elements");
+    result(reshape(x, shape));
+    return;
+  }
+  if (op == "contiguous" || op == "dropout" || op == "feature_dropout" ||
+      op == "detach" || op == "clone") {
+    if (op == "dropout" && boolOf(node->input(2))) {
+      // Training-mode dropout: random numbers from forward's rng_seed
+      // argument, a separate stream per dropout.
+      float probability = static_cast<float>(floatOf(node->input(1)));
+      Value input = tensorOf(node->input(0));
+      result(DropoutOp::create(builder, loc, input.getType(), input, rngSeed(),
+                               dropoutCount++, llvm::APFloat(probability)));
+      return;
+    }
+    if (op == "feature_dropout" && boolOf(node->input(2)))
+      fail("feature (channel) dropout in training mode is not supported yet");
+    result(tensorOf(node->input(0)));
+    return;
+  }
+  if (op == "permute" || op == "transpose" || op == "t") {
+    Value x = tensorOf(node->input(0));
+    int64_t rank = shapeOf(x).size();
+    SmallVector<int32_t> perms;
+    for (int64_t dim = 0; dim < rank; ++dim)
+      perms.push_back(dim);
+    if (op == "permute") {
+      perms.clear();
+      for (int64_t dim : intsOf(node->input(1)))
+        perms.push_back(dim < 0 ? dim + rank : dim);
+    } else if (op == "t") {
+      if (rank == 2)
+        std::swap(perms[0], perms[1]);
+    } else {
+      int64_t a = intOf(node->input(1)), b = intOf(node->input(2));
+      a = a < 0 ? a + rank : a;
+      b = b < 0 ? b + rank : b;
+      if (a < 0 || b < 0 || a >= rank || b >= rank)
+        fail("transpose dimensions out of range");
+      std::swap(perms[a], perms[b]);
+    }
+    SmallVector<int32_t> sorted(perms);
+    llvm::sort(sorted);
+    for (int64_t dim = 0; dim < rank; ++dim)
+      if (static_cast<int64_t>(sorted.size()) != rank || sorted[dim] != dim)
+        fail("permute needs a permutation of the dimensions");
+    result(transpose(x, perms));
+    return;
+  }
+  if (op == "cat") {
+    auto it = values.find(node->input(0));
+    if (it == values.end() || it->second.list.empty())
+      fail("cat needs a list of tensors");
+    SmallVector<Value> inputs;
+    for (jit::Value *item : it->second.list)
+      inputs.push_back(tensorOf(item));
+    int64_t rank = shapeOf(inputs.front()).size();
+    int64_t dim = intOf(node->input(1));
+    if (dim < 0)
+      dim += rank;
+    if (dim < 0 || dim >= rank)
+      fail("cat dimension out of range");
+    SmallVector<int64_t> shape(shapeOf(inputs.front()));
+    shape[dim] = 0;
+    for (Value input : inputs)
+      shape[dim] += shapeOf(input)[dim];
+    result(tosa::ConcatOp::create(builder, loc, f32(shape), inputs,
+                                  builder.getI32IntegerAttr(dim)));
+    return;
+  }
+  if (op == "mean") {
+    Value x = tensorOf(node->input(0));
+    std::vector<int64_t> dims;
+    bool keepDim = false;
+    if (node->inputs().size() >= 3) {
+      dims = intsOf(node->input(1));
+      keepDim = boolOf(node->input(2));
+    } else {
+      for (int64_t dim = 0; dim < static_cast<int64_t>(shapeOf(x).size());
+           ++dim)
+        dims.push_back(dim);
+    }
+    result(mean(x, dims, keepDim));
+    return;
+  }
+  if (op == "softmax" || op == "log_softmax") {
+    result(softmax(tensorOf(node->input(0)), intOf(node->input(1)),
+                   op == "log_softmax"));
+    return;
+  }
+  fail("unsupported op '" + kind + "'");
+}
+
+} // namespace mlir::qat::torch_import
