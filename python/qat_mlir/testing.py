@@ -1,6 +1,8 @@
-"""Assertions that compare qat-mlir results with reference values."""
+"""Helpers that compare qat-mlir results with reference values."""
 
 import numpy as np
+
+from qat_mlir.tools import run
 
 
 def assert_bitwise_equal(actual, expected, what):
@@ -26,3 +28,17 @@ def assert_bitwise_equal(actual, expected, what):
         raise AssertionError(
             f"{what}: {len(where)} of {actual.size} elements differ; first at "
             f"{first}: got {actual[first]!r}, expected {expected[first]!r}")
+
+
+def choose_qparams(scheme, storage, qmin, qmax, mins, maxs, rule=None):
+    """(scale, zero_point) of qat.choose_qparams on 1-d f32 ranges, compiled
+    and run; `rule` is None (observer) or "fake_quant_kernel"."""
+    t = f"tensor<{mins.size}xf32>"
+    using = f" using {rule}" if rule else ""
+    source = f"""
+func.func @main(%min: {t}, %max: {t}) -> ({t}, tensor<{mins.size}xi32>) {{
+  %s, %z = qat.choose_qparams {scheme} %min, %max to {storage}[{qmin} : {qmax}]{using} : {t}
+  return %s, %z : {t}, tensor<{mins.size}xi32>
+}}
+"""
+    return run(source, "main", [mins, maxs])

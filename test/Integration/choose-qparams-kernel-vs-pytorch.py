@@ -15,8 +15,7 @@
 import numpy as np
 import torch
 
-import qat_mlir
-from qat_mlir.testing import assert_bitwise_equal
+from qat_mlir.testing import assert_bitwise_equal, choose_qparams
 
 rng = np.random.default_rng(5)
 pairs = [(0.0, 0.0), (0.0, 1.0), (-1.0, 0.0), (2.0, 7.0), (-7.0, -2.0),
@@ -29,17 +28,6 @@ pairs += list(zip(lo, hi))
 mins = np.array([p[0] for p in pairs], np.float32)
 maxs = np.array([p[1] for p in pairs], np.float32)
 n = mins.size
-
-
-def ours(scheme, storage, qmin, qmax, lo, hi):
-    t = f"tensor<{lo.size}xf32>"
-    source = f"""
-func.func @main(%min: {t}, %max: {t}) -> ({t}, tensor<{lo.size}xi32>) {{
-  %s, %z = qat.choose_qparams {scheme} %min, %max to {storage}[{qmin} : {qmax}] using fake_quant_kernel : {t}
-  return %s, %z : {t}, tensor<{lo.size}xi32>
-}}
-"""
-    return qat_mlir.run(source, "main", [lo, hi])
 
 
 def kernel(lo, hi, qmin, qmax, symmetric, per_channel):
@@ -60,7 +48,8 @@ configs = [("affine", "ui8", 0, 255), ("symmetric", "i8", -128, 127),
 for scheme, storage, qmin, qmax in configs:
     symmetric = scheme == "symmetric"
     ref_scale, ref_zp = kernel(mins, maxs, qmin, qmax, symmetric, per_channel=True)
-    scale, zp = ours(scheme, storage, qmin, qmax, mins, maxs)
+    scale, zp = choose_qparams(scheme, storage, qmin, qmax, mins, maxs,
+                               rule="fake_quant_kernel")
     what = f"{scheme} {storage}[{qmin}:{qmax}]"
     assert_bitwise_equal(scale, ref_scale, what + " scale")
     assert_bitwise_equal(zp, ref_zp, what + " zero_point")

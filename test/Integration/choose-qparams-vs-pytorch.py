@@ -17,8 +17,7 @@ import numpy as np
 import torch
 from torch.ao.quantization import observer as obs
 
-import qat_mlir
-from qat_mlir.testing import assert_bitwise_equal
+from qat_mlir.testing import assert_bitwise_equal, choose_qparams
 
 # PyTorch warns that an unobserved observer has no range; that is the case
 # under test.
@@ -36,17 +35,6 @@ pairs += list(zip(random_min, random_max))
 mins = np.array([p[0] for p in pairs], np.float32)
 maxs = np.array([p[1] for p in pairs], np.float32)
 n = mins.size
-
-
-def ours(scheme, storage, qmin, qmax, lo, hi):
-    t = f"tensor<{lo.size}xf32>"
-    source = f"""
-func.func @main(%min: {t}, %max: {t}) -> ({t}, tensor<{lo.size}xi32>) {{
-  %s, %z = qat.choose_qparams {scheme} %min, %max to {storage}[{qmin} : {qmax}] : {t}
-  return %s, %z : {t}, tensor<{lo.size}xi32>
-}}
-"""
-    return qat_mlir.run(source, "main", [lo, hi])
 
 
 configs = [
@@ -70,7 +58,7 @@ for scheme, storage, qmin, qmax, kwargs in configs:
     observer = obs.PerChannelMinMaxObserver(**kwargs)
     ref_scale, ref_zp = observer._calculate_qparams(torch.from_numpy(mins),
                                                     torch.from_numpy(maxs))
-    scale, zp = ours(scheme, storage, qmin, qmax, mins, maxs)
+    scale, zp = choose_qparams(scheme, storage, qmin, qmax, mins, maxs)
     what = f"{scheme} {storage}[{qmin}:{qmax}]"
     assert_bitwise_equal(scale, ref_scale.numpy(), what + " scale")
     assert_bitwise_equal(zp, ref_zp.numpy().astype(np.int32), what + " zero_point")
@@ -84,7 +72,7 @@ for scheme, storage, qmin, qmax, kwargs in configs:
     per_tensor["qscheme"] = {torch.per_channel_affine: torch.per_tensor_affine,
                              torch.per_channel_symmetric: torch.per_tensor_symmetric}[kwargs["qscheme"]]
     ref_scale, ref_zp = obs.MinMaxObserver(**per_tensor).calculate_qparams()
-    scale, zp = ours(scheme, storage, qmin, qmax, inf, -inf)
+    scale, zp = choose_qparams(scheme, storage, qmin, qmax, inf, -inf)
     assert_bitwise_equal(scale, ref_scale.numpy(), "unobserved scale")
     assert_bitwise_equal(zp, ref_zp.numpy().astype(np.int32), "unobserved zero_point")
 print("unobserved range gives scale 1, zero-point 0 in every scheme")

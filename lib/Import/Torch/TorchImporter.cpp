@@ -141,9 +141,6 @@ void Importer::sortStateArguments() {
   for (auto [position, index] : llvm::enumerate(usedState)) {
     Value stale = body.getArgument(count + position);
     stale.replaceAllUsesWith(stateArguments[index]);
-    for (auto &[updated, value] : stateUpdates)
-      if (value == stale)
-        value = stateArguments[index];
     old.set(count + position);
   }
   body.eraseArguments(old);
@@ -202,11 +199,10 @@ func::FuncOp Importer::createForward(jit::Graph &graph) {
 /// type once the body is complete.
 static void finishForward(func::FuncOp forward, OpBuilder &builder,
                           ArrayRef<std::string> stateNames,
-                          ArrayRef<std::string> inputNames,
-                          ValueRange results) {
+                          ArrayRef<std::string> inputNames) {
   Block &body = forward.getBody().front();
-  forward.setFunctionType(
-      builder.getFunctionType(body.getArgumentTypes(), results.getTypes()));
+  forward.setFunctionType(builder.getFunctionType(
+      body.getArgumentTypes(), body.getTerminator()->getOperandTypes()));
   SmallVector<DictionaryAttr> argAttrs;
   for (const std::string &name : stateNames)
     argAttrs.push_back(builder.getDictionaryAttr(
@@ -296,12 +292,8 @@ OwningOpRef<ModuleOp> Importer::run() {
     for (auto &[index, value] : stateUpdates)
       results.push_back(value);
     func::ReturnOp::create(builder, loc, results);
+    // Sorting replaces arguments, including any the return op returns.
     sortStateArguments();
-    // Sorting may have replaced arguments that are returned as updates.
-    results.resize(outputCount);
-    for (auto &[index, value] : stateUpdates)
-      results.push_back(value);
-    forward.getBody().front().getTerminator()->setOperands(results);
     std::vector<std::string> stateNames, inputNames;
     for (size_t index : usedState)
       stateNames.push_back(state[index].name);
@@ -309,7 +301,7 @@ OwningOpRef<ModuleOp> Importer::run() {
       inputNames.push_back(input->debugNameBase());
     if (seedArgument)
       inputNames.push_back("rng_seed");
-    finishForward(forward, builder, stateNames, inputNames, results);
+    finishForward(forward, builder, stateNames, inputNames);
     for (auto [position, entry] : llvm::enumerate(stateUpdates))
       forward.setResultAttr(outputCount + position, "qat.state",
                             builder.getStringAttr(state[entry.first].name));
