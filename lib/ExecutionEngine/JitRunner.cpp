@@ -13,6 +13,7 @@
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/TargetSelect.h"
@@ -68,7 +69,65 @@ std::vector<int64_t> makeDescriptor(NpyArray &array) {
   return words;
 }
 
-LogicalResult checkInput(func::FuncOp func, unsigned index, Type type,
+/// The spec of a function argument or result, or an error for types .npy
+/// exchange cannot carry.
+FailureOr<TensorSpec> specOf(func::FuncOp func, Type type,
+                             DictionaryAttr attrs, StringRef what,
+                             unsigned index, bool requireStatic) {
+  auto tensorType = dyn_cast<RankedTensorType>(type);
+  std::optional<NpyElementType> npyType =
+      tensorType ? npyTypeOf(tensorType.getElementType()) : std::nullopt;
+  if (!npyType || (requireStatic && !tensorType.hasStaticShape()))
+    return func.emitError()
+           << what << " " << index << " must be a "
+           << (requireStatic ? "statically shaped " : "ranked ")
+           << "tensor of a .npy element type, got " << type;
+  TensorSpec spec;
+  spec.elementType = *npyType;
+  for (int64_t size : tensorType.getShape())
+    spec.shape.push_back(ShapedType::isDynamic(size) ? -1 : size);
+  for (StringRef role : {"state", "input", "output", "gradient"})
+    if (attrs)
+      if (auto name = attrs.getAs<StringAttr>(("qat." + role).str())) {
+        spec.role = role.str();
+        spec.name = name.getValue().str();
+      }
+  return spec;
+}
+
+LogicalResult checkInput(MLIRContext *context, StringRef entry,
+                         unsigned index, const TensorSpec &spec,
+                         const NpyArray &input) {
+  Location loc = UnknownLoc::get(context);
+  if (spec.elementType != input.elementType)
+    return emitError(loc) << "input " << index << " of '" << entry
+                          << "' has dtype '" << npyDescr(input.elementType)
+                          << "' but the argument is '"
+                          << npyDescr(spec.elementType) << "'";
+  bool shapeMatches = input.shape.size() == spec.shape.size();
+  for (size_t dim = 0; shapeMatches && dim < spec.shape.size(); ++dim)
+    shapeMatches = spec.shape[dim] < 0 || spec.shape[dim] == input.shape[dim];
+  if (!shapeMatches) {
+    auto join = [](ArrayRef<int64_t> shape) {
+      return llvm::join(llvm::map_range(shape,
+                                        [](int64_t size) {
+                                          return size < 0
+                                                     ? std::string("?")
+                                                     : std::to_string(size);
+                                        }),
+                        ", ");
+    };
+    return emitError(loc) << "input " << index << " of '" << entry
+                          << "' has shape (" << join(input.shape)
+                          << ") but the argument's is (" << join(spec.shape)
+                          << ")";
+  }
+  return success();
+}
+
+/// Checks `input` against argument `index` of `func` before compiling, with
+/// messages in terms of the function's types.
+LogicalResult checkInputType(func::FuncOp func, unsigned index, Type type,
                          const NpyArray &input) {
   auto tensorType = dyn_cast<RankedTensorType>(type);
   if (!tensorType)
@@ -109,41 +168,46 @@ double secondsSince(std::chrono::steady_clock::time_point start) {
 
 } // namespace
 
-FailureOr<JitResult> mlir::qat::runJit(ModuleOp module, StringRef entry,
-                                       ArrayRef<NpyArray> inputs,
-                                       const JitOptions &options) {
-  auto func = module.lookupSymbol<func::FuncOp>(entry);
-  if (!func || func.isExternal())
-    return module.emitError()
-           << "no function named '" << entry << "' with a body in the module";
-  FunctionType type = func.getFunctionType();
-  if (type.getNumInputs() != inputs.size())
-    return func.emitError()
-           << "'" << entry << "' takes " << type.getNumInputs()
-           << " arguments but " << inputs.size() << " inputs were given";
-  for (auto [index, argType] : llvm::enumerate(type.getInputs()))
-    if (failed(checkInput(func, index, argType, inputs[index])))
-      return failure();
+JitModule::~JitModule() = default;
 
-  JitResult result;
-  std::vector<NpyArray> &outputs = result.outputs;
-  for (auto [index, resultType] : llvm::enumerate(type.getResults())) {
-    auto tensorType = dyn_cast<RankedTensorType>(resultType);
-    std::optional<NpyElementType> npyType =
-        tensorType ? npyTypeOf(tensorType.getElementType()) : std::nullopt;
-    if (!tensorType || !tensorType.hasStaticShape() || !npyType)
-      return func.emitError()
-             << "result " << index << " must be a statically shaped tensor "
-             << "of a .npy element type, got " << resultType;
-    outputs.push_back(NpyArray::zeros(
-        *npyType, std::vector<int64_t>(tensorType.getShape().begin(),
-                                       tensorType.getShape().end())));
+FailureOr<std::unique_ptr<JitModule>>
+JitModule::compile(ModuleOp module, ArrayRef<std::string> entries,
+                   const JitOptions &options) {
+  std::unique_ptr<JitModule> jit(new JitModule());
+  jit->context = module.getContext();
+  for (const std::string &entry : entries) {
+    auto func = module.lookupSymbol<func::FuncOp>(entry);
+    if (!func || func.isExternal())
+      return module.emitError()
+             << "no function named '" << entry << "' with a body in the module";
+    FunctionSpec spec;
+    for (unsigned i = 0; i < func.getNumArguments(); ++i) {
+      auto arg = specOf(func, func.getArgument(i).getType(),
+                        func.getArgAttrDict(i), "argument", i, false);
+      if (failed(arg))
+        return failure();
+      spec.arguments.push_back(*arg);
+    }
+    for (unsigned i = 0; i < func.getNumResults(); ++i) {
+      auto result = specOf(func, func.getResultTypes()[i],
+                           func.getResultAttrDict(i), "result", i, true);
+      if (failed(result))
+        return failure();
+      spec.results.push_back(*result);
+    }
+    jit->specs[entry] = std::move(spec);
+    func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
+                  UnitAttr::get(module.getContext()));
   }
 
-  func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
-                UnitAttr::get(module.getContext()));
   auto compileStart = std::chrono::steady_clock::now();
   PassManager pm(module.getContext());
+  // Compile only what the entries need: everything else becomes private,
+  // and symbol-dce drops what no entry reaches.
+  for (auto func : module.getOps<func::FuncOp>())
+    if (!llvm::is_contained(entries, func.getName().str()))
+      func.setPrivate();
+  pm.addPass(createSymbolDCEPass());
   buildLowerToLLVMPipeline(pm);
   if (failed(pm.run(module)))
     return failure();
@@ -163,16 +227,41 @@ FailureOr<JitResult> mlir::qat::runJit(ModuleOp module, StringRef entry,
   if (!engine)
     return module.emitError()
            << "JIT compilation failed: " << llvm::toString(engine.takeError());
+  jit->engine = std::move(*engine);
+  jit->compileTime = secondsSince(compileStart);
+  return jit;
+}
 
-  result.compileSeconds = secondsSince(compileStart);
+const FunctionSpec &JitModule::spec(StringRef entry) const {
+  return specs.find(entry)->second;
+}
+
+LogicalResult JitModule::call(StringRef entry,
+                              MutableArrayRef<NpyArray> arguments,
+                              std::vector<NpyArray> &results) {
+  auto it = specs.find(entry);
+  if (it == specs.end())
+    return emitError(UnknownLoc::get(context))
+           << "'" << entry << "' was not compiled as an entry";
+  const FunctionSpec &spec = it->second;
+  if (arguments.size() != spec.arguments.size())
+    return emitError(UnknownLoc::get(context))
+           << "'" << entry << "' takes " << spec.arguments.size()
+           << " arguments but " << arguments.size() << " inputs were given";
+  for (auto [index, argument] : llvm::enumerate(arguments))
+    if (failed(checkInput(context, entry, index, spec.arguments[index],
+                          argument)))
+      return failure();
+  if (results.empty())
+    for (const TensorSpec &result : spec.results)
+      results.push_back(NpyArray::zeros(result.elementType, result.shape));
 
   // Arguments, then out-parameters for the results, each a pointer to a
   // memref descriptor; invokePacked wants a pointer to each of those.
-  std::vector<NpyArray> arguments(inputs.begin(), inputs.end());
   std::vector<std::vector<int64_t>> descriptors;
   for (NpyArray &array : arguments)
     descriptors.push_back(makeDescriptor(array));
-  for (NpyArray &array : outputs)
+  for (NpyArray &array : results)
     descriptors.push_back(makeDescriptor(array));
   std::vector<void *> descriptorPointers;
   for (std::vector<int64_t> &words : descriptors)
@@ -180,17 +269,37 @@ FailureOr<JitResult> mlir::qat::runJit(ModuleOp module, StringRef entry,
   SmallVector<void *> packedArgs;
   for (void *&pointer : descriptorPointers)
     packedArgs.push_back(&pointer);
+  if (llvm::Error error =
+          engine->invokePacked(("_mlir_ciface_" + entry).str(), packedArgs))
+    return emitError(UnknownLoc::get(context))
+           << "call failed: " << llvm::toString(std::move(error));
+  return success();
+}
 
-  std::string wrapper = ("_mlir_ciface_" + entry).str();
+FailureOr<JitResult> mlir::qat::runJit(ModuleOp module, StringRef entry,
+                                       ArrayRef<NpyArray> inputs,
+                                       const JitOptions &options) {
+  auto func = module.lookupSymbol<func::FuncOp>(entry);
+  if (func && !func.isExternal()) {
+    if (func.getNumArguments() != inputs.size())
+      return func.emitError()
+             << "'" << entry << "' takes " << func.getNumArguments()
+             << " arguments but " << inputs.size() << " inputs were given";
+    for (auto [index, argType] : llvm::enumerate(func.getArgumentTypes()))
+      if (failed(checkInputType(func, index, argType, inputs[index])))
+        return failure();
+  }
+  auto jit = JitModule::compile(module, {entry.str()}, options);
+  if (failed(jit))
+    return failure();
+  JitResult result;
+  result.compileSeconds = (*jit)->compileSeconds();
   for (unsigned call = 0; call < std::max(options.calls, 1u); ++call) {
-    // Restore the inputs the previous call may have overwritten (untimed).
-    if (call > 0)
-      for (auto [argument, input] : llvm::zip(arguments, inputs))
-        std::copy(input.data.begin(), input.data.end(), argument.data.begin());
+    // Fresh copies: the previous call may have overwritten its arguments.
+    std::vector<NpyArray> arguments(inputs.begin(), inputs.end());
     auto callStart = std::chrono::steady_clock::now();
-    if (llvm::Error error = (*engine)->invokePacked(wrapper, packedArgs))
-      return module.emitError()
-             << "call failed: " << llvm::toString(std::move(error));
+    if (failed((*jit)->call(entry, arguments, result.outputs)))
+      return failure();
     result.callSeconds.push_back(secondsSince(callStart));
   }
   return result;

@@ -6,7 +6,9 @@
 
 #include "qat/InitAll.h"
 #include "qat/Conversion/Passes.h"
+#include "qat/Dialect/Qat/Gradients/Gradients.h"
 #include "qat/Dialect/Qat/IR/QatDialect.h"
+#include "qat/Dialect/Qat/Transforms/Passes.h"
 #include "qat/Pipelines/Pipelines.h"
 
 #include "mlir/Dialect/MLProgram/Transforms/BufferizableOpInterfaceImpl.h"
@@ -24,10 +26,12 @@ void mlir::qat::registerAllDialects(DialectRegistry &registry) {
   // parameters in ml_program globals.
   ml_program::registerBufferizableOpInterfaceExternalModels(registry);
   mlir::registerAllToLLVMIRTranslations(registry);
+  registerGradientExternalModels(registry);
 }
 
 void mlir::qat::registerAllPasses() {
   mlir::registerAllPasses();
   registerQatConversionPasses();
+  registerQatTransformsPasses();
   registerPipelines();
 }

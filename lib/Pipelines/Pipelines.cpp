@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qat/Pipelines/Pipelines.h"
+#include "qat/Dialect/Qat/Transforms/Passes.h"
 #include "qat/Conversion/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
@@ -42,11 +43,16 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm) {
   // Results become out-parameters: the caller allocates every buffer it
   // receives, so no buffer crosses the ABI with unclear ownership.
   bufferization::BufferResultsToOutParamsPassOptions outParams;
-  outParams.hoistStaticAllocs = true;
+  // Copy into the out-parameter rather than hoisting the allocation: LLVM
+  // 22's hoisting crashes when a returned buffer is a view
+  // (memref.collapse_shape), as gradients of grouped convolutions are.
+  outParams.hoistStaticAllocs = false;
   outParams.modifyPublicFunctions = true;
   pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
   bufferization::buildBufferDeallocationPipeline(pm);
   pm.addPass(createConvertBufferizationToMemRefPass());
+  // One function per linalg op keeps LLVM's compile time linear.
+  pm.addPass(createOutlineKernels());
 
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addPass(createLowerAffinePass());

@@ -1,4 +1,4 @@
-//===- JitRunner.h - run a tensor function on NumPy arrays ------*- C++ -*-===//
+//===- JitRunner.h - run tensor functions on NumPy arrays -------*- C++ -*-===//
 //
 // Part of qat-mlir.
 //
@@ -11,10 +11,16 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringRef.h"
 
+#include <memory>
 #include <string>
 #include <vector>
+
+namespace mlir {
+class ExecutionEngine;
+} // namespace mlir
 
 namespace mlir::qat {
 
@@ -28,6 +34,53 @@ struct JitOptions {
   unsigned calls = 1;
 };
 
+/// One argument or result of a compiled function: its .npy element type,
+/// static shape (-1 for dynamic sizes) and the name given by its `qat.state`,
+/// `qat.input`, `qat.output` or `qat.gradient` attribute (empty if none).
+struct TensorSpec {
+  NpyElementType elementType = NpyElementType::Float32;
+  std::vector<int64_t> shape;
+  std::string role; // "state", "input", "output", "gradient" or ""
+  std::string name;
+};
+
+struct FunctionSpec {
+  std::vector<TensorSpec> arguments;
+  std::vector<TensorSpec> results;
+};
+
+/// Functions of a module compiled once by MLIR's ExecutionEngine and called
+/// any number of times on NumPy arrays.
+class JitModule {
+public:
+  ~JitModule();
+
+  /// Lowers `module` (in place) with the qat-lower-to-llvm pipeline and
+  /// JIT-compiles it. Each of `entries` must be a func.func whose arguments
+  /// and results are ranked tensors of .npy element types, results
+  /// statically shaped. Errors are reported through `module`'s diagnostics.
+  static FailureOr<std::unique_ptr<JitModule>>
+  compile(ModuleOp module, ArrayRef<std::string> entries,
+          const JitOptions &options);
+
+  const FunctionSpec &spec(StringRef entry) const;
+
+  /// Calls `entry`. Compiled code may overwrite its argument buffers (one-shot
+  /// bufferization treats function arguments as writable); `results` are
+  /// allocated here when empty, else reused (their shapes must match).
+  LogicalResult call(StringRef entry, MutableArrayRef<NpyArray> arguments,
+                     std::vector<NpyArray> &results);
+
+  double compileSeconds() const { return compileTime; }
+
+private:
+  JitModule() = default;
+  std::unique_ptr<ExecutionEngine> engine;
+  llvm::StringMap<FunctionSpec> specs;
+  double compileTime = 0;
+  MLIRContext *context = nullptr;
+};
+
 struct JitResult {
   /// One array per result of the entry function.
   std::vector<NpyArray> outputs;
@@ -37,15 +90,8 @@ struct JitResult {
   std::vector<double> callSeconds;
 };
 
-/// Lowers `module` with the qat-lower-to-llvm pipeline, compiles it with
-/// MLIR's ExecutionEngine and calls `entry` on `inputs`.
-///
-/// `entry` must be a func.func whose arguments are ranked tensors matching
-/// `inputs` (element type exactly, shape where static) and whose results are
-/// statically shaped ranked tensors. Compiled code may update its argument
-/// buffers in place (one-shot bufferization treats function arguments as
-/// writable), so each call gets a fresh copy of `inputs`. Errors are
-/// reported through `module`'s diagnostics and as a failure.
+/// Compiles `module` and calls `entry` on copies of `inputs`
+/// (options.calls times); see JitModule.
 FailureOr<JitResult> runJit(ModuleOp module, StringRef entry,
                             ArrayRef<NpyArray> inputs,
                             const JitOptions &options);

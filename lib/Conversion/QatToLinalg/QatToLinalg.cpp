@@ -575,11 +575,117 @@ struct DropoutLowering : OpRewritePattern<DropoutOp> {
   }
 };
 
+/// Mean softmax cross-entropy in three reductions: the row maximum; the sum
+/// of exp(x - max) with the logit at the label picked on the way; and the
+/// sum over rows of log(sum) + max - picked, divided by the row count.
+struct SoftmaxCrossEntropyLowering : OpRewritePattern<SoftmaxCrossEntropyOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(SoftmaxCrossEntropyOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value logits = op.getLogits(), labels = op.getLabels();
+    MLIRContext *ctx = getContext();
+    Type f32 = rewriter.getF32Type();
+    auto rowType = RankedTensorType::get(
+        {cast<RankedTensorType>(logits.getType()).getDimSize(0)}, f32);
+    auto filledRow = [&](float value) {
+      Value empty = emptyTensor(rewriter, loc, rowType, logits, {0});
+      return linalg::FillOp::create(rewriter, loc,
+                                    f32Constant(rewriter, loc, value), empty)
+          .getResult(0);
+    };
+    AffineExpr n = getAffineDimExpr(0, ctx), c = getAffineDimExpr(1, ctx);
+    AffineMap full = AffineMap::get(2, 0, {n, c}, ctx);
+    AffineMap row = AffineMap::get(2, 0, {n}, ctx);
+    SmallVector<IteratorType> rowsByClasses = {IteratorType::parallel,
+                                               IteratorType::reduction};
+
+    Value rowMax =
+        linalg::GenericOp::create(
+            rewriter, loc, rowType, logits,
+            filledRow(-std::numeric_limits<float>::infinity()),
+            ArrayRef<AffineMap>{full, row}, rowsByClasses,
+            [](OpBuilder &b, Location loc, ValueRange args) {
+              linalg::YieldOp::create(
+                  b, loc,
+                  arith::MaximumFOp::create(b, loc, args[1], args[0])
+                      .getResult());
+            })
+            .getResult(0);
+
+    auto sums = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{rowType, rowType},
+        ValueRange{logits, rowMax, labels},
+        ValueRange{filledRow(0.0f), filledRow(0.0f)},
+        ArrayRef<AffineMap>{full, row, row, row, row}, rowsByClasses,
+        [](OpBuilder &b, Location loc, ValueRange args) {
+          Value shifted = arith::SubFOp::create(b, loc, args[0], args[1]);
+          Value sum = arith::AddFOp::create(
+              b, loc, args[3], math::ExpOp::create(b, loc, shifted));
+          Value label = arith::IndexCastOp::create(b, loc, b.getIndexType(),
+                                                   args[2]);
+          Value isLabel =
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                    linalg::IndexOp::create(b, loc, 1), label);
+          Value picked =
+              arith::SelectOp::create(b, loc, isLabel, args[0], args[4]);
+          linalg::YieldOp::create(b, loc, ValueRange{sum, picked});
+        });
+
+    auto scalarType = RankedTensorType::get({}, f32);
+    Value zero = linalg::FillOp::create(
+                     rewriter, loc, f32Constant(rewriter, loc, 0.0f),
+                     tensor::EmptyOp::create(rewriter, loc, ArrayRef<int64_t>{},
+                                             f32)
+                         .getResult())
+                     .getResult(0);
+    AffineMap rowId = AffineMap::get(1, 0, getAffineDimExpr(0, ctx), ctx);
+    AffineMap scalar = AffineMap::get(1, 0, {}, ctx);
+    Value rows = arith::IndexCastUIOp::create(
+        rewriter, loc, rewriter.getI64Type(),
+        tensor::DimOp::create(rewriter, loc, logits, 0));
+    Value rowCount = arith::UIToFPOp::create(rewriter, loc, f32, rows);
+    Value total =
+        linalg::GenericOp::create(
+            rewriter, loc, scalarType,
+            ValueRange{sums.getResult(0), rowMax, sums.getResult(1)}, zero,
+            ArrayRef<AffineMap>{rowId, rowId, rowId, scalar},
+            IteratorType::reduction,
+            [](OpBuilder &b, Location loc, ValueRange args) {
+              Value logSum = math::LogOp::create(b, loc, args[0]);
+              Value rowLoss = arith::SubFOp::create(
+                  b, loc, arith::AddFOp::create(b, loc, logSum, args[1]),
+                  args[2]);
+              linalg::YieldOp::create(
+                  b, loc,
+                  arith::AddFOp::create(b, loc, args[3], rowLoss).getResult());
+            })
+            .getResult(0);
+    Value mean =
+        linalg::GenericOp::create(
+            rewriter, loc, scalarType, total,
+            tensor::EmptyOp::create(rewriter, loc, ArrayRef<int64_t>{}, f32)
+                .getResult(),
+            ArrayRef<AffineMap>{AffineMap::get(0, 0, {}, ctx),
+                                AffineMap::get(0, 0, {}, ctx)},
+            ArrayRef<IteratorType>{},
+            [&](OpBuilder &b, Location loc, ValueRange args) {
+              linalg::YieldOp::create(
+                  b, loc,
+                  arith::DivFOp::create(b, loc, args[0], rowCount).getResult());
+            })
+            .getResult(0);
+    rewriter.replaceOp(op, mean);
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::qat::populateQatToLinalgConversionPatterns(
     RewritePatternSet &patterns) {
   patterns.add<FakeQuantLowering, FakeQuantMaskLowering, ObserveMinMaxLowering,
                ObserveMovingAverageMinMaxLowering, ChooseQParamsLowering,
-               DropoutLowering>(patterns.getContext());
+               DropoutLowering, SoftmaxCrossEntropyLowering>(patterns.getContext());
 }

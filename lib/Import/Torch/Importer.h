@@ -61,6 +61,7 @@ struct ImportError : std::runtime_error {
 struct StateEntry {
   std::string name;
   at::Tensor tensor;
+  bool trainable = false; // a parameter (requires_grad), not a buffer
 };
 
 /// What a TorchScript value stands for during import.

@@ -29,9 +29,10 @@ namespace mlir::qat::torch_import {
 void Importer::collectState(const jit::Module &module,
                             const std::string &prefix) {
   for (const auto &parameter : module.named_parameters(/*recurse=*/false))
-    state.push_back({prefix + parameter.name, parameter.value});
+    state.push_back({prefix + parameter.name, parameter.value,
+                     parameter.value.requires_grad()});
   for (const auto &buffer : module.named_buffers(/*recurse=*/false))
-    state.push_back({prefix + buffer.name, buffer.value});
+    state.push_back({prefix + buffer.name, buffer.value, false});
   for (const auto &child : module.named_children())
     collectState(child.value, prefix + child.name + ".");
 }
@@ -199,14 +200,21 @@ func::FuncOp Importer::createForward(jit::Graph &graph) {
 /// type once the body is complete.
 static void finishForward(func::FuncOp forward, OpBuilder &builder,
                           ArrayRef<std::string> stateNames,
+                          ArrayRef<bool> trainable,
                           ArrayRef<std::string> inputNames) {
   Block &body = forward.getBody().front();
   forward.setFunctionType(builder.getFunctionType(
       body.getArgumentTypes(), body.getTerminator()->getOperandTypes()));
   SmallVector<DictionaryAttr> argAttrs;
-  for (const std::string &name : stateNames)
-    argAttrs.push_back(builder.getDictionaryAttr(
-        builder.getNamedAttr("qat.state", builder.getStringAttr(name))));
+  for (auto [name, isTrainable] : llvm::zip_equal(stateNames, trainable)) {
+    SmallVector<NamedAttribute> attrs{
+        builder.getNamedAttr("qat.state", builder.getStringAttr(name))};
+    // Parameters (not buffers) are what training differentiates by.
+    if (isTrainable)
+      attrs.push_back(
+          builder.getNamedAttr("qat.trainable", builder.getUnitAttr()));
+    argAttrs.push_back(builder.getDictionaryAttr(attrs));
+  }
   for (const std::string &name : inputNames)
     argAttrs.push_back(builder.getDictionaryAttr(
         builder.getNamedAttr("qat.input", builder.getStringAttr(name))));
@@ -295,13 +303,16 @@ OwningOpRef<ModuleOp> Importer::run() {
     // Sorting replaces arguments, including any the return op returns.
     sortStateArguments();
     std::vector<std::string> stateNames, inputNames;
-    for (size_t index : usedState)
+    SmallVector<bool> trainable;
+    for (size_t index : usedState) {
       stateNames.push_back(state[index].name);
+      trainable.push_back(state[index].trainable);
+    }
     for (jit::Value *input : graph->inputs().slice(1))
       inputNames.push_back(input->debugNameBase());
     if (seedArgument)
       inputNames.push_back("rng_seed");
-    finishForward(forward, builder, stateNames, inputNames);
+    finishForward(forward, builder, stateNames, trainable, inputNames);
     for (auto [position, entry] : llvm::enumerate(stateUpdates))
       forward.setResultAttr(outputCount + position, "qat.state",
                             builder.getStringAttr(state[entry.first].name));
@@ -347,5 +358,25 @@ mlir::qat::importTorchScript(MLIRContext *context, StringRef path,
                        << StringRef(error.what()).split('\n').first;
     return nullptr;
   }
-  return Importer(context, std::move(torchModule), options, path).run();
+  if (!options.trainingMode)
+    return Importer(context, torchModule, options, path).run();
+
+  // Training mode: the training forward, plus the evaluation-mode forward
+  // as @forward_eval (batch norm with running statistics, no dropout), so
+  // that one module both trains and evaluates.
+  TorchImportOptions evalOptions = options;
+  evalOptions.trainingMode = false;
+  OwningOpRef<ModuleOp> evalModule =
+      Importer(context, torchModule, evalOptions, path).run();
+  if (!evalModule)
+    return nullptr;
+  OwningOpRef<ModuleOp> module =
+      Importer(context, torchModule, options, path).run();
+  if (!module)
+    return nullptr;
+  auto evalForward = evalModule->lookupSymbol<func::FuncOp>("forward");
+  evalForward->remove();
+  evalForward.setName("forward_eval");
+  module->getBody()->push_back(evalForward);
+  return module;
 }

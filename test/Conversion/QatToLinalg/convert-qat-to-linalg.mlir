@@ -166,3 +166,22 @@ func.func @dropout(%x: tensor<4x8xf32>, %seed: tensor<i64>) -> tensor<4x8xf32> {
 
 // No qat op survives.
 // CHECK-NOT: qat.
+
+// Softmax cross-entropy: the row maximum, then sum of exp(x - max) with the
+// labelled logit picked, then the mean of log(sum) + max - picked.
+// CHECK-LABEL: func @softmax_cross_entropy
+// CHECK:         %[[MAX:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
+// CHECK:           arith.maximumf
+// CHECK:         %[[SUMS:.*]]:2 = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%{{.*}}, %[[MAX]], %{{.*}} : tensor<4x10xf32>, tensor<4xf32>, tensor<4xi64>)
+// CHECK:           arith.subf
+// CHECK:           math.exp
+// CHECK:           arith.index_cast
+// CHECK:           arith.select
+// CHECK:         %[[TOTAL:.*]] = linalg.generic {{.*}} iterator_types = ["reduction"]} ins(%[[SUMS]]#0, %[[MAX]], %[[SUMS]]#1
+// CHECK:           math.log
+// CHECK:         linalg.generic {{.*}} ins(%[[TOTAL]] : tensor<f32>)
+// CHECK:           arith.divf
+func.func @softmax_cross_entropy(%logits: tensor<4x10xf32>, %labels: tensor<4xi64>) -> tensor<f32> {
+  %0 = qat.softmax_cross_entropy %logits, %labels : tensor<4x10xf32>, tensor<4xi64> -> tensor<f32>
+  return %0 : tensor<f32>
+}

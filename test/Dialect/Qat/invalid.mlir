@@ -314,3 +314,43 @@ func.func @dropout_seed_type(%x: tensor<4xf32>, %seed: tensor<1xi64>) {
   %0 = "qat.dropout"(%x, %seed) {stream = 0 : i64, probability = 0.5 : f32} : (tensor<4xf32>, tensor<1xi64>) -> tensor<4xf32>
   return
 }
+
+// -----
+
+func.func @softmax_cross_entropy_logits_rank(%logits: tensor<4x10x2xf32>, %labels: tensor<4xi64>) {
+  // expected-error @+1 {{logits must be a rank-2 tensor (rows x classes), got 'tensor<4x10x2xf32>'}}
+  %0 = qat.softmax_cross_entropy %logits, %labels : tensor<4x10x2xf32>, tensor<4xi64> -> tensor<f32>
+  return
+}
+
+// -----
+
+func.func @softmax_cross_entropy_labels_rank(%logits: tensor<4x10xf32>, %labels: tensor<4x1xi64>) {
+  // expected-error @+1 {{labels must be a rank-1 tensor (one per row), got 'tensor<4x1xi64>'}}
+  %0 = qat.softmax_cross_entropy %logits, %labels : tensor<4x10xf32>, tensor<4x1xi64> -> tensor<f32>
+  return
+}
+
+// -----
+
+func.func @softmax_cross_entropy_rows(%logits: tensor<4x10xf32>, %labels: tensor<3xi64>) {
+  // expected-error @+1 {{has 4 rows of logits but 3 labels}}
+  %0 = qat.softmax_cross_entropy %logits, %labels : tensor<4x10xf32>, tensor<3xi64> -> tensor<f32>
+  return
+}
+
+// -----
+
+func.func @softmax_cross_entropy_float_labels(%logits: tensor<4x10xf32>, %labels: tensor<4xf32>) {
+  // expected-error @+1 {{operand #1 must be ranked tensor of signless integer values}}
+  %0 = "qat.softmax_cross_entropy"(%logits, %labels) : (tensor<4x10xf32>, tensor<4xf32>) -> tensor<f32>
+  return
+}
+
+// -----
+
+func.func @softmax_cross_entropy_result(%logits: tensor<4x10xf32>, %labels: tensor<4xi64>) {
+  // expected-error @+1 {{result #0 must be 0D tensor of 32-bit float values}}
+  %0 = "qat.softmax_cross_entropy"(%logits, %labels) : (tensor<4x10xf32>, tensor<4xi64>) -> tensor<1xf32>
+  return
+}

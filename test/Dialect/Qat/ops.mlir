@@ -88,3 +88,17 @@ func.func @dropout(%x: tensor<4x8xf32>, %seed: tensor<i64>) -> tensor<4x8xf32> {
   %0 = qat.dropout %x, %seed stream 3 probability 0.25 : tensor<4x8xf32>, tensor<i64>
   return %0 : tensor<4x8xf32>
 }
+
+// CHECK-LABEL: func @softmax_cross_entropy
+func.func @softmax_cross_entropy(%logits: tensor<4x10xf32>, %labels: tensor<4xi64>) -> tensor<f32> {
+  // CHECK: qat.softmax_cross_entropy %{{.*}}, %{{.*}} : tensor<4x10xf32>, tensor<4xi64> -> tensor<f32>
+  %0 = qat.softmax_cross_entropy %logits, %labels : tensor<4x10xf32>, tensor<4xi64> -> tensor<f32>
+  return %0 : tensor<f32>
+}
+
+// CHECK-LABEL: func @softmax_cross_entropy_dynamic
+func.func @softmax_cross_entropy_dynamic(%logits: tensor<?x10xf32>, %labels: tensor<?xi32>) -> tensor<f32> {
+  // CHECK: qat.softmax_cross_entropy %{{.*}}, %{{.*}} : tensor<?x10xf32>, tensor<?xi32> -> tensor<f32>
+  %0 = qat.softmax_cross_entropy %logits, %labels : tensor<?x10xf32>, tensor<?xi32> -> tensor<f32>
+  return %0 : tensor<f32>
+}

@@ -33,7 +33,9 @@ struct TorchImportOptions {
 /// and valued exactly as in the model's state_dict; `@forward`, a pure
 /// function of those tensors (arguments with a `qat.state` attribute giving
 /// the name) and the model's inputs; and `@predict`, which loads the globals
-/// and calls `@forward`. Errors are emitted as diagnostics (with the Python
+/// and calls `@forward`. Parameters (as opposed to buffers) are marked
+/// `qat.trainable`. In training mode the module also holds
+/// `@forward_eval`, the evaluation-mode forward over the same state. Errors are emitted as diagnostics (with the Python
 /// source location of the offending op where TorchScript kept it).
 OwningOpRef<ModuleOp> importTorchScript(MLIRContext *context,
                                         llvm::StringRef path,

@@ -181,3 +181,20 @@ LogicalResult DropoutOp::verify() {
     return emitOpError("probability must be in [0, 1), got ") << probability;
   return success();
 }
+
+LogicalResult SoftmaxCrossEntropyOp::verify() {
+  auto logitsType = cast<RankedTensorType>(getLogits().getType());
+  auto labelsType = cast<RankedTensorType>(getLabels().getType());
+  if (logitsType.getRank() != 2)
+    return emitOpError("logits must be a rank-2 tensor (rows x classes), got ")
+           << logitsType;
+  if (labelsType.getRank() != 1)
+    return emitOpError("labels must be a rank-1 tensor (one per row), got ")
+           << labelsType;
+  int64_t rows = logitsType.getDimSize(0), labels = labelsType.getDimSize(0);
+  if (!ShapedType::isDynamic(rows) && !ShapedType::isDynamic(labels) &&
+      rows != labels)
+    return emitOpError("has ") << rows << " rows of logits but " << labels
+                               << " labels";
+  return success();
+}

@@ -317,4 +317,45 @@ def Qat_DropoutOp : Qat_Op<"dropout", [Pure,
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Training loss
+//===----------------------------------------------------------------------===//
+
+def Qat_SoftmaxCrossEntropyOp : Qat_Op<"softmax_cross_entropy", [Pure]> {
+  let summary = "mean softmax cross-entropy of logits against class labels";
+  let description = [{
+    The classification loss of training, PyTorch's
+    `F.cross_entropy(logits, labels)` (reduction `mean`, no weights or label
+    smoothing): for `N` rows of `C` logits and one integer label per row,
+
+    ```
+    m_n  = max_c logits[n, c]
+    loss = (1/N) * sum_n (log(sum_c exp(logits[n, c] - m_n)) + m_n
+                          - logits[n, labels[n]])
+    ```
+
+    in f32, the sum over rows taken in order and divided by `N` at the end
+    (PyTorch's `nll_loss` mean). Subtracting the row maximum keeps `exp`
+    finite for any finite logits. Labels must lie in `[0, C)`; the training
+    driver checks them, since the op cannot report a bad label at run time
+    (an out-of-range label contributes `log(sum exp) + m_n` only).
+
+    Its gradient with respect to the logits is
+    `(softmax(logits) - one_hot(labels)) / N` times the incoming gradient;
+    the labels are not differentiable.
+
+    ```mlir
+    %loss = qat.softmax_cross_entropy %logits, %labels
+        : tensor<64x10xf32>, tensor<64xi64> -> tensor<f32>
+    ```
+  }];
+  let arguments = (ins
+    RankedTensorOf<[F32]>:$logits,
+    RankedTensorOf<[AnySignlessInteger]>:$labels);
+  let results = (outs 0DTensorOf<[F32]>:$loss);
+  let assemblyFormat = "$logits `,` $labels attr-dict `:` type($logits) `,` "
+    "type($labels) `->` type($loss)";
+  let hasVerifier = 1;
+}
+
 #endif // QAT_DIALECT_QAT_IR_QATOPS_TD

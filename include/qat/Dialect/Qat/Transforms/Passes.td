@@ -1,0 +1,129 @@
+//===- Passes.td - qat training and deployment passes ------*- tablegen -*-===//
+//
+// Part of qat-mlir.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QAT_DIALECT_QAT_TRANSFORMS_PASSES_TD
+#define QAT_DIALECT_QAT_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def GenerateBackward : Pass<"qat-generate-backward", "::mlir::ModuleOp"> {
+  let summary = "Reverse-mode differentiation of forward plus a loss";
+  let description = [{
+    Creates a function (default `@loss_and_gradients`) that runs the model's
+    forward function, applies the softmax cross-entropy loss
+    (`qat.softmax_cross_entropy`, mean over the batch) to its logits against
+    integer labels, and returns the loss and the gradient of the loss with
+    respect to every trainable parameter (a forward argument marked
+    `qat.trainable`, as `qat-import` marks PyTorch's parameters).
+
+    Signature: forward's arguments (same attributes), then
+    `labels : tensor<N x i64> {qat.input = "labels"}`; results: the loss
+    (`qat.output = "loss"`), forward's results (the logits, then the state
+    the forward pass writes, such as batch-norm running statistics, with
+    their `qat.state` names), then one gradient per trainable parameter, in
+    argument order, named by `qat.gradient`.
+
+    The pass walks the forward ops in reverse and asks each op on a path
+    from a parameter to the loss for its vector-Jacobian product through
+    `DifferentiableOpInterface`; it names no op itself. Gradients reaching a
+    value along several uses are summed. Fake quantization passes gradients
+    by the straight-through estimator with its clipping mask; observers and
+    quantization parameters are not differentiated. An op on the path
+    without a gradient rule is an error naming the op.
+
+    Example: `qat-opt --qat-generate-backward model.mlir`.
+  }];
+  let options = [
+    Option<"forwardName", "forward", "std::string", "\"forward\"",
+           "The function to differentiate">,
+    Option<"logitsIndex", "logits-result", "unsigned", "0",
+           "Which result of the forward function holds the logits">,
+    Option<"functionName", "function", "std::string",
+           "\"loss_and_gradients\"", "Name of the generated function">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+    "::mlir::tosa::TosaDialect",
+    "::mlir::qat::QatDialect"
+  ];
+}
+
+def Optimizer : Pass<"qat-optimizer", "::mlir::ModuleOp"> {
+  let summary = "SGD with momentum, Nesterov and per-group weight decay";
+  let description = [{
+    Creates the training step (default `@train_step`) around the function
+    made by `--qat-generate-backward`: it computes the loss and gradients,
+    then updates every trainable parameter as PyTorch's `torch.optim.SGD`
+    (dampening 0) does, in f32 and in this order:
+
+    ```
+    d   = g + weight_decay * p            (skipped when weight_decay is 0)
+    buf = momentum * buf + d
+    d   = nesterov ? d + momentum * buf : buf
+    p   = p - lr * d
+    ```
+
+    The momentum buffer of parameter `P` is the state `sgd.momentum.P`: an
+    argument and a result of the step, kept in a mutable `ml_program.global`
+    of that name that starts at zero (created when missing, so running the
+    pass again on a saved module continues from its optimizer state). The
+    learning rate is the runtime input `learning_rate : tensor<f32>`, so the
+    schedule lives in the driver.
+
+    Weight decay is chosen per parameter group, as in the method's reference:
+    depthwise-convolution weights (4-D weights feeding a grouped
+    convolution with one input channel per group), other 4-D weights, and
+    everything else (batch-norm parameters, biases, linear weights).
+
+    Signature: forward's state arguments, the momentum buffers, forward's
+    inputs, the labels and the learning rate; results: the loss, the logits,
+    then the new value of every state the step writes (parameters, buffers
+    the forward pass updates, momentum), each named by `qat.state`.
+  }];
+  let options = [
+    Option<"gradientFunction", "gradient-function", "std::string",
+           "\"loss_and_gradients\"",
+           "The function made by --qat-generate-backward">,
+    Option<"functionName", "function", "std::string", "\"train_step\"",
+           "Name of the generated step function">,
+    Option<"momentum", "momentum", "double", "0.9", "Momentum factor">,
+    Option<"nesterov", "nesterov", "bool", "true", "Nesterov momentum">,
+    Option<"weightDecayDepthwise", "weight-decay-depthwise", "double", "0.0",
+           "Weight decay of depthwise-convolution weights">,
+    Option<"weightDecayConv", "weight-decay-conv", "double", "1e-5",
+           "Weight decay of the other 4-D (convolution) weights">,
+    Option<"weightDecayOther", "weight-decay-other", "double", "1e-7",
+           "Weight decay of every other parameter">
+  ];
+  let dependentDialects = [
+    "::mlir::func::FuncDialect",
+    "::mlir::ml_program::MLProgramDialect",
+    "::mlir::tosa::TosaDialect"
+  ];
+}
+
+def OutlineKernels : Pass<"qat-outline-kernels", "::mlir::ModuleOp"> {
+  let summary = "Move each linalg op on buffers into a function of its own";
+  let description = [{
+    Replaces every `linalg` op on memrefs in a function body by a call to a
+    new private function `@<function>_kernel_<N>` that holds just that op;
+    its operands and the values its body captures become the function's
+    arguments. The kernels are marked `noinline`.
+
+    Why: a whole training step is one function of hundreds of loop nests,
+    and LLVM's optimizer is superlinear in function size (a MobileNetV2
+    gradient step did not finish `opt -O1` in ten minutes as one function).
+    One function per kernel keeps compile time linear in model size, and
+    gives later passes (parallelization, microkernels) one unit per op.
+
+    Runs after bufferization, before `linalg` is lowered to loops.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
+}
+
+#endif // QAT_DIALECT_QAT_TRANSFORMS_PASSES_TD

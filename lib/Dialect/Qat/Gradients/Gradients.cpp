@@ -1,0 +1,17 @@
+//===- Gradients.cpp - registering the gradient rules -----------*- C++ -*-===//
+//
+// Part of qat-mlir.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qat/Dialect/Qat/Gradients/Gradients.h"
+#include "GradientUtils.h"
+
+#include "mlir/IR/DialectRegistry.h"
+
+void mlir::qat::registerGradientExternalModels(DialectRegistry &registry) {
+  registerTosaGradientExternalModels(registry);
+  registerLinalgGradientExternalModels(registry);
+  registerTensorGradientExternalModels(registry);
+  registerQatGradientExternalModels(registry);
+}

@@ -1,0 +1,80 @@
+//===- OutlineKernels.cpp - one function per linalg op ----------*- C++ -*-===//
+//
+// Part of qat-mlir. The --qat-outline-kernels pass.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qat/Dialect/Qat/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Transforms/RegionUtils.h"
+
+#include "llvm/ADT/SetVector.h"
+
+namespace mlir::qat {
+#define GEN_PASS_DEF_OUTLINEKERNELS
+#include "qat/Dialect/Qat/Transforms/Passes.h.inc"
+} // namespace mlir::qat
+
+using namespace mlir;
+using namespace mlir::qat;
+
+namespace {
+
+struct OutlineKernelsPass
+    : qat::impl::OutlineKernelsBase<OutlineKernelsPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SymbolTable symbols(module);
+    SmallVector<func::FuncOp> functions(module.getOps<func::FuncOp>());
+    for (func::FuncOp func : functions) {
+      if (func.isExternal())
+        continue;
+      SmallVector<linalg::LinalgOp> kernels;
+      func.walk([&](linalg::LinalgOp op) {
+        if (op.hasPureBufferSemantics() && op->getParentOp() == func)
+          kernels.push_back(op);
+      });
+      for (auto [index, kernel] : llvm::enumerate(kernels))
+        outline(symbols, func, kernel,
+                (func.getName() + "_kernel_" + llvm::Twine(index)).str());
+    }
+  }
+
+  void outline(SymbolTable &symbols, func::FuncOp parent, linalg::LinalgOp op,
+               const std::string &name) {
+    // Operands, then values the op's regions use from above.
+    llvm::SetVector<Value> arguments(op->getOperands().begin(),
+                                     op->getOperands().end());
+    for (Region &region : op->getRegions())
+      getUsedValuesDefinedAbove(region, arguments);
+
+    OpBuilder builder(parent);
+    Location loc = op.getLoc();
+    SmallVector<Type> types;
+    for (Value value : arguments)
+      types.push_back(value.getType());
+    auto kernel = func::FuncOp::create(builder, loc, name,
+                                       builder.getFunctionType(types, {}));
+    kernel.setPrivate();
+    kernel->setAttr("passthrough",
+                    builder.getArrayAttr({builder.getStringAttr("noinline")}));
+    symbols.insert(kernel);
+    Block *body = kernel.addEntryBlock();
+    IRMapping mapping;
+    for (auto [value, argument] :
+         llvm::zip(arguments, body->getArguments()))
+      mapping.map(value, argument);
+    builder.setInsertionPointToStart(body);
+    builder.clone(*op, mapping);
+    func::ReturnOp::create(builder, loc);
+
+    builder.setInsertionPoint(op);
+    func::CallOp::create(builder, loc, kernel, arguments.getArrayRef());
+    op->erase();
+  }
+};
+
+} // namespace

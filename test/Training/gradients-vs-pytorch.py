@@ -1,0 +1,178 @@
+# The gradients of --qat-generate-backward against LibTorch autograd on the
+# same weights and batch, for models that use every gradient rule: batch
+# norm in training mode, convolutions (strided, dilated, grouped,
+# depthwise), max pooling with overlapping and padded windows, average
+# pooling, ReLU/ReLU6/sigmoid/tanh, concatenation, residual adds, products,
+# log-softmax, linear layers, dropout, and fake quantization (a model
+# prepared for QAT by PyTorch: straight-through estimator with the clipping
+# mask). Error per parameter = max |ours - torch| / max |torch|; the bound
+# is 1e-4.
+#
+# The whole MobileNetV2 is too deep for that bound to be meaningful in f32:
+# PyTorch's own f32 gradients differ from its f64 ones by up to 1.6e-3 on
+# the first batch norm's weight (and without bound where batch norm cancels
+# a gradient to 0). There both are compared with PyTorch in f64, and ours
+# must be within 1e-4 or within 10x PyTorch's f32 error, parameter by
+# parameter.
+#
+# RUN: rm -rf %t && mkdir -p %t
+# RUN: %python %s %t | FileCheck %s
+#
+# CHECK: small_cnn: loss matches; 8 parameter gradients within 1e-4
+# CHECK: every_op: loss matches; {{[0-9]+}} parameter gradients within 1e-4
+# CHECK: mobilenet_v2_blocks: loss matches; {{[0-9]+}} parameter gradients within 1e-4
+# CHECK: mobilenet_v2_28x28: loss matches; {{[0-9]+}} parameter gradients as accurate as PyTorch's against f64
+# CHECK: prepared_qat: loss matches; {{[0-9]+}} parameter gradients within 1e-4
+# CHECK: dropout: loss matches; 2 parameter gradients within 1e-4
+
+import copy
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import torch
+import torch.ao.quantization as tq
+import torch.nn.functional as F
+from torch import nn
+
+import qat_mlir
+from qat_mlir import models
+
+warnings.filterwarnings("ignore")
+out = sys.argv[1]
+TOLERANCE = 1e-4
+
+
+class EveryOp(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, stride=2, padding=2, dilation=2)
+        self.grouped = nn.Conv2d(8, 8, 3, padding=1, groups=2, bias=False)
+        # No bias: a train-mode batch norm cancels it (its gradient is 0).
+        self.depthwise = nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False)
+        self.bn = nn.BatchNorm2d(8)
+        self.fc = nn.Linear(16 * 2 * 2, 6)
+
+    def forward(self, x):
+        x = F.relu6(self.conv(x) * 1.5)
+        y = torch.sigmoid(self.grouped(x)) - torch.tanh(x)
+        z = self.bn(self.depthwise(x)) + y
+        z = F.max_pool2d(z, 3, stride=2, padding=1)
+        a = F.avg_pool2d(z, 2, stride=2, padding=0)
+        b = F.avg_pool2d(z, 3, stride=2, padding=1)
+        x = torch.cat([a, b * a], dim=1)
+        x = self.fc(torch.flatten(x, 1))
+        return F.log_softmax(x, dim=1) + x.mean(dim=1, keepdim=True)
+
+
+class Blocks(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.block1 = models.InvertedResidual(8, 8, 1, 6)
+        self.block2 = models.InvertedResidual(8, 16, 2, 6)
+        self.fc = nn.Linear(16, 10)
+        # A second head on block1: through block2 alone, block1's last
+        # batch-norm bias would reach the loss only through a train-mode
+        # batch norm, which cancels it (a zero gradient, all rounding noise).
+        self.fc1 = nn.Linear(8, 10)
+
+    def forward(self, x):
+        y = self.block1(x)
+        x = self.block2(y)
+        return (self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)) +
+                self.fc1(torch.flatten(F.adaptive_avg_pool2d(y, 1), 1)))
+
+
+def prepared_qat():
+    torch.manual_seed(0)
+    model = models.SmallCNN()
+    model.eval()
+    tq.fuse_modules(model, [["conv1", "bn1"], ["conv2", "bn2"]], inplace=True)
+    model = nn.Sequential(tq.QuantStub(), model, tq.DeQuantStub())
+    model.qconfig = tq.get_default_qat_qconfig("qnnpack")
+    model.train()
+    tq.prepare_qat(model, inplace=True)
+    for _ in range(2):
+        model(torch.randn(8, 1, 28, 28))
+    return model
+
+
+def check(name, model, x, labels, seed=None, against_f64=False):
+    """Imports `model` in training mode, differentiates it and compares one
+    step's loss and gradients with autograd on a copy of the same state."""
+    model.train()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    torch.jit.trace(model, x, check_trace=False).save(f"{out}/{name}.pt")
+    model.load_state_dict(state)
+    qat_mlir.import_torchscript(f"{out}/{name}.pt", f"{out}/{name}.mlir", [x.shape],
+                                mode="train")
+    subprocess.run([qat_mlir.find_tool("qat-opt"), "--qat-generate-backward",
+                    f"{out}/{name}.mlir", "-o", f"{out}/{name}-grad.mlir"], check=True)
+    text = open(f"{out}/{name}-grad.mlir").read()
+    signature = text[text.index("func.func @loss_and_gradients("):]
+    signature = signature[:signature.index(") -> (")]  # the arguments
+    names = [n for n in state if f'qat.state = "{n}"' in signature]
+    inputs = [state[n].numpy() for n in names] + [x.numpy()]
+    if 'qat.input = "rng_seed"' in signature:  # training-mode dropout
+        inputs.append(np.array(seed or 0, np.int64))
+    inputs.append(labels.numpy())
+    results = qat_mlir.run_file(f"{out}/{name}-grad.mlir", "loss_and_gradients", inputs)
+
+    parameters = dict(model.named_parameters())
+    trainable = [n for n in names if n in parameters]
+    if seed is not None:  # dropout: the reference uses our mask
+        linear = model[0](x)
+        mask = torch.from_numpy(results[1] != 0).float()
+        logits = linear * mask / (1 - model[1].p)
+    else:
+        logits = model(x)
+    loss = F.cross_entropy(logits, labels)
+    loss.backward()
+    if against_f64:
+        model64 = copy.deepcopy(model).double()
+        model64.load_state_dict({k: v.double() if v.is_floating_point() else v
+                                 for k, v in state.items()})
+        F.cross_entropy(model64(x.double()), labels).backward()
+        parameters64 = dict(model64.named_parameters())
+    assert abs(results[0] - loss.item()) <= 1e-5 * max(1.0, abs(loss.item())), \
+        (results[0], loss.item())
+    gradients = results[-len(trainable):]
+    worst = 0.0
+    for parameter, ours in zip(trainable, gradients):
+        reference = parameters[parameter].grad.numpy()
+        if against_f64:
+            exact = parameters64[parameter].grad.numpy()
+            scale = max(np.abs(exact).max(), 1e-300)
+            error = np.abs(ours - exact).max() / scale
+            torch_error = np.abs(reference - exact).max() / scale
+            assert error <= max(TOLERANCE, 10 * torch_error), \
+                (name, parameter, error, torch_error)
+            worst = max(worst, error / max(TOLERANCE, torch_error))
+            continue
+        error = np.abs(ours - reference).max() / max(np.abs(reference).max(), 1e-30)
+        assert error <= TOLERANCE, (name, parameter, error)
+        worst = max(worst, error)
+    if against_f64:
+        print(f"{name}: loss matches; {len(trainable)} parameter gradients as accurate "
+              f"as PyTorch's against f64 (worst ratio {worst:.2f})")
+        return
+    print(f"{name}: loss matches; {len(trainable)} parameter gradients within 1e-4 "
+          f"(worst {worst:.2e})")
+
+
+torch.manual_seed(0)
+check("small_cnn", models.randomize_batch_norm(models.SmallCNN()),
+      torch.randn(4, 1, 28, 28), torch.tensor([3, 1, 7, 3]))
+check("every_op", models.randomize_batch_norm(EveryOp()),
+      torch.randn(3, 3, 16, 16), torch.tensor([5, 0, 2]))
+check("mobilenet_v2_blocks", models.randomize_batch_norm(Blocks()),
+      torch.randn(2, 8, 8, 8), torch.tensor([1, 9]))
+mobilenet = models.MobileNetV2(num_classes=10, width_mult=0.5, in_channels=1, first_stride=1)
+mobilenet.classifier[0].p = 0.0
+check("mobilenet_v2_28x28", mobilenet, torch.randn(2, 1, 28, 28), torch.tensor([4, 2]),
+      against_f64=True)
+check("prepared_qat", prepared_qat(), torch.randn(4, 1, 28, 28), torch.tensor([0, 9, 9, 2]))
+check("dropout", nn.Sequential(nn.Linear(32, 16), nn.Dropout(0.5)),
+      torch.randn(8, 32), torch.tensor([1, 2, 3, 4, 5, 6, 7, 15]), seed=7)
