@@ -200,6 +200,13 @@ JitModule::compile(ModuleOp module, ArrayRef<std::string> entries,
                   UnitAttr::get(module.getContext()));
   }
 
+  // The qat.* argument and result names are for drivers; LLVM's translation
+  // would warn about them.
+  for (auto func : module.getOps<func::FuncOp>()) {
+    func.removeArgAttrsAttr();
+    func.removeResAttrsAttr();
+  }
+
   auto compileStart = std::chrono::steady_clock::now();
   PassManager pm(module.getContext());
   // Compile only what the entries need: everything else becomes private,

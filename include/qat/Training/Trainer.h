@@ -1,0 +1,60 @@
+//===- Trainer.h - training a module on an image data set -------*- C++ -*-===//
+//
+// Part of qat-mlir.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QAT_TRAINING_TRAINER_H
+#define QAT_TRAINING_TRAINER_H
+
+#include "qat/Training/Dataset.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <string>
+#include <vector>
+
+namespace mlir::qat {
+
+struct TrainOptions {
+  std::string dataDir = kFashionMnistDir;
+  float mean = kFashionMnistMean, std = kFashionMnistStd;
+  /// Total epochs; a module saved after epoch k resumes at epoch k + 1.
+  int64_t epochs = 3;
+  /// Peak learning rate, reached after `lrWarmupEpochs` of linear warm-up
+  /// from 0 and then decayed to 0 by a cosine over the remaining epochs.
+  double learningRate = 5e-3;
+  double lrWarmupEpochs = 1.0;
+  /// Seeds the shuffling of each epoch and training-mode dropout.
+  uint64_t seed = 0;
+  /// Use only the first N training / test images (0: all).
+  int64_t trainLimit = 0, testLimit = 0;
+  /// SGD, as --qat-optimizer takes it.
+  double momentum = 0.9;
+  bool nesterov = true;
+  double weightDecayDepthwise = 0.0, weightDecayConv = 1e-5,
+         weightDecayOther = 1e-7;
+  unsigned optLevel = 2;
+  /// Shared libraries the compiled code needs (mlir_c_runner_utils).
+  std::vector<std::string> sharedLibs;
+  /// Where to save the trained module after every epoch (empty: nowhere),
+  /// and the CSV log of epochs (empty: none).
+  std::string outputPath, logPath;
+  /// A progress line on stderr during each epoch.
+  bool progress = true;
+};
+
+/// Trains `module` (as qat-import --mode train makes it: @forward with
+/// qat.trainable parameters, @forward_eval) on the data set: builds the
+/// training step with --qat-generate-backward and --qat-optimizer, compiles
+/// it with the JIT, and runs the epochs, evaluating the test set after each.
+/// The module's globals then hold the trained state, including the momentum
+/// buffers (`sgd.momentum.*`), and its `qat.trained_epochs` attribute counts
+/// the epochs done. Writes a summary line per epoch to `out`.
+LogicalResult trainModule(ModuleOp module, const TrainOptions &options,
+                          llvm::raw_ostream &out);
+
+} // namespace mlir::qat
+
+#endif // QAT_TRAINING_TRAINER_H

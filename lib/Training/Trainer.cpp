@@ -1,0 +1,406 @@
+//===- Trainer.cpp - training a module on an image data set -----*- C++ -*-===//
+//
+// Part of qat-mlir. The driver side of training: data, batches, the
+// learning-rate schedule, state bookkeeping, evaluation, logs and
+// checkpoints. Everything numeric happens in the compiled step function.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qat/Training/Trainer.h"
+#include "qat/Dialect/Qat/Transforms/Passes.h"
+#include "qat/ExecutionEngine/JitRunner.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MLProgram/IR/MLProgram.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/Pass/PassManager.h"
+
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/Process.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <random>
+
+using namespace mlir;
+using namespace mlir::qat;
+
+namespace {
+
+constexpr llvm::StringLiteral kTrainedEpochs = "qat.trained_epochs";
+
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+/// A global's value as an array (splats expanded).
+NpyArray arrayOf(ml_program::GlobalOp global, const TensorSpec &spec) {
+  NpyArray array = NpyArray::zeros(spec.elementType, spec.shape);
+  auto value = cast<DenseElementsAttr>(*global.getValue());
+  ArrayRef<char> raw = value.getRawData();
+  if (value.isSplat()) {
+    size_t size = npyElementSize(spec.elementType);
+    for (size_t offset = 0; offset < array.data.size(); offset += size)
+      std::memcpy(array.data.data() + offset, raw.data(), size);
+  } else {
+    std::memcpy(array.data.data(), raw.data(), array.data.size());
+  }
+  return array;
+}
+
+/// The learning rate of step `step` (0-based) of `total`: linear warm-up
+/// over `warmup` steps, then a cosine decay to 0.
+double learningRateAt(int64_t step, int64_t total, int64_t warmup,
+                      double peak) {
+  if (step < warmup)
+    return peak * static_cast<double>(step + 1) / warmup;
+  double progress =
+      static_cast<double>(step - warmup) / std::max<int64_t>(1, total - warmup);
+  return peak * 0.5 * (1.0 + std::cos(M_PI * progress));
+}
+
+int64_t argmax(const float *row, int64_t classes) {
+  return std::max_element(row, row + classes) - row;
+}
+
+struct Trainer {
+  ModuleOp module;
+  const TrainOptions &options;
+  llvm::raw_ostream &out;
+  std::unique_ptr<JitModule> jit;
+  llvm::StringMap<NpyArray> state;
+  ImageDataset train, test;
+  std::string imagesName;
+  int64_t batch = 0, classes = 0;
+
+  LogicalResult error(const llvm::Twine &message) {
+    return module.emitError(message);
+  }
+
+  LogicalResult checkModel();
+  LogicalResult loadData();
+  LogicalResult build();
+  void fillBatch(const ImageDataset &data, ArrayRef<int64_t> indices,
+                 NpyArray &images, NpyArray *labels);
+  FailureOr<double> evaluate();
+  LogicalResult save(int64_t epochsDone);
+  LogicalResult run();
+};
+
+LogicalResult Trainer::checkModel() {
+  auto forward = module.lookupSymbol<func::FuncOp>("forward");
+  if (!forward || forward.isExternal())
+    return error("the module has no @forward to train: import the model "
+                 "with qat-import --mode train");
+  if (!module.lookupSymbol<func::FuncOp>("forward_eval"))
+    return error("the module has no @forward_eval to evaluate with: import "
+                 "the model with qat-import --mode train");
+  for (unsigned i = 0; i < forward.getNumArguments(); ++i) {
+    auto name = forward.getArgAttrOfType<StringAttr>(i, "qat.input");
+    auto type = dyn_cast<RankedTensorType>(forward.getArgument(i).getType());
+    if (name && type && type.getRank() == 4 && type.hasStaticShape()) {
+      imagesName = name.getValue().str();
+      batch = type.getDimSize(0);
+      if (type.getDimSize(1) != 1)
+        return error("the model takes " + llvm::Twine(type.getDimSize(1)) +
+                     " input channels; the data set has grey images (1)");
+      break;
+    }
+  }
+  if (imagesName.empty())
+    return error("@forward has no static N x C x H x W image input");
+  auto logits = dyn_cast<RankedTensorType>(forward.getResultTypes()[0]);
+  if (!logits || logits.getRank() != 2 || !logits.hasStaticShape())
+    return error("@forward's first result must be static N x C logits");
+  classes = logits.getDimSize(1);
+  return success();
+}
+
+LogicalResult Trainer::loadData() {
+  for (auto [split, data] : {std::pair<StringRef, ImageDataset *>{"train", &train},
+                             {"test", &test}}) {
+    auto loaded = loadImageDataset(options.dataDir, split);
+    if (!loaded)
+      return error(llvm::toString(loaded.takeError()));
+    *data = std::move(*loaded);
+    int64_t limit = split == "train" ? options.trainLimit : options.testLimit;
+    if (limit > 0 && limit < data->count) {
+      data->count = limit;
+      data->pixels.resize(limit * data->height * data->width);
+      data->labels.resize(limit);
+    }
+    for (auto [index, label] : llvm::enumerate(data->labels))
+      if (label >= classes)
+        return error(options.dataDir + ": " + split + " label " +
+                     llvm::Twine(index) + " is " + llvm::Twine(label) +
+                     " but the model has " + llvm::Twine(classes) +
+                     " classes");
+  }
+  if (train.count < batch)
+    return error("the training set has " + llvm::Twine(train.count) +
+                 " images, fewer than one batch of " + llvm::Twine(batch));
+  return success();
+}
+
+/// Runs --qat-generate-backward and --qat-optimizer, compiles the step and
+/// the evaluation forward, and loads the state from the globals.
+LogicalResult Trainer::build() {
+  PassManager pm(module.getContext());
+  pm.addPass(createGenerateBackward());
+  OptimizerOptions sgd;
+  sgd.momentum = options.momentum;
+  sgd.nesterov = options.nesterov;
+  sgd.weightDecayDepthwise = options.weightDecayDepthwise;
+  sgd.weightDecayConv = options.weightDecayConv;
+  sgd.weightDecayOther = options.weightDecayOther;
+  pm.addPass(createOptimizer(sgd));
+  if (failed(pm.run(module)))
+    return failure();
+
+  OwningOpRef<ModuleOp> lowered = module.clone();
+  JitOptions jitOptions;
+  jitOptions.optLevel = options.optLevel;
+  jitOptions.sharedLibs = options.sharedLibs;
+  auto compiled =
+      JitModule::compile(*lowered, {"train_step", "forward_eval"}, jitOptions);
+  if (failed(compiled))
+    return failure();
+  jit = std::move(*compiled);
+
+  for (StringRef entry : {"train_step", "forward_eval"})
+    for (const TensorSpec &spec : jit->spec(entry).arguments) {
+      if (spec.role != "state" || state.count(spec.name))
+        continue;
+      auto global = module.lookupSymbol<ml_program::GlobalOp>(spec.name);
+      if (!global || !global.getValue() ||
+          !isa<DenseElementsAttr>(*global.getValue()))
+        return error("the state '" + spec.name +
+                     "' has no global with a dense value");
+      state[spec.name] = arrayOf(global, spec);
+    }
+  return success();
+}
+
+void Trainer::fillBatch(const ImageDataset &data, ArrayRef<int64_t> indices,
+                        NpyArray &images, NpyArray *labels) {
+  int64_t pixels = data.height * data.width;
+  auto *imageData = reinterpret_cast<float *>(images.data.data());
+  std::fill(imageData, imageData + batch * pixels, 0.0f);
+  for (auto [row, index] : llvm::enumerate(indices)) {
+    data.normalized(index, options.mean, options.std,
+                    imageData + row * pixels);
+    if (labels)
+      reinterpret_cast<int64_t *>(labels->data.data())[row] =
+          data.labels[index];
+  }
+}
+
+/// The fake-quant (or fp32) test accuracy with @forward_eval; the last
+/// batch is padded with zero images whose predictions are ignored.
+FailureOr<double> Trainer::evaluate() {
+  const FunctionSpec &spec = jit->spec("forward_eval");
+  std::vector<NpyArray> arguments(spec.arguments.size());
+  std::vector<NpyArray> results;
+  int64_t correct = 0;
+  std::vector<int64_t> indices;
+  for (int64_t start = 0; start < test.count; start += batch) {
+    indices.clear();
+    for (int64_t i = start; i < std::min(test.count, start + batch); ++i)
+      indices.push_back(i);
+    for (auto [index, argument] : llvm::enumerate(spec.arguments)) {
+      if (argument.role == "state") {
+        arguments[index] = state[argument.name];
+      } else if (argument.name == imagesName) {
+        arguments[index] =
+            NpyArray::zeros(NpyElementType::Float32, argument.shape);
+        fillBatch(test, indices, arguments[index], nullptr);
+      } else {
+        return error("@forward_eval takes an input '" + argument.name +
+                     "' that evaluation cannot provide");
+      }
+    }
+    if (failed(jit->call("forward_eval", arguments, results)))
+      return failure();
+    auto *logits = reinterpret_cast<const float *>(results[0].data.data());
+    for (auto [row, index] : llvm::enumerate(indices))
+      correct += argmax(logits + row * classes, classes) == test.labels[index];
+  }
+  return 100.0 * correct / test.count;
+}
+
+/// Writes the module with the current state to options.outputPath,
+/// atomically, without the generated training functions (they are rebuilt
+/// on resume, with the optimizer state kept in the sgd.momentum globals).
+LogicalResult Trainer::save(int64_t epochsDone) {
+  for (auto &entry : state) {
+    auto global = module.lookupSymbol<ml_program::GlobalOp>(entry.getKey());
+    auto type = cast<RankedTensorType>(global.getType());
+    const NpyArray &array = entry.getValue();
+    global.setValueAttr(DenseElementsAttr::getFromRawBuffer(
+        type, ArrayRef<char>(array.data.data(), array.data.size())));
+  }
+  Builder builder(module.getContext());
+  module->setAttr(kTrainedEpochs, builder.getI64IntegerAttr(epochsDone));
+  if (options.outputPath.empty())
+    return success();
+  OwningOpRef<ModuleOp> saved = module.clone();
+  for (StringRef name : {"train_step", "loss_and_gradients"})
+    if (Operation *func = saved->lookupSymbol(name))
+      func->erase();
+  if (llvm::Error failure =
+          llvm::writeToOutput(options.outputPath, [&](llvm::raw_ostream &os) {
+            saved->print(os);
+            return llvm::Error::success();
+          }))
+    return error("cannot write " + options.outputPath + ": " +
+                 llvm::toString(std::move(failure)));
+  return success();
+}
+
+LogicalResult Trainer::run() {
+  if (failed(checkModel()) || failed(loadData()))
+    return failure();
+  int64_t startEpoch = 0;
+  if (auto done = module->getAttrOfType<IntegerAttr>(kTrainedEpochs))
+    startEpoch = done.getInt();
+  if (startEpoch >= options.epochs) {
+    out << "the module has already been trained for " << startEpoch
+        << " epochs (of " << options.epochs << "): nothing to do\n";
+    return success();
+  }
+  if (failed(build()))
+    return failure();
+  out << llvm::format("compiled the training step in %.1f s\n",
+                      jit->compileSeconds());
+
+  const FunctionSpec &spec = jit->spec("train_step");
+  int64_t stepsPerEpoch = train.count / batch; // the last partial batch is
+                                               // dropped
+  int64_t totalSteps = stepsPerEpoch * options.epochs;
+  int64_t warmupSteps =
+      std::llround(options.lrWarmupEpochs * stepsPerEpoch);
+
+  std::unique_ptr<llvm::raw_fd_ostream> log;
+  if (!options.logPath.empty()) {
+    std::error_code ec;
+    bool append = startEpoch > 0 && llvm::sys::fs::exists(options.logPath);
+    log = std::make_unique<llvm::raw_fd_ostream>(
+        options.logPath, ec,
+        append ? llvm::sys::fs::OF_Append : llvm::sys::fs::OF_None);
+    if (ec)
+      return error("cannot write " + options.logPath + ": " + ec.message());
+    if (!append)
+      *log << "epoch,learning_rate,train_loss,train_accuracy,test_accuracy,"
+              "images_per_second,seconds\n";
+  }
+
+  std::vector<NpyArray> arguments(spec.arguments.size());
+  std::vector<NpyArray> results;
+  std::vector<int64_t> order(train.count);
+  bool showProgress =
+      options.progress && llvm::sys::Process::StandardErrIsDisplayed();
+  for (int64_t epoch = startEpoch; epoch < options.epochs; ++epoch) {
+    // The order depends only on (seed, epoch): a resumed run sees the same
+    // batches as an uninterrupted one.
+    std::iota(order.begin(), order.end(), 0);
+    std::mt19937_64 rng(options.seed * 0x9E3779B97F4A7C15ull + epoch);
+    for (int64_t i = train.count - 1; i > 0; --i)
+      std::swap(order[i], order[rng() % (i + 1)]);
+
+    auto epochStart = std::chrono::steady_clock::now();
+    double lossSum = 0, lr = 0;
+    int64_t correct = 0;
+    for (int64_t step = 0; step < stepsPerEpoch; ++step) {
+      int64_t globalStep = epoch * stepsPerEpoch + step;
+      lr = learningRateAt(globalStep, totalSteps, warmupSteps,
+                          options.learningRate);
+      ArrayRef<int64_t> indices(&order[step * batch], batch);
+      for (auto [index, argument] : llvm::enumerate(spec.arguments)) {
+        NpyArray &value = arguments[index];
+        if (argument.role == "state") {
+          value = state[argument.name];
+        } else if (argument.name == imagesName) {
+          value = NpyArray::zeros(NpyElementType::Float32, argument.shape);
+          fillBatch(train, indices, value, nullptr);
+        } else if (argument.name == "labels") {
+          value = NpyArray::zeros(NpyElementType::Int64, argument.shape);
+          for (auto [row, image] : llvm::enumerate(indices))
+            reinterpret_cast<int64_t *>(value.data.data())[row] =
+                train.labels[image];
+        } else if (argument.name == "learning_rate") {
+          value = NpyArray::zeros(NpyElementType::Float32, {});
+          *reinterpret_cast<float *>(value.data.data()) = lr;
+        } else if (argument.name == "rng_seed") {
+          value = NpyArray::zeros(NpyElementType::Int64, {});
+          *reinterpret_cast<uint64_t *>(value.data.data()) =
+              options.seed * 0xBF58476D1CE4E5B9ull + globalStep;
+        } else {
+          return error("the training step takes an input '" + argument.name +
+                       "' that the trainer cannot provide");
+        }
+      }
+      if (failed(jit->call("train_step", arguments, results)))
+        return failure();
+      for (auto [index, result] : llvm::enumerate(spec.results)) {
+        if (result.role == "state") {
+          state[result.name] = results[index];
+        } else if (result.name == "loss") {
+          lossSum += *reinterpret_cast<const float *>(results[index].data.data());
+        } else if (result.name == "logits") {
+          auto *logits =
+              reinterpret_cast<const float *>(results[index].data.data());
+          for (auto [row, image] : llvm::enumerate(indices))
+            correct +=
+                argmax(logits + row * classes, classes) == train.labels[image];
+        }
+      }
+      if (showProgress &&
+          (step % std::max<int64_t>(1, stepsPerEpoch / 100) == 0 ||
+           step + 1 == stepsPerEpoch))
+        llvm::errs() << llvm::format(
+            "\repoch %lld/%lld  step %lld/%lld  loss %.4f  accuracy %.2f%%  "
+            "%.0f images/s ",
+            (long long)epoch + 1, (long long)options.epochs,
+            (long long)step + 1, (long long)stepsPerEpoch,
+            lossSum / (step + 1), 100.0 * correct / ((step + 1) * batch),
+            (step + 1) * batch / secondsSince(epochStart));
+    }
+    double seconds = secondsSince(epochStart);
+    if (showProgress)
+      llvm::errs() << "\n";
+    auto accuracy = evaluate();
+    if (failed(accuracy))
+      return failure();
+    double trainLoss = lossSum / stepsPerEpoch;
+    double trainAccuracy = 100.0 * correct / (stepsPerEpoch * batch);
+    double imagesPerSecond = stepsPerEpoch * batch / seconds;
+    out << llvm::format("epoch %lld/%lld: train loss %.4f, train accuracy "
+                        "%.2f%%, test accuracy %.2f%%, %.0f images/s\n",
+                        (long long)epoch + 1, (long long)options.epochs,
+                        trainLoss, trainAccuracy, *accuracy, imagesPerSecond);
+    out.flush();
+    if (log) {
+      *log << llvm::format("%lld,%.6g,%.6f,%.4f,%.4f,%.1f,%.3f\n",
+                           (long long)epoch + 1, lr, trainLoss, trainAccuracy,
+                           *accuracy, imagesPerSecond, seconds);
+      log->flush();
+    }
+    if (failed(save(epoch + 1)))
+      return failure();
+  }
+  return success();
+}
+
+} // namespace
+
+LogicalResult mlir::qat::trainModule(ModuleOp module,
+                                     const TrainOptions &options,
+                                     llvm::raw_ostream &out) {
+  return Trainer{module, options, out}.run();
+}

@@ -1,0 +1,137 @@
+//===- qat-train.cpp - train a model with compiled training steps -*- C++ -*-===//
+//
+// Part of qat-mlir.
+//
+//   qat-train MODEL.pt|MODEL.mlir -o trained.mlir [--epochs 3] [--lr 5e-3]
+//             [--batch-size 64] [--seed 0] [--log train.csv] ...
+//
+// A .pt model is imported in training mode with the batch size given; a
+// .mlir model (qat-import --mode train, or a module this tool saved) is
+// trained as is, and resumes after the epochs it records.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qat/Import/Torch/TorchImporter.h"
+#include "qat/InitAll.h"
+#include "qat/Training/Trainer.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+static cl::opt<std::string>
+    inputFile(cl::Positional, cl::desc("<model: TorchScript .pt or .mlir>"),
+              cl::Required);
+static cl::opt<std::string>
+    outputFile("o", cl::desc("Save the trained module here after each epoch"),
+               cl::value_desc("file"));
+static cl::opt<std::string>
+    dataDir("data", cl::desc("Directory of the IDX data set"),
+            cl::init(qat::kFashionMnistDir));
+static cl::opt<int64_t> epochs("epochs", cl::desc("Epochs in total"),
+                               cl::init(3));
+static cl::opt<int64_t>
+    batchSize("batch-size",
+              cl::desc("Images per step (for .pt models; a .mlir model has "
+                       "its own)"),
+              cl::init(64));
+static cl::opt<double> learningRate("lr", cl::desc("Peak learning rate"),
+                                    cl::init(5e-3));
+static cl::opt<double>
+    warmupEpochs("lr-warmup-epochs",
+                 cl::desc("Epochs of linear learning-rate warm-up before "
+                          "the cosine decay"),
+                 cl::init(1.0));
+static cl::opt<double> momentum("momentum", cl::init(0.9),
+                                cl::desc("SGD momentum"));
+static cl::opt<bool> nesterov("nesterov", cl::init(true),
+                              cl::desc("Nesterov momentum"));
+static cl::opt<double> wdDepthwise("weight-decay-depthwise", cl::init(0.0),
+                                   cl::desc("Weight decay of depthwise "
+                                            "convolution weights"));
+static cl::opt<double> wdConv("weight-decay-conv", cl::init(1e-5),
+                              cl::desc("Weight decay of other 4-D weights"));
+static cl::opt<double> wdOther("weight-decay-other", cl::init(1e-7),
+                               cl::desc("Weight decay of other parameters"));
+static cl::opt<uint64_t> seed("seed", cl::desc("Shuffling and dropout seed"),
+                              cl::init(0));
+static cl::opt<int64_t>
+    trainLimit("train-limit",
+               cl::desc("Train on the first N images only (0: all)"),
+               cl::init(0));
+static cl::opt<int64_t>
+    testLimit("test-limit",
+              cl::desc("Evaluate on the first N test images only (0: all)"),
+              cl::init(0));
+static cl::opt<std::string> logFile("log", cl::desc("CSV log of the epochs"),
+                                    cl::value_desc("file"));
+static cl::opt<unsigned> optLevel("O", cl::desc("LLVM optimization level"),
+                                  cl::Prefix, cl::init(2));
+static cl::opt<bool> noProgress("no-progress",
+                                cl::desc("No progress line on stderr"));
+
+static int fail(const llvm::Twine &message) {
+  llvm::WithColor::error(llvm::errs(), "qat-train") << message << "\n";
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM initLLVM(argc, argv);
+  cl::ParseCommandLineOptions(
+      argc, argv, "qat-mlir: train a model with compiled training steps\n");
+  if (optLevel > 3)
+    return fail("-O must be 0, 1, 2 or 3");
+  if (epochs < 1 || batchSize < 1 || !(learningRate > 0) || warmupEpochs < 0)
+    return fail("--epochs and --batch-size must be at least 1, --lr "
+                "positive and --lr-warmup-epochs not negative");
+
+  DialectRegistry registry;
+  qat::registerAllDialects(registry);
+  MLIRContext context(registry);
+  context.printOpOnDiagnostic(false);
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+
+  OwningOpRef<ModuleOp> module;
+  if (llvm::StringRef(inputFile).ends_with(".mlir")) {
+    module = parseSourceFile<ModuleOp>(inputFile, sourceMgr,
+                                       ParserConfig(&context));
+  } else {
+    qat::TorchImportOptions importOptions;
+    importOptions.trainingMode = true;
+    importOptions.inputShapes = {{batchSize, 1, 28, 28}};
+    module = qat::importTorchScript(&context, inputFile, importOptions);
+  }
+  if (!module)
+    return 1;
+
+  qat::TrainOptions options;
+  options.dataDir = dataDir;
+  options.epochs = epochs;
+  options.learningRate = learningRate;
+  options.lrWarmupEpochs = warmupEpochs;
+  options.momentum = momentum;
+  options.nesterov = nesterov;
+  options.weightDecayDepthwise = wdDepthwise;
+  options.weightDecayConv = wdConv;
+  options.weightDecayOther = wdOther;
+  options.seed = seed;
+  options.trainLimit = trainLimit;
+  options.testLimit = testLimit;
+  options.outputPath = outputFile;
+  options.logPath = logFile;
+  options.optLevel = optLevel;
+  options.progress = !noProgress;
+  options.sharedLibs.push_back(QAT_C_RUNNER_UTILS);
+  if (failed(qat::trainModule(*module, options, llvm::outs())))
+    return 1;
+  return 0;
+}
