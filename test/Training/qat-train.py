@@ -18,7 +18,7 @@
 # CHECK: already trained: nothing to do
 # CHECK: missing data: {{.*}}small.pt:0:0: error: {{.*}}/nowhere/train-images-idx3-ubyte: cannot open the file
 # CHECK: no evaluation forward: {{.*}}eval-only.mlir:1:1: error: the module has no @forward_eval to evaluate with: import the model with qat-import --mode train
-# CHECK: bad option: error: --epochs and --batch-size must be at least 1
+# CHECK: bad option: qat-train: error: --epochs and --batch-size must be at least 1
 # CHECK: no output file after any error
 
 import csv
