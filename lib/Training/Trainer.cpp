@@ -160,6 +160,22 @@ LogicalResult Trainer::build() {
   sgd.weightDecayConv = options.weightDecayConv;
   sgd.weightDecayOther = options.weightDecayOther;
   pm.addPass(createOptimizer(sgd));
+  if (options.gradBoost) {
+    GradBoostOptions boost;
+    if (options.gradBoostVariant == "reference")
+      boost.variant = GradBoostVariant::reference;
+    else if (options.gradBoostVariant == "corrected")
+      boost.variant = GradBoostVariant::corrected;
+    else
+      return error("unknown GradBoost variant '" + options.gradBoostVariant +
+                   "' (reference or corrected)");
+    boost.beta = options.gradBoostBeta;
+    boost.decay = options.gradBoostDecay;
+    boost.clip = options.gradBoostClip;
+    boost.coinProbability = options.gradBoostCoinProbability;
+    boost.seed = static_cast<int64_t>(options.seed);
+    pm.addPass(createGradBoost(boost));
+  }
   if (failed(pm.run(module)))
     return failure();
 
@@ -336,6 +352,10 @@ LogicalResult Trainer::run() {
         } else if (argument.name == "learning_rate") {
           value = NpyArray::zeros(NpyElementType::Float32, {});
           *reinterpret_cast<float *>(value.data.data()) = lr;
+        } else if (argument.name == "grad_boost_noise") {
+          // Noise in every step: there is no FP warm-up phase yet.
+          value = NpyArray::zeros(NpyElementType::Float32, {});
+          *reinterpret_cast<float *>(value.data.data()) = 1.0f;
         } else if (argument.name == "rng_seed") {
           value = NpyArray::zeros(NpyElementType::Int64, {});
           *reinterpret_cast<uint64_t *>(value.data.data()) =

@@ -16,6 +16,7 @@
 # CHECK: PyTorch on the exported state: same test accuracy
 # CHECK: resumed after epoch 1: all 22 state tensors bit-identical to the uninterrupted run
 # CHECK: already trained: nothing to do
+# CHECK: grad boost: same seed, bit-identical weights; noise and variant change them; 8 noisy steps counted
 # CHECK: missing data: {{.*}}small.pt:0:0: error: {{.*}}/nowhere/train-images-idx3-ubyte: cannot open the file
 # CHECK: no evaluation forward: {{.*}}eval-only.mlir:1:1: error: the module has no @forward_eval to evaluate with: import the model with qat-import --mode train
 # CHECK: bad option: qat-train: error: --epochs and --batch-size must be at least 1
@@ -96,6 +97,26 @@ print(f"resumed after epoch 1: all {len(resumed)} state tensors bit-identical to
       "uninterrupted run")
 print("already trained: " + run(f"{out}/full.mlir", *common, "--epochs", "2").stdout
       .split(": ", 1)[1].strip())
+
+# GradBoost: the same seed gives the same weights bit for bit; the noise
+# changes them.
+tiny = ["--batch-size", "32", "--train-limit", "256", "--test-limit", "64", "--no-progress",
+        "--epochs", "1", "--lr", "0.02"]
+for name, extra in (("boost1", ["--grad-boost", "--seed", "5"]),
+                    ("boost2", ["--grad-boost", "--seed", "5"]),
+                    ("plain", ["--seed", "5"]),
+                    ("boost-corrected", ["--grad-boost", "--grad-boost-variant", "corrected",
+                                         "--seed", "5"])):
+    run(f"{out}/small.pt", *tiny, *extra, "-o", f"{out}/{name}.mlir")
+boost1, boost2 = globals_of(f"{out}/boost1.mlir"), globals_of(f"{out}/boost2.mlir")
+plain = globals_of(f"{out}/plain.mlir")
+corrected = globals_of(f"{out}/boost-corrected.mlir")
+assert boost1 == boost2
+assert boost1["conv1.weight"] != plain["conv1.weight"]
+assert boost1["conv1.weight"] != corrected["conv1.weight"]
+assert "grad_boost.max.fc.weight" in boost1 and boost1["grad_boost.qat_steps"] == "dense<8> : tensor<i64>"
+print("grad boost: same seed, bit-identical weights; noise and variant change them; "
+      "8 noisy steps counted")
 
 # Errors.
 failures = {

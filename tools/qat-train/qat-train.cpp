@@ -61,6 +61,20 @@ static cl::opt<double> wdConv("weight-decay-conv", cl::init(1e-5),
                               cl::desc("Weight decay of other 4-D weights"));
 static cl::opt<double> wdOther("weight-decay-other", cl::init(1e-7),
                                cl::desc("Weight decay of other parameters"));
+static cl::opt<bool> gradBoost("grad-boost",
+                               cl::desc("GradBoost the gradients"));
+static cl::opt<std::string>
+    gradBoostVariant("grad-boost-variant", cl::init("reference"),
+                     cl::desc("reference or corrected bias correction"));
+static cl::opt<float> gradBoostBeta("grad-boost-beta", cl::init(0.9f),
+                                    cl::desc("GradBoost statistics' beta"));
+static cl::opt<float> gradBoostDecay("grad-boost-decay", cl::init(1e-2f),
+                                     cl::desc("GradBoost noise decay"));
+static cl::opt<float> gradBoostClip("grad-boost-clip", cl::init(1e-3f),
+                                    cl::desc("GradBoost noise clip"));
+static cl::opt<float>
+    gradBoostCoin("grad-boost-coin-probability", cl::init(0.5f),
+                  cl::desc("GradBoost coin probability (1: no coin toss)"));
 static cl::opt<uint64_t> seed("seed", cl::desc("Shuffling and dropout seed"),
                               cl::init(0));
 static cl::opt<int64_t>
@@ -124,6 +138,12 @@ int main(int argc, char **argv) {
   options.weightDecayConv = wdConv;
   options.weightDecayOther = wdOther;
   options.seed = seed;
+  options.gradBoost = gradBoost;
+  options.gradBoostVariant = gradBoostVariant;
+  options.gradBoostBeta = gradBoostBeta;
+  options.gradBoostDecay = gradBoostDecay;
+  options.gradBoostClip = gradBoostClip;
+  options.gradBoostCoinProbability = gradBoostCoin;
   options.trainLimit = trainLimit;
   options.testLimit = testLimit;
   options.outputPath = outputFile;

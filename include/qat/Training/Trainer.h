@@ -35,6 +35,12 @@ struct TrainOptions {
   bool nesterov = true;
   double weightDecayDepthwise = 0.0, weightDecayConv = 1e-5,
          weightDecayOther = 1e-7;
+  /// GradBoost (--qat-grad-boost) with these options; its noise is seeded
+  /// by `seed`.
+  bool gradBoost = false;
+  std::string gradBoostVariant = "reference";
+  float gradBoostBeta = 0.9f, gradBoostDecay = 1e-2f, gradBoostClip = 1e-3f,
+        gradBoostCoinProbability = 0.5f;
   unsigned optLevel = 2;
   /// Shared libraries the compiled code needs (mlir_c_runner_utils).
   std::vector<std::string> sharedLibs;

@@ -681,11 +681,175 @@ struct SoftmaxCrossEntropyLowering : OpRewritePattern<SoftmaxCrossEntropyOp> {
   }
 };
 
+/// GradBoost: a 0-d generic computes the two f64-rounded-to-f32 factors,
+/// then one elementwise generic updates the statistics and adds the noise,
+/// in the order of the op's documented formulas.
+struct GradBoostLowering : OpRewritePattern<GradBoostOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(GradBoostOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = getContext();
+    Type f32 = rewriter.getF32Type(), f64 = rewriter.getF64Type();
+    double beta = op.getBeta().convertToFloat();
+    double decay = op.getDecay().convertToFloat();
+    float betaF = op.getBeta().convertToFloat();
+    float clip = op.getClip().convertToFloat();
+    float coinProbability = op.getCoinProbability().convertToFloat();
+    bool corrected = op.getVariant() == GradBoostVariant::corrected;
+    uint64_t streamKey =
+        static_cast<uint64_t>(op.getStream()) * 0x9E3779B97F4A7C15ull;
+
+    // 1 - beta^t and (1 - decay)^k, in f64, rounded to f32.
+    auto scalarType = RankedTensorType::get({}, f32);
+    AffineMap scalar0 = AffineMap::get(0, 0, {}, ctx);
+    auto empty = [&](RankedTensorType type) {
+      return tensor::EmptyOp::create(rewriter, loc, type.getShape(),
+                                     type.getElementType())
+          .getResult();
+    };
+    auto factors = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{scalarType, scalarType},
+        ValueRange{op.getStep(), op.getQatSteps()},
+        ValueRange{empty(scalarType), empty(scalarType)},
+        SmallVector<AffineMap>(4, scalar0), ArrayRef<IteratorType>{},
+        [&](OpBuilder &b, Location loc, ValueRange args) {
+          auto f64Constant = [&](double value) -> Value {
+            return arith::ConstantOp::create(b, loc, b.getF64FloatAttr(value));
+          };
+          Value t = arith::SIToFPOp::create(b, loc, f64, args[0]);
+          Value k = arith::SIToFPOp::create(b, loc, f64, args[1]);
+          Value correction = arith::SubFOp::create(
+              b, loc, f64Constant(1.0),
+              math::PowFOp::create(b, loc, f64Constant(beta), t));
+          Value decayFactor =
+              math::PowFOp::create(b, loc, f64Constant(1.0 - decay), k);
+          linalg::YieldOp::create(
+              b, loc,
+              ValueRange{arith::TruncFOp::create(b, loc, f32, correction),
+                         arith::TruncFOp::create(b, loc, f32, decayFactor)});
+        });
+
+    Value gradient = op.getGradient();
+    auto type = cast<RankedTensorType>(gradient.getType());
+    int64_t rank = type.getRank();
+    SmallVector<Value> sizes;
+    for (int64_t dim = 0; dim < rank; ++dim)
+      sizes.push_back(tensor::DimOp::create(rewriter, loc, gradient, dim));
+    AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
+    AffineMap scalar = AffineMap::get(rank, 0, {}, ctx);
+    SmallVector<AffineMap> maps = {identity, identity, identity, scalar,
+                                   scalar,   scalar,   scalar,   scalar,
+                                   identity, identity, identity};
+    SmallVector<Value> inits;
+    for (int i = 0; i < 3; ++i)
+      inits.push_back(emptyLike(rewriter, loc, gradient, f32));
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{type, type, type},
+        ValueRange{gradient, op.getMaxStat(), op.getMinStat(),
+                   factors.getResult(0), factors.getResult(1), op.getStep(),
+                   op.getSeed(), op.getNoise()},
+        inits, maps, SmallVector<IteratorType>(rank, IteratorType::parallel),
+        [&](OpBuilder &b, Location loc, ValueRange args) {
+          auto c = [&](float value) { return f32Constant(b, loc, value); };
+          auto i64 = [&](uint64_t value) -> Value {
+            return arith::ConstantOp::create(
+                b, loc, b.getI64IntegerAttr(static_cast<int64_t>(value)));
+          };
+          Value g = args[0], max = args[1], min = args[2];
+          Value correction = args[3], decayFactor = args[4], t = args[5];
+          Value a = math::AbsFOp::create(b, loc, g);
+          Value beta = c(betaF), oneMinusBeta = c(1.0f - betaF);
+          auto average = [&](Value stat, Value extreme) -> Value {
+            return arith::AddFOp::create(
+                b, loc, arith::MulFOp::create(b, loc, beta, stat),
+                arith::MulFOp::create(b, loc, oneMinusBeta, extreme));
+          };
+          Value newMax =
+              average(max, arith::MaximumFOp::create(b, loc, max, a));
+          Value newMin =
+              average(min, arith::MinimumFOp::create(b, loc, min, a));
+          Value spread;
+          if (corrected) {
+            Value first = arith::CmpIOp::create(b, loc,
+                                                arith::CmpIPredicate::eq, t,
+                                                i64(1));
+            newMin = arith::SelectOp::create(b, loc, first, a, newMin);
+            spread = arith::SubFOp::create(
+                b, loc, arith::DivFOp::create(b, loc, newMax, correction),
+                newMin);
+          } else {
+            newMax = arith::DivFOp::create(b, loc, newMax, correction);
+            newMin = arith::DivFOp::create(b, loc, newMin, correction);
+            spread = arith::SubFOp::create(b, loc, newMax, newMin);
+          }
+          Value delta = arith::MulFOp::create(b, loc, spread, decayFactor);
+
+          // Two 24-bit uniforms from one hash of (seed, step, stream, index).
+          Value index = arith::ConstantIndexOp::create(b, loc, 0);
+          for (int64_t dim = 0; dim < rank; ++dim) {
+            index = arith::MulIOp::create(b, loc, index, sizes[dim]);
+            index = arith::AddIOp::create(
+                b, loc, index, linalg::IndexOp::create(b, loc, dim));
+          }
+          Value counter =
+              arith::IndexCastOp::create(b, loc, b.getI64Type(), index);
+          Value stepKey = splitMix64(
+              b, loc, arith::XOrIOp::create(b, loc, t, i64(streamKey)));
+          Value hash = splitMix64(
+              b, loc,
+              arith::XOrIOp::create(
+                  b, loc, arith::XOrIOp::create(b, loc, args[6], stepKey),
+                  splitMix64(b, loc, counter)));
+          auto uniform = [&](Value bits) -> Value {
+            return arith::MulFOp::create(
+                b, loc, arith::UIToFPOp::create(b, loc, b.getF32Type(), bits),
+                c(0x1p-24f));
+          };
+          Value u = uniform(arith::AddIOp::create(
+              b, loc, arith::ShRUIOp::create(b, loc, hash, i64(40)), i64(1)));
+          Value coinDraw = uniform(arith::AndIOp::create(
+              b, loc, arith::ShRUIOp::create(b, loc, hash, i64(16)),
+              i64(0xFFFFFF)));
+          Value magnitude = arith::NegFOp::create(
+              b, loc, math::LogOp::create(b, loc, u));
+          Value heads = arith::CmpFOp::create(
+              b, loc, arith::CmpFPredicate::OLT, coinDraw, c(coinProbability));
+          Value coin = arith::SelectOp::create(b, loc, heads, c(1.0f), c(0.0f));
+          Value positive = arith::CmpFOp::create(
+              b, loc, arith::CmpFPredicate::OGT, g, c(0.0f));
+          Value negative = arith::CmpFOp::create(
+              b, loc, arith::CmpFPredicate::OLT, g, c(0.0f));
+          Value sign = arith::SelectOp::create(
+              b, loc, positive, c(1.0f),
+              arith::SelectOp::create(b, loc, negative, c(-1.0f), c(0.0f)));
+          Value noise = arith::MulFOp::create(
+              b, loc,
+              arith::MulFOp::create(
+                  b, loc, arith::MulFOp::create(b, loc, magnitude, delta),
+                  coin),
+              sign);
+          noise = arith::MinimumFOp::create(
+              b, loc, arith::MaximumFOp::create(b, loc, noise, c(-clip)),
+              c(clip));
+          Value on = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE,
+                                           args[7], c(0.0f));
+          Value boosted = arith::SelectOp::create(
+              b, loc, on, arith::AddFOp::create(b, loc, g, noise), g);
+          linalg::YieldOp::create(b, loc, ValueRange{boosted, newMax, newMin});
+        });
+    rewriter.replaceOp(op, generic.getResults());
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::qat::populateQatToLinalgConversionPatterns(
     RewritePatternSet &patterns) {
   patterns.add<FakeQuantLowering, FakeQuantMaskLowering, ObserveMinMaxLowering,
                ObserveMovingAverageMinMaxLowering, ChooseQParamsLowering,
-               DropoutLowering, SoftmaxCrossEntropyLowering>(patterns.getContext());
+               DropoutLowering, SoftmaxCrossEntropyLowering,
+               GradBoostLowering>(patterns.getContext());
 }

@@ -354,3 +354,51 @@ func.func @softmax_cross_entropy_result(%logits: tensor<4x10xf32>, %labels: tens
   %0 = "qat.softmax_cross_entropy"(%logits, %labels) : (tensor<4x10xf32>, tensor<4xi64>) -> tensor<1xf32>
   return
 }
+
+// -----
+
+func.func @grad_boost_beta(%g: tensor<4xf32>, %t: tensor<i64>, %on: tensor<f32>) {
+  // expected-error @+1 {{beta must be in [0, 1), got 1}}
+  %0:3 = qat.grad_boost reference %g, %g, %g step %t qat_steps %t seed %t noise %on stream 0 {beta = 1.0 : f32, decay = 0.01 : f32, clip = 0.001 : f32, coin_probability = 0.5 : f32} : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @grad_boost_decay(%g: tensor<4xf32>, %t: tensor<i64>, %on: tensor<f32>) {
+  // expected-error @+1 {{decay must be in [0, 1), got -5.000000e-01}}
+  %0:3 = qat.grad_boost reference %g, %g, %g step %t qat_steps %t seed %t noise %on stream 0 {beta = 0.9 : f32, decay = -0.5 : f32, clip = 0.001 : f32, coin_probability = 0.5 : f32} : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @grad_boost_clip(%g: tensor<4xf32>, %t: tensor<i64>, %on: tensor<f32>) {
+  // expected-error @+1 {{clip must be finite and not negative, got -1}}
+  %0:3 = qat.grad_boost reference %g, %g, %g step %t qat_steps %t seed %t noise %on stream 0 {beta = 0.9 : f32, decay = 0.01 : f32, clip = -1.0 : f32, coin_probability = 0.5 : f32} : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @grad_boost_coin_probability(%g: tensor<4xf32>, %t: tensor<i64>, %on: tensor<f32>) {
+  // expected-error @+1 {{coin_probability must be in [0, 1], got 1.5}}
+  %0:3 = qat.grad_boost reference %g, %g, %g step %t qat_steps %t seed %t noise %on stream 0 {beta = 0.9 : f32, decay = 0.01 : f32, clip = 0.001 : f32, coin_probability = 1.5 : f32} : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @grad_boost_stat_type(%g: tensor<4xf32>, %s: tensor<5xf32>, %t: tensor<i64>, %on: tensor<f32>) {
+  // expected-error @+1 {{all of {gradient, max_stat, min_stat, boosted_gradient, new_max_stat, new_min_stat} have same type}}
+  %0:3 = "qat.grad_boost"(%g, %s, %g, %t, %t, %t, %on) {variant = 0 : i32, stream = 0 : i64, beta = 0.9 : f32, decay = 0.01 : f32, clip = 0.001 : f32, coin_probability = 0.5 : f32} : (tensor<4xf32>, tensor<5xf32>, tensor<4xf32>, tensor<i64>, tensor<i64>, tensor<i64>, tensor<f32>) -> (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>)
+  return
+}
+
+// -----
+
+func.func @grad_boost_step_type(%g: tensor<4xf32>, %t: tensor<i32>, %k: tensor<i64>, %on: tensor<f32>) {
+  // expected-error @+1 {{operand #3 must be 0-d tensor of i64}}
+  %0:3 = "qat.grad_boost"(%g, %g, %g, %t, %k, %k, %on) {variant = 0 : i32, stream = 0 : i64, beta = 0.9 : f32, decay = 0.01 : f32, clip = 0.001 : f32, coin_probability = 0.5 : f32} : (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<i32>, tensor<i64>, tensor<i64>, tensor<f32>) -> (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>)
+  return
+}

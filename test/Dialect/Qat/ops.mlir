@@ -102,3 +102,12 @@ func.func @softmax_cross_entropy_dynamic(%logits: tensor<?x10xf32>, %labels: ten
   %0 = qat.softmax_cross_entropy %logits, %labels : tensor<?x10xf32>, tensor<?xi32> -> tensor<f32>
   return %0 : tensor<f32>
 }
+
+// CHECK-LABEL: func @grad_boost
+func.func @grad_boost(%g: tensor<8x3xf32>, %max: tensor<8x3xf32>, %min: tensor<8x3xf32>, %t: tensor<i64>, %k: tensor<i64>, %seed: tensor<i64>, %on: tensor<f32>) -> tensor<8x3xf32> {
+  // CHECK: qat.grad_boost reference %{{.*}}, %{{.*}}, %{{.*}} step %{{.*}} qat_steps %{{.*}} seed %{{.*}} noise %{{.*}} stream 2 {beta = 0.899999976 : f32, clip = 1.000000e-03 : f32, coin_probability = 5.000000e-01 : f32, decay = 0.00999999977 : f32} : tensor<8x3xf32>
+  %0:3 = qat.grad_boost reference %g, %max, %min step %t qat_steps %k seed %seed noise %on stream 2 {beta = 0.9 : f32, decay = 0.01 : f32, clip = 0.001 : f32, coin_probability = 0.5 : f32} : tensor<8x3xf32>
+  // CHECK: qat.grad_boost corrected
+  %1:3 = qat.grad_boost corrected %0#0, %0#1, %0#2 step %t qat_steps %k seed %seed noise %on stream 0 {beta = 0.9 : f32, decay = 0.0 : f32, clip = 0.0 : f32, coin_probability = 1.0 : f32} : tensor<8x3xf32>
+  return %1#0 : tensor<8x3xf32>
+}

@@ -198,3 +198,19 @@ LogicalResult SoftmaxCrossEntropyOp::verify() {
                                << " labels";
   return success();
 }
+
+LogicalResult GradBoostOp::verify() {
+  float beta = getBeta().convertToFloat();
+  float decay = getDecay().convertToFloat();
+  float clip = getClip().convertToFloat();
+  float coin = getCoinProbability().convertToFloat();
+  if (!(beta >= 0.0f && beta < 1.0f))
+    return emitOpError("beta must be in [0, 1), got ") << beta;
+  if (!(decay >= 0.0f && decay < 1.0f))
+    return emitOpError("decay must be in [0, 1), got ") << decay;
+  if (!(clip >= 0.0f) || std::isinf(clip))
+    return emitOpError("clip must be finite and not negative, got ") << clip;
+  if (!(coin >= 0.0f && coin <= 1.0f))
+    return emitOpError("coin_probability must be in [0, 1], got ") << coin;
+  return success();
+}

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qat/Dialect/Qat/Transforms/Passes.h"
+#include "StateGlobals.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -97,35 +98,6 @@ struct OptimizerPass : qat::impl::OptimizerBase<OptimizerPass> {
       return signalPassFailure();
   }
 
-  /// The mutable zero-initialized global of a momentum buffer (reused when
-  /// the module already has it).
-  LogicalResult momentumGlobal(ModuleOp module, StringRef name,
-                               RankedTensorType type) {
-    if (Operation *existing = module.lookupSymbol(name)) {
-      auto global = dyn_cast<ml_program::GlobalOp>(existing);
-      if (!global || global.getType() != type || !global.getIsMutable())
-        return existing->emitError()
-               << "'" << name << "' must be a mutable global of type " << type
-               << " to hold a momentum buffer";
-      return success();
-    }
-    OpBuilder builder(module.getBodyRegion());
-    builder.setInsertionPointToEnd(module.getBody());
-    Operation *last = nullptr;
-    for (auto global : module.getOps<ml_program::GlobalOp>())
-      last = global;
-    if (last)
-      builder.setInsertionPointAfter(last);
-    else
-      builder.setInsertionPointToStart(module.getBody());
-    ml_program::GlobalOp::create(builder, module.getLoc(),
-                                 builder.getStringAttr(name), TypeAttr::get(type),
-                                 builder.getUnitAttr(),
-                                 DenseElementsAttr::get(type, 0.0f),
-                                 builder.getStringAttr("private"));
-    return success();
-  }
-
   LogicalResult generate(ModuleOp module, func::FuncOp gradientFunc) {
     MLIRContext *ctx = &getContext();
     FunctionType gradientType = gradientFunc.getFunctionType();
@@ -182,7 +154,8 @@ struct OptimizerPass : qat::impl::OptimizerBase<OptimizerPass> {
     for (unsigned arg : trainableArgs) {
       momentumNames.push_back(("sgd.momentum." + nameOf(arg).getValue()).str());
       auto type = cast<RankedTensorType>(gradientType.getInput(arg));
-      if (failed(momentumGlobal(module, momentumNames.back(), type)))
+      if (failed(getOrCreateStateGlobal(module, momentumNames.back(), type,
+                                        attrs.getF32FloatAttr(0.0f))))
         return failure();
       argTypes.push_back(type);
       argAttrs.push_back(stateAttr(momentumNames.back()));

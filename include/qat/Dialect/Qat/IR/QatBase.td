@@ -57,4 +57,17 @@ def Qat_QParamsRule : I32EnumAttr<"QParamsRule",
   let cppNamespace = "::mlir::qat";
 }
 
+def Qat_GradBoostVariant : I32EnumAttr<"GradBoostVariant",
+    "how GradBoost corrects the bias of its gradient statistics", [
+      // The method's reference code: the statistics are divided by
+      // 1 - beta^t every step and the quotient is stored (it compounds).
+      I32EnumAttrCase<"reference", 0>,
+      // Adam-style: the stored statistics are plain moving averages, the
+      // correction is applied only where they are used; the minimum starts
+      // at the first |g| rather than 0.
+      I32EnumAttrCase<"corrected", 1>
+    ]> {
+  let cppNamespace = "::mlir::qat";
+}
+
 #endif // QAT_DIALECT_QAT_IR_QATBASE_TD

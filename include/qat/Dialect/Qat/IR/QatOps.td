@@ -358,4 +358,90 @@ def Qat_SoftmaxCrossEntropyOp : Qat_Op<"softmax_cross_entropy", [Pure]> {
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// GradBoost
+//===----------------------------------------------------------------------===//
+
+// 0-d tensors with a fixed element type, so the assembly format needs no
+// type for them.
+def Qat_I64Scalar : Type<0DTensorOf<[I64]>.predicate, "0-d tensor of i64">,
+    BuildableType<"::mlir::RankedTensorType::get({}, $_builder.getI64Type())">;
+def Qat_F32Scalar : Type<0DTensorOf<[F32]>.predicate, "0-d tensor of f32">,
+    BuildableType<"::mlir::RankedTensorType::get({}, $_builder.getF32Type())">;
+
+def Qat_GradBoostOp : Qat_Op<"grad_boost", [Pure,
+    AllTypesMatch<["gradient", "max_stat", "min_stat", "boosted_gradient",
+                   "new_max_stat", "new_min_stat"]>]> {
+  let summary = "GradBoost: gradient statistics and sign-aligned noise";
+  let description = [{
+    One parameter's GradBoost update (StatAssist & GradBoost, Kim et al.
+    2020), element by element, in f32. With `a = |g|`, `t = step` (the
+    number of this update, from 1), `k = qat_steps` (QAT steps before this
+    one) and `beta`, `decay`, `clip`, `coin_probability` attributes:
+
+    `reference` variant (the method's code; the correction compounds):
+    ```
+    max' = (beta * max + (1 - beta) * maximum(max, a)) / (1 - beta^t)
+    min' = (beta * min + (1 - beta) * minimum(min, a)) / (1 - beta^t)
+    spread = max' - min'
+    ```
+    `corrected` variant (the stored statistics are moving averages; the
+    minimum starts at the first |g|):
+    ```
+    max' = beta * max + (1 - beta) * maximum(max, a)
+    min' = t == 1 ? a : beta * min + (1 - beta) * minimum(min, a)
+    spread = max' / (1 - beta^t) - min'
+    ```
+    Then, where `noise` is non-zero (QAT; zero during the FP warm-up, which
+    only updates the statistics):
+    ```
+    delta = spread * (1 - decay)^k
+    n = clamp(-log(u) * delta * (c < coin_probability) * sign(g), -clip, clip)
+    boosted = g + n          (else boosted = g)
+    ```
+    `-log(u)` is |Laplace(0, 1)|. `1 - beta^t` and `(1 - decay)^k` are
+    computed in f64 and rounded to f32. `u` (in (0, 1]) and `c` (in
+    [0, 1)) are 24-bit uniforms from one counter-based hash of
+    (`seed`, `step`, `stream`, element index):
+    ```
+    h = splitmix64(seed ^ splitmix64(step ^ stream * 0x9E3779B97F4A7C15)
+                   ^ splitmix64(index))
+    u = ((h >> 40) + 1) * 2^-24,  c = ((h >> 16) & 0xFFFFFF) * 2^-24
+    ```
+    so the same seed gives the same noise on any machine; each parameter
+    has its own `stream`.
+
+    ```mlir
+    %g2, %max2, %min2 = qat.grad_boost reference %g, %max, %min
+        step %t qat_steps %k seed %seed noise %on stream 3
+        {beta = 0.9 : f32, decay = 0.01 : f32, clip = 0.001 : f32,
+         coin_probability = 0.5 : f32} : tensor<16x3x3x3xf32>
+    ```
+  }];
+  let arguments = (ins
+    Qat_GradBoostVariant:$variant,
+    RankedTensorOf<[F32]>:$gradient,
+    RankedTensorOf<[F32]>:$max_stat,
+    RankedTensorOf<[F32]>:$min_stat,
+    Qat_I64Scalar:$step,
+    Qat_I64Scalar:$qat_steps,
+    Qat_I64Scalar:$seed,
+    Qat_F32Scalar:$noise,
+    Qat_I64Attr:$stream,
+    F32Attr:$beta,
+    F32Attr:$decay,
+    F32Attr:$clip,
+    F32Attr:$coin_probability);
+  let results = (outs
+    RankedTensorOf<[F32]>:$boosted_gradient,
+    RankedTensorOf<[F32]>:$new_max_stat,
+    RankedTensorOf<[F32]>:$new_min_stat);
+  let assemblyFormat = [{
+    $variant $gradient `,` $max_stat `,` $min_stat `step` $step
+    `qat_steps` $qat_steps `seed` $seed `noise` $noise `stream` $stream
+    attr-dict `:` type($gradient)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // QAT_DIALECT_QAT_IR_QATOPS_TD

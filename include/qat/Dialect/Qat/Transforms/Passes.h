@@ -7,6 +7,8 @@
 #ifndef QAT_DIALECT_QAT_TRANSFORMS_PASSES_H
 #define QAT_DIALECT_QAT_TRANSFORMS_PASSES_H
 
+#include "qat/Dialect/Qat/IR/QatOps.h"
+
 #include "mlir/Pass/Pass.h"
 
 namespace mlir::qat {

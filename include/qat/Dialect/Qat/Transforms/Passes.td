@@ -107,6 +107,49 @@ def Optimizer : Pass<"qat-optimizer", "::mlir::ModuleOp"> {
   ];
 }
 
+def GradBoost : Pass<"qat-grad-boost", "::mlir::ModuleOp"> {
+  let summary = "GradBoost: sign-aligned gradient noise in the training step";
+  let description = [{
+    Rewrites the training step (made by `--qat-optimizer`) so that every
+    parameter's gradient passes through `qat.grad_boost` before the
+    optimizer update: the op keeps the per-element gradient statistics and
+    adds the method's noise (see the op for the formulas).
+
+    The state it adds, each an argument and a result of the step kept in a
+    mutable global (created at zero when missing, so a saved module
+    resumes): `grad_boost.max.P` and `grad_boost.min.P` per parameter `P`,
+    `grad_boost.step` (updates so far, the `t` of the bias correction) and
+    `grad_boost.qat_steps` (noisy steps so far, the `k` of the decay). The
+    runtime input `grad_boost_noise : tensor<f32>` switches the noise: 0
+    updates only the statistics (the StatAssist warm-up), anything else adds
+    noise and counts a QAT step. Parameter number `i` (in argument order)
+    draws from noise stream `i`, seeded by the `seed` option.
+  }];
+  let options = [
+    Option<"functionName", "function", "std::string", "\"train_step\"",
+           "The training step to rewrite">,
+    Option<"variant", "variant", "::mlir::qat::GradBoostVariant",
+           "::mlir::qat::GradBoostVariant::reference",
+           "Bias correction of the statistics", [{::llvm::cl::values(
+             clEnumValN(::mlir::qat::GradBoostVariant::reference, "reference",
+                        "the method's code: the correction compounds"),
+             clEnumValN(::mlir::qat::GradBoostVariant::corrected, "corrected",
+                        "Adam-style, not written back; a real minimum"))}]>,
+    Option<"beta", "beta", "float", "0.9f", "Statistics' averaging factor">,
+    Option<"decay", "decay", "float", "0.01f",
+           "Noise decay lambda per QAT step">,
+    Option<"clip", "clip", "float", "1e-3f", "Noise magnitude bound">,
+    Option<"coinProbability", "coin-probability", "float", "0.5f",
+           "Probability that an element gets noise (1: coin toss off)">,
+    Option<"seed", "seed", "int64_t", "0", "Seed of the noise">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::ml_program::MLProgramDialect",
+    "::mlir::qat::QatDialect"
+  ];
+}
+
 def OutlineKernels : Pass<"qat-outline-kernels", "::mlir::ModuleOp"> {
   let summary = "Move each linalg op on buffers into a function of its own";
   let description = [{
