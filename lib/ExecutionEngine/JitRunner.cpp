@@ -19,6 +19,7 @@
 #include "llvm/Support/TargetSelect.h"
 
 #include <algorithm>
+#include <malloc.h>
 #include <chrono>
 
 using namespace mlir;
@@ -281,6 +282,13 @@ LogicalResult JitModule::call(StringRef entry,
     return emitError(UnknownLoc::get(context))
            << "call failed: " << llvm::toString(std::move(error));
   return success();
+}
+
+void mlir::qat::keepFreedMemoryInProcess() {
+#ifdef __GLIBC__
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
 }
 
 FailureOr<JitResult> mlir::qat::runJit(ModuleOp module, StringRef entry,

@@ -73,6 +73,7 @@ static void printTimes(const qat::JitResult &result) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
+  qat::keepFreedMemoryInProcess();
   cl::ParseCommandLineOptions(argc, argv,
                               "qat-mlir: run a function on .npy arrays\n");
   if (optLevel > 3)

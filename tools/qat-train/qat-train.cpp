@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qat/Import/Torch/TorchImporter.h"
+#include "qat/ExecutionEngine/JitRunner.h"
 #include "qat/InitAll.h"
 #include "qat/Training/Trainer.h"
 
@@ -99,6 +100,7 @@ static int fail(const llvm::Twine &message) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
+  qat::keepFreedMemoryInProcess();
   cl::ParseCommandLineOptions(
       argc, argv, "qat-mlir: train a model with compiled training steps\n");
   if (optLevel > 3)
