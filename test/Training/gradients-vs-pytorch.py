@@ -5,7 +5,8 @@
 # pooling, ReLU/ReLU6/sigmoid/tanh, concatenation, residual adds, products,
 # log-softmax, linear layers, dropout, and fake quantization (a model
 # prepared for QAT by PyTorch: straight-through estimator with the clipping
-# mask). Error per parameter = max |ours - torch| / max |torch|; the bound
+# mask; and PyTorch's QAT form of Conv+BN+ReLU, whose weights are scaled by
+# the batch-norm factor through sqrt before fake quantization). Error per parameter = max |ours - torch| / max |torch|; the bound
 # is 1e-4.
 #
 # The whole MobileNetV2 is too deep for that bound to be meaningful in f32:
@@ -23,6 +24,7 @@
 # CHECK: mobilenet_v2_blocks: loss matches; {{[0-9]+}} parameter gradients within 1e-4
 # CHECK: mobilenet_v2_28x28: loss matches; {{[0-9]+}} parameter gradients as accurate as PyTorch's against f64
 # CHECK: prepared_qat: loss matches; {{[0-9]+}} parameter gradients within 1e-4
+# CHECK: conv_bn_qat: loss matches; {{[0-9]+}} parameter gradients within 1e-4
 # CHECK: dropout: loss matches; 2 parameter gradients within 1e-4
 
 import copy
@@ -93,6 +95,36 @@ def prepared_qat():
     model = nn.Sequential(tq.QuantStub(), model, tq.DeQuantStub())
     model.qconfig = tq.get_default_qat_qconfig("qnnpack")
     model.train()
+    tq.prepare_qat(model, inplace=True)
+    for _ in range(2):
+        model(torch.randn(8, 1, 28, 28))
+    return model
+
+
+class ConvBnQat(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.relu1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(8, 16, 3, stride=2, padding=1)
+        self.relu2 = nn.ReLU()
+        self.fc = nn.Linear(16 * 7 * 7, 10)
+
+    def forward(self, x):
+        x = self.relu2(self.conv2(self.relu1(self.bn1(self.conv1(x)))))
+        return self.fc(torch.flatten(F.avg_pool2d(x, 2), 1))
+
+
+def conv_bn_qat():
+    """Conv+BN+ReLU in PyTorch's QAT form (fuse_modules_qat): batch-norm
+    statistics of the batch, weights scaled by the BN factor (through sqrt)
+    before their fake quantization."""
+    torch.manual_seed(1)
+    model = ConvBnQat().train()
+    tq.fuse_modules_qat(model, [["conv1", "bn1", "relu1"], ["conv2", "relu2"]], inplace=True)
+    model = nn.Sequential(tq.QuantStub(), model, tq.DeQuantStub())
+    model.qconfig = tq.get_default_qat_qconfig("qnnpack")
     tq.prepare_qat(model, inplace=True)
     for _ in range(2):
         model(torch.randn(8, 1, 28, 28))
@@ -174,5 +206,6 @@ mobilenet.classifier[0].p = 0.0
 check("mobilenet_v2_28x28", mobilenet, torch.randn(2, 1, 28, 28), torch.tensor([4, 2]),
       against_f64=True)
 check("prepared_qat", prepared_qat(), torch.randn(4, 1, 28, 28), torch.tensor([0, 9, 9, 2]))
+check("conv_bn_qat", conv_bn_qat(), torch.randn(4, 1, 28, 28), torch.tensor([3, 3, 1, 0]))
 check("dropout", nn.Sequential(nn.Linear(32, 16), nn.Dropout(0.5)),
       torch.randn(8, 32), torch.tensor([1, 2, 3, 4, 5, 6, 7, 15]), seed=7)

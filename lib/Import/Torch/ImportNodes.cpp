@@ -415,6 +415,26 @@ void Importer::importNode(jit::Node *node) {
     result(op == "hardswish" ? mul(x, gate) : gate);
     return;
   }
+  if (op == "zeros" || op == "zeros_like") {
+    // zeros(size, dtype, layout, device, pin_memory); the QAT Conv+BN
+    // modules make their zero bias with it.
+    std::vector<int64_t> shape =
+        op == "zeros" ? intsOf(node->input(0))
+                      : std::vector<int64_t>(
+                            shapeOf(tensorOf(node->input(0))).begin(),
+                            shapeOf(tensorOf(node->input(0))).end());
+    jit::Value *dtype = node->input(1);
+    if (!isNone(dtype) && intOf(dtype) != static_cast<int64_t>(at::kFloat))
+      fail("only float32 " + op.str() + " is supported");
+    result(zeros(shape));
+    return;
+  }
+  if (op == "sqrt") {
+    // math.sqrt is correctly rounded, as PyTorch's sqrt; tosa has none.
+    Value x = tensorOf(node->input(0));
+    result(math::SqrtOp::create(builder, loc, x).getResult());
+    return;
+  }
   if (op == "sigmoid" || op == "tanh") {
     Value x = tensorOf(node->input(0));
     result(

@@ -64,6 +64,7 @@ namespace qat {
 void registerTosaGradientExternalModels(DialectRegistry &registry);
 void registerLinalgGradientExternalModels(DialectRegistry &registry);
 void registerTensorGradientExternalModels(DialectRegistry &registry);
+void registerMathGradientExternalModels(DialectRegistry &registry);
 void registerQatGradientExternalModels(DialectRegistry &registry);
 } // namespace qat
 } // namespace mlir

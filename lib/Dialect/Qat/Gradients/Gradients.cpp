@@ -13,5 +13,6 @@ void mlir::qat::registerGradientExternalModels(DialectRegistry &registry) {
   registerTosaGradientExternalModels(registry);
   registerLinalgGradientExternalModels(registry);
   registerTensorGradientExternalModels(registry);
+  registerMathGradientExternalModels(registry);
   registerQatGradientExternalModels(registry);
 }

@@ -150,6 +150,47 @@ def GradBoost : Pass<"qat-grad-boost", "::mlir::ModuleOp"> {
   ];
 }
 
+def StatAssist : Pass<"qat-stat-assist", "::mlir::ModuleOp"> {
+  let summary = "StatAssist: derive the floating-point warm-up step";
+  let description = [{
+    Derives the FP warm-up step of StatAssist (default
+    `@train_step_warmup`) from the QAT training step (`@train_step`, made by
+    `--qat-optimizer` and optionally `--qat-grad-boost` from a model with
+    fake quantization):
+
+    - its loss-and-gradients function is cloned (`<name>_warmup`) with every
+      `qat.fake_quant` bypassed (its input passes through) and every
+      straight-through mask all true, so the forward and backward passes
+      are the model's floating-point ones;
+    - the observers stay: they record the ranges of the FP activations and
+      weights;
+    - GradBoost's `grad_boost_noise` input becomes 0: the warm-up updates
+      the gradient statistics without adding noise;
+    - everything else is shared: the same parameters, batch-norm
+      statistics, momentum and GradBoost state, so QAT continues from the
+      warm-up's optimizer state, as the method prescribes.
+
+    With `inherit-observers=false` (the method's reference behaviour) the
+    state the observers and `qat.choose_qparams` write is renamed
+    `stat_assist.<name>` in the warm-up step (new globals, initialized like
+    the originals), so QAT starts with empty observers. With
+    `inherit-observers=true` (an extension) the warm-up writes the real
+    observer state and QAT starts from the FP ranges.
+  }];
+  let options = [
+    Option<"functionName", "function", "std::string", "\"train_step\"",
+           "The QAT training step">,
+    Option<"warmupName", "warmup-function", "std::string",
+           "\"train_step_warmup\"", "Name of the derived warm-up step">,
+    Option<"inheritObservers", "inherit-observers", "bool", "false",
+           "QAT starts from the observer ranges of the FP warm-up">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::ml_program::MLProgramDialect"
+  ];
+}
+
 def OutlineKernels : Pass<"qat-outline-kernels", "::mlir::ModuleOp"> {
   let summary = "Move each linalg op on buffers into a function of its own";
   let description = [{

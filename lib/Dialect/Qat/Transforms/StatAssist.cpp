@@ -1,0 +1,182 @@
+//===- StatAssist.cpp - the FP warm-up step of StatAssist -------*- C++ -*-===//
+//
+// Part of qat-mlir. The --qat-stat-assist pass.
+//
+//===----------------------------------------------------------------------===//
+
+#include "StateGlobals.h"
+#include "qat/Dialect/Qat/IR/QatOps.h"
+#include "qat/Dialect/Qat/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MLProgram/IR/MLProgram.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "llvm/ADT/StringSet.h"
+
+namespace mlir::qat {
+#define GEN_PASS_DEF_STATASSIST
+#include "qat/Dialect/Qat/Transforms/Passes.h.inc"
+} // namespace mlir::qat
+
+using namespace mlir;
+using namespace mlir::qat;
+
+namespace {
+
+/// Whether `value` is written by an observer or qat.choose_qparams (looking
+/// through the reshapes the importer puts around 0-d state).
+bool isObserverState(Value value) {
+  Operation *op = value.getDefiningOp();
+  while (op && isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp>(op))
+    op = op->getOperand(0).getDefiningOp();
+  return op && isa<ObserveMinMaxOp, ObserveMovingAverageMinMaxOp,
+                   ChooseQParamsOp>(op);
+}
+
+struct StatAssistPass : qat::impl::StatAssistBase<StatAssistPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto step = module.lookupSymbol<func::FuncOp>(functionName);
+    if (!step || step.isExternal()) {
+      module.emitError() << "no function '" << functionName
+                         << "': run --qat-optimizer first";
+      return signalPassFailure();
+    }
+    if (module.lookupSymbol(warmupName)) {
+      module.emitError() << "the module already has a symbol named '"
+                         << warmupName << "'";
+      return signalPassFailure();
+    }
+    func::CallOp call;
+    step.walk([&](func::CallOp candidate) {
+      auto target = module.lookupSymbol<func::FuncOp>(candidate.getCallee());
+      if (!call && target &&
+          llvm::any_of(llvm::seq(target.getNumResults()), [&](unsigned i) {
+            return static_cast<bool>(target.getResultAttr(i, "qat.gradient"));
+          }))
+        call = candidate;
+    });
+    if (!call) {
+      step.emitError() << "calls no function that returns qat.gradient "
+                          "results: run --qat-generate-backward first";
+      return signalPassFailure();
+    }
+    auto gradients = module.lookupSymbol<func::FuncOp>(call.getCallee());
+    if (failed(derive(module, step, call, gradients)))
+      signalPassFailure();
+  }
+
+  LogicalResult derive(ModuleOp module, func::FuncOp step, func::CallOp call,
+                       func::FuncOp gradients) {
+    OpBuilder b(&getContext());
+    SymbolTable symbols(module);
+
+    // The FP loss and gradients: fake quantization bypassed.
+    func::FuncOp fpGradients = gradients.clone();
+    fpGradients.setName((gradients.getName() + "_warmup").str());
+    symbols.insert(fpGradients, Block::iterator(gradients->getNextNode()));
+    bool anyFakeQuant = false;
+    fpGradients.walk([&](Operation *op) {
+      if (auto fakeQuant = dyn_cast<FakeQuantOp>(op)) {
+        fakeQuant.replaceAllUsesWith(fakeQuant.getInput());
+        fakeQuant.erase();
+        anyFakeQuant = true;
+      } else if (auto mask = dyn_cast<FakeQuantMaskOp>(op)) {
+        b.setInsertionPoint(mask);
+        auto type = cast<RankedTensorType>(mask.getType());
+        Value allTrue = arith::ConstantOp::create(
+            b, mask.getLoc(), DenseElementsAttr::get(type, true));
+        mask.replaceAllUsesWith(allTrue);
+        mask.erase();
+      }
+    });
+    if (!anyFakeQuant)
+      return step.emitError()
+             << "has no qat.fake_quant to bypass: StatAssist needs a model "
+                "with fake quantization (prepare_qat)";
+    Block &fpBody = fpGradients.getBody().front();
+    for (Operation &op : llvm::make_early_inc_range(llvm::reverse(fpBody)))
+      if (isOpTriviallyDead(&op))
+        op.erase();
+
+    // The observer state the warm-up writes.
+    llvm::StringSet<> observerState;
+    auto ret = cast<func::ReturnOp>(fpBody.getTerminator());
+    for (auto [index, value] : llvm::enumerate(ret.getOperands()))
+      if (auto name =
+              fpGradients.getResultAttrOfType<StringAttr>(index, "qat.state"))
+        if (isObserverState(value))
+          observerState.insert(name.getValue());
+
+    // The warm-up step: the same step calling the FP function, no noise.
+    func::FuncOp warmup = step.clone();
+    warmup.setName(warmupName);
+    symbols.insert(warmup, Block::iterator(step->getNextNode()));
+    warmup.walk([&](func::CallOp warmCall) {
+      if (warmCall.getCallee() == gradients.getName())
+        warmCall.setCallee(fpGradients.getName());
+    });
+    for (unsigned i = 0; i < warmup.getNumArguments(); ++i) {
+      auto name = warmup.getArgAttrOfType<StringAttr>(i, "qat.input");
+      if (!name || name.getValue() != "grad_boost_noise")
+        continue;
+      Block &body = warmup.getBody().front();
+      b.setInsertionPointToStart(&body);
+      auto type = cast<RankedTensorType>(warmup.getArgument(i).getType());
+      Value zero = arith::ConstantOp::create(
+          b, warmup.getLoc(), DenseElementsAttr::get(type, 0.0f));
+      warmup.getArgument(i).replaceAllUsesWith(zero);
+      if (failed(warmup.eraseArgument(i)))
+        return failure();
+      break;
+    }
+    warmup->setAttr("qat.stat_assist_warmup", b.getUnitAttr());
+
+    if (inheritObservers)
+      return success();
+    // The reference: QAT's observers start empty, so the warm-up keeps its
+    // observer state apart.
+    auto rename = [&](StringAttr name) -> FailureOr<StringAttr> {
+      std::string renamed = ("stat_assist." + name.getValue()).str();
+      auto original = module.lookupSymbol<ml_program::GlobalOp>(name);
+      if (!original || !original.getValue())
+        return warmup.emitError()
+               << "observer state '" << name.getValue()
+               << "' has no global with an initial value";
+      auto type = cast<RankedTensorType>(original.getType());
+      if (!module.lookupSymbol(renamed)) {
+        OpBuilder top(original);
+        top.setInsertionPointAfter(original);
+        ml_program::GlobalOp::create(
+            top, original.getLoc(), top.getStringAttr(renamed),
+            TypeAttr::get(type), top.getUnitAttr(), *original.getValue(),
+            top.getStringAttr("private"));
+      }
+      return b.getStringAttr(renamed);
+    };
+    for (unsigned i = 0; i < warmup.getNumArguments(); ++i)
+      if (auto name = warmup.getArgAttrOfType<StringAttr>(i, "qat.state"))
+        if (observerState.contains(name.getValue())) {
+          auto renamed = rename(name);
+          if (failed(renamed))
+            return failure();
+          warmup.setArgAttr(i, "qat.state", *renamed);
+        }
+    for (unsigned i = 0; i < warmup.getNumResults(); ++i)
+      if (auto name = warmup.getResultAttrOfType<StringAttr>(i, "qat.state"))
+        if (observerState.contains(name.getValue())) {
+          auto renamed = rename(name);
+          if (failed(renamed))
+            return failure();
+          warmup.setResultAttr(i, "qat.state", *renamed);
+        }
+    return success();
+  }
+};
+
+} // namespace
