@@ -176,6 +176,11 @@ LogicalResult Trainer::build() {
     boost.seed = static_cast<int64_t>(options.seed);
     pm.addPass(createGradBoost(boost));
   }
+  if (options.fpWarmupEpochs > 0) {
+    StatAssistOptions statAssist;
+    statAssist.inheritObservers = options.inheritObservers;
+    pm.addPass(createStatAssist(statAssist));
+  }
   if (failed(pm.run(module)))
     return failure();
 
@@ -183,13 +188,15 @@ LogicalResult Trainer::build() {
   JitOptions jitOptions;
   jitOptions.optLevel = options.optLevel;
   jitOptions.sharedLibs = options.sharedLibs;
-  auto compiled =
-      JitModule::compile(*lowered, {"train_step", "forward_eval"}, jitOptions);
+  std::vector<std::string> entries = {"train_step", "forward_eval"};
+  if (options.fpWarmupEpochs > 0)
+    entries.push_back("train_step_warmup");
+  auto compiled = JitModule::compile(*lowered, entries, jitOptions);
   if (failed(compiled))
     return failure();
   jit = std::move(*compiled);
 
-  for (StringRef entry : {"train_step", "forward_eval"})
+  for (const std::string &entry : entries)
     for (const TensorSpec &spec : jit->spec(entry).arguments) {
       if (spec.role != "state" || state.count(spec.name))
         continue;
@@ -266,7 +273,8 @@ LogicalResult Trainer::save(int64_t epochsDone) {
   if (options.outputPath.empty())
     return success();
   OwningOpRef<ModuleOp> saved = module.clone();
-  for (StringRef name : {"train_step", "loss_and_gradients"})
+  for (StringRef name : {"train_step", "loss_and_gradients",
+                         "train_step_warmup", "loss_and_gradients_warmup"})
     if (Operation *func = saved->lookupSymbol(name))
       func->erase();
   if (llvm::Error failure =
@@ -285,9 +293,10 @@ LogicalResult Trainer::run() {
   int64_t startEpoch = 0;
   if (auto done = module->getAttrOfType<IntegerAttr>(kTrainedEpochs))
     startEpoch = done.getInt();
-  if (startEpoch >= options.epochs) {
+  int64_t totalEpochs = options.fpWarmupEpochs + options.epochs;
+  if (startEpoch >= totalEpochs) {
     out << "the module has already been trained for " << startEpoch
-        << " epochs (of " << options.epochs << "): nothing to do\n";
+        << " epochs (of " << totalEpochs << "): nothing to do\n";
     return success();
   }
   if (failed(build()))
@@ -295,12 +304,16 @@ LogicalResult Trainer::run() {
   out << llvm::format("compiled the training step in %.1f s\n",
                       jit->compileSeconds());
 
-  const FunctionSpec &spec = jit->spec("train_step");
   int64_t stepsPerEpoch = train.count / batch; // the last partial batch is
                                                // dropped
-  int64_t totalSteps = stepsPerEpoch * options.epochs;
-  int64_t warmupSteps =
-      std::llround(options.lrWarmupEpochs * stepsPerEpoch);
+  // The learning-rate schedule runs over each phase: the FP warm-up, then
+  // (restarted) QAT.
+  auto phaseOf = [&](int64_t epoch) {
+    bool warmup = epoch < options.fpWarmupEpochs;
+    int64_t first = warmup ? 0 : options.fpWarmupEpochs;
+    int64_t length = warmup ? options.fpWarmupEpochs : options.epochs;
+    return std::make_tuple(warmup, first, length);
+  };
 
   std::unique_ptr<llvm::raw_fd_ostream> log;
   if (!options.logPath.empty()) {
@@ -312,16 +325,24 @@ LogicalResult Trainer::run() {
     if (ec)
       return error("cannot write " + options.logPath + ": " + ec.message());
     if (!append)
-      *log << "epoch,learning_rate,train_loss,train_accuracy,test_accuracy,"
-              "images_per_second,seconds\n";
+      *log << "epoch,phase,learning_rate,train_loss,train_accuracy,"
+              "test_accuracy,images_per_second,seconds\n";
   }
 
-  std::vector<NpyArray> arguments(spec.arguments.size());
+  std::vector<NpyArray> arguments;
   std::vector<NpyArray> results;
   std::vector<int64_t> order(train.count);
   bool showProgress =
       options.progress && llvm::sys::Process::StandardErrIsDisplayed();
-  for (int64_t epoch = startEpoch; epoch < options.epochs; ++epoch) {
+  for (int64_t epoch = startEpoch; epoch < totalEpochs; ++epoch) {
+    auto [warmup, phaseStart, phaseEpochs] = phaseOf(epoch);
+    StringRef entry = warmup ? "train_step_warmup" : "train_step";
+    const FunctionSpec &spec = jit->spec(entry);
+    arguments.resize(spec.arguments.size());
+    results.clear();
+    int64_t phaseSteps = stepsPerEpoch * phaseEpochs;
+    int64_t warmupSteps = std::min<int64_t>(
+        phaseSteps, std::llround(options.lrWarmupEpochs * stepsPerEpoch));
     // The order depends only on (seed, epoch): a resumed run sees the same
     // batches as an uninterrupted one.
     std::iota(order.begin(), order.end(), 0);
@@ -334,8 +355,8 @@ LogicalResult Trainer::run() {
     int64_t correct = 0;
     for (int64_t step = 0; step < stepsPerEpoch; ++step) {
       int64_t globalStep = epoch * stepsPerEpoch + step;
-      lr = learningRateAt(globalStep, totalSteps, warmupSteps,
-                          options.learningRate);
+      lr = learningRateAt((epoch - phaseStart) * stepsPerEpoch + step,
+                          phaseSteps, warmupSteps, options.learningRate);
       ArrayRef<int64_t> indices(&order[step * batch], batch);
       for (auto [index, argument] : llvm::enumerate(spec.arguments)) {
         NpyArray &value = arguments[index];
@@ -365,7 +386,7 @@ LogicalResult Trainer::run() {
                        "' that the trainer cannot provide");
         }
       }
-      if (failed(jit->call("train_step", arguments, results)))
+      if (failed(jit->call(entry, arguments, results)))
         return failure();
       for (auto [index, result] : llvm::enumerate(spec.results)) {
         if (result.role == "state") {
@@ -386,7 +407,7 @@ LogicalResult Trainer::run() {
         llvm::errs() << llvm::format(
             "\repoch %lld/%lld  step %lld/%lld  loss %.4f  accuracy %.2f%%  "
             "%.0f images/s ",
-            (long long)epoch + 1, (long long)options.epochs,
+            (long long)epoch + 1, (long long)totalEpochs,
             (long long)step + 1, (long long)stepsPerEpoch,
             lossSum / (step + 1), 100.0 * correct / ((step + 1) * batch),
             (step + 1) * batch / secondsSince(epochStart));
@@ -400,14 +421,16 @@ LogicalResult Trainer::run() {
     double trainLoss = lossSum / stepsPerEpoch;
     double trainAccuracy = 100.0 * correct / (stepsPerEpoch * batch);
     double imagesPerSecond = stepsPerEpoch * batch / seconds;
-    out << llvm::format("epoch %lld/%lld: train loss %.4f, train accuracy "
+    out << llvm::format("epoch %lld/%lld%s: train loss %.4f, train accuracy "
                         "%.2f%%, test accuracy %.2f%%, %.0f images/s\n",
-                        (long long)epoch + 1, (long long)options.epochs,
-                        trainLoss, trainAccuracy, *accuracy, imagesPerSecond);
+                        (long long)epoch + 1, (long long)totalEpochs,
+                        warmup ? " (FP warm-up)" : "", trainLoss,
+                        trainAccuracy, *accuracy, imagesPerSecond);
     out.flush();
     if (log) {
-      *log << llvm::format("%lld,%.6g,%.6f,%.4f,%.4f,%.1f,%.3f\n",
-                           (long long)epoch + 1, lr, trainLoss, trainAccuracy,
+      *log << llvm::format("%lld,%s,%.6g,%.6f,%.4f,%.4f,%.1f,%.3f\n",
+                           (long long)epoch + 1, warmup ? "fp" : "train", lr,
+                           trainLoss, trainAccuracy,
                            *accuracy, imagesPerSecond, seconds);
       log->flush();
     }
@@ -422,5 +445,6 @@ LogicalResult Trainer::run() {
 LogicalResult mlir::qat::trainModule(ModuleOp module,
                                      const TrainOptions &options,
                                      llvm::raw_ostream &out) {
-  return Trainer{module, options, out}.run();
+  Trainer trainer{module, options, out, nullptr, {}, {}, {}, "", 0, 0};
+  return trainer.run();
 }

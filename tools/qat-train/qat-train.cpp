@@ -62,6 +62,14 @@ static cl::opt<double> wdConv("weight-decay-conv", cl::init(1e-5),
                               cl::desc("Weight decay of other 4-D weights"));
 static cl::opt<double> wdOther("weight-decay-other", cl::init(1e-7),
                                cl::desc("Weight decay of other parameters"));
+static cl::opt<int64_t>
+    fpWarmupEpochs("fp-warmup-epochs",
+                   cl::desc("StatAssist: epochs of FP warm-up before the QAT "
+                            "epochs (a model with fake quantization)"),
+                   cl::init(0));
+static cl::opt<bool>
+    inheritObservers("inherit-observers",
+                     cl::desc("QAT starts from the warm-up's observer ranges"));
 static cl::opt<bool> gradBoost("grad-boost",
                                cl::desc("GradBoost the gradients"));
 static cl::opt<std::string>
@@ -105,6 +113,8 @@ int main(int argc, char **argv) {
       argc, argv, "qat-mlir: train a model with compiled training steps\n");
   if (optLevel > 3)
     return fail("-O must be 0, 1, 2 or 3");
+  if (fpWarmupEpochs < 0)
+    return fail("--fp-warmup-epochs must not be negative");
   if (epochs < 1 || batchSize < 1 || !(learningRate > 0) || warmupEpochs < 0)
     return fail("--epochs and --batch-size must be at least 1, --lr "
                 "positive and --lr-warmup-epochs not negative");
@@ -140,6 +150,8 @@ int main(int argc, char **argv) {
   options.weightDecayConv = wdConv;
   options.weightDecayOther = wdOther;
   options.seed = seed;
+  options.fpWarmupEpochs = fpWarmupEpochs;
+  options.inheritObservers = inheritObservers;
   options.gradBoost = gradBoost;
   options.gradBoostVariant = gradBoostVariant;
   options.gradBoostBeta = gradBoostBeta;

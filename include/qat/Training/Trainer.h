@@ -20,8 +20,17 @@ namespace mlir::qat {
 struct TrainOptions {
   std::string dataDir = kFashionMnistDir;
   float mean = kFashionMnistMean, std = kFashionMnistStd;
-  /// Total epochs; a module saved after epoch k resumes at epoch k + 1.
+  /// Epochs of training (of QAT after any FP warm-up); a module saved after
+  /// epoch k (warm-up included) resumes at epoch k + 1.
   int64_t epochs = 3;
+  /// StatAssist: epochs of FP warm-up (fake quantization bypassed, by the
+  /// step --qat-stat-assist derives) before the `epochs` of QAT; the
+  /// learning-rate schedule restarts for QAT. 0: no warm-up. Needs a model
+  /// with fake quantization.
+  int64_t fpWarmupEpochs = 0;
+  /// QAT starts from the observer ranges of the warm-up (an extension; the
+  /// method's reference starts with empty observers).
+  bool inheritObservers = false;
   /// Peak learning rate, reached after `lrWarmupEpochs` of linear warm-up
   /// from 0 and then decayed to 0 by a cosine over the remaining epochs.
   double learningRate = 5e-3;

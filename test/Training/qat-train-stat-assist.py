@@ -1,0 +1,100 @@
+# qat-train with StatAssist and GradBoost on a model prepared for QAT by
+# PyTorch (Conv+BN+ReLU in QAT form, qnnpack qconfig): one FP warm-up epoch
+# (the derived warm-up step: no fake quantization, GradBoost statistics
+# without noise), then QAT with noise. The log shows both phases, the
+# GradBoost counters count 32 steps of statistics and 16 of noise, the
+# reference mode keeps the warm-up's observer state apart (stat_assist.*),
+# --inherit-observers does not, and a model without fake quantization is
+# refused.
+#
+# RUN: rm -rf %t && mkdir -p %t
+# RUN: %python %s %t | FileCheck %s
+#
+# CHECK: epoch 1/2 (FP warm-up): train loss {{[0-9.]+}}, train accuracy {{[0-9.]+}}%, test accuracy {{[0-9.]+}}%
+# CHECK: epoch 2/2: train loss
+# CHECK: log phases: fp, train
+# CHECK: grad boost counters: 32 steps, 16 with noise
+# CHECK: reference: {{[0-9]+}} stat_assist.* globals; inherit: none
+# CHECK: QAT test accuracy {{[0-9.]+}}% > 30%
+# CHECK: no fake quantization: {{.*}}error: {{.*}}has no qat.fake_quant to bypass: StatAssist needs a model with fake quantization (prepare_qat)
+
+import csv
+import re
+import subprocess
+import sys
+import warnings
+
+import torch
+import torch.ao.quantization as tq
+import torch.nn.functional as F
+from torch import nn
+
+import qat_mlir
+from qat_mlir import models
+
+warnings.filterwarnings("ignore")
+out = sys.argv[1]
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.relu1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(8, 16, 3, stride=2, padding=1)
+        self.relu2 = nn.ReLU()
+        self.fc = nn.Linear(16 * 7 * 7, 10)
+
+    def forward(self, x):
+        x = self.relu2(self.conv2(self.relu1(self.bn1(self.conv1(x)))))
+        return self.fc(torch.flatten(F.avg_pool2d(x, 2), 1))
+
+
+torch.manual_seed(0)
+model = Net().train()
+tq.fuse_modules_qat(model, [["conv1", "bn1", "relu1"], ["conv2", "relu2"]], inplace=True)
+model = nn.Sequential(tq.QuantStub(), model, tq.DeQuantStub())
+model.qconfig = tq.get_default_qat_qconfig("qnnpack")
+tq.prepare_qat(model, inplace=True)
+state = {k: v.clone() for k, v in model.state_dict().items()}
+torch.jit.trace(model, torch.randn(32, 1, 28, 28), check_trace=False).save(f"{out}/qat.pt")
+torch.manual_seed(0)
+torch.jit.trace(models.SmallCNN().train(), torch.randn(32, 1, 28, 28)).save(f"{out}/fp.pt")
+
+train = qat_mlir.find_tool("qat-train")
+common = ["--batch-size", "32", "--train-limit", "512", "--test-limit", "256", "--no-progress",
+          "--lr", "0.02", "--lr-warmup-epochs", "0.25", "--fp-warmup-epochs", "1",
+          "--epochs", "1", "--grad-boost"]
+
+
+def run(*args, check=True):
+    done = subprocess.run([train, *args], capture_output=True, text=True)
+    if check and done.returncode != 0:
+        raise SystemExit(done.stderr)
+    return done
+
+
+print(run(f"{out}/qat.pt", *common, "-o", f"{out}/reference.mlir", "--log",
+          f"{out}/log.csv").stdout, end="")
+rows = list(csv.DictReader(open(f"{out}/log.csv")))
+print("log phases: " + ", ".join(row["phase"] for row in rows))
+
+text = open(f"{out}/reference.mlir").read()
+counters = {name: int(value) for name, value in re.findall(
+    r"@grad_boost\.(step|qat_steps)\(dense<(\d+)>", text)}
+assert counters == {"step": 32, "qat_steps": 16}, counters
+print(f"grad boost counters: {counters['step']} steps, {counters['qat_steps']} with noise")
+
+run(f"{out}/qat.pt", *common, "--inherit-observers", "-o", f"{out}/inherit.mlir")
+reference = len(re.findall(r"ml_program.global private mutable @stat_assist\.", text))
+inherit = len(re.findall(r"@stat_assist\.", open(f"{out}/inherit.mlir").read()))
+assert reference > 0 and inherit == 0
+print(f"reference: {reference} stat_assist.* globals; inherit: none")
+accuracy = float(rows[-1]["test_accuracy"])
+assert accuracy > 30, accuracy
+print(f"QAT test accuracy {accuracy:.1f}% > 30%")
+
+done = run(f"{out}/fp.pt", *common, "-o", f"{out}/bad.mlir", check=False)
+assert done.returncode == 1
+print("no fake quantization: " + done.stderr.strip().splitlines()[0])
