@@ -138,3 +138,37 @@ class MobileNetV2(nn.Module):
         x = F.adaptive_avg_pool2d(x, (1, 1))
         x = torch.flatten(x, 1)
         return self.classifier(x)
+
+
+class FusableSmallCNN(nn.Module):
+    """SmallCNN with ReLU modules, so PyTorch's eager QAT can fuse
+    Conv+BN+ReLU (`qat_ready`); same parameters and state_dict keys."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.relu1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(16, 32, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(32)
+        self.relu2 = nn.ReLU()
+        self.fc = nn.Linear(32 * 7 * 7, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(self.relu1(self.bn1(self.conv1(x))), 2)
+        x = F.max_pool2d(self.relu2(self.bn2(self.conv2(x))), 2)
+        return self.fc(torch.flatten(x, 1))
+
+
+def qat_ready(model, fuse, backend="qnnpack"):
+    """PyTorch's eager QAT preparation: fuse the given Conv+BN(+ReLU) groups
+    in their QAT form, wrap with quant/dequant stubs, prepare_qat with the
+    backend's default QAT qconfig (qnnpack: activations uint8 affine,
+    weights int8 symmetric per tensor)."""
+    import torch.ao.quantization as tq
+    model.train()
+    tq.fuse_modules_qat(model, fuse, inplace=True)
+    wrapped = nn.Sequential(tq.QuantStub(), model, tq.DeQuantStub())
+    wrapped.qconfig = tq.get_default_qat_qconfig(backend)
+    tq.prepare_qat(wrapped, inplace=True)
+    return wrapped

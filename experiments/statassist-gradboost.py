@@ -1,0 +1,170 @@
+"""The training experiment of docs/results.md, with one command:
+
+    /usr/bin/python3 experiments/statassist-gradboost.py            # full
+    /usr/bin/python3 experiments/statassist-gradboost.py --quick    # minutes
+
+Rows, on Fashion-MNIST from seeded random initialization, batch 64, SGD
+(momentum 0.9, Nesterov, the method's weight-decay groups), learning rate
+with linear warm-up and cosine decay:
+  fp32                      the model without fake quantization
+  QAT from scratch          PyTorch's prepare_qat model (qnnpack), compiled
+  QAT + StatAssist          + FP warm-up epochs (--fp-warmup-epochs)
+  QAT + SA + GradBoost      + --grad-boost, reference and corrected variants
+  PyTorch eager QAT (peer)  the same prepared model trained by PyTorch 1.13
+Columns: test accuracy (fake quantization for QAT rows) mean and standard
+deviation over seeds, and training images/s. Writes the table as Markdown.
+"""
+
+import argparse
+import csv
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
+import qat_mlir  # noqa: E402
+from qat_mlir import datasets, models  # noqa: E402
+
+warnings.filterwarnings("ignore")
+parser = argparse.ArgumentParser()
+parser.add_argument("--epochs", type=int, default=3)
+parser.add_argument("--fp-warmup-epochs", type=int, default=1)
+parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+parser.add_argument("--lr", type=float, default=5e-3)
+parser.add_argument("--lr-warmup-epochs", type=float, default=1.0)
+parser.add_argument("--train-limit", type=int, default=0)
+parser.add_argument("--test-limit", type=int, default=0)
+parser.add_argument("--threads", type=int, default=2)
+parser.add_argument("--quick", action="store_true",
+                    help="1 seed, 1 epoch (+1 warm-up), 12800 training and 2000 test images")
+parser.add_argument("--output", default=None, help="Markdown table (default: stdout only)")
+args = parser.parse_args()
+if args.quick:
+    args.seeds, args.epochs, args.train_limit, args.test_limit = [0], 1, 12800, 2000
+torch.set_num_threads(args.threads)
+BATCH = 64
+FUSE = [["conv1", "bn1", "relu1"], ["conv2", "bn2", "relu2"]]
+
+
+def fresh(seed):
+    torch.manual_seed(seed)
+    return models.FusableSmallCNN()
+
+
+def qat_train(model_path, tmp, name, extra):
+    log = os.path.join(tmp, f"{name}.csv")
+    command = [qat_mlir.find_tool("qat-train"), model_path, "--batch-size", str(BATCH),
+               "--lr", str(args.lr), "--lr-warmup-epochs", str(args.lr_warmup_epochs),
+               "--train-limit", str(args.train_limit), "--test-limit", str(args.test_limit),
+               "--log", log, "--no-progress", *extra]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    rows = list(csv.DictReader(open(log)))
+    speed = statistics.mean(float(r["images_per_second"]) for r in rows)
+    return float(rows[-1]["test_accuracy"]), speed
+
+
+def learning_rate(step, total, warmup):
+    if step < warmup:
+        return args.lr * (step + 1) / warmup
+    return args.lr * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+
+def pytorch_qat(seed, train, test):
+    """PyTorch 1.13 eager QAT of the same prepared model and schedule."""
+    model = models.qat_ready(fresh(seed), FUSE)
+    decay = {4: 1e-5}
+    groups = {}
+    for parameter in model.parameters():
+        groups.setdefault(decay.get(parameter.dim(), 1e-7), []).append(parameter)
+    optimizer = torch.optim.SGD([{"params": p, "weight_decay": d} for d, p in groups.items()],
+                                lr=args.lr, momentum=0.9, nesterov=True)
+    images, labels = train
+    steps = len(images) // BATCH
+    total, warmup = steps * args.epochs, round(args.lr_warmup_epochs * steps)
+    seconds = 0.0
+    for epoch in range(args.epochs):
+        order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed + epoch))
+        model.train()
+        start = time.perf_counter()
+        for step in range(steps):
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(epoch * steps + step, total, warmup)
+            index = order[step * BATCH:(step + 1) * BATCH]
+            optimizer.zero_grad()
+            F.cross_entropy(model(images[index]), labels[index]).backward()
+            optimizer.step()
+        seconds += time.perf_counter() - start
+    model.eval()
+    with torch.no_grad():
+        predictions = torch.cat([model(test[0][i:i + 500]).argmax(1)
+                                 for i in range(0, len(test[0]), 500)])
+    accuracy = 100.0 * (predictions == test[1]).float().mean().item()
+    return accuracy, steps * BATCH * args.epochs / seconds
+
+
+def tensors(split, limit):
+    images, labels = datasets.fashion_mnist(split)
+    if limit:
+        images, labels = images[:limit], labels[:limit]
+    return (torch.from_numpy(datasets.normalize(images)[:, None]),
+            torch.from_numpy(labels.astype(np.int64)))
+
+
+train, test = tensors("train", args.train_limit), tensors("test", args.test_limit)
+rows = {}
+fp_warmup = ["--fp-warmup-epochs", str(args.fp_warmup_epochs)]
+variants = [
+    ("fp32", "fp", []),
+    ("QAT from scratch", "qat", []),
+    ("QAT + StatAssist", "qat", fp_warmup),
+    ("QAT + StatAssist + GradBoost (reference)", "qat", fp_warmup + ["--grad-boost"]),
+    ("QAT + StatAssist + GradBoost (corrected)", "qat",
+     fp_warmup + ["--grad-boost", "--grad-boost-variant", "corrected"]),
+]
+with tempfile.TemporaryDirectory() as tmp:
+    for seed in args.seeds:
+        example = torch.zeros(BATCH, 1, 28, 28)
+        torch.jit.trace(fresh(seed).train(), example).save(f"{tmp}/fp.pt")
+        torch.jit.trace(models.qat_ready(fresh(seed), FUSE), example,
+                        check_trace=False).save(f"{tmp}/qat.pt")
+        for name, kind, extra in variants:
+            accuracy, speed = qat_train(f"{tmp}/{kind}.pt", tmp, f"{kind}-{seed}",
+                                        ["--epochs", str(args.epochs), "--seed", str(seed),
+                                         *extra])
+            rows.setdefault(name, []).append((accuracy, speed))
+            print(f"seed {seed}: {name}: {accuracy:.2f}% ({speed:.0f} images/s)", flush=True)
+        accuracy, speed = pytorch_qat(seed, train, test)
+        rows.setdefault("PyTorch 1.13 eager QAT (qnnpack), peer", []).append((accuracy, speed))
+        print(f"seed {seed}: PyTorch eager QAT: {accuracy:.2f}% ({speed:.0f} images/s)", flush=True)
+
+
+def summary(values):
+    accuracies = [a for a, _ in values]
+    spread = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
+    return (f"{statistics.mean(accuracies):.2f} ± {spread:.2f}",
+            f"{statistics.mean(s for _, s in values):.0f}")
+
+
+table = ["| model: small CNN | test accuracy, % (mean ± std) | training images/s |",
+         "| --- | --- | --- |"]
+for name, values in rows.items():
+    accuracy, speed = summary(values)
+    table.append(f"| {name} | {accuracy} | {speed} |")
+setup = (f"{len(args.seeds)} seed(s) {args.seeds}, {args.epochs} epoch(s)"
+         f" (+{args.fp_warmup_epochs} FP warm-up for StatAssist rows), batch {BATCH},"
+         f" lr {args.lr}, train images {args.train_limit or 60000},"
+         f" test images {args.test_limit or 10000}")
+text = "\n".join([setup, "", *table])
+print(text)
+if args.output:
+    with open(args.output, "w") as f:
+        f.write(text + "\n")
