@@ -4,7 +4,7 @@
 
 The small CNN of the training issue, batch 64, SGD with momentum and
 Nesterov, on the first images of Fashion-MNIST. qat-train's figure is its
-own images/s over one epoch of `steps` batches (step function calls plus
+own images/s over one epoch (both sides on --threads threads) of `steps` batches (step function calls plus
 batch assembly, without the JIT compile); PyTorch's is the same loop in
 eager mode (forward, cross-entropy, backward, optimizer step).
 """
@@ -37,6 +37,7 @@ with tempfile.TemporaryDirectory() as tmp:
     torch.jit.trace(model, torch.randn(batch, 1, 28, 28), check_trace=False).save(f"{tmp}/m.pt")
     subprocess.run([qat_mlir.find_tool("qat-train"), f"{tmp}/m.pt", "--epochs", "1",
                     "--train-limit", str(batch * args.steps), "--test-limit", str(batch),
+                    "--num-threads", str(args.threads),
                     "--log", f"{tmp}/log.csv", "--no-progress"], check=True,
                    stdout=subprocess.DEVNULL)
     ours = float(next(csv.DictReader(open(f"{tmp}/log.csv")))["images_per_second"])
@@ -55,5 +56,5 @@ for step in range(args.steps):
     optimizer.step()
 theirs = batch * args.steps / (time.perf_counter() - start)
 print(f"small CNN, batch {batch}, {args.steps} steps: qat-train {ours:.0f} images/s "
-      f"(1 thread), PyTorch eager {theirs:.0f} images/s ({args.threads} threads): "
+      f"({args.threads} threads), PyTorch eager {theirs:.0f} images/s ({args.threads} threads): "
       f"ratio {ours / theirs:.2f}")

@@ -216,7 +216,9 @@ JitModule::compile(ModuleOp module, ArrayRef<std::string> entries,
     if (!llvm::is_contained(entries, func.getName().str()))
       func.setPrivate();
   pm.addPass(createSymbolDCEPass());
-  buildLowerToLLVMPipeline(pm);
+  LowerToLLVMOptions lowering;
+  lowering.threads = options.threads;
+  buildLowerToLLVMPipeline(pm, lowering);
   if (failed(pm.run(module)))
     return failure();
 

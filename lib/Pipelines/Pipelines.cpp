@@ -15,13 +15,16 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
 using namespace mlir;
 
-void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm) {
+void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
+                                         const LowerToLLVMOptions &options) {
+  bool parallel = options.threads > 1;
   // Imported models: tosa (elementwise, reductions, matmul, shapes) to
   // linalg, tensor and arith.
   tosa::addTosaToLinalgPasses(pm, TosaToLinalgOptions());
@@ -31,6 +34,11 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(createConvertElementwiseToLinalgPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  if (parallel) {
+    ParallelizeKernelsOptions split;
+    split.threads = options.threads;
+    pm.addPass(createParallelizeKernels(split));
+  }
 
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
@@ -51,10 +59,18 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
   bufferization::buildBufferDeallocationPipeline(pm);
   pm.addPass(createConvertBufferizationToMemRefPass());
+  if (parallel)
+    pm.addNestedPass<func::FuncOp>(createForallToParallelLoopPass());
   // One function per linalg op keeps LLVM's compile time linear.
   pm.addPass(createOutlineKernels());
 
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  if (parallel) {
+    pm.addPass(createConvertSCFToOpenMPPass());
+    // Inlines the memref.alloca_scope that wraps each parallel body (our
+    // loops allocate nothing), which must stay single-block otherwise.
+    pm.addPass(createCanonicalizerPass());
+  }
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
@@ -62,16 +78,31 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  if (parallel)
+    pm.addPass(createConvertOpenMPToLLVMPass());
   pm.addPass(createConvertFuncToLLVMPass());
   pm.addPass(createConvertControlFlowToLLVMPass());
   pm.addPass(createConvertIndexToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
 }
 
+namespace {
+struct LowerToLLVMPipelineOptions
+    : PassPipelineOptions<LowerToLLVMPipelineOptions> {
+  Option<unsigned> threads{*this, "threads",
+                           llvm::cl::desc("Threads per large op (OpenMP)"),
+                           llvm::cl::init(1)};
+};
+} // namespace
+
 void mlir::qat::registerPipelines() {
-  PassPipelineRegistration<>(
+  PassPipelineRegistration<LowerToLLVMPipelineOptions>(
       "qat-lower-to-llvm",
       "Lower qat, linalg, tensor, arith and math on tensors to the LLVM "
       "dialect (results become trailing out-parameters)",
-      buildLowerToLLVMPipeline);
+      [](OpPassManager &pm, const LowerToLLVMPipelineOptions &options) {
+        LowerToLLVMOptions lowering;
+        lowering.threads = options.threads;
+        buildLowerToLLVMPipeline(pm, lowering);
+      });
 }

@@ -188,6 +188,7 @@ LogicalResult Trainer::build() {
   JitOptions jitOptions;
   jitOptions.optLevel = options.optLevel;
   jitOptions.sharedLibs = options.sharedLibs;
+  jitOptions.threads = options.threads;
   std::vector<std::string> entries = {"train_step", "forward_eval"};
   if (options.fpWarmupEpochs > 0)
     entries.push_back("train_step_warmup");

@@ -3,7 +3,8 @@
 # two epochs; its test accuracy rises well above chance; PyTorch, loading the
 # exported state_dict, gets the same test accuracy; a run stopped after one
 # epoch and resumed from its saved module ends with bit-identical state;
-# bad inputs fail with a clear message and write nothing.
+# one thread gives the bits of two; bad inputs fail with a clear message
+# and write nothing.
 #
 # RUN: rm -rf %t && mkdir -p %t
 # RUN: %python %s %t | FileCheck %s
@@ -17,6 +18,7 @@
 # CHECK: resumed after epoch 1: all 22 state tensors bit-identical to the uninterrupted run
 # CHECK: already trained: nothing to do
 # CHECK: grad boost: same seed, bit-identical weights; noise and variant change them; 8 noisy steps counted
+# CHECK: threads: 1 thread gives the bits of 2
 # CHECK: missing data: {{.*}}small.pt:0:0: error: {{.*}}/nowhere/train-images-idx3-ubyte: cannot open the file
 # CHECK: no evaluation forward: {{.*}}eval-only.mlir:1:1: error: the module has no @forward_eval to evaluate with: import the model with qat-import --mode train
 # CHECK: bad option: qat-train: error: --epochs and --batch-size must be at least 1
@@ -117,6 +119,12 @@ assert boost1["conv1.weight"] != corrected["conv1.weight"]
 assert "grad_boost.max.fc.weight" in boost1 and boost1["grad_boost.qat_steps"] == "dense<8> : tensor<i64>"
 print("grad boost: same seed, bit-identical weights; noise and variant change them; "
       "8 noisy steps counted")
+
+# Threads: each large op is split over OpenMP threads with whole reductions
+# per element, so one thread gives the same bits as two (the default).
+run(f"{out}/small.pt", *tiny, "--seed", "5", "--num-threads", "1", "-o", f"{out}/one-thread.mlir")
+assert globals_of(f"{out}/one-thread.mlir") == plain
+print("threads: 1 thread gives the bits of 2")
 
 # Errors.
 failures = {

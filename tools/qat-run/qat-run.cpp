@@ -57,6 +57,11 @@ static cl::opt<unsigned>
     optLevel("O", cl::Prefix, cl::desc("LLVM optimization level (-O0 to -O3)"),
              cl::init(2));
 
+static cl::opt<unsigned>
+    threads("num-threads",
+            cl::desc("Threads each large op runs on (OpenMP); default 1"),
+            cl::init(1));
+
 static int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "qat-run") << message << "\n";
   return 1;
@@ -111,6 +116,9 @@ int main(int argc, char **argv) {
   options.sharedLibs.insert(options.sharedLibs.end(), sharedLibs.begin(),
                             sharedLibs.end());
   options.calls = calls;
+  options.threads = std::max(1u, threads.getValue());
+  if (options.threads > 1)
+    options.sharedLibs.push_back(QAT_OPENMP_RUNTIME);
   FailureOr<qat::JitResult> result =
       qat::runJit(*module, entry, inputs, options);
   if (failed(result))

@@ -96,6 +96,11 @@ static cl::opt<int64_t>
               cl::init(0));
 static cl::opt<std::string> logFile("log", cl::desc("CSV log of the epochs"),
                                     cl::value_desc("file"));
+static cl::opt<unsigned>
+    threads("num-threads",
+            cl::desc("Threads the compiled step runs on (OpenMP; default: "
+                     "both cores of the development machine)"),
+            cl::init(2));
 static cl::opt<unsigned> optLevel("O", cl::desc("LLVM optimization level"),
                                   cl::Prefix, cl::init(2));
 static cl::opt<bool> noProgress("no-progress",
@@ -165,6 +170,9 @@ int main(int argc, char **argv) {
   options.optLevel = optLevel;
   options.progress = !noProgress;
   options.sharedLibs.push_back(QAT_C_RUNNER_UTILS);
+  options.threads = std::max(1u, threads.getValue());
+  if (options.threads > 1)
+    options.sharedLibs.push_back(QAT_OPENMP_RUNTIME);
   if (failed(qat::trainModule(*module, options, llvm::outs())))
     return 1;
   return 0;

@@ -29,6 +29,9 @@ struct JitOptions {
   std::vector<std::string> sharedLibs;
   /// LLVM optimization level, 0 to 3.
   unsigned optLevel = 2;
+  /// Threads each large op is split over (OpenMP; sharedLibs must then
+  /// hold libomp); 1: sequential code.
+  unsigned threads = 1;
   /// How many times to call the entry function (for timing); the outputs
   /// are those of the last call. Every call sees the original inputs.
   unsigned calls = 1;

@@ -12,6 +12,12 @@ class OpPassManager;
 
 namespace qat {
 
+struct LowerToLLVMOptions {
+  /// Threads each large linalg op is split over (OpenMP); 1: sequential
+  /// code. The compiled code then needs libomp at run time.
+  unsigned threads = 1;
+};
+
 /// Lowers a module of func.func ops on tensors (tosa, qat, linalg, tensor,
 /// arith, math, ml_program) to the LLVM dialect: tosa, qat and elementwise
 /// ops to linalg, one-shot
@@ -20,7 +26,8 @@ namespace qat {
 /// deallocation, loops, and the LLVM dialect. Functions marked
 /// `llvm.emit_c_interface` get a `_mlir_ciface_` wrapper taking memref
 /// descriptors by pointer.
-void buildLowerToLLVMPipeline(OpPassManager &pm);
+void buildLowerToLLVMPipeline(OpPassManager &pm,
+                              const LowerToLLVMOptions &options = {});
 
 /// Registers `qat-lower-to-llvm` with the pass registry.
 void registerPipelines();

@@ -51,6 +51,9 @@ struct TrainOptions {
   float gradBoostBeta = 0.9f, gradBoostDecay = 1e-2f, gradBoostClip = 1e-3f,
         gradBoostCoinProbability = 0.5f;
   unsigned optLevel = 2;
+  /// Threads per large op of the compiled step (OpenMP; sharedLibs must
+  /// then hold libomp).
+  unsigned threads = 1;
   /// Shared libraries the compiled code needs (mlir_c_runner_utils).
   std::vector<std::string> sharedLibs;
   /// Where to save the trained module after every epoch (empty: nowhere),

@@ -8,6 +8,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Transforms/RegionUtils.h"
 
@@ -32,18 +33,20 @@ struct OutlineKernelsPass
     for (func::FuncOp func : functions) {
       if (func.isExternal())
         continue;
-      SmallVector<linalg::LinalgOp> kernels;
-      func.walk([&](linalg::LinalgOp op) {
-        if (op.hasPureBufferSemantics() && op->getParentOp() == func)
-          kernels.push_back(op);
-      });
+      SmallVector<Operation *> kernels;
+      for (Operation &op : func.getBody().getOps()) {
+        auto linalgOp = dyn_cast<linalg::LinalgOp>(&op);
+        if ((linalgOp && linalgOp.hasPureBufferSemantics()) ||
+            isa<scf::ForallOp, scf::ParallelOp>(op))
+          kernels.push_back(&op);
+      }
       for (auto [index, kernel] : llvm::enumerate(kernels))
         outline(symbols, func, kernel,
                 (func.getName() + "_kernel_" + llvm::Twine(index)).str());
     }
   }
 
-  void outline(SymbolTable &symbols, func::FuncOp parent, linalg::LinalgOp op,
+  void outline(SymbolTable &symbols, func::FuncOp parent, Operation *op,
                const std::string &name) {
     // Operands, then values the op's regions use from above.
     llvm::SetVector<Value> arguments(op->getOperands().begin(),
@@ -52,7 +55,7 @@ struct OutlineKernelsPass
       getUsedValuesDefinedAbove(region, arguments);
 
     OpBuilder builder(parent);
-    Location loc = op.getLoc();
+    Location loc = op->getLoc();
     SmallVector<Type> types;
     for (Value value : arguments)
       types.push_back(value.getType());

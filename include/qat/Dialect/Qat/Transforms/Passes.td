@@ -191,10 +191,32 @@ def StatAssist : Pass<"qat-stat-assist", "::mlir::ModuleOp"> {
   ];
 }
 
+def ParallelizeKernels : Pass<"qat-parallelize-kernels"> {
+  let summary = "Split each linalg op over threads with scf.forall";
+  let description = [{
+    Tiles every `linalg` op on tensors whose iteration space is large enough
+    (at least `min-iterations` points) along its outermost parallel loop
+    into `threads` tiles of an `scf.forall`, which the pipeline turns into
+    an OpenMP parallel loop (`scf-forall-to-parallel`,
+    `convert-scf-to-openmp`). Only that one level is parallel, and
+    reductions stay whole inside each tile, so results do not depend on the
+    number of threads: every element is computed by the same sequence of
+    operations.
+  }];
+  let options = [
+    Option<"threads", "threads", "unsigned", "2", "Tiles per op">,
+    Option<"minIterations", "min-iterations", "int64_t", "4096",
+           "Smaller ops stay sequential">
+  ];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def OutlineKernels : Pass<"qat-outline-kernels", "::mlir::ModuleOp"> {
   let summary = "Move each linalg op on buffers into a function of its own";
   let description = [{
-    Replaces every `linalg` op on memrefs in a function body by a call to a
+    Replaces every `linalg` op on memrefs in a function body (and every
+    `scf.forall` or `scf.parallel` loop that holds such ops) by a call to a
     new private function `@<function>_kernel_<N>` that holds just that op;
     its operands and the values its body captures become the function's
     arguments. The kernels are marked `noinline`.

@@ -1,0 +1,74 @@
+//===- ParallelizeKernels.cpp - linalg ops over threads ---------*- C++ -*-===//
+//
+// Part of qat-mlir. The --qat-parallelize-kernels pass.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qat/Dialect/Qat/Transforms/Passes.h"
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+
+namespace mlir::qat {
+#define GEN_PASS_DEF_PARALLELIZEKERNELS
+#include "qat/Dialect/Qat/Transforms/Passes.h.inc"
+} // namespace mlir::qat
+
+using namespace mlir;
+using namespace mlir::qat;
+
+namespace {
+
+struct ParallelizeKernelsPass
+    : qat::impl::ParallelizeKernelsBase<ParallelizeKernelsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    if (threads < 2)
+      return;
+    SmallVector<linalg::LinalgOp> candidates;
+    getOperation()->walk([&](linalg::LinalgOp op) {
+      if (op.hasPureTensorSemantics() &&
+          !op->getParentOfType<scf::ForallOp>())
+        candidates.push_back(op);
+    });
+    IRRewriter rewriter(&getContext());
+    for (linalg::LinalgOp op : candidates) {
+      SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+      if (llvm::any_of(ranges, ShapedType::isDynamic))
+        continue;
+      int64_t points = 1;
+      for (int64_t range : ranges)
+        points *= range;
+      if (points < minIterations)
+        continue;
+      // The outermost parallel loop with at least one iteration per thread.
+      std::optional<unsigned> loop;
+      for (auto [index, type] : llvm::enumerate(op.getIteratorTypesArray()))
+        if (type == utils::IteratorType::parallel &&
+            ranges[index] >= static_cast<int64_t>(threads)) {
+          loop = index;
+          break;
+        }
+      if (!loop)
+        continue;
+      SmallVector<OpFoldResult> numThreads(*loop + 1,
+                                           rewriter.getIndexAttr(0));
+      numThreads[*loop] = rewriter.getIndexAttr(threads);
+      scf::SCFTilingOptions options;
+      options.setLoopType(scf::SCFTilingOptions::LoopType::ForallOp);
+      options.setNumThreads(numThreads);
+      rewriter.setInsertionPoint(op);
+      FailureOr<scf::SCFTilingResult> tiled = scf::tileUsingSCF(
+          rewriter, cast<TilingInterface>(op.getOperation()), options);
+      if (failed(tiled))
+        continue; // stays sequential
+      rewriter.replaceOp(op, tiled->replacements);
+    }
+  }
+};
+
+} // namespace
