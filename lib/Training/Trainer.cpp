@@ -88,7 +88,7 @@ struct Trainer {
   LogicalResult build();
   void fillBatch(const ImageDataset &data, ArrayRef<int64_t> indices,
                  NpyArray &images, NpyArray *labels);
-  FailureOr<double> evaluate();
+  FailureOr<double> evaluate(StringRef entry);
   LogicalResult save(int64_t epochsDone);
   LogicalResult run();
 };
@@ -190,8 +190,10 @@ LogicalResult Trainer::build() {
   jitOptions.sharedLibs = options.sharedLibs;
   jitOptions.threads = options.threads;
   std::vector<std::string> entries = {"train_step", "forward_eval"};
-  if (options.fpWarmupEpochs > 0)
+  if (options.fpWarmupEpochs > 0) {
     entries.push_back("train_step_warmup");
+    entries.push_back("forward_eval_warmup");
+  }
   auto compiled = JitModule::compile(*lowered, entries, jitOptions);
   if (failed(compiled))
     return failure();
@@ -225,10 +227,11 @@ void Trainer::fillBatch(const ImageDataset &data, ArrayRef<int64_t> indices,
   }
 }
 
-/// The fake-quant (or fp32) test accuracy with @forward_eval; the last
+/// The test accuracy with `entry` (forward_eval: fake-quant or fp32;
+/// forward_eval_warmup: FP during the StatAssist warm-up); the last
 /// batch is padded with zero images whose predictions are ignored.
-FailureOr<double> Trainer::evaluate() {
-  const FunctionSpec &spec = jit->spec("forward_eval");
+FailureOr<double> Trainer::evaluate(StringRef entry) {
+  const FunctionSpec &spec = jit->spec(entry);
   std::vector<NpyArray> arguments(spec.arguments.size());
   std::vector<NpyArray> results;
   int64_t correct = 0;
@@ -245,11 +248,11 @@ FailureOr<double> Trainer::evaluate() {
             NpyArray::zeros(NpyElementType::Float32, argument.shape);
         fillBatch(test, indices, arguments[index], nullptr);
       } else {
-        return error("@forward_eval takes an input '" + argument.name +
+        return error("@" + entry + " takes an input '" + argument.name +
                      "' that evaluation cannot provide");
       }
     }
-    if (failed(jit->call("forward_eval", arguments, results)))
+    if (failed(jit->call(entry, arguments, results)))
       return failure();
     auto *logits = reinterpret_cast<const float *>(results[0].data.data());
     for (auto [row, index] : llvm::enumerate(indices))
@@ -274,8 +277,9 @@ LogicalResult Trainer::save(int64_t epochsDone) {
   if (options.outputPath.empty())
     return success();
   OwningOpRef<ModuleOp> saved = module.clone();
-  for (StringRef name : {"train_step", "loss_and_gradients",
-                         "train_step_warmup", "loss_and_gradients_warmup"})
+  for (StringRef name :
+       {"train_step", "loss_and_gradients", "train_step_warmup",
+        "loss_and_gradients_warmup", "forward_eval_warmup"})
     if (Operation *func = saved->lookupSymbol(name))
       func->erase();
   if (llvm::Error failure =
@@ -416,7 +420,8 @@ LogicalResult Trainer::run() {
     double seconds = secondsSince(epochStart);
     if (showProgress)
       llvm::errs() << "\n";
-    auto accuracy = evaluate();
+    // The warm-up is evaluated in FP, QAT with its fake quantization.
+    auto accuracy = evaluate(warmup ? "forward_eval_warmup" : "forward_eval");
     if (failed(accuracy))
       return failure();
     double trainLoss = lossSum / stepsPerEpoch;

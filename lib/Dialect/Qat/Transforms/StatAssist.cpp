@@ -80,8 +80,31 @@ struct StatAssistPass : qat::impl::StatAssistBase<StatAssistPass> {
     func::FuncOp fpGradients = gradients.clone();
     fpGradients.setName((gradients.getName() + "_warmup").str());
     symbols.insert(fpGradients, Block::iterator(gradients->getNextNode()));
+    bool anyFakeQuant = bypassFakeQuant(fpGradients, b);
+    // The FP evaluation of the warm-up epochs, if the module has one.
+    if (auto eval = module.lookupSymbol<func::FuncOp>("forward_eval");
+        eval && !module.lookupSymbol("forward_eval_warmup")) {
+      func::FuncOp fpEval = eval.clone();
+      fpEval.setName("forward_eval_warmup");
+      symbols.insert(fpEval, Block::iterator(eval->getNextNode()));
+      bypassFakeQuant(fpEval, b);
+    }
+    if (!anyFakeQuant)
+      return step.emitError()
+             << "has no qat.fake_quant to bypass: StatAssist needs a model "
+                "with fake quantization (prepare_qat)";
+    Block &fpBody = fpGradients.getBody().front();
+    for (Operation &op : llvm::make_early_inc_range(llvm::reverse(fpBody)))
+      if (isOpTriviallyDead(&op))
+        op.erase();
+    return deriveStep(module, step, gradients, fpGradients, symbols, b);
+  }
+
+  /// Replaces every qat.fake_quant of `func` by its input and every
+  /// straight-through mask by all true; returns whether there was any.
+  static bool bypassFakeQuant(func::FuncOp func, OpBuilder &b) {
     bool anyFakeQuant = false;
-    fpGradients.walk([&](Operation *op) {
+    func.walk([&](Operation *op) {
       if (auto fakeQuant = dyn_cast<FakeQuantOp>(op)) {
         fakeQuant.replaceAllUsesWith(fakeQuant.getInput());
         fakeQuant.erase();
@@ -95,15 +118,13 @@ struct StatAssistPass : qat::impl::StatAssistBase<StatAssistPass> {
         mask.erase();
       }
     });
-    if (!anyFakeQuant)
-      return step.emitError()
-             << "has no qat.fake_quant to bypass: StatAssist needs a model "
-                "with fake quantization (prepare_qat)";
-    Block &fpBody = fpGradients.getBody().front();
-    for (Operation &op : llvm::make_early_inc_range(llvm::reverse(fpBody)))
-      if (isOpTriviallyDead(&op))
-        op.erase();
+    return anyFakeQuant;
+  }
 
+  LogicalResult deriveStep(ModuleOp module, func::FuncOp step,
+                           func::FuncOp gradients, func::FuncOp fpGradients,
+                           SymbolTable &symbols, OpBuilder &b) {
+    Block &fpBody = fpGradients.getBody().front();
     // The observer state the warm-up writes.
     llvm::StringSet<> observerState;
     auto ret = cast<func::ReturnOp>(fpBody.getTerminator());

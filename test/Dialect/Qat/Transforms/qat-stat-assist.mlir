@@ -33,6 +33,12 @@ func.func @forward(%w: tensor<4x3xf32> {qat.state = "w", qat.trainable},
   return %logits, %new_min, %new_max : tensor<2x3xf32>, tensor<f32>, tensor<f32>
 }
 
+// An evaluation forward gets an FP twin for the warm-up epochs.
+func.func @forward_eval(%w: tensor<4x3xf32> {qat.state = "w", qat.trainable}, %s: tensor<f32>, %z: tensor<i32>) -> tensor<4x3xf32> {
+  %wq = qat.fake_quant %w, %s, %z to i8[-128 : 127] : tensor<4x3xf32>, tensor<f32>, tensor<i32>
+  return %wq : tensor<4x3xf32>
+}
+
 // CHECK-LABEL: func.func @loss_and_gradients(
 // CHECK:         qat.fake_quant
 // CHECK:         qat.fake_quant_mask
@@ -56,6 +62,13 @@ func.func @forward(%w: tensor<4x3xf32> {qat.state = "w", qat.trainable},
 // CHECK:         %[[OFF:.*]] = arith.constant dense<0.000000e+00> : tensor<f32>
 // CHECK:         call @loss_and_gradients_warmup(
 // CHECK:         qat.grad_boost reference {{.*}} noise %[[OFF]]
+
+// CHECK-LABEL: func.func @forward_eval(
+// CHECK:         qat.fake_quant
+// CHECK-LABEL: func.func @forward_eval_warmup(
+// CHECK-SAME:    %[[EW:[a-z0-9]+]]: tensor<4x3xf32>
+// CHECK-NOT:     qat.fake_quant
+// CHECK:         return %[[EW]]
 
 // INHERIT-LABEL: func.func @train_step_warmup(
 // INHERIT-SAME:    {qat.state = "min"}, %{{.*}}: tensor<f32> {qat.state = "max"}

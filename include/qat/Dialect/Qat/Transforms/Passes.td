@@ -166,6 +166,8 @@ def StatAssist : Pass<"qat-stat-assist", "::mlir::ModuleOp"> {
       weights;
     - GradBoost's `grad_boost_noise` input becomes 0: the warm-up updates
       the gradient statistics without adding noise;
+    - `@forward_eval`, if present, gets an FP twin `@forward_eval_warmup`
+      (fake quantization bypassed) to evaluate the warm-up epochs with;
     - everything else is shared: the same parameters, batch-norm
       statistics, momentum and GradBoost state, so QAT continues from the
       warm-up's optimizer state, as the method prescribes.
