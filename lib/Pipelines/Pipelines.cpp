@@ -61,6 +61,7 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
   pm.addPass(createConvertBufferizationToMemRefPass());
   if (parallel)
     pm.addNestedPass<func::FuncOp>(createForallToParallelLoopPass());
+  pm.addPass(createInterchangeLoops());
   // One function per linalg op keeps LLVM's compile time linear.
   pm.addPass(createOutlineKernels());
 

@@ -214,6 +214,22 @@ def ParallelizeKernels : Pass<"qat-parallelize-kernels"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def InterchangeLoops : Pass<"qat-interchange-loops"> {
+  let summary = "Make the output's contiguous dimension the innermost loop";
+  let description = [{
+    For every `linalg` op with a reduction (convolutions, matmuls, pooling,
+    their gradients), moves the loop that indexes the output's last
+    (contiguous) dimension innermost when that loop is parallel, generalizing
+    named ops first. `out[.., ow] += x[.., ow + kw] * w[..]` then runs with
+    `ow` innermost: a loop LLVM vectorizes without reassociating floating
+    point, where the reduction loops innermost could not be.
+
+    Reduction loops keep their relative order, so each output element is
+    still accumulated in exactly the same order: results do not change by a
+    bit.
+  }];
+}
+
 def OutlineKernels : Pass<"qat-outline-kernels", "::mlir::ModuleOp"> {
   let summary = "Move each linalg op on buffers into a function of its own";
   let description = [{
