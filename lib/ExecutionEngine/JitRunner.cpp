@@ -19,8 +19,8 @@
 #include "llvm/Support/TargetSelect.h"
 
 #include <algorithm>
-#include <malloc.h>
 #include <chrono>
+#include <malloc.h>
 
 using namespace mlir;
 using namespace mlir::qat;
@@ -72,9 +72,9 @@ std::vector<int64_t> makeDescriptor(NpyArray &array) {
 
 /// The spec of a function argument or result, or an error for types .npy
 /// exchange cannot carry.
-FailureOr<TensorSpec> specOf(func::FuncOp func, Type type,
-                             DictionaryAttr attrs, StringRef what,
-                             unsigned index, bool requireStatic) {
+FailureOr<TensorSpec> specOf(func::FuncOp func, Type type, DictionaryAttr attrs,
+                             StringRef what, unsigned index,
+                             bool requireStatic) {
   auto tensorType = dyn_cast<RankedTensorType>(type);
   std::optional<NpyElementType> npyType =
       tensorType ? npyTypeOf(tensorType.getElementType()) : std::nullopt;
@@ -96,9 +96,8 @@ FailureOr<TensorSpec> specOf(func::FuncOp func, Type type,
   return spec;
 }
 
-LogicalResult checkInput(MLIRContext *context, StringRef entry,
-                         unsigned index, const TensorSpec &spec,
-                         const NpyArray &input) {
+LogicalResult checkInput(MLIRContext *context, StringRef entry, unsigned index,
+                         const TensorSpec &spec, const NpyArray &input) {
   Location loc = UnknownLoc::get(context);
   if (spec.elementType != input.elementType)
     return emitError(loc) << "input " << index << " of '" << entry
@@ -129,7 +128,7 @@ LogicalResult checkInput(MLIRContext *context, StringRef entry,
 /// Checks `input` against argument `index` of `func` before compiling, with
 /// messages in terms of the function's types.
 LogicalResult checkInputType(func::FuncOp func, unsigned index, Type type,
-                         const NpyArray &input) {
+                             const NpyArray &input) {
   auto tensorType = dyn_cast<RankedTensorType>(type);
   if (!tensorType)
     return func.emitError() << "argument " << index
@@ -266,8 +265,8 @@ LogicalResult JitModule::call(StringRef entry,
            << "'" << entry << "' takes " << spec.arguments.size()
            << " arguments but " << arguments.size() << " inputs were given";
   for (auto [index, argument] : llvm::enumerate(arguments))
-    if (failed(checkInput(context, entry, index, spec.arguments[index],
-                          argument)))
+    if (failed(
+            checkInput(context, entry, index, spec.arguments[index], argument)))
       return failure();
   if (results.empty())
     for (const TensorSpec &result : spec.results)

@@ -8,9 +8,9 @@
 
 #include "qat/Training/Dataset.h"
 
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
-#include "llvm/Support/FileSystem.h"
 
 #include <zlib.h>
 
@@ -38,8 +38,8 @@ llvm::Expected<std::vector<uint8_t>> readAll(llvm::StringRef path) {
   const char *message = gzerror(file, &errorCode);
   gzclose(file);
   if (read < 0 || (errorCode != Z_OK && errorCode != Z_STREAM_END))
-    return fileError(path, llvm::Twine("corrupt compressed data (") +
-                               message + ")");
+    return fileError(path,
+                     llvm::Twine("corrupt compressed data (") + message + ")");
   return bytes;
 }
 
@@ -109,9 +109,9 @@ mlir::qat::loadImageDataset(llvm::StringRef directory, llvm::StringRef split) {
   if (images->shape.size() != 3)
     return fileError(imagesPath, "must hold images (rank 3: N x H x W)");
   if (labels->shape.size() != 1 || labels->shape[0] != images->shape[0])
-    return fileError(labelsPath,
-                     llvm::formatv("must hold one label per image ({0})",
-                                   images->shape[0]));
+    return fileError(
+        labelsPath,
+        llvm::formatv("must hold one label per image ({0})", images->shape[0]));
   ImageDataset dataset;
   dataset.count = images->shape[0];
   dataset.height = images->shape[1];

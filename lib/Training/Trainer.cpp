@@ -123,8 +123,9 @@ LogicalResult Trainer::checkModel() {
 }
 
 LogicalResult Trainer::loadData() {
-  for (auto [split, data] : {std::pair<StringRef, ImageDataset *>{"train", &train},
-                             {"test", &test}}) {
+  for (auto [split, data] :
+       {std::pair<StringRef, ImageDataset *>{"train", &train},
+        {"test", &test}}) {
     auto loaded = loadImageDataset(options.dataDir, split);
     if (!loaded)
       return error(llvm::toString(loaded.takeError()));
@@ -139,8 +140,7 @@ LogicalResult Trainer::loadData() {
       if (label >= classes)
         return error(options.dataDir + ": " + split + " label " +
                      llvm::Twine(index) + " is " + llvm::Twine(label) +
-                     " but the model has " + llvm::Twine(classes) +
-                     " classes");
+                     " but the model has " + llvm::Twine(classes) + " classes");
   }
   if (train.count < batch)
     return error("the training set has " + llvm::Twine(train.count) +
@@ -219,8 +219,7 @@ void Trainer::fillBatch(const ImageDataset &data, ArrayRef<int64_t> indices,
   auto *imageData = reinterpret_cast<float *>(images.data.data());
   std::fill(imageData, imageData + batch * pixels, 0.0f);
   for (auto [row, index] : llvm::enumerate(indices)) {
-    data.normalized(index, options.mean, options.std,
-                    imageData + row * pixels);
+    data.normalized(index, options.mean, options.std, imageData + row * pixels);
     if (labels)
       reinterpret_cast<int64_t *>(labels->data.data())[row] =
           data.labels[index];
@@ -397,7 +396,8 @@ LogicalResult Trainer::run() {
         if (result.role == "state") {
           state[result.name] = results[index];
         } else if (result.name == "loss") {
-          lossSum += *reinterpret_cast<const float *>(results[index].data.data());
+          lossSum +=
+              *reinterpret_cast<const float *>(results[index].data.data());
         } else if (result.name == "logits") {
           auto *logits =
               reinterpret_cast<const float *>(results[index].data.data());
@@ -412,9 +412,9 @@ LogicalResult Trainer::run() {
         llvm::errs() << llvm::format(
             "\repoch %lld/%lld  step %lld/%lld  loss %.4f  accuracy %.2f%%  "
             "%.0f images/s ",
-            (long long)epoch + 1, (long long)totalEpochs,
-            (long long)step + 1, (long long)stepsPerEpoch,
-            lossSum / (step + 1), 100.0 * correct / ((step + 1) * batch),
+            (long long)epoch + 1, (long long)totalEpochs, (long long)step + 1,
+            (long long)stepsPerEpoch, lossSum / (step + 1),
+            100.0 * correct / ((step + 1) * batch),
             (step + 1) * batch / secondsSince(epochStart));
     }
     double seconds = secondsSince(epochStart);
@@ -430,14 +430,14 @@ LogicalResult Trainer::run() {
     out << llvm::format("epoch %lld/%lld%s: train loss %.4f, train accuracy "
                         "%.2f%%, test accuracy %.2f%%, %.0f images/s\n",
                         (long long)epoch + 1, (long long)totalEpochs,
-                        warmup ? " (FP warm-up)" : "", trainLoss,
-                        trainAccuracy, *accuracy, imagesPerSecond);
+                        warmup ? " (FP warm-up)" : "", trainLoss, trainAccuracy,
+                        *accuracy, imagesPerSecond);
     out.flush();
     if (log) {
       *log << llvm::format("%lld,%s,%.6g,%.6f,%.4f,%.4f,%.1f,%.3f\n",
                            (long long)epoch + 1, warmup ? "fp" : "train", lr,
-                           trainLoss, trainAccuracy,
-                           *accuracy, imagesPerSecond, seconds);
+                           trainLoss, trainAccuracy, *accuracy, imagesPerSecond,
+                           seconds);
       log->flush();
     }
     if (failed(save(epoch + 1)))

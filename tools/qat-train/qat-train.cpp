@@ -1,4 +1,5 @@
-//===- qat-train.cpp - train a model with compiled training steps -*- C++ -*-===//
+//===- qat-train.cpp - train a model with compiled training steps -*- C++
+//-*-===//
 //
 // Part of qat-mlir.
 //
@@ -11,8 +12,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "qat/Import/Torch/TorchImporter.h"
 #include "qat/ExecutionEngine/JitRunner.h"
+#include "qat/Import/Torch/TorchImporter.h"
 #include "qat/InitAll.h"
 #include "qat/Training/Trainer.h"
 
@@ -34,9 +35,9 @@ static cl::opt<std::string>
 static cl::opt<std::string>
     outputFile("o", cl::desc("Save the trained module here after each epoch"),
                cl::value_desc("file"));
-static cl::opt<std::string>
-    dataDir("data", cl::desc("Directory of the IDX data set"),
-            cl::init(qat::kFashionMnistDir));
+static cl::opt<std::string> dataDir("data",
+                                    cl::desc("Directory of the IDX data set"),
+                                    cl::init(qat::kFashionMnistDir));
 static cl::opt<int64_t> epochs("epochs", cl::desc("Epochs in total"),
                                cl::init(3));
 static cl::opt<int64_t>
@@ -133,8 +134,8 @@ int main(int argc, char **argv) {
 
   OwningOpRef<ModuleOp> module;
   if (llvm::StringRef(inputFile).ends_with(".mlir")) {
-    module = parseSourceFile<ModuleOp>(inputFile, sourceMgr,
-                                       ParserConfig(&context));
+    module =
+        parseSourceFile<ModuleOp>(inputFile, sourceMgr, ParserConfig(&context));
   } else {
     qat::TorchImportOptions importOptions;
     importOptions.trainingMode = true;

@@ -38,9 +38,9 @@ struct ImageDataset {
   void normalized(int64_t index, float mean, float std, float *out) const;
 };
 
-/// Reads `<prefix>-images-idx3-ubyte[.gz]` and `<prefix>-labels-idx1-ubyte[.gz]`
-/// from `directory`, where prefix is "train" or "t10k" for split
-/// "train"/"test" (the layout of MNIST and Fashion-MNIST).
+/// Reads `<prefix>-images-idx3-ubyte[.gz]` and
+/// `<prefix>-labels-idx1-ubyte[.gz]` from `directory`, where prefix is "train"
+/// or "t10k" for split "train"/"test" (the layout of MNIST and Fashion-MNIST).
 llvm::Expected<ImageDataset> loadImageDataset(llvm::StringRef directory,
                                               llvm::StringRef split);
 

@@ -601,18 +601,17 @@ struct SoftmaxCrossEntropyLowering : OpRewritePattern<SoftmaxCrossEntropyOp> {
     SmallVector<IteratorType> rowsByClasses = {IteratorType::parallel,
                                                IteratorType::reduction};
 
-    Value rowMax =
-        linalg::GenericOp::create(
-            rewriter, loc, rowType, logits,
-            filledRow(-std::numeric_limits<float>::infinity()),
-            ArrayRef<AffineMap>{full, row}, rowsByClasses,
-            [](OpBuilder &b, Location loc, ValueRange args) {
-              linalg::YieldOp::create(
-                  b, loc,
-                  arith::MaximumFOp::create(b, loc, args[1], args[0])
-                      .getResult());
-            })
-            .getResult(0);
+    Value rowMax = linalg::GenericOp::create(
+                       rewriter, loc, rowType, logits,
+                       filledRow(-std::numeric_limits<float>::infinity()),
+                       ArrayRef<AffineMap>{full, row}, rowsByClasses,
+                       [](OpBuilder &b, Location loc, ValueRange args) {
+                         linalg::YieldOp::create(
+                             b, loc,
+                             arith::MaximumFOp::create(b, loc, args[1], args[0])
+                                 .getResult());
+                       })
+                       .getResult(0);
 
     auto sums = linalg::GenericOp::create(
         rewriter, loc, TypeRange{rowType, rowType},
@@ -623,8 +622,8 @@ struct SoftmaxCrossEntropyLowering : OpRewritePattern<SoftmaxCrossEntropyOp> {
           Value shifted = arith::SubFOp::create(b, loc, args[0], args[1]);
           Value sum = arith::AddFOp::create(
               b, loc, args[3], math::ExpOp::create(b, loc, shifted));
-          Value label = arith::IndexCastOp::create(b, loc, b.getIndexType(),
-                                                   args[2]);
+          Value label =
+              arith::IndexCastOp::create(b, loc, b.getIndexType(), args[2]);
           Value isLabel =
               arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
                                     linalg::IndexOp::create(b, loc, 1), label);
@@ -634,12 +633,12 @@ struct SoftmaxCrossEntropyLowering : OpRewritePattern<SoftmaxCrossEntropyOp> {
         });
 
     auto scalarType = RankedTensorType::get({}, f32);
-    Value zero = linalg::FillOp::create(
-                     rewriter, loc, f32Constant(rewriter, loc, 0.0f),
-                     tensor::EmptyOp::create(rewriter, loc, ArrayRef<int64_t>{},
-                                             f32)
-                         .getResult())
-                     .getResult(0);
+    Value zero =
+        linalg::FillOp::create(
+            rewriter, loc, f32Constant(rewriter, loc, 0.0f),
+            tensor::EmptyOp::create(rewriter, loc, ArrayRef<int64_t>{}, f32)
+                .getResult())
+            .getResult(0);
     AffineMap rowId = AffineMap::get(1, 0, getAffineDimExpr(0, ctx), ctx);
     AffineMap scalar = AffineMap::get(1, 0, {}, ctx);
     Value rows = arith::IndexCastUIOp::create(
@@ -772,9 +771,8 @@ struct GradBoostLowering : OpRewritePattern<GradBoostOp> {
               average(min, arith::MinimumFOp::create(b, loc, min, a));
           Value spread;
           if (corrected) {
-            Value first = arith::CmpIOp::create(b, loc,
-                                                arith::CmpIPredicate::eq, t,
-                                                i64(1));
+            Value first = arith::CmpIOp::create(
+                b, loc, arith::CmpIPredicate::eq, t, i64(1));
             newMin = arith::SelectOp::create(b, loc, first, a, newMin);
             spread = arith::SubFOp::create(
                 b, loc, arith::DivFOp::create(b, loc, newMax, correction),
@@ -790,8 +788,8 @@ struct GradBoostLowering : OpRewritePattern<GradBoostOp> {
           Value index = arith::ConstantIndexOp::create(b, loc, 0);
           for (int64_t dim = 0; dim < rank; ++dim) {
             index = arith::MulIOp::create(b, loc, index, sizes[dim]);
-            index = arith::AddIOp::create(
-                b, loc, index, linalg::IndexOp::create(b, loc, dim));
+            index = arith::AddIOp::create(b, loc, index,
+                                          linalg::IndexOp::create(b, loc, dim));
           }
           Value counter =
               arith::IndexCastOp::create(b, loc, b.getI64Type(), index);
@@ -812,10 +810,10 @@ struct GradBoostLowering : OpRewritePattern<GradBoostOp> {
           Value coinDraw = uniform(arith::AndIOp::create(
               b, loc, arith::ShRUIOp::create(b, loc, hash, i64(16)),
               i64(0xFFFFFF)));
-          Value magnitude = arith::NegFOp::create(
-              b, loc, math::LogOp::create(b, loc, u));
-          Value heads = arith::CmpFOp::create(
-              b, loc, arith::CmpFPredicate::OLT, coinDraw, c(coinProbability));
+          Value magnitude =
+              arith::NegFOp::create(b, loc, math::LogOp::create(b, loc, u));
+          Value heads = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT,
+                                              coinDraw, c(coinProbability));
           Value coin = arith::SelectOp::create(b, loc, heads, c(1.0f), c(0.0f));
           Value positive = arith::CmpFOp::create(
               b, loc, arith::CmpFPredicate::OGT, g, c(0.0f));
@@ -850,6 +848,6 @@ void mlir::qat::populateQatToLinalgConversionPatterns(
     RewritePatternSet &patterns) {
   patterns.add<FakeQuantLowering, FakeQuantMaskLowering, ObserveMinMaxLowering,
                ObserveMovingAverageMinMaxLowering, ChooseQParamsLowering,
-               DropoutLowering, SoftmaxCrossEntropyLowering,
-               GradBoostLowering>(patterns.getContext());
+               DropoutLowering, SoftmaxCrossEntropyLowering, GradBoostLowering>(
+      patterns.getContext());
 }

@@ -419,10 +419,10 @@ void Importer::importNode(jit::Node *node) {
     // zeros(size, dtype, layout, device, pin_memory); the QAT Conv+BN
     // modules make their zero bias with it.
     std::vector<int64_t> shape =
-        op == "zeros" ? intsOf(node->input(0))
-                      : std::vector<int64_t>(
-                            shapeOf(tensorOf(node->input(0))).begin(),
-                            shapeOf(tensorOf(node->input(0))).end());
+        op == "zeros"
+            ? intsOf(node->input(0))
+            : std::vector<int64_t>(shapeOf(tensorOf(node->input(0))).begin(),
+                                   shapeOf(tensorOf(node->input(0))).end());
     jit::Value *dtype = node->input(1);
     if (!isNone(dtype) && intOf(dtype) != static_cast<int64_t>(at::kFloat))
       fail("only float32 " + op.str() + " is supported");

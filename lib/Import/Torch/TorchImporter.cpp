@@ -343,8 +343,8 @@ mlir::qat::importTorchScript(MLIRContext *context, StringRef path,
                              const TorchImportOptions &options) {
   context->loadDialect<QatDialect, arith::ArithDialect, func::FuncDialect,
                        linalg::LinalgDialect, math::MathDialect,
-                       ml_program::MLProgramDialect,
-                       tensor::TensorDialect, tosa::TosaDialect>();
+                       ml_program::MLProgramDialect, tensor::TensorDialect,
+                       tosa::TosaDialect>();
   Location fileLoc = FileLineColLoc::get(context, path, 0, 0);
   jit::Module torchModule;
   try {

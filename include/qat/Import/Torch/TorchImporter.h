@@ -35,8 +35,9 @@ struct TorchImportOptions {
 /// the name) and the model's inputs; and `@predict`, which loads the globals
 /// and calls `@forward`. Parameters (as opposed to buffers) are marked
 /// `qat.trainable`. In training mode the module also holds
-/// `@forward_eval`, the evaluation-mode forward over the same state. Errors are emitted as diagnostics (with the Python
-/// source location of the offending op where TorchScript kept it).
+/// `@forward_eval`, the evaluation-mode forward over the same state. Errors are
+/// emitted as diagnostics (with the Python source location of the offending op
+/// where TorchScript kept it).
 OwningOpRef<ModuleOp> importTorchScript(MLIRContext *context,
                                         llvm::StringRef path,
                                         const TorchImportOptions &options);

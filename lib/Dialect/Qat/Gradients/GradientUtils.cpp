@@ -29,19 +29,18 @@ RankedTensorType broadcastType(Value lhs, Value rhs) {
 
 } // namespace
 
-Value gradients::scalar(OpBuilder &b, Location loc, float value,
-                        int64_t rank) {
-  auto type = RankedTensorType::get(SmallVector<int64_t>(rank, 1),
-                                    b.getF32Type());
+Value gradients::scalar(OpBuilder &b, Location loc, float value, int64_t rank) {
+  auto type =
+      RankedTensorType::get(SmallVector<int64_t>(rank, 1), b.getF32Type());
   return tosa::ConstOp::create(b, loc, type,
                                DenseElementsAttr::get(type, value));
 }
 
 Value gradients::zeros(OpBuilder &b, Location loc, RankedTensorType type) {
-  Value empty = tensor::EmptyOp::create(b, loc, type.getShape(),
-                                        type.getElementType());
-  Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(
-                                                     type.getElementType()));
+  Value empty =
+      tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType());
+  Value zero =
+      arith::ConstantOp::create(b, loc, b.getZeroAttr(type.getElementType()));
   return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
 }
 
@@ -75,8 +74,8 @@ Value gradients::sumToShape(OpBuilder &b, Location loc, Value gradient,
       continue;
     shape[axis] = 1;
     gradient = tosa::ReduceSumOp::create(
-        b, loc, RankedTensorType::get(shape, target.getElementType()),
-        gradient, b.getI32IntegerAttr(axis));
+        b, loc, RankedTensorType::get(shape, target.getElementType()), gradient,
+        b.getI32IntegerAttr(axis));
   }
   return gradient;
 }

@@ -41,8 +41,7 @@ Value sumToShape(OpBuilder &b, Location loc, Value gradient,
 Value broadcastTo(OpBuilder &b, Location loc, Value value,
                   RankedTensorType target);
 /// tosa.reshape of `value` to `shape`.
-Value reshape(OpBuilder &b, Location loc, Value value,
-              ArrayRef<int64_t> shape);
+Value reshape(OpBuilder &b, Location loc, Value value, ArrayRef<int64_t> shape);
 
 /// A linalg.generic over `numLoops` loops that sums the product of the
 /// first `numFactors` of `inputs` (each read through its map in

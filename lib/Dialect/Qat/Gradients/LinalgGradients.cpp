@@ -123,14 +123,13 @@ struct MaxPoolGradient : Model<MaxPoolGradient, linalg::PoolingNchwMaxOp> {
         RankedTensorType::get(typeOf(y).getShape(), b.getI32Type());
     Value none = arith::ConstantOp::create(
         b, loc, b.getI32IntegerAttr(std::numeric_limits<int32_t>::max()));
-    Value init = linalg::FillOp::create(
-                     b, loc, none,
-                     tensor::EmptyOp::create(b, loc, indexType.getShape(),
-                                             b.getI32Type())
-                         .getResult())
-                     .getResult(0);
-    SmallVector<utils::IteratorType> iterators =
-        pool.getIteratorTypesArray();
+    Value init =
+        linalg::FillOp::create(b, loc, none,
+                               tensor::EmptyOp::create(
+                                   b, loc, indexType.getShape(), b.getI32Type())
+                                   .getResult())
+            .getResult(0);
+    SmallVector<utils::IteratorType> iterators = pool.getIteratorTypesArray();
     Value argmax =
         linalg::GenericOp::create(
             b, loc, indexType, ValueRange{x, y, window}, init,
@@ -160,15 +159,15 @@ struct MaxPoolGradient : Model<MaxPoolGradient, linalg::PoolingNchwMaxOp> {
             ArrayRef<AffineMap>{maps[2], maps[2], maps[1], maps[0]},
             scatterIterators,
             [&](OpBuilder &b, Location loc, ValueRange args) {
-              Value here = arith::CmpIOp::create(b, loc,
-                                                 arith::CmpIPredicate::eq,
-                                                 args[1],
-                                                 positionInWindow(b, loc));
+              Value here =
+                  arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                        args[1], positionInWindow(b, loc));
               Value zero =
                   arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
               Value add = arith::SelectOp::create(b, loc, here, args[0], zero);
               linalg::YieldOp::create(
-                  b, loc, arith::AddFOp::create(b, loc, args[3], add).getResult());
+                  b, loc,
+                  arith::AddFOp::create(b, loc, args[3], add).getResult());
             })
             .getResult(0);
     return success();

@@ -97,8 +97,8 @@ struct SoftmaxCrossEntropyGradient
     Value rowMax = tosa::ReduceMaxOp::create(b, loc, rowType, logits,
                                              b.getI32IntegerAttr(1));
     Value exp = tosa::ExpOp::create(b, loc, type, sub(b, loc, logits, rowMax));
-    Value sum = tosa::ReduceSumOp::create(b, loc, rowType, exp,
-                                          b.getI32IntegerAttr(1));
+    Value sum =
+        tosa::ReduceSumOp::create(b, loc, rowType, exp, b.getI32IntegerAttr(1));
     Value softmax =
         mul(b, loc, exp, tosa::ReciprocalOp::create(b, loc, rowType, sum));
 
@@ -106,17 +106,16 @@ struct SoftmaxCrossEntropyGradient
     MLIRContext *ctx = op->getContext();
     AffineMap full = b.getMultiDimIdentityMap(2);
     AffineMap row = AffineMap::get(2, 0, getAffineDimExpr(0, ctx), ctx);
-    Value init = tensor::EmptyOp::create(b, loc, type.getShape(),
-                                         b.getF32Type());
+    Value init =
+        tensor::EmptyOp::create(b, loc, type.getShape(), b.getF32Type());
     Value centered =
         linalg::GenericOp::create(
             b, loc, type, ValueRange{softmax, loss.getLabels()}, init,
             ArrayRef<AffineMap>{full, row, full},
             SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
             [](OpBuilder &b, Location loc, ValueRange args) {
-              Value label = arith::IndexCastOp::create(b, loc,
-                                                       b.getIndexType(),
-                                                       args[1]);
+              Value label =
+                  arith::IndexCastOp::create(b, loc, b.getIndexType(), args[1]);
               Value isLabel = arith::CmpIOp::create(
                   b, loc, arith::CmpIPredicate::eq,
                   linalg::IndexOp::create(b, loc, 1), label);

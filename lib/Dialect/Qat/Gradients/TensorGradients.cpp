@@ -44,8 +44,7 @@ struct PadGradient : Model<PadGradient, tensor::PadOp> {
   }
 };
 
-struct ExpandShapeGradient
-    : Model<ExpandShapeGradient, tensor::ExpandShapeOp> {
+struct ExpandShapeGradient : Model<ExpandShapeGradient, tensor::ExpandShapeOp> {
   bool isDifferentiableOperand(Operation *op, unsigned index) const {
     return index == 0;
   }

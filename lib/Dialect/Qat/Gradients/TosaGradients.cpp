@@ -23,8 +23,7 @@ template <typename Derived, typename OpT>
 using Model = DifferentiableOpInterface::ExternalModel<Derived, OpT>;
 
 /// Elementwise ops of one operand whose gradient is g * f(x, y).
-template <typename OpT>
-struct UnaryGradient : Model<UnaryGradient<OpT>, OpT> {
+template <typename OpT> struct UnaryGradient : Model<UnaryGradient<OpT>, OpT> {
   LogicalResult buildGradients(Operation *op, OpBuilder &b,
                                ArrayRef<Value> resultGradients,
                                SmallVectorImpl<Value> &operandGradients) const {
@@ -116,10 +115,9 @@ struct ReduceMaxGradient : Model<ReduceMaxGradient, tosa::ReduceMaxOp> {
     Value isMax = tosa::EqualOp::create(
         b, loc, RankedTensorType::get(type.getShape(), b.getI1Type()), x,
         broadcastTo(b, loc, reduce.getResult(), type));
-    Value ones = selectOrZero(b, loc, isMax,
-                              broadcastTo(b, loc, scalar(b, loc, 1.0f,
-                                                         type.getRank()),
-                                          type));
+    Value ones = selectOrZero(
+        b, loc, isMax,
+        broadcastTo(b, loc, scalar(b, loc, 1.0f, type.getRank()), type));
     Value count = tosa::ReduceSumOp::create(b, loc, typeOf(reduce.getResult()),
                                             ones, reduce.getAxisAttr());
     Value share = mul(b, loc, resultGradients[0],
@@ -173,10 +171,10 @@ struct ClampGradient : Model<ClampGradient, tosa::ClampOp> {
     auto lo = cast<FloatAttr>(clamp.getMinValAttr()).getValueAsDouble();
     auto hi = cast<FloatAttr>(clamp.getMaxValAttr()).getValueAsDouble();
     auto maskType = RankedTensorType::get(type.getShape(), b.getI1Type());
-    Value above = tosa::GreaterOp::create(b, loc, maskType, x,
-                                          scalar(b, loc, lo, rank));
-    Value below = tosa::GreaterOp::create(b, loc, maskType,
-                                          scalar(b, loc, hi, rank), x);
+    Value above =
+        tosa::GreaterOp::create(b, loc, maskType, x, scalar(b, loc, lo, rank));
+    Value below =
+        tosa::GreaterOp::create(b, loc, maskType, scalar(b, loc, hi, rank), x);
     Value inside = tosa::LogicalAndOp::create(b, loc, maskType, above, below);
     operandGradients[0] = selectOrZero(b, loc, inside, resultGradients[0]);
     return success();

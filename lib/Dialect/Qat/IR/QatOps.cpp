@@ -194,8 +194,8 @@ LogicalResult SoftmaxCrossEntropyOp::verify() {
   int64_t rows = logitsType.getDimSize(0), labels = labelsType.getDimSize(0);
   if (!ShapedType::isDynamic(rows) && !ShapedType::isDynamic(labels) &&
       rows != labels)
-    return emitOpError("has ") << rows << " rows of logits but " << labels
-                               << " labels";
+    return emitOpError("has ")
+           << rows << " rows of logits but " << labels << " labels";
   return success();
 }
 

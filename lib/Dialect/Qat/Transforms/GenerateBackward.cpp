@@ -5,9 +5,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "qat/Dialect/Qat/Transforms/Passes.h"
 #include "qat/Dialect/Qat/IR/QatInterfaces.h"
 #include "qat/Dialect/Qat/IR/QatOps.h"
+#include "qat/Dialect/Qat/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -95,15 +95,15 @@ struct GenerateBackwardPass
     }
     FunctionType forwardType = forward.getFunctionType();
     if (logitsIndex >= forwardType.getNumResults()) {
-      forward.emitError() << "has no result #" << static_cast<unsigned>(logitsIndex)
+      forward.emitError() << "has no result #"
+                          << static_cast<unsigned>(logitsIndex)
                           << " to take the logits from";
       return signalPassFailure();
     }
     auto logitsType =
         dyn_cast<RankedTensorType>(forwardType.getResult(logitsIndex));
     if (!logitsType || logitsType.getRank() != 2 ||
-        !logitsType.getElementType().isF32() ||
-        !logitsType.hasStaticShape()) {
+        !logitsType.getElementType().isF32() || !logitsType.hasStaticShape()) {
       forward.emitError() << "result #" << static_cast<unsigned>(logitsIndex)
                           << " must be static f32 logits of shape N x C, got "
                           << forwardType.getResult(logitsIndex);
@@ -258,10 +258,9 @@ struct GenerateBackwardPass
     unsigned firstGradient = 1 + forward.getNumResults();
     for (auto [position, index] : llvm::enumerate(trainableIndices)) {
       Attribute name = forward.getArgAttr(index, "qat.state");
-      func.setResultAttr(firstGradient + position, "qat.gradient",
-                         name ? name
-                              : builder.getStringAttr("arg" +
-                                                      std::to_string(index)));
+      func.setResultAttr(
+          firstGradient + position, "qat.gradient",
+          name ? name : builder.getStringAttr("arg" + std::to_string(index)));
     }
     return success();
   }

@@ -34,8 +34,8 @@ struct GradBoostPass : qat::impl::GradBoostBase<GradBoostPass> {
       return signalPassFailure();
     }
     if (llvm::any_of(step.getArguments(), [&](BlockArgument arg) {
-          auto name =
-              step.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "qat.input");
+          auto name = step.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
+                                                        "qat.input");
           return name && name.getValue() == "grad_boost_noise";
         })) {
       step.emitError() << "already has GradBoost";
@@ -73,15 +73,14 @@ struct GradBoostPass : qat::impl::GradBoostBase<GradBoostPass> {
     auto f32Scalar = RankedTensorType::get({}, b.getF32Type());
 
     auto stateDict = [&](StringRef role, StringRef name) {
-      return b.getDictionaryAttr(
-          b.getNamedAttr(role, b.getStringAttr(name)));
+      return b.getDictionaryAttr(b.getNamedAttr(role, b.getStringAttr(name)));
     };
 
     // Counters and the noise switch.
     if (failed(getOrCreateStateGlobal(module, "grad_boost.step", i64Scalar,
                                       b.getI64IntegerAttr(0))) ||
-        failed(getOrCreateStateGlobal(module, "grad_boost.qat_steps",
-                                      i64Scalar, b.getI64IntegerAttr(0))))
+        failed(getOrCreateStateGlobal(module, "grad_boost.qat_steps", i64Scalar,
+                                      b.getI64IntegerAttr(0))))
       return failure();
     unsigned first = step.getNumArguments();
     SmallVector<std::pair<Type, DictionaryAttr>> added = {
@@ -117,8 +116,8 @@ struct GradBoostPass : qat::impl::GradBoostBase<GradBoostPass> {
     Value newStep = arith::AddIOp::create(b, loc, stepCount, one);
     Value zero = arith::ConstantOp::create(
         b, loc, DenseElementsAttr::get(f32Scalar, 0.0f));
-    Value noisy = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE,
-                                        noise, zero);
+    Value noisy =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, noise, zero);
     Value newQatSteps = arith::AddIOp::create(
         b, loc, qatSteps, arith::ExtUIOp::create(b, loc, i64Scalar, noisy));
     Value seedValue = arith::ConstantOp::create(
@@ -142,16 +141,14 @@ struct GradBoostPass : qat::impl::GradBoostBase<GradBoostPass> {
       gradient.replaceAllUsesExcept(boost.getBoostedGradient(), boost);
       newResults.push_back(boost.getNewMaxStat());
       newResults.push_back(boost.getNewMinStat());
-      newResultAttrs.push_back(
-          step.getArgAttrDict(first + 3 + 2 * stream));
-      newResultAttrs.push_back(
-          step.getArgAttrDict(first + 4 + 2 * stream));
+      newResultAttrs.push_back(step.getArgAttrDict(first + 3 + 2 * stream));
+      newResultAttrs.push_back(step.getArgAttrDict(first + 4 + 2 * stream));
     }
 
     auto ret = cast<func::ReturnOp>(body.getTerminator());
     for (auto [value, attrs] : llvm::zip_equal(newResults, newResultAttrs)) {
-      if (failed(step.insertResult(step.getNumResults(), value.getType(),
-                                   attrs)))
+      if (failed(
+              step.insertResult(step.getNumResults(), value.getType(), attrs)))
         return failure();
       ret->insertOperands(ret.getNumOperands(), value);
     }

@@ -5,8 +5,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "qat/Dialect/Qat/Transforms/Passes.h"
 #include "StateGlobals.h"
+#include "qat/Dialect/Qat/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -166,8 +166,8 @@ struct OptimizerPass : qat::impl::OptimizerBase<OptimizerPass> {
     }
     auto scalarType = RankedTensorType::get({}, attrs.getF32Type());
     argTypes.push_back(scalarType);
-    argAttrs.push_back(attrs.getDictionaryAttr(attrs.getNamedAttr(
-        "qat.input", attrs.getStringAttr("learning_rate"))));
+    argAttrs.push_back(attrs.getDictionaryAttr(
+        attrs.getNamedAttr("qat.input", attrs.getStringAttr("learning_rate"))));
 
     OpBuilder top(ctx);
     top.setInsertionPointAfter(gradientFunc);
@@ -213,14 +213,14 @@ struct OptimizerPass : qat::impl::OptimizerBase<OptimizerPass> {
                          : weightDecayOther;
       Value direction = gradient;
       if (decay != 0.0)
-        direction = math.add(direction,
-                             math.mul(math.constant(decay), parameter));
+        direction =
+            math.add(direction, math.mul(math.constant(decay), parameter));
       Value momentumValue = math.constant(momentum);
       Value updatedBuffer =
           math.add(math.mul(momentumValue, buffer), direction);
-      direction = nesterov ? math.add(direction,
-                                      math.mul(momentumValue, updatedBuffer))
-                           : updatedBuffer;
+      direction =
+          nesterov ? math.add(direction, math.mul(momentumValue, updatedBuffer))
+                   : updatedBuffer;
       ImplicitLocOpBuilder shapeBuilder(loc, b);
       Value lr = tosa::ReshapeOp::create(
           b,

@@ -24,8 +24,7 @@ using namespace mlir::qat;
 
 namespace {
 
-struct OutlineKernelsPass
-    : qat::impl::OutlineKernelsBase<OutlineKernelsPass> {
+struct OutlineKernelsPass : qat::impl::OutlineKernelsBase<OutlineKernelsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SymbolTable symbols(module);
@@ -67,8 +66,7 @@ struct OutlineKernelsPass
     symbols.insert(kernel);
     Block *body = kernel.addEntryBlock();
     IRMapping mapping;
-    for (auto [value, argument] :
-         llvm::zip(arguments, body->getArguments()))
+    for (auto [value, argument] : llvm::zip(arguments, body->getArguments()))
       mapping.map(value, argument);
     builder.setInsertionPointToStart(body);
     builder.clone(*op, mapping);

@@ -31,8 +31,7 @@ struct ParallelizeKernelsPass
       return;
     SmallVector<linalg::LinalgOp> candidates;
     getOperation()->walk([&](linalg::LinalgOp op) {
-      if (op.hasPureTensorSemantics() &&
-          !op->getParentOfType<scf::ForallOp>())
+      if (op.hasPureTensorSemantics() && !op->getParentOfType<scf::ForallOp>())
         candidates.push_back(op);
     });
     IRRewriter rewriter(&getContext());
@@ -55,8 +54,7 @@ struct ParallelizeKernelsPass
         }
       if (!loop)
         continue;
-      SmallVector<OpFoldResult> numThreads(*loop + 1,
-                                           rewriter.getIndexAttr(0));
+      SmallVector<OpFoldResult> numThreads(*loop + 1, rewriter.getIndexAttr(0));
       numThreads[*loop] = rewriter.getIndexAttr(threads);
       scf::SCFTilingOptions options;
       options.setLoopType(scf::SCFTilingOptions::LoopType::ForallOp);

@@ -32,8 +32,9 @@ bool isObserverState(Value value) {
   Operation *op = value.getDefiningOp();
   while (op && isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp>(op))
     op = op->getOperand(0).getDefiningOp();
-  return op && isa<ObserveMinMaxOp, ObserveMovingAverageMinMaxOp,
-                   ChooseQParamsOp>(op);
+  return op &&
+         isa<ObserveMinMaxOp, ObserveMovingAverageMinMaxOp, ChooseQParamsOp>(
+             op);
 }
 
 struct StatAssistPass : qat::impl::StatAssistBase<StatAssistPass> {
@@ -166,9 +167,8 @@ struct StatAssistPass : qat::impl::StatAssistBase<StatAssistPass> {
       std::string renamed = ("stat_assist." + name.getValue()).str();
       auto original = module.lookupSymbol<ml_program::GlobalOp>(name);
       if (!original || !original.getValue())
-        return warmup.emitError()
-               << "observer state '" << name.getValue()
-               << "' has no global with an initial value";
+        return warmup.emitError() << "observer state '" << name.getValue()
+                                  << "' has no global with an initial value";
       auto type = cast<RankedTensorType>(original.getType());
       if (!module.lookupSymbol(renamed)) {
         OpBuilder top(original);

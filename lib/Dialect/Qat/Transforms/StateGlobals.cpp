@@ -11,8 +11,7 @@
 
 using namespace mlir;
 
-LogicalResult mlir::qat::getOrCreateStateGlobal(ModuleOp module,
-                                                StringRef name,
+LogicalResult mlir::qat::getOrCreateStateGlobal(ModuleOp module, StringRef name,
                                                 RankedTensorType type,
                                                 Attribute initial) {
   if (Operation *existing = module.lookupSymbol(name)) {

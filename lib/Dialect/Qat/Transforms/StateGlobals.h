@@ -17,8 +17,7 @@ namespace mlir::qat {
 /// it), else creates it with the splat `initial` after the last global.
 /// Fails with a diagnostic if the symbol exists but does not fit.
 LogicalResult getOrCreateStateGlobal(ModuleOp module, StringRef name,
-                                     RankedTensorType type,
-                                     Attribute initial);
+                                     RankedTensorType type, Attribute initial);
 
 } // namespace mlir::qat
 
