@@ -268,9 +268,14 @@ LogicalResult JitModule::call(StringRef entry,
     if (failed(
             checkInput(context, entry, index, spec.arguments[index], argument)))
       return failure();
-  if (results.empty())
-    for (const TensorSpec &result : spec.results)
-      results.push_back(NpyArray::zeros(result.elementType, result.shape));
+  // Reuse the caller's result buffers where they fit.
+  results.resize(spec.results.size());
+  for (auto [array, result] : llvm::zip(results, spec.results))
+    if (array.elementType != result.elementType ||
+        array.shape != result.shape ||
+        array.data.size() != static_cast<size_t>(array.numElements()) *
+                                 npyElementSize(array.elementType))
+      array = NpyArray::zeros(result.elementType, result.shape);
 
   // Arguments, then out-parameters for the results, each a pointer to a
   // memref descriptor; invokePacked wants a pointer to each of those.

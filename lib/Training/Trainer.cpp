@@ -243,8 +243,10 @@ FailureOr<double> Trainer::evaluate(StringRef entry) {
       if (argument.role == "state") {
         arguments[index] = state[argument.name];
       } else if (argument.name == imagesName) {
-        arguments[index] =
-            NpyArray::zeros(NpyElementType::Float32, argument.shape);
+        // fillBatch overwrites every element: allocate once.
+        if (arguments[index].data.empty())
+          arguments[index] =
+              NpyArray::zeros(NpyElementType::Float32, argument.shape);
         fillBatch(test, indices, arguments[index], nullptr);
       } else {
         return error("@" + entry + " takes an input '" + argument.name +
@@ -342,7 +344,8 @@ LogicalResult Trainer::run() {
     auto [warmup, phaseStart, phaseEpochs] = phaseOf(epoch);
     StringRef entry = warmup ? "train_step_warmup" : "train_step";
     const FunctionSpec &spec = jit->spec(entry);
-    arguments.resize(spec.arguments.size());
+    // Fresh per epoch: the warm-up and QAT steps take different arguments.
+    arguments.assign(spec.arguments.size(), NpyArray());
     results.clear();
     int64_t phaseSteps = stepsPerEpoch * phaseEpochs;
     int64_t warmupSteps = std::min<int64_t>(
@@ -367,7 +370,8 @@ LogicalResult Trainer::run() {
         if (argument.role == "state") {
           value = state[argument.name];
         } else if (argument.name == imagesName) {
-          value = NpyArray::zeros(NpyElementType::Float32, argument.shape);
+          if (value.data.empty()) // fillBatch overwrites every element
+            value = NpyArray::zeros(NpyElementType::Float32, argument.shape);
           fillBatch(train, indices, value, nullptr);
         } else if (argument.name == "labels") {
           value = NpyArray::zeros(NpyElementType::Int64, argument.shape);
@@ -394,7 +398,9 @@ LogicalResult Trainer::run() {
         return failure();
       for (auto [index, result] : llvm::enumerate(spec.results)) {
         if (result.role == "state") {
-          state[result.name] = results[index];
+          // Swap rather than copy: the old buffer, of the same shape,
+          // receives this result in the next call.
+          std::swap(state[result.name], results[index]);
         } else if (result.name == "loss") {
           lossSum +=
               *reinterpret_cast<const float *>(results[index].data.data());

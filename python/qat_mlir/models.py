@@ -160,6 +160,27 @@ class FusableSmallCNN(nn.Module):
         return self.fc(torch.flatten(x, 1))
 
 
+class ConvBnReluNet(nn.Module):
+    """A small QAT test model without max pooling (whose gradient depends
+    on near-ties that float summation order decides): Conv+BN+ReLU and a
+    strided Conv+ReLU, both fusable in PyTorch's QAT form (FUSE)."""
+
+    FUSE = [["conv1", "bn1", "relu1"], ["conv2", "relu2"]]
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.relu1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(8, 16, 3, stride=2, padding=1)
+        self.relu2 = nn.ReLU()
+        self.fc = nn.Linear(16 * 7 * 7, 10)
+
+    def forward(self, x):
+        x = self.relu2(self.conv2(self.relu1(self.bn1(self.conv1(x)))))
+        return self.fc(torch.flatten(F.avg_pool2d(x, 2), 1))
+
+
 def qat_ready(model, fuse, backend="qnnpack"):
     """PyTorch's eager QAT preparation: fuse the given Conv+BN(+ReLU) groups
     in their QAT form, wrap with quant/dequant stubs, prepare_qat with the

@@ -28,7 +28,6 @@
 # CHECK: dropout: loss matches; 2 parameter gradients within 1e-4
 
 import copy
-import os
 import subprocess
 import sys
 import warnings
@@ -101,31 +100,12 @@ def prepared_qat():
     return model
 
 
-class ConvBnQat(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 8, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(8)
-        self.relu1 = nn.ReLU()
-        self.conv2 = nn.Conv2d(8, 16, 3, stride=2, padding=1)
-        self.relu2 = nn.ReLU()
-        self.fc = nn.Linear(16 * 7 * 7, 10)
-
-    def forward(self, x):
-        x = self.relu2(self.conv2(self.relu1(self.bn1(self.conv1(x)))))
-        return self.fc(torch.flatten(F.avg_pool2d(x, 2), 1))
-
-
 def conv_bn_qat():
     """Conv+BN+ReLU in PyTorch's QAT form (fuse_modules_qat): batch-norm
     statistics of the batch, weights scaled by the BN factor (through sqrt)
     before their fake quantization."""
     torch.manual_seed(1)
-    model = ConvBnQat().train()
-    tq.fuse_modules_qat(model, [["conv1", "bn1", "relu1"], ["conv2", "relu2"]], inplace=True)
-    model = nn.Sequential(tq.QuantStub(), model, tq.DeQuantStub())
-    model.qconfig = tq.get_default_qat_qconfig("qnnpack")
-    tq.prepare_qat(model, inplace=True)
+    model = models.qat_ready(models.ConvBnReluNet(), models.ConvBnReluNet.FUSE)
     for _ in range(2):
         model(torch.randn(8, 1, 28, 28))
     return model

@@ -25,9 +25,6 @@ import sys
 import warnings
 
 import torch
-import torch.ao.quantization as tq
-import torch.nn.functional as F
-from torch import nn
 
 import qat_mlir
 from qat_mlir import models
@@ -36,27 +33,8 @@ warnings.filterwarnings("ignore")
 out = sys.argv[1]
 
 
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 8, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(8)
-        self.relu1 = nn.ReLU()
-        self.conv2 = nn.Conv2d(8, 16, 3, stride=2, padding=1)
-        self.relu2 = nn.ReLU()
-        self.fc = nn.Linear(16 * 7 * 7, 10)
-
-    def forward(self, x):
-        x = self.relu2(self.conv2(self.relu1(self.bn1(self.conv1(x)))))
-        return self.fc(torch.flatten(F.avg_pool2d(x, 2), 1))
-
-
 torch.manual_seed(0)
-model = Net().train()
-tq.fuse_modules_qat(model, [["conv1", "bn1", "relu1"], ["conv2", "relu2"]], inplace=True)
-model = nn.Sequential(tq.QuantStub(), model, tq.DeQuantStub())
-model.qconfig = tq.get_default_qat_qconfig("qnnpack")
-tq.prepare_qat(model, inplace=True)
+model = models.qat_ready(models.ConvBnReluNet(), models.ConvBnReluNet.FUSE)
 state = {k: v.clone() for k, v in model.state_dict().items()}
 torch.jit.trace(model, torch.randn(32, 1, 28, 28), check_trace=False).save(f"{out}/qat.pt")
 torch.manual_seed(0)

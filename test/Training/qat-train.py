@@ -30,7 +30,6 @@ import re
 import subprocess
 import sys
 
-import numpy as np
 import torch
 
 import qat_mlir

@@ -25,41 +25,20 @@ import numpy as np
 import torch
 import torch.ao.quantization as tq
 import torch.nn.functional as F
-from torch import nn
 
 import qat_mlir
+from qat_mlir import models
 
 warnings.filterwarnings("ignore")
 out = sys.argv[1]
 
 
 
-class Net(nn.Module):
-    """No max pooling: where two window values are within an ulp, the
-    different summation orders of PyTorch's convolution and ours pick
-    different maxima and route that gradient differently (both valid)."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 8, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(8)
-        self.relu1 = nn.ReLU()
-        self.conv2 = nn.Conv2d(8, 16, 3, stride=2, padding=1)
-        self.relu2 = nn.ReLU()
-        self.fc = nn.Linear(16 * 7 * 7, 10)
-
-    def forward(self, x):
-        x = self.relu2(self.conv2(self.relu1(self.bn1(self.conv1(x)))))
-        return self.fc(torch.flatten(F.avg_pool2d(x, 2), 1))
-
-
+# No max pooling: where two window values are within an ulp, the different
+# summation orders of PyTorch's convolution and ours pick different maxima
+# and route that gradient differently (both valid).
 torch.manual_seed(0)
-model = Net().train()
-tq.fuse_modules_qat(model, [["conv1", "bn1", "relu1"], ["conv2", "relu2"]], inplace=True)
-model = nn.Sequential(tq.QuantStub(), model, tq.DeQuantStub())
-model.qconfig = tq.get_default_qat_qconfig("qnnpack")
-model.train()
-tq.prepare_qat(model, inplace=True)
+model = models.qat_ready(models.ConvBnReluNet(), models.ConvBnReluNet.FUSE)
 x = torch.randn(8, 1, 28, 28)
 labels = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7])
 state = {k: v.clone() for k, v in model.state_dict().items()}

@@ -69,8 +69,8 @@ public:
   const FunctionSpec &spec(StringRef entry) const;
 
   /// Calls `entry`. Compiled code may overwrite its argument buffers (one-shot
-  /// bufferization treats function arguments as writable); `results` are
-  /// allocated here when empty, else reused (their shapes must match).
+  /// bufferization treats function arguments as writable); the arrays in
+  /// `results` are reused where their type and shape fit, else allocated.
   LogicalResult call(StringRef entry, MutableArrayRef<NpyArray> arguments,
                      std::vector<NpyArray> &results);
 

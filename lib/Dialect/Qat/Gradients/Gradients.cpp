@@ -5,7 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qat/Dialect/Qat/Gradients/Gradients.h"
-#include "GradientUtils.h"
+#include "Registration.h"
 
 #include "mlir/IR/DialectRegistry.h"
 

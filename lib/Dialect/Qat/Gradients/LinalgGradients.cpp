@@ -8,7 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "GradientUtils.h"
+#include "Registration.h"
+#include "qat/Dialect/Qat/Gradients/GradientUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"

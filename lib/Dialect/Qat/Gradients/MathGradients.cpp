@@ -5,7 +5,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "GradientUtils.h"
+#include "Registration.h"
+#include "qat/Dialect/Qat/Gradients/GradientUtils.h"
 
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tosa/IR/TosaOps.h"

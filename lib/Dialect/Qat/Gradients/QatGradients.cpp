@@ -6,7 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "GradientUtils.h"
+#include "Registration.h"
+#include "qat/Dialect/Qat/Gradients/GradientUtils.h"
 #include "qat/Dialect/Qat/IR/QatDialect.h"
 #include "qat/Dialect/Qat/IR/QatOps.h"
 

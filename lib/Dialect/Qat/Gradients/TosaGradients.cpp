@@ -6,7 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "GradientUtils.h"
+#include "Registration.h"
+#include "qat/Dialect/Qat/Gradients/GradientUtils.h"
 #include "qat/Dialect/Qat/Gradients/Gradients.h"
 
 #include "mlir/Dialect/Tensor/IR/Tensor.h"

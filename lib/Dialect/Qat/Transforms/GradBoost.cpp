@@ -4,7 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "StateGlobals.h"
+#include "TrainStepUtils.h"
 #include "qat/Dialect/Qat/IR/QatOps.h"
 #include "qat/Dialect/Qat/Transforms/Passes.h"
 
@@ -41,24 +41,10 @@ struct GradBoostPass : qat::impl::GradBoostBase<GradBoostPass> {
       step.emitError() << "already has GradBoost";
       return signalPassFailure();
     }
-    func::CallOp call;
-    func::FuncOp callee;
-    step.walk([&](func::CallOp candidate) {
-      auto target = module.lookupSymbol<func::FuncOp>(candidate.getCallee());
-      if (target && !call)
-        for (unsigned i = 0; i < target.getNumResults(); ++i)
-          if (target.getResultAttr(i, "qat.gradient")) {
-            call = candidate;
-            callee = target;
-            break;
-          }
-    });
-    if (!call) {
-      step.emitError() << "calls no function that returns qat.gradient "
-                          "results: run --qat-generate-backward and "
-                          "--qat-optimizer first";
+    func::CallOp call = findGradientCall(module, step);
+    if (!call)
       return signalPassFailure();
-    }
+    auto callee = module.lookupSymbol<func::FuncOp>(call.getCallee());
     if (failed(rewrite(module, step, call, callee)))
       signalPassFailure();
   }

@@ -5,7 +5,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "StateGlobals.h"
+#include "TrainStepUtils.h"
+#include "qat/Dialect/Qat/Gradients/GradientUtils.h"
 #include "qat/Dialect/Qat/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -13,7 +14,6 @@
 #include "mlir/Dialect/MLProgram/IR/MLProgram.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Tosa/IR/TosaOps.h"
-#include "mlir/Dialect/Tosa/Utils/ConversionUtils.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
 namespace mlir::qat {
@@ -45,38 +45,6 @@ bool isDepthwiseWeight(Value weight) {
   }
   return false;
 }
-
-/// f32 arithmetic on tensors of one rank, with scalars as all-ones shapes.
-struct Arith {
-  ImplicitLocOpBuilder &b;
-  int64_t rank;
-
-  Value constant(float value) {
-    auto type =
-        RankedTensorType::get(SmallVector<int64_t>(rank, 1), b.getF32Type());
-    return tosa::ConstOp::create(b, type, DenseElementsAttr::get(type, value));
-  }
-  RankedTensorType resultType(Value lhs, Value rhs) {
-    auto l = cast<RankedTensorType>(lhs.getType());
-    auto r = cast<RankedTensorType>(rhs.getType());
-    SmallVector<int64_t> shape;
-    for (auto [x, y] : llvm::zip_equal(l.getShape(), r.getShape()))
-      shape.push_back(x == 1 ? y : x);
-    return RankedTensorType::get(shape, b.getF32Type());
-  }
-  Value add(Value lhs, Value rhs) {
-    return tosa::AddOp::create(b, resultType(lhs, rhs), lhs, rhs);
-  }
-  Value sub(Value lhs, Value rhs) {
-    return tosa::SubOp::create(b, resultType(lhs, rhs), lhs, rhs);
-  }
-  Value mul(Value lhs, Value rhs) {
-    auto shiftType = RankedTensorType::get({1}, b.getI8Type());
-    Value shift = tosa::ConstOp::create(
-        b, shiftType, DenseElementsAttr::get(shiftType, int8_t(0)));
-    return tosa::MulOp::create(b, resultType(lhs, rhs), lhs, rhs, shift);
-  }
-};
 
 struct OptimizerPass : qat::impl::OptimizerBase<OptimizerPass> {
   using Base::Base;
@@ -205,31 +173,25 @@ struct OptimizerPass : qat::impl::OptimizerBase<OptimizerPass> {
       Value gradient = call.getResult(gradientResults[index]);
       Value buffer = body->getArgument(firstMomentum + index);
       auto type = cast<RankedTensorType>(parameter.getType());
-      Arith math{b, type.getRank()};
-      double decay = type.getRank() == 4
+      int64_t rank = type.getRank();
+      double decay = rank == 4
                          ? (isDepthwiseWeight(gradientFunc.getArgument(arg))
                                 ? weightDecayDepthwise
                                 : weightDecayConv)
                          : weightDecayOther;
+      using namespace gradients;
       Value direction = gradient;
       if (decay != 0.0)
-        direction =
-            math.add(direction, math.mul(math.constant(decay), parameter));
-      Value momentumValue = math.constant(momentum);
+        direction = add(b, loc, direction,
+                        mul(b, loc, scalar(b, loc, decay, rank), parameter));
+      Value momentumValue = scalar(b, loc, momentum, rank);
       Value updatedBuffer =
-          math.add(math.mul(momentumValue, buffer), direction);
-      direction =
-          nesterov ? math.add(direction, math.mul(momentumValue, updatedBuffer))
-                   : updatedBuffer;
-      ImplicitLocOpBuilder shapeBuilder(loc, b);
-      Value lr = tosa::ReshapeOp::create(
-          b,
-          RankedTensorType::get(SmallVector<int64_t>(type.getRank(), 1),
-                                b.getF32Type()),
-          learningRate,
-          tosa::getTosaConstShape(shapeBuilder,
-                                  SmallVector<int64_t>(type.getRank(), 1)));
-      Value updated = math.sub(parameter, math.mul(lr, direction));
+          add(b, loc, mul(b, loc, momentumValue, buffer), direction);
+      direction = nesterov ? add(b, loc, direction,
+                                 mul(b, loc, momentumValue, updatedBuffer))
+                           : updatedBuffer;
+      Value lr = reshape(b, loc, learningRate, SmallVector<int64_t>(rank, 1));
+      Value updated = sub(b, loc, parameter, mul(b, loc, lr, direction));
       results.push_back(updated);
       resultAttrs.push_back(stateAttr(nameOf(arg).getValue()));
       newMomentum.push_back(updatedBuffer);

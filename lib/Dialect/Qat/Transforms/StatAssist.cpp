@@ -4,7 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "StateGlobals.h"
+#include "TrainStepUtils.h"
 #include "qat/Dialect/Qat/IR/QatOps.h"
 #include "qat/Dialect/Qat/Transforms/Passes.h"
 
@@ -53,20 +53,9 @@ struct StatAssistPass : qat::impl::StatAssistBase<StatAssistPass> {
                          << warmupName << "'";
       return signalPassFailure();
     }
-    func::CallOp call;
-    step.walk([&](func::CallOp candidate) {
-      auto target = module.lookupSymbol<func::FuncOp>(candidate.getCallee());
-      if (!call && target &&
-          llvm::any_of(llvm::seq(target.getNumResults()), [&](unsigned i) {
-            return static_cast<bool>(target.getResultAttr(i, "qat.gradient"));
-          }))
-        call = candidate;
-    });
-    if (!call) {
-      step.emitError() << "calls no function that returns qat.gradient "
-                          "results: run --qat-generate-backward first";
+    func::CallOp call = findGradientCall(module, step);
+    if (!call)
       return signalPassFailure();
-    }
     auto gradients = module.lookupSymbol<func::FuncOp>(call.getCallee());
     if (failed(derive(module, step, call, gradients)))
       signalPassFailure();

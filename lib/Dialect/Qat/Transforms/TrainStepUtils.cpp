@@ -1,10 +1,11 @@
-//===- StateGlobals.cpp - globals that hold training state ------*- C++ -*-===//
+//===- TrainStepUtils.cpp - globals that hold training state ------*- C++
+//-*-===//
 //
 // Part of qat-mlir.
 //
 //===----------------------------------------------------------------------===//
 
-#include "StateGlobals.h"
+#include "TrainStepUtils.h"
 
 #include "mlir/Dialect/MLProgram/IR/MLProgram.h"
 #include "mlir/IR/Builders.h"
@@ -35,4 +36,21 @@ LogicalResult mlir::qat::getOrCreateStateGlobal(ModuleOp module, StringRef name,
       TypeAttr::get(type), builder.getUnitAttr(),
       DenseElementsAttr::get(type, initial), builder.getStringAttr("private"));
   return success();
+}
+
+func::CallOp mlir::qat::findGradientCall(ModuleOp module, func::FuncOp step) {
+  func::CallOp call;
+  step.walk([&](func::CallOp candidate) {
+    auto target = module.lookupSymbol<func::FuncOp>(candidate.getCallee());
+    if (!call && target &&
+        llvm::any_of(llvm::seq(target.getNumResults()), [&](unsigned i) {
+          return static_cast<bool>(target.getResultAttr(i, "qat.gradient"));
+        }))
+      call = candidate;
+  });
+  if (!call)
+    step.emitError() << "calls no function that returns qat.gradient "
+                        "results: run --qat-generate-backward and "
+                        "--qat-optimizer first";
+  return call;
 }

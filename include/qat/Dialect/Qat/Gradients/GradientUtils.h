@@ -1,11 +1,12 @@
 //===- GradientUtils.h - building blocks of gradient rules ------*- C++ -*-===//
 //
-// Part of qat-mlir. Private to lib/Dialect/Qat/Gradients.
+// Part of qat-mlir. Used by the gradient rules (lib/Dialect/Qat/Gradients)
+// and by the passes that build training arithmetic in tosa.
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef QAT_LIB_DIALECT_QAT_GRADIENTS_GRADIENTUTILS_H
-#define QAT_LIB_DIALECT_QAT_GRADIENTS_GRADIENTUTILS_H
+#ifndef QAT_DIALECT_QAT_GRADIENTS_GRADIENTUTILS_H
+#define QAT_DIALECT_QAT_GRADIENTS_GRADIENTUTILS_H
 
 #include "qat/Dialect/Qat/IR/QatInterfaces.h"
 
@@ -57,15 +58,4 @@ Value contract(OpBuilder &b, Location loc, ValueRange inputs,
 
 } // namespace mlir::qat::gradients
 
-namespace mlir {
-class DialectRegistry;
-namespace qat {
-void registerTosaGradientExternalModels(DialectRegistry &registry);
-void registerLinalgGradientExternalModels(DialectRegistry &registry);
-void registerTensorGradientExternalModels(DialectRegistry &registry);
-void registerMathGradientExternalModels(DialectRegistry &registry);
-void registerQatGradientExternalModels(DialectRegistry &registry);
-} // namespace qat
-} // namespace mlir
-
-#endif // QAT_LIB_DIALECT_QAT_GRADIENTS_GRADIENTUTILS_H
+#endif // QAT_DIALECT_QAT_GRADIENTS_GRADIENTUTILS_H

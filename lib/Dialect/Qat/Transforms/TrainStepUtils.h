@@ -1,12 +1,13 @@
-//===- StateGlobals.h - globals that hold training state --------*- C++ -*-===//
+//===- TrainStepUtils.h - helpers of the training-step passes ---*- C++ -*-===//
 //
 // Part of qat-mlir. Private to lib/Dialect/Qat/Transforms.
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef QAT_LIB_DIALECT_QAT_TRANSFORMS_STATEGLOBALS_H
-#define QAT_LIB_DIALECT_QAT_TRANSFORMS_STATEGLOBALS_H
+#ifndef QAT_LIB_DIALECT_QAT_TRANSFORMS_TRAINSTEPUTILS_H
+#define QAT_LIB_DIALECT_QAT_TRANSFORMS_TRAINSTEPUTILS_H
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/BuiltinTypes.h"
 
@@ -19,6 +20,11 @@ namespace mlir::qat {
 LogicalResult getOrCreateStateGlobal(ModuleOp module, StringRef name,
                                      RankedTensorType type, Attribute initial);
 
+/// The call in `step` to the function --qat-generate-backward made (the
+/// callee with qat.gradient results), or null after a diagnostic on `step`
+/// saying which passes to run first.
+func::CallOp findGradientCall(ModuleOp module, func::FuncOp step);
+
 } // namespace mlir::qat
 
-#endif // QAT_LIB_DIALECT_QAT_TRANSFORMS_STATEGLOBALS_H
+#endif // QAT_LIB_DIALECT_QAT_TRANSFORMS_TRAINSTEPUTILS_H
