@@ -25,8 +25,10 @@ using namespace mlir;
 void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
                                          const LowerToLLVMOptions &options) {
   bool parallel = options.threads > 1;
-  // Imported models: tosa (elementwise, reductions, matmul, shapes) to
-  // linalg, tensor and arith.
+  // qat ops that are tosa compositions first, then the imported models'
+  // tosa (elementwise, reductions, matmul, shapes) to linalg, tensor and
+  // arith.
+  pm.addPass(createConvertQatToTosa());
   tosa::addTosaToLinalgPasses(pm, TosaToLinalgOptions());
   pm.addPass(createTosaToArithPass());
   pm.addPass(createTosaToTensorPass());

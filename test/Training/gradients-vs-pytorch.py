@@ -1,6 +1,6 @@
 # The gradients of --qat-generate-backward against LibTorch autograd on the
 # same weights and batch, for models that use every gradient rule: batch
-# norm in training mode, convolutions (strided, dilated, grouped,
+# norm in training and evaluation mode, convolutions (strided, dilated, grouped,
 # depthwise), max pooling with overlapping and padded windows, average
 # pooling, ReLU/ReLU6/sigmoid/tanh, concatenation, residual adds, products,
 # log-softmax, linear layers, dropout, and fake quantization (a model
@@ -25,6 +25,7 @@
 # CHECK: mobilenet_v2_28x28: loss matches; {{[0-9]+}} parameter gradients as accurate as PyTorch's against f64
 # CHECK: prepared_qat: loss matches; {{[0-9]+}} parameter gradients within 1e-4
 # CHECK: conv_bn_qat: loss matches; {{[0-9]+}} parameter gradients within 1e-4
+# CHECK: frozen_bn: loss matches; 8 parameter gradients within 1e-4
 # CHECK: dropout: loss matches; 2 parameter gradients within 1e-4
 
 import copy
@@ -111,10 +112,14 @@ def conv_bn_qat():
     return model
 
 
-def check(name, model, x, labels, seed=None, against_f64=False):
+def check(name, model, x, labels, seed=None, against_f64=False, frozen=()):
     """Imports `model` in training mode, differentiates it and compares one
-    step's loss and gradients with autograd on a copy of the same state."""
+    step's loss and gradients with autograd on a copy of the same state.
+    Submodules named in `frozen` stay in evaluation mode (frozen batch norm:
+    the running statistics normalize and take no update)."""
     model.train()
+    for submodule in frozen:
+        getattr(model, submodule).eval()
     state = {k: v.clone() for k, v in model.state_dict().items()}
     torch.jit.trace(model, x, check_trace=False).save(f"{out}/{name}.pt")
     model.load_state_dict(state)
@@ -187,5 +192,7 @@ check("mobilenet_v2_28x28", mobilenet, torch.randn(2, 1, 28, 28), torch.tensor([
       against_f64=True)
 check("prepared_qat", prepared_qat(), torch.randn(4, 1, 28, 28), torch.tensor([0, 9, 9, 2]))
 check("conv_bn_qat", conv_bn_qat(), torch.randn(4, 1, 28, 28), torch.tensor([3, 3, 1, 0]))
+check("frozen_bn", models.randomize_batch_norm(models.SmallCNN()),
+      torch.randn(4, 1, 28, 28), torch.tensor([2, 8, 0, 5]), frozen=["bn1", "bn2"])
 check("dropout", nn.Sequential(nn.Linear(32, 16), nn.Dropout(0.5)),
       torch.randn(8, 32), torch.tensor([1, 2, 3, 4, 5, 6, 7, 15]), seed=7)

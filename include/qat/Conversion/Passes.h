@@ -8,6 +8,7 @@
 #define QAT_CONVERSION_PASSES_H
 
 #include "qat/Conversion/QatToLinalg/QatToLinalg.h"
+#include "qat/Conversion/QatToTosa/QatToTosa.h"
 
 #include "mlir/Pass/Pass.h"
 

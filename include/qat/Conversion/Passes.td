@@ -41,4 +41,29 @@ def ConvertQatToLinalg : Pass<"convert-qat-to-linalg"> {
   ];
 }
 
+def ConvertQatToTosa : Pass<"convert-qat-to-tosa"> {
+  let summary = "Expand qat ops that are compositions of tosa arithmetic";
+  let description = [{
+    Rewrites `qat.batch_norm` into the tosa ops of its formulas (per-channel
+    sums, `tosa.rsqrt`, broadcast multiply and add, and the running-statistic
+    update in training mode), so that `--qat-lower-to-llvm` lowers it with
+    the rest of the tosa graph. The op exists in the dialect only so that
+    passes can find batch normalization (to rewrite Conv+BN into its QAT form
+    or fold it); its arithmetic is plain tosa.
+
+    ```mlir
+    %y, %m, %v = qat.batch_norm %x, %w, %b, %rm, %rv training
+        epsilon 1.000000e-05 momentum 1.000000e-01
+        : tensor<8x4x5x5xf32>, tensor<4xf32>
+    ```
+    becomes `tosa.reduce_sum` over dimensions 0, 2 and 3, `tosa.mul`,
+    `tosa.sub`, `tosa.rsqrt`, `tosa.add` and `tosa.reshape` ops.
+  }];
+  let dependentDialects = [
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+    "::mlir::tosa::TosaDialect"
+  ];
+}
+
 #endif // QAT_CONVERSION_PASSES_TD

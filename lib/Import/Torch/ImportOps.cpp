@@ -410,58 +410,52 @@ Value Importer::softmax(Value input, int64_t dim, bool log) {
 
 Value Importer::batchNorm(jit::Node *node) {
   // batch_norm(input, weight, bias, running_mean, running_var, training,
-  //            momentum, eps, cudnn_enabled)
+  //            momentum, eps, cudnn_enabled) as one qat.batch_norm; absent
+  // weight and bias are ones and zeros (exact: x * 1 = x, x + 0 = x).
+  // Without running statistics (track_running_stats=False) the op gets
+  // zeros and its updates are dropped.
   Value input = tensorOf(node->input(0));
   int64_t rank = shapeOf(input).size();
   if (rank < 2)
     fail("batch_norm needs an input of rank 2 or more");
-  float eps = static_cast<float>(floatOf(node->input(7)));
-  Value mean, var;
-  if (boolOf(node->input(5))) {
-    // Training: normalize with the batch's statistics (biased variance)
-    // and move the running statistics towards them (unbiased variance),
-    // as PyTorch's kernel does; both are state updates of forward.
-    std::vector<int64_t> dims = {0};
-    int64_t count = shapeOf(input)[0];
-    for (int64_t dim = 2; dim < rank; ++dim) {
-      dims.push_back(dim);
-      count *= shapeOf(input)[dim];
-    }
-    if (count < 2)
-      fail("batch_norm in training mode needs more than one value per "
-           "channel");
-    mean = this->mean(input, dims, /*keepDim=*/true);
-    Value centered = sub(input, mean);
-    var = this->mean(mul(centered, centered), dims, /*keepDim=*/true);
-    if (!isNone(node->input(3))) {
-      float momentum = static_cast<float>(floatOf(node->input(6)));
-      int64_t channels = shapeOf(input)[1];
-      auto toVector = [&](Value stat) { return reshape(stat, {channels}); };
-      Value unbiased = mul(
-          var, splat(static_cast<float>(count) / static_cast<float>(count - 1),
-                     rank));
-      auto blend = [&](jit::Value *running, Value batch) {
-        Value old = tensorOf(running);
-        Value kept = mul(old, splat(1.0f - momentum, 1));
-        return add(kept, mul(toVector(batch), splat(momentum, 1)));
-      };
-      Value newMean = blend(node->input(3), mean);
-      Value newVar = blend(node->input(4), unbiased);
-      updateState(node->input(3), newMean);
-      updateState(node->input(4), newVar);
-    }
-  } else {
-    mean = channelVector(tensorOf(node->input(3)), rank);
-    var = channelVector(tensorOf(node->input(4)), rank);
+  int64_t channels = shapeOf(input)[1];
+  bool training = boolOf(node->input(5));
+  bool hasRunningStats = !isNone(node->input(3));
+  if (!training && !hasRunningStats)
+    fail("batch_norm in evaluation mode needs running statistics");
+  auto vectorOr = [&](jit::Value *value, float fill) {
+    if (!isNone(value))
+      return tensorOf(value);
+    RankedTensorType type = f32({channels});
+    return Value(tosa::ConstOp::create(builder, loc, type,
+                                       DenseElementsAttr::get(type, fill)));
+  };
+  Value weight = vectorOr(node->input(1), 1.0f);
+  Value bias = vectorOr(node->input(2), 0.0f);
+  Value runningMean = vectorOr(node->input(3), 0.0f);
+  Value runningVar = vectorOr(node->input(4), 1.0f);
+  if (shapeOf(weight) != ArrayRef<int64_t>{channels} ||
+      shapeOf(runningMean) != shapeOf(weight))
+    fail("batch_norm parameters do not have one entry per input channel (" +
+         llvm::Twine(channels) + ")");
+  double momentum = isNone(node->input(6)) ? 0.0 : floatOf(node->input(6));
+  if (training && hasRunningStats && isNone(node->input(6)))
+    fail("batch_norm with a cumulative moving average (momentum=None) is not "
+         "supported");
+  auto op = BatchNormOp::create(
+      builder, loc,
+      TypeRange{input.getType(), weight.getType(), weight.getType()}, input,
+      weight, bias, runningMean, runningVar,
+      training ? builder.getUnitAttr() : UnitAttr(),
+      builder.getF32FloatAttr(static_cast<float>(floatOf(node->input(7)))),
+      builder.getF32FloatAttr(static_cast<float>(momentum)));
+  if (failed(verify(op)))
+    fail("invalid batch_norm (see the diagnostic above)");
+  if (training && hasRunningStats) {
+    updateState(node->input(3), op.getNewRunningMean());
+    updateState(node->input(4), op.getNewRunningVar());
   }
-  Value stdInv = tosa::RsqrtOp::create(builder, loc, var.getType(),
-                                       add(var, splat(eps, rank)));
-  Value result = mul(sub(input, mean), stdInv);
-  if (!isNone(node->input(1)))
-    result = mul(result, channelVector(tensorOf(node->input(1)), rank));
-  if (!isNone(node->input(2)))
-    result = add(result, channelVector(tensorOf(node->input(2)), rank));
-  return result;
+  return op.getOutput();
 }
 
 /// add/sub/mul/div with a tensor or scalar second operand (and alpha).

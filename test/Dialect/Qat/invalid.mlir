@@ -402,3 +402,51 @@ func.func @grad_boost_step_type(%g: tensor<4xf32>, %t: tensor<i32>, %k: tensor<i
   %0:3 = "qat.grad_boost"(%g, %g, %g, %t, %k, %k, %on) {variant = 0 : i32, stream = 0 : i64, beta = 0.9 : f32, decay = 0.01 : f32, clip = 0.001 : f32, coin_probability = 0.5 : f32} : (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<i32>, tensor<i64>, tensor<i64>, tensor<f32>) -> (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>)
   return
 }
+
+// -----
+
+func.func @batch_norm_rank(%x: tensor<8xf32>, %c: tensor<8xf32>) {
+  // expected-error @+1 {{input must have rank 2 or more (N x C x ...), got 'tensor<8xf32>'}}
+  %0:3 = qat.batch_norm %x, %c, %c, %c, %c epsilon 1.0e-05 momentum 0.1 : tensor<8xf32>, tensor<8xf32>
+  return
+}
+
+// -----
+
+func.func @batch_norm_channels(%x: tensor<8x4x3x3xf32>, %c: tensor<5xf32>) {
+  // expected-error @+1 {{input has 4 channels but the per-channel operands have 5 entries}}
+  %0:3 = qat.batch_norm %x, %c, %c, %c, %c epsilon 1.0e-05 momentum 0.1 : tensor<8x4x3x3xf32>, tensor<5xf32>
+  return
+}
+
+// -----
+
+func.func @batch_norm_epsilon(%x: tensor<8x4xf32>, %c: tensor<4xf32>) {
+  // expected-error @+1 {{epsilon must be finite and not negative, got -1}}
+  %0:3 = qat.batch_norm %x, %c, %c, %c, %c epsilon -1.0 momentum 0.1 : tensor<8x4xf32>, tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @batch_norm_momentum(%x: tensor<8x4xf32>, %c: tensor<4xf32>) {
+  // expected-error @+1 {{momentum must be in [0, 1], got 2}}
+  %0:3 = qat.batch_norm %x, %c, %c, %c, %c epsilon 1.0e-05 momentum 2.0 : tensor<8x4xf32>, tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @batch_norm_one_value(%x: tensor<1x4x1x1xf32>, %c: tensor<4xf32>) {
+  // expected-error @+1 {{in training mode needs more than one value per channel, got 'tensor<1x4x1x1xf32>'}}
+  %0:3 = qat.batch_norm %x, %c, %c, %c, %c training epsilon 1.0e-05 momentum 0.1 : tensor<1x4x1x1xf32>, tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @batch_norm_stat_type(%x: tensor<8x4xf32>, %c: tensor<4xf32>, %d: tensor<3xf32>) {
+  // expected-error @+1 {{all of {weight, bias, running_mean, running_var, new_running_mean, new_running_var} have same type}}
+  %0:3 = "qat.batch_norm"(%x, %c, %c, %d, %c) {epsilon = 1.0e-05 : f32, momentum = 0.1 : f32} : (tensor<8x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<3xf32>, tensor<4xf32>) -> (tensor<8x4xf32>, tensor<4xf32>, tensor<4xf32>)
+  return
+}

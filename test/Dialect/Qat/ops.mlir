@@ -111,3 +111,12 @@ func.func @grad_boost(%g: tensor<8x3xf32>, %max: tensor<8x3xf32>, %min: tensor<8
   %1:3 = qat.grad_boost corrected %0#0, %0#1, %0#2 step %t qat_steps %k seed %seed noise %on stream 0 {beta = 0.9 : f32, decay = 0.0 : f32, clip = 0.0 : f32, coin_probability = 1.0 : f32} : tensor<8x3xf32>
   return %1#0 : tensor<8x3xf32>
 }
+
+// CHECK-LABEL: func @batch_norm
+func.func @batch_norm(%x: tensor<8x4x5x5xf32>, %c: tensor<4xf32>) -> (tensor<8x4x5x5xf32>, tensor<4xf32>) {
+  // CHECK: qat.batch_norm %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} training epsilon 9.99999974E-6 momentum 1.000000e-01 : tensor<8x4x5x5xf32>, tensor<4xf32>
+  %0:3 = qat.batch_norm %x, %c, %c, %c, %c training epsilon 1.0e-05 momentum 0.1 : tensor<8x4x5x5xf32>, tensor<4xf32>
+  // CHECK: qat.batch_norm %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} epsilon 1.000000e-03 momentum 0.000000e+00 : tensor<8x4x5x5xf32>, tensor<4xf32>
+  %1:3 = qat.batch_norm %0#0, %c, %c, %0#1, %0#2 epsilon 1.0e-03 momentum 0.0 : tensor<8x4x5x5xf32>, tensor<4xf32>
+  return %1#0, %1#1 : tensor<8x4x5x5xf32>, tensor<4xf32>
+}

@@ -139,3 +139,37 @@ Value gradients::contract(OpBuilder &b, Location loc, ValueRange inputs,
              })
       .getResult(0);
 }
+
+Value gradients::channelMean(OpBuilder &b, Location loc, Value value) {
+  RankedTensorType type = typeOf(value);
+  SmallVector<int64_t> shape(type.getShape());
+  int64_t count = 1;
+  for (int64_t axis = 0; axis < type.getRank(); ++axis) {
+    if (axis == 1)
+      continue;
+    count *= shape[axis];
+    shape[axis] = 1;
+    value = tosa::ReduceSumOp::create(
+        b, loc, RankedTensorType::get(shape, type.getElementType()), value,
+        b.getI32IntegerAttr(axis));
+  }
+  return mul(b, loc, value,
+             scalar(b, loc, 1.0f / static_cast<float>(count), type.getRank()));
+}
+
+ChannelStatistics gradients::channelStatistics(OpBuilder &b, Location loc,
+                                               Value input) {
+  RankedTensorType type = typeOf(input);
+  int64_t count = type.getNumElements() / type.getDimSize(1);
+  Value mean = channelMean(b, loc, input);
+  Value centered = sub(b, loc, input, mean);
+  Value variance = channelMean(b, loc, mul(b, loc, centered, centered));
+  return {mean, variance, count};
+}
+
+Value gradients::channelVector(OpBuilder &b, Location loc, Value vector,
+                               int64_t rank) {
+  SmallVector<int64_t> shape(rank, 1);
+  shape[1] = typeOf(vector).getDimSize(0);
+  return reshape(b, loc, vector, shape);
+}

@@ -64,6 +64,67 @@ struct DropoutGradient : Model<DropoutGradient, DropoutOp> {
   }
 };
 
+/// Batch normalization's gradient with respect to its input, weight and
+/// bias (the running statistics are state). With xhat the normalized input
+/// and r = rsqrt(var + epsilon):
+///   d bias   = sum(g),  d weight = sum(g * xhat)      (per channel)
+///   d input  = r * (gw - mean(gw) - xhat * mean(gw * xhat)),  gw = g * w
+/// in training, where the batch statistics depend on the input, and
+/// d input = g * w * r with the running statistics.
+struct BatchNormGradient : Model<BatchNormGradient, BatchNormOp> {
+  bool isDifferentiableOperand(Operation *op, unsigned index) const {
+    return index <= 2;
+  }
+  LogicalResult buildGradients(Operation *op, OpBuilder &b,
+                               ArrayRef<Value> resultGradients,
+                               SmallVectorImpl<Value> &operandGradients) const {
+    auto batchNorm = cast<BatchNormOp>(op);
+    Value gradient = resultGradients[0];
+    if (!gradient)
+      return success(); // Only the running statistics were reached.
+    Location loc = op->getLoc();
+    Value input = batchNorm.getInput();
+    RankedTensorType type = typeOf(input);
+    if (!type.hasStaticShape())
+      return op->emitOpError("has no gradient rule for dynamic shapes");
+    int64_t rank = type.getRank(), channels = type.getDimSize(1);
+    Value mean, variance;
+    if (batchNorm.getTraining()) {
+      ChannelStatistics stats = channelStatistics(b, loc, input);
+      mean = stats.mean;
+      variance = stats.variance;
+    } else {
+      mean = channelVector(b, loc, batchNorm.getRunningMean(), rank);
+      variance = channelVector(b, loc, batchNorm.getRunningVar(), rank);
+    }
+    Value epsilon =
+        scalar(b, loc, batchNorm.getEpsilon().convertToFloat(), rank);
+    Value invStd = tosa::RsqrtOp::create(b, loc, typeOf(variance),
+                                         add(b, loc, variance, epsilon));
+    Value normalized = mul(b, loc, sub(b, loc, input, mean), invStd);
+    auto perChannel = [&](Value value) {
+      RankedTensorType channelType = typeOf(mean);
+      return reshape(b, loc, sumToShape(b, loc, value, channelType),
+                     {channels});
+    };
+    operandGradients[1] = perChannel(mul(b, loc, gradient, normalized));
+    operandGradients[2] = perChannel(gradient);
+    Value weighted = mul(b, loc, gradient,
+                         channelVector(b, loc, batchNorm.getWeight(), rank));
+    if (!batchNorm.getTraining()) {
+      operandGradients[0] = mul(b, loc, weighted, invStd);
+      return success();
+    }
+    Value centered = sub(b, loc, weighted, channelMean(b, loc, weighted));
+    Value projection =
+        mul(b, loc, normalized,
+            channelMean(b, loc, mul(b, loc, weighted, normalized)));
+    operandGradients[0] =
+        mul(b, loc, sub(b, loc, centered, projection), invStd);
+    return success();
+  }
+};
+
 /// Observers and quantization parameters are statistics, not
 /// differentiated (the method's rule; a learned-scale mode would change it).
 template <typename OpT>
@@ -143,6 +204,7 @@ void mlir::qat::registerQatGradientExternalModels(DialectRegistry &registry) {
   registry.addExtension(+[](MLIRContext *ctx, QatDialect *) {
     FakeQuantOp::attachInterface<FakeQuantGradient<FakeQuantOp>>(*ctx);
     DropoutOp::attachInterface<DropoutGradient>(*ctx);
+    BatchNormOp::attachInterface<BatchNormGradient>(*ctx);
     ObserveMinMaxOp::attachInterface<NotDifferentiated<ObserveMinMaxOp>>(*ctx);
     ObserveMovingAverageMinMaxOp::attachInterface<
         NotDifferentiated<ObserveMovingAverageMinMaxOp>>(*ctx);

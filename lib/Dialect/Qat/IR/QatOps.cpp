@@ -182,6 +182,34 @@ LogicalResult DropoutOp::verify() {
   return success();
 }
 
+LogicalResult BatchNormOp::verify() {
+  auto inputType = cast<RankedTensorType>(getInput().getType());
+  auto channelType = cast<RankedTensorType>(getWeight().getType());
+  if (inputType.getRank() < 2)
+    return emitOpError("input must have rank 2 or more (N x C x ...), got ")
+           << inputType;
+  int64_t channels = inputType.getDimSize(1);
+  int64_t entries = channelType.getDimSize(0);
+  if (!ShapedType::isDynamic(channels) && !ShapedType::isDynamic(entries) &&
+      channels != entries)
+    return emitOpError("input has ")
+           << channels << " channels but the per-channel operands have "
+           << entries << " entries";
+  float epsilon = getEpsilon().convertToFloat();
+  float momentum = getMomentum().convertToFloat();
+  if (!(epsilon >= 0.0f) || std::isinf(epsilon))
+    return emitOpError("epsilon must be finite and not negative, got ")
+           << epsilon;
+  if (!(momentum >= 0.0f && momentum <= 1.0f))
+    return emitOpError("momentum must be in [0, 1], got ") << momentum;
+  if (getTraining() && inputType.hasStaticShape() &&
+      inputType.getNumElements() / channels < 2)
+    return emitOpError("in training mode needs more than one value per "
+                       "channel, got ")
+           << inputType;
+  return success();
+}
+
 LogicalResult SoftmaxCrossEntropyOp::verify() {
   auto logitsType = cast<RankedTensorType>(getLogits().getType());
   auto labelsType = cast<RankedTensorType>(getLabels().getType());

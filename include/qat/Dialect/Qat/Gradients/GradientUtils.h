@@ -56,6 +56,22 @@ Value contract(OpBuilder &b, Location loc, ValueRange inputs,
                ArrayRef<AffineMap> inputMaps, unsigned numFactors,
                RankedTensorType resultType, AffineMap resultMap);
 
+/// Per-channel (dimension 1) statistics of `input` over all its other
+/// dimensions, each of shape 1 x C x 1 ...: sums over dimension 0, then 2,
+/// 3, ... in order, times the f32 constant 1 / count. The variance is the
+/// biased one, the mean of (input - mean)^2. This is batch normalization's
+/// training arithmetic, shared by its expansion and its gradient rule.
+struct ChannelStatistics {
+  Value mean, variance;
+  int64_t count;
+};
+ChannelStatistics channelStatistics(OpBuilder &b, Location loc, Value input);
+/// The per-channel mean of `value` (any rank >= 2) over all dimensions but
+/// 1, shaped 1 x C x 1 ..., as in `channelStatistics`.
+Value channelMean(OpBuilder &b, Location loc, Value value);
+/// A C-vector reshaped to 1 x C x 1 ... of rank `rank`, which broadcasts
+/// along dimension 1 of an N x C x ... tensor.
+Value channelVector(OpBuilder &b, Location loc, Value vector, int64_t rank);
 } // namespace mlir::qat::gradients
 
 #endif // QAT_DIALECT_QAT_GRADIENTS_GRADIENTUTILS_H

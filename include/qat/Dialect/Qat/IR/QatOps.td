@@ -318,6 +318,66 @@ def Qat_DropoutOp : Qat_Op<"dropout", [Pure,
 }
 
 //===----------------------------------------------------------------------===//
+// BatchNormOp
+//===----------------------------------------------------------------------===//
+
+def Qat_BatchNormOp : Qat_Op<"batch_norm", [Pure,
+    AllTypesMatch<["input", "output"]>,
+    AllTypesMatch<["weight", "bias", "running_mean", "running_var",
+                   "new_running_mean", "new_running_var"]>]> {
+  let summary = "batch normalization over the channel axis (dimension 1)";
+  let description = [{
+    PyTorch's `F.batch_norm` on an `N x C x ...` tensor, in f32. With
+    `training`, it normalizes with the statistics of the batch over all
+    dimensions but 1 (`count` values per channel; biased variance) and moves
+    the running statistics towards them (unbiased variance):
+
+    ```
+    mean  = sum(x) * (1 / count)                  // per channel
+    var   = sum((x - mean)^2) * (1 / count)
+    y     = (x - mean) * rsqrt(var + epsilon) * weight + bias
+    new_running_mean = running_mean * (1 - momentum) + mean * momentum
+    new_running_var  = running_var * (1 - momentum)
+                       + var * (count / (count - 1)) * momentum
+    ```
+
+    (sums over dimension 0, then 2, 3, ... in order; every operation
+    rounded to f32; `1 / count` and `count / (count - 1)` are f32
+    constants). Without `training` it normalizes with the running
+    statistics, which it returns unchanged. The running statistics are the
+    model's state, not parameters: they take no gradient.
+
+    It is a qat op rather than a composition of tosa ops so that passes can
+    find it: `--qat-prepare` rewrites Conv+BN into PyTorch's QAT ConvBn form
+    and deployment folds it into the convolution. `--convert-qat-to-tosa`
+    expands it into the formulas above.
+
+    ```mlir
+    %y, %mean, %var = qat.batch_norm %x, %w, %b, %rm, %rv training
+        epsilon 1.000000e-05 momentum 1.000000e-01
+        : tensor<64x16x28x28xf32>, tensor<16xf32>
+    ```
+  }];
+  let arguments = (ins
+    RankedTensorOf<[F32]>:$input,
+    1DTensorOf<[F32]>:$weight,
+    1DTensorOf<[F32]>:$bias,
+    1DTensorOf<[F32]>:$running_mean,
+    1DTensorOf<[F32]>:$running_var,
+    UnitAttr:$training,
+    F32Attr:$epsilon,
+    F32Attr:$momentum);
+  let results = (outs
+    RankedTensorOf<[F32]>:$output,
+    1DTensorOf<[F32]>:$new_running_mean,
+    1DTensorOf<[F32]>:$new_running_var);
+  let assemblyFormat = "$input `,` $weight `,` $bias `,` $running_mean `,` "
+    "$running_var (`training` $training^)? `epsilon` $epsilon `momentum` "
+    "$momentum attr-dict `:` type($input) `,` type($weight)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // Training loss
 //===----------------------------------------------------------------------===//
 
