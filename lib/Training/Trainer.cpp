@@ -148,10 +148,19 @@ LogicalResult Trainer::loadData() {
   return success();
 }
 
-/// Runs --qat-generate-backward and --qat-optimizer, compiles the step and
+/// Runs --qat-prepare (with a qconfig), --qat-generate-backward and
+/// --qat-optimizer (and GradBoost, StatAssist), compiles the step and
 /// the evaluation forward, and loads the state from the globals.
 LogicalResult Trainer::build() {
   PassManager pm(module.getContext());
+  // A checkpoint was prepared by the run that saved it.
+  if (!options.qconfigWeights.empty() && !module->hasAttr(kTrainedEpochs)) {
+    PrepareOptions prepare;
+    prepare.weights = options.qconfigWeights;
+    prepare.activations = options.qconfigActivations;
+    prepare.freezeBatchNorm = options.freezeBatchNorm;
+    pm.addPass(createPrepare(prepare));
+  }
   pm.addPass(createGenerateBackward());
   OptimizerOptions sgd;
   sgd.momentum = options.momentum;

@@ -5,7 +5,9 @@
 # GradBoost counters count 32 steps of statistics and 16 of noise, the
 # reference mode keeps the warm-up's observer state apart (stat_assist.*),
 # --inherit-observers does not, and a model without fake quantization is
-# refused.
+# refused. The fp32 model prepared by qat-train itself (--qconfig, i.e.
+# --qat-prepare) trains the same way and its checkpoint resumes with the
+# same command line.
 #
 # RUN: rm -rf %t && mkdir -p %t
 # RUN: %python %s %t | FileCheck %s
@@ -16,7 +18,10 @@
 # CHECK: grad boost counters: 32 steps, 16 with noise
 # CHECK: reference: {{[0-9]+}} stat_assist.* globals; inherit: none
 # CHECK: QAT test accuracy {{[0-9.]+}}% > 30%
-# CHECK: no fake quantization: {{.*}}error: {{.*}}has no qat.fake_quant to bypass: StatAssist needs a model with fake quantization (prepare_qat)
+# CHECK: no fake quantization: {{.*}}error: {{.*}}has no qat.fake_quant to bypass: StatAssist needs a model with fake quantization (run --qat-prepare first; qat-train --qconfig does)
+# CHECK: --qconfig per-tensor: fp32 model prepared, QAT test accuracy {{[0-9.]+}}% > 30%, {{[0-9]+}} quantization globals
+# CHECK: --qconfig per-channel: resumed at epoch 3 from the checkpoint
+# CHECK: bad qconfig: {{.*}}qat-prepare: unknown weights 'per-row' (expected per-tensor or per-channel)
 
 import csv
 import re
@@ -76,3 +81,29 @@ print(f"QAT test accuracy {accuracy:.1f}% > 30%")
 done = run(f"{out}/fp.pt", *common, "-o", f"{out}/bad.mlir", check=False)
 assert done.returncode == 1
 print("no fake quantization: " + done.stderr.strip().splitlines()[0])
+
+# The fp32 model, prepared by qat-train (--qat-prepare): StatAssist and
+# GradBoost as above.
+run(f"{out}/fp.pt", *common, "--qconfig", "per-tensor", "-o", f"{out}/prepared.mlir", "--log",
+    f"{out}/prepared.csv")
+rows = list(csv.DictReader(open(f"{out}/prepared.csv")))
+accuracy = float(rows[-1]["test_accuracy"])
+assert [row["phase"] for row in rows] == ["fp", "train"] and accuracy > 30, (rows, accuracy)
+prepared = open(f"{out}/prepared.mlir").read()
+quantization = re.findall(r"ml_program.global private mutable @(\S+)\.(?:scale|zero_point)\(",
+                          prepared)
+assert "conv1.weight_fake_quant" in quantization and "qat.fake_quant" in prepared
+print(f"--qconfig per-tensor: fp32 model prepared, QAT test accuracy {accuracy:.1f}% > 30%, "
+      f"{len(quantization)} quantization globals")
+
+per_channel = [*common, "--qconfig", "per-channel", "-o", f"{out}/per-channel.mlir"]
+run(f"{out}/fp.pt", *per_channel)
+assert "axis 0" in open(f"{out}/per-channel.mlir").read()
+resumed = run(f"{out}/per-channel.mlir", *[a if a != "1" or i != per_channel.index("--epochs") + 1
+                                          else "2" for i, a in enumerate(per_channel)])
+assert "epoch 3/3" in resumed.stdout, resumed.stdout
+print("--qconfig per-channel: resumed at epoch 3 from the checkpoint")
+
+done = run(f"{out}/fp.pt", *common, "--qconfig", "per-row", "-o", f"{out}/bad.mlir", check=False)
+assert done.returncode == 1 and not __import__("os").path.exists(f"{out}/bad.mlir")
+print("bad qconfig: " + done.stderr.strip().splitlines()[0])

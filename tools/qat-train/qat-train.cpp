@@ -63,6 +63,20 @@ static cl::opt<double> wdConv("weight-decay-conv", cl::init(1e-5),
                               cl::desc("Weight decay of other 4-D weights"));
 static cl::opt<double> wdOther("weight-decay-other", cl::init(1e-7),
                                cl::desc("Weight decay of other parameters"));
+static cl::opt<std::string> qconfig(
+    "qconfig",
+    cl::desc("Prepare an fp32 model for QAT first (--qat-prepare): weights "
+             "per-tensor (int8 symmetric, the paper's qnnpack setting) or "
+             "per-channel; default: train the model as given"),
+    cl::value_desc("per-tensor|per-channel"));
+static cl::opt<std::string>
+    qconfigActivations("qconfig-activations", cl::init("uint8"),
+                       cl::desc("Activations of --qconfig: uint8 or int8 "
+                                "(affine, per tensor)"));
+static cl::opt<bool>
+    freezeBatchNorm("freeze-bn-stats",
+                    cl::desc("With --qconfig: Conv+BN normalizes with the "
+                             "running statistics"));
 static cl::opt<int64_t>
     fpWarmupEpochs("fp-warmup-epochs",
                    cl::desc("StatAssist: epochs of FP warm-up before the QAT "
@@ -157,6 +171,9 @@ int main(int argc, char **argv) {
   options.weightDecayOther = wdOther;
   options.seed = seed;
   options.fpWarmupEpochs = fpWarmupEpochs;
+  options.qconfigWeights = qconfig;
+  options.qconfigActivations = qconfigActivations;
+  options.freezeBatchNorm = freezeBatchNorm;
   options.inheritObservers = inheritObservers;
   options.gradBoost = gradBoost;
   options.gradBoostVariant = gradBoostVariant;

@@ -23,6 +23,13 @@ struct TrainOptions {
   /// Epochs of training (of QAT after any FP warm-up); a module saved after
   /// epoch k (warm-up included) resumes at epoch k + 1.
   int64_t epochs = 3;
+  /// --qat-prepare with this qconfig before training: weights
+  /// "per-tensor" or "per-channel" (int8 symmetric), activations "uint8" or
+  /// "int8"; empty `qconfigWeights`: train the model as given (fp32, or
+  /// prepared for QAT already). `freezeBatchNorm`: Conv+BN normalizes with
+  /// the running statistics.
+  std::string qconfigWeights, qconfigActivations = "uint8";
+  bool freezeBatchNorm = false;
   /// StatAssist: epochs of FP warm-up (fake quantization bypassed, by the
   /// step --qat-stat-assist derives) before the `epochs` of QAT; the
   /// learning-rate schedule restarts for QAT. 0: no warm-up. Needs a model

@@ -535,7 +535,10 @@ void Importer::importNode(jit::Node *node) {
   }
   if (op == "contiguous" || op == "dropout" || op == "feature_dropout" ||
       op == "detach" || op == "clone") {
-    if (op == "dropout" && boolOf(node->input(2))) {
+    // A traced model keeps the mode it was traced in as a constant: an
+    // evaluation-mode import drops dropout whatever that constant says.
+    bool training = options.trainingMode && boolOf(node->input(2));
+    if (op == "dropout" && training) {
       // Training-mode dropout: random numbers from forward's rng_seed
       // argument, a separate stream per dropout.
       float probability = static_cast<float>(floatOf(node->input(1)));
@@ -544,7 +547,7 @@ void Importer::importNode(jit::Node *node) {
                                dropoutCount++, llvm::APFloat(probability)));
       return;
     }
-    if (op == "feature_dropout" && boolOf(node->input(2)))
+    if (op == "feature_dropout" && training)
       fail("feature (channel) dropout in training mode is not supported yet");
     result(tensorOf(node->input(0)));
     return;

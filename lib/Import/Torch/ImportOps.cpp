@@ -419,8 +419,14 @@ Value Importer::batchNorm(jit::Node *node) {
   if (rank < 2)
     fail("batch_norm needs an input of rank 2 or more");
   int64_t channels = shapeOf(input)[1];
-  bool training = boolOf(node->input(5));
+  // A traced model keeps the mode it was traced in as a constant: an
+  // evaluation-mode import normalizes with the running statistics whatever
+  // that constant says (a frozen batch norm in a training-mode import
+  // stays frozen). Without running statistics PyTorch always uses the
+  // batch's.
   bool hasRunningStats = !isNone(node->input(3));
+  bool training = boolOf(node->input(5)) &&
+                  (options.trainingMode || !hasRunningStats);
   if (!training && !hasRunningStats)
     fail("batch_norm in evaluation mode needs running statistics");
   auto vectorOr = [&](jit::Value *value, float fill) {

@@ -82,7 +82,8 @@ struct StatAssistPass : qat::impl::StatAssistBase<StatAssistPass> {
     if (!anyFakeQuant)
       return step.emitError()
              << "has no qat.fake_quant to bypass: StatAssist needs a model "
-                "with fake quantization (prepare_qat)";
+                "with fake quantization (run --qat-prepare first; qat-train "
+                "--qconfig does)";
     Block &fpBody = fpGradients.getBody().front();
     for (Operation &op : llvm::make_early_inc_range(llvm::reverse(fpBody)))
       if (isOpTriviallyDead(&op))

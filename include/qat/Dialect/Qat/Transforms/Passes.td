@@ -9,6 +9,71 @@
 
 include "mlir/Pass/PassBase.td"
 
+def Prepare : Pass<"qat-prepare", "::mlir::ModuleOp"> {
+  let summary = "Insert fake quantization and observers (PyTorch's prepare_qat)";
+  let description = [{
+    Makes an imported fp32 model quantization-aware, as PyTorch's eager
+    `fuse_modules_qat` + `prepare_qat` would with the qconfig given by the
+    options, in every function with `qat.input` arguments (`@forward`,
+    `@forward_eval`):
+
+    - each float input is fake-quantized (QuantStub);
+    - each layer (a linalg convolution, or the `tosa.matmul` of a linear
+      layer) gets its weight fake-quantized before use (`weights`:
+      `per-tensor` int8 symmetric [-128, 127], the paper's qnnpack setting,
+      or `per-channel` along the output channels) and its output
+      fake-quantized after the ops fused with it: the bias add, a
+      `qat.batch_norm` (convolutions) and a ReLU/ReLU6 clamp;
+    - a residual add of two activations (FloatFunctional.add), with a clamp
+      after it, is fake-quantized after it;
+    - max pooling, reshapes and average pooling keep their input's grid
+      (no observer), as in PyTorch;
+    - activations are `uint8` [0, 255] affine (default) or `int8`
+      [-128, 127] affine.
+
+    Every fake quantization is PyTorch's FusedMovingAvgObsFakeQuantize: a
+    `qat.observe_moving_average_min_max` (constant `averaging-constant`),
+    `qat.choose_qparams ... using fake_quant_kernel` and `qat.fake_quant`.
+    Its state is new named state (`<layer>.weight_fake_quant.*`,
+    `<layer>.activation_post_process.*`, `quant.<input>.*`, `add_<k>.*`:
+    `min_val`, `max_val` starting at +inf/-inf, `scale`, `zero_point`)
+    with mutable globals, threaded like the model's other state; callers
+    such as `@predict` load and store it. In the function named by
+    `eval-function` the stored scale and zero-point quantize and no
+    observer runs (evaluation does not move the ranges).
+
+    Conv+BN becomes PyTorch's QAT ConvBn form (`_ConvBnNd._forward`): the
+    weight is multiplied by `bn.weight / sqrt(running_var + eps)` before its
+    fake quantization, the convolution's output (without bias) divided by
+    that factor, the bias added, and the batch norm applied with the
+    batch's statistics; `freeze-bn-stats` makes it normalize with the
+    running statistics instead (PyTorch's `freeze_bn_stats`). The ops are
+    those the importer emits for PyTorch's module, so a model prepared here
+    and the same model prepared by PyTorch compute the same bits.
+
+    Fails, naming the op, on a layer whose weight is not a trainable
+    parameter, and on a function that has fake quantization already.
+  }];
+  let options = [
+    Option<"weights", "weights", "std::string", "\"per-tensor\"",
+           "Weight grid: per-tensor or per-channel (int8 symmetric)">,
+    Option<"activations", "activations", "std::string", "\"uint8\"",
+           "Activation grid: uint8 or int8 (affine, per tensor)">,
+    Option<"averagingConstant", "averaging-constant", "float", "0.01f",
+           "Moving-average constant of the observers">,
+    Option<"freezeBatchNorm", "freeze-bn-stats", "bool", "false",
+           "Conv+BN normalizes with the running statistics">,
+    Option<"evalFunction", "eval-function", "std::string",
+           "\"forward_eval\"",
+           "Function that quantizes with the stored parameters">
+  ];
+  let dependentDialects = [
+    "::mlir::math::MathDialect",
+    "::mlir::ml_program::MLProgramDialect",
+    "::mlir::tosa::TosaDialect"
+  ];
+}
+
 def GenerateBackward : Pass<"qat-generate-backward", "::mlir::ModuleOp"> {
   let summary = "Reverse-mode differentiation of forward plus a loss";
   let description = [{

@@ -1,0 +1,535 @@
+//===- Prepare.cpp - insert fake quantization per a qconfig ---------------===//
+//
+// Part of qat-mlir.
+//
+// --qat-prepare: PyTorch's eager prepare_qat after fusion, on an imported
+// fp32 graph. Upstream has no pass for it (tosa and quant describe real
+// quantized types, not their simulation in training).
+//
+//===----------------------------------------------------------------------===//
+
+#include "TrainStepUtils.h"
+#include "qat/Dialect/Qat/IR/QatOps.h"
+#include "qat/Dialect/Qat/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MLProgram/IR/MLProgram.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Tosa/IR/TosaOps.h"
+#include "mlir/Dialect/Tosa/Utils/ConversionUtils.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+#include <limits>
+
+namespace mlir::qat {
+#define GEN_PASS_DEF_PREPARE
+#include "qat/Dialect/Qat/Transforms/Passes.h.inc"
+} // namespace mlir::qat
+
+using namespace mlir;
+using namespace mlir::qat;
+
+namespace {
+
+/// One quantization grid of the qconfig.
+struct Grid {
+  QuantScheme scheme;
+  IntegerType storage;
+  int64_t qmin, qmax;
+  bool perChannel;
+};
+
+/// A conv or linear layer and the ops after it that PyTorch fuses with it
+/// (bias add, batch norm, ReLU/ReLU6 clamp). Its output is quantized after
+/// the last of them.
+struct Layer {
+  Operation *op;           // the linalg convolution or tosa.matmul
+  BlockArgument weight;    // the trainable weight it reads
+  OpOperand *weightUse;    // where the weight enters the op's filter chain
+  tosa::AddOp biasAdd;     // conv + bias, if any
+  BatchNormOp batchNorm;   // following batch norm, if any
+  Value output;            // last value of the group
+};
+
+/// A linear layer's matmul or a convolution (pooling ops are convolutions
+/// to linalg too, but their body multiplies nothing).
+bool isLayerOp(Operation *op) {
+  if (isa<tosa::MatMulOp>(op))
+    return true;
+  auto conv = dyn_cast<linalg::ConvolutionOpInterface>(op);
+  return conv && llvm::any_of(op->getRegion(0).getOps(), [](Operation &inner) {
+           return isa<arith::MulFOp>(inner);
+         });
+}
+
+/// The only user of `value`, if it has exactly one.
+Operation *singleUser(Value value) {
+  return value.hasOneUse() ? *value.getUsers().begin() : nullptr;
+}
+
+/// Whether `value` is the function argument `arg` seen through reshapes.
+BlockArgument stateArgumentOf(Value value) {
+  while (Operation *def = value.getDefiningOp()) {
+    if (!isa<tosa::ReshapeOp, tensor::ExpandShapeOp, tensor::CollapseShapeOp,
+             tosa::TransposeOp>(def))
+      return {};
+    value = def->getOperand(0);
+  }
+  return dyn_cast<BlockArgument>(value);
+}
+
+class Preparer {
+public:
+  Preparer(ModuleOp module, func::FuncOp function, const Grid &weights,
+           const Grid &activations, float averaging, bool observe,
+           bool freezeBatchNorm)
+      : module(module), function(function), weights(weights),
+        activations(activations), averaging(averaging), observe(observe),
+        freezeBatchNorm(freezeBatchNorm), builder(module.getContext()) {}
+
+  LogicalResult run();
+
+  /// The state this function gained: arguments (name, type, position) and
+  /// results (name), for its callers.
+  SmallVector<std::pair<std::string, unsigned>> addedArguments;
+  SmallVector<std::string> addedResults;
+
+private:
+  StringRef stateName(BlockArgument arg) {
+    auto name = function.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
+                                                      "qat.state");
+    return name ? name.getValue() : StringRef();
+  }
+  FailureOr<Layer> matchLayer(Operation *op);
+  Value fakeQuantize(Value value, StringRef prefix, const Grid &grid,
+                     Location loc);
+  Value addStateArgument(StringRef name, RankedTensorType type, float initial);
+  void addStateResult(StringRef name, Value value);
+  void rewriteConvBatchNorm(Layer &layer, StringRef prefix);
+
+  ModuleOp module;
+  func::FuncOp function;
+  Grid weights, activations;
+  float averaging;
+  bool observe, freezeBatchNorm;
+  OpBuilder builder;
+  unsigned firstInput = 0;
+  SmallVector<std::pair<std::string, Value>> newResults;
+  /// The ops fakeQuantize made: they read the raw value.
+  SmallPtrSet<Operation *, 32> quantizationOps;
+  LogicalResult status = success();
+
+  /// Every use of `value` outside the quantization ops now reads
+  /// `quantized`.
+  void useQuantized(Value value, Value quantized) {
+    value.replaceUsesWithIf(quantized, [&](OpOperand &use) {
+      return !quantizationOps.contains(use.getOwner());
+    });
+  }
+};
+
+Value Preparer::addStateArgument(StringRef name, RankedTensorType type,
+                                 float initial) {
+  Attribute value = isa<FloatType>(type.getElementType())
+                        ? Attribute(builder.getF32FloatAttr(initial))
+                        : Attribute(builder.getI32IntegerAttr(initial));
+  if (failed(getOrCreateStateGlobal(module, name, type, value)))
+    status = failure();
+  unsigned position = firstInput++;
+  if (failed(function.insertArgument(
+          position, type,
+          builder.getDictionaryAttr(builder.getNamedAttr(
+              "qat.state", builder.getStringAttr(name))),
+          function.getLoc())))
+    status = failure();
+  addedArguments.push_back({name.str(), position});
+  return function.getArgument(position);
+}
+
+void Preparer::addStateResult(StringRef name, Value value) {
+  auto type = cast<RankedTensorType>(value.getType());
+  Attribute initial = isa<FloatType>(type.getElementType())
+                          ? Attribute(builder.getF32FloatAttr(1.0f))
+                          : Attribute(builder.getI32IntegerAttr(0));
+  if (!module.lookupSymbol(name) &&
+      failed(getOrCreateStateGlobal(module, name, type, initial)))
+    status = failure();
+  newResults.push_back({name.str(), value});
+  addedResults.push_back(name.str());
+}
+
+/// PyTorch's FusedMovingAvgObsFakeQuantize: observe into the running range,
+/// derive scale and zero-point with the kernel's rule, fake-quantize. In an
+/// evaluation function (`observe` false) the stored scale and zero-point
+/// quantize and nothing is written.
+Value Preparer::fakeQuantize(Value value, StringRef prefix, const Grid &grid,
+                             Location loc) {
+  auto type = cast<RankedTensorType>(value.getType());
+  SmallVector<int64_t> stateShape;
+  if (grid.perChannel)
+    stateShape.push_back(type.getDimSize(0));
+  auto floatState = RankedTensorType::get(stateShape, builder.getF32Type());
+  auto intState = RankedTensorType::get(stateShape, builder.getI32Type());
+  std::string scaleName = (prefix + ".scale").str();
+  std::string zeroPointName = (prefix + ".zero_point").str();
+  IntegerAttr axis = grid.perChannel ? builder.getI64IntegerAttr(0) : nullptr;
+  Value scale, zeroPoint;
+  if (observe) {
+    float inf = std::numeric_limits<float>::infinity();
+    Value min = addStateArgument((prefix + ".min_val").str(), floatState, inf);
+    Value max = addStateArgument((prefix + ".max_val").str(), floatState, -inf);
+    auto observed = ObserveMovingAverageMinMaxOp::create(
+        builder, loc, TypeRange{floatState, floatState}, value, min, max,
+        builder.getF32FloatAttr(averaging), axis);
+    auto qparams = ChooseQParamsOp::create(
+        builder, loc, TypeRange{floatState, intState}, grid.scheme,
+        observed.getNewMin(), observed.getNewMax(), grid.storage, grid.qmin,
+        grid.qmax, llvm::APFloat(1.1920928955078125e-07f),
+        QParamsRule::fake_quant_kernel);
+    quantizationOps.insert(observed);
+    quantizationOps.insert(qparams);
+    scale = qparams.getScale();
+    zeroPoint = qparams.getZeroPoint();
+    addStateResult((prefix + ".min_val").str(), observed.getNewMin());
+    addStateResult((prefix + ".max_val").str(), observed.getNewMax());
+    addStateResult(scaleName, scale);
+    addStateResult(zeroPointName, zeroPoint);
+  } else {
+    scale = addStateArgument(scaleName, floatState, 1.0f);
+    zeroPoint = addStateArgument(zeroPointName, intState, 0.0f);
+  }
+  auto quantized = FakeQuantOp::create(
+      builder, loc, type, value, scale, zeroPoint, TypeAttr::get(grid.storage),
+      builder.getI64IntegerAttr(grid.qmin),
+      builder.getI64IntegerAttr(grid.qmax), axis);
+  quantizationOps.insert(quantized);
+  return quantized;
+}
+
+FailureOr<Layer> Preparer::matchLayer(Operation *op) {
+  Layer layer{op, {}, nullptr, {}, {}, op->getResult(0)};
+  // The weight: the filter of a convolution, the right-hand side of the
+  // linear layer's matmul, seen through the importer's reshapes.
+  OpOperand &filter = op->getOpOperand(1);
+  Value value = filter.get();
+  layer.weightUse = &filter;
+  while (Operation *def = value.getDefiningOp()) {
+    if (!isa<tosa::ReshapeOp, tensor::ExpandShapeOp, tosa::TransposeOp>(def))
+      break;
+    layer.weightUse = &def->getOpOperand(0);
+    value = def->getOperand(0);
+  }
+  auto arg = dyn_cast<BlockArgument>(value);
+  if (!arg || arg.getOwner()->getParentOp() != function ||
+      !function.getArgAttr(arg.getArgNumber(), "qat.trainable"))
+    return op->emitError("qat-prepare: the weight of this layer is not a "
+                         "trainable parameter of '")
+           << function.getSymName() << "'; cannot quantize it";
+  layer.weight = arg;
+  // The ops fused with it, each the single user of the previous value.
+  Value current = op->getResult(0);
+  if (isa<tosa::MatMulOp>(op))
+    if (auto reshape = dyn_cast_or_null<tosa::ReshapeOp>(singleUser(current)))
+      current = reshape.getResult();
+  if (auto add = dyn_cast_or_null<tosa::AddOp>(singleUser(current))) {
+    Value other = add.getInput1() == current ? add.getInput2()
+                                             : add.getInput1();
+    if (stateArgumentOf(other)) {
+      layer.biasAdd = add;
+      current = add.getResult();
+    }
+  }
+  if (!isa<tosa::MatMulOp>(op))
+    if (auto batchNorm = dyn_cast_or_null<BatchNormOp>(singleUser(current)))
+      if (batchNorm.getInput() == current) {
+        layer.batchNorm = batchNorm;
+        current = batchNorm.getOutput();
+      }
+  if (auto clamp = dyn_cast_or_null<tosa::ClampOp>(singleUser(current)))
+    current = clamp.getResult();
+  layer.output = current;
+  return layer;
+}
+
+/// PyTorch's QAT ConvBn form (`_ConvBnNd._forward`): the weight scaled by
+/// weight / sqrt(running_var + eps) before its fake quantization, the
+/// convolution without bias divided back by that factor, the bias added,
+/// then batch norm with the batch's statistics. Emitted with the ops the
+/// importer emits for the same PyTorch code, so both give the same bits.
+void Preparer::rewriteConvBatchNorm(Layer &layer, StringRef prefix) {
+  BatchNormOp batchNorm = layer.batchNorm;
+  Location loc = batchNorm.getLoc();
+  Value weight = layer.weight;
+  auto weightType = cast<RankedTensorType>(weight.getType());
+  auto channelType = cast<RankedTensorType>(batchNorm.getWeight().getType());
+  int64_t channels = channelType.getDimSize(0);
+  OpBuilder &b = builder;
+  auto reshape = [&](Value v, ArrayRef<int64_t> shape) -> Value {
+    auto type = RankedTensorType::get(shape, b.getF32Type());
+    ImplicitLocOpBuilder shapeBuilder(loc, b);
+    return tosa::ReshapeOp::create(
+        b, loc, type, v, tosa::getTosaConstShape(shapeBuilder, shape));
+  };
+  auto shift = [&]() -> Value {
+    auto type = RankedTensorType::get({1}, b.getI8Type());
+    return tosa::ConstOp::create(b, loc, type,
+                                 DenseElementsAttr::get(type, int8_t(0)));
+  };
+
+  builder.setInsertionPoint(layer.weightUse->getOwner());
+  auto epsType = RankedTensorType::get({1}, builder.getF32Type());
+  Value eps = tosa::ConstOp::create(
+      b, loc, epsType,
+      DenseElementsAttr::get(epsType, batchNorm.getEpsilon().convertToFloat()));
+  Value variance =
+      tosa::AddOp::create(b, loc, channelType, batchNorm.getRunningVar(), eps);
+  Value std = math::SqrtOp::create(b, loc, variance);
+  Value invStd = tosa::ReciprocalOp::create(b, loc, channelType, std);
+  Value factor = tosa::MulOp::create(b, loc, channelType, batchNorm.getWeight(),
+                                     invStd, shift());
+  SmallVector<int64_t> weightFactorShape(weightType.getRank(), 1);
+  weightFactorShape[0] = channels;
+  Value scaled = tosa::MulOp::create(b, loc, weightType, weight,
+                                     reshape(factor, weightFactorShape), shift());
+  layer.weightUse->set(
+      fakeQuantize(scaled, (prefix + ".weight_fake_quant").str(), weights,
+                   loc));
+
+  // conv / factor (+ bias) feeds the batch norm instead of conv + bias.
+  builder.setInsertionPoint(batchNorm);
+  Value conv = layer.op->getResult(0);
+  auto convType = cast<RankedTensorType>(conv.getType());
+  SmallVector<int64_t> channelShape(convType.getRank(), 1);
+  channelShape[1] = channels;
+  Value channelFactor = reshape(factor, channelShape);
+  Value inverse = tosa::ReciprocalOp::create(b, loc, channelFactor.getType(),
+                                             channelFactor);
+  Value original = tosa::MulOp::create(b, loc, convType, conv, inverse, shift());
+  if (tosa::AddOp add = layer.biasAdd) {
+    Value bias = add.getInput1() == conv ? add.getInput2() : add.getInput1();
+    original = tosa::AddOp::create(b, loc, convType, original, bias);
+  }
+  batchNorm.getInputMutable().set(original);
+  if (layer.biasAdd)
+    layer.biasAdd.erase();
+  if (freezeBatchNorm)
+    batchNorm.removeTrainingAttr();
+}
+
+LogicalResult Preparer::run() {
+  for (func::FuncOp::BlockArgListType::iterator it = function.args_begin();
+       it != function.args_end(); ++it)
+    if (!function.getArgAttr(it->getArgNumber(), "qat.input"))
+      ++firstInput;
+    else
+      break;
+  bool found = false;
+  function.walk([&](FakeQuantOp) { found = true; });
+  if (found)
+    return function.emitError("qat-prepare: '")
+           << function.getSymName()
+           << "' already has fake quantization (prepared twice?)";
+
+  // Values computed from the inputs (activations), as opposed to state and
+  // constants: only they get activation observers.
+  DenseSet<Value> activationValues;
+  SmallVector<BlockArgument> inputs;
+  for (BlockArgument arg : function.getArguments())
+    if (function.getArgAttr(arg.getArgNumber(), "qat.input") &&
+        isa<FloatType>(getElementTypeOrSelf(arg.getType()))) {
+      activationValues.insert(arg);
+      inputs.push_back(arg);
+    }
+  SmallVector<Operation *> ops;
+  DenseSet<Operation *> residualAdds;
+  function.walk([&](Operation *op) {
+    if (llvm::any_of(op->getOperands(), [&](Value v) {
+          return activationValues.contains(v);
+        }))
+      for (Value result : op->getResults())
+        activationValues.insert(result);
+    if (isa<tosa::AddOp>(op) &&
+        llvm::all_of(op->getOperands(), [&](Value v) {
+          return activationValues.contains(v);
+        }))
+      residualAdds.insert(op);
+    ops.push_back(op);
+  });
+
+  // The inputs (QuantStub).
+  Block &entry = function.getBody().front();
+  for (BlockArgument input : inputs) {
+    builder.setInsertionPointToStart(&entry);
+    auto name = function.getArgAttrOfType<StringAttr>(input.getArgNumber(),
+                                                      "qat.input");
+    Value quantized = fakeQuantize(
+        input, ("quant." + name.getValue() + ".activation_post_process").str(),
+        activations, input.getLoc());
+    useQuantized(input, quantized);
+  }
+
+  // Layers, then residual adds that no layer took.
+  DenseSet<Operation *> grouped;
+  unsigned adds = 0;
+  for (Operation *op : ops) {
+    if (grouped.contains(op)) // erased by a ConvBn rewrite
+      continue;
+    if (isLayerOp(op) && activationValues.contains(op->getResult(0))) {
+      FailureOr<Layer> layer = matchLayer(op);
+      if (failed(layer))
+        return failure();
+      StringRef weightName = stateName(layer->weight);
+      StringRef prefix = weightName;
+      prefix.consume_back(".weight");
+      if (layer->biasAdd)
+        grouped.insert(layer->biasAdd);
+      if (layer->batchNorm) {
+        rewriteConvBatchNorm(*layer, prefix);
+      } else {
+        builder.setInsertionPoint(layer->weightUse->getOwner());
+        layer->weightUse->set(fakeQuantize(
+            layer->weight, (prefix + ".weight_fake_quant").str(), weights,
+            op->getLoc()));
+      }
+      Value output = layer->output;
+      builder.setInsertionPointAfterValue(output);
+      Value quantized =
+          fakeQuantize(output, (prefix + ".activation_post_process").str(),
+                       activations, output.getLoc());
+      useQuantized(output, quantized);
+      continue;
+    }
+    auto add = dyn_cast<tosa::AddOp>(op);
+    if (!add || !residualAdds.contains(op))
+      continue;
+    // A residual add (FloatFunctional.add), with a ReLU after it fused.
+    Value output = add.getResult();
+    if (auto clamp = dyn_cast_or_null<tosa::ClampOp>(singleUser(output)))
+      output = clamp.getResult();
+    builder.setInsertionPointAfterValue(output);
+    Value quantized = fakeQuantize(
+        output, ("add_" + Twine(adds++) + ".activation_post_process").str(),
+        activations, output.getLoc());
+    useQuantized(output, quantized);
+  }
+  if (failed(status))
+    return failure();
+
+  // The new state goes out with the other state updates.
+  auto ret = cast<func::ReturnOp>(entry.getTerminator());
+  SmallVector<Value> operands(ret.getOperands());
+  SmallVector<Type> resultTypes(function.getResultTypes());
+  SmallVector<DictionaryAttr> resultAttrs;
+  function.getAllResultAttrs(resultAttrs);
+  for (auto &[name, value] : newResults) {
+    operands.push_back(value);
+    resultTypes.push_back(value.getType());
+    resultAttrs.push_back(builder.getDictionaryAttr(
+        builder.getNamedAttr("qat.state", builder.getStringAttr(name))));
+  }
+  ret->setOperands(operands);
+  function.setType(
+      builder.getFunctionType(function.getArgumentTypes(), resultTypes));
+  function.setAllResultAttrs(resultAttrs);
+  return success();
+}
+
+} // namespace
+
+namespace {
+
+struct PreparePass : qat::impl::PrepareBase<PreparePass> {
+  using PrepareBase::PrepareBase;
+
+  FailureOr<Grid> parseGrid(StringRef option, StringRef value,
+                            bool isWeight) {
+    Builder b(&getContext());
+    IntegerType si8 = b.getIntegerType(8, /*isSigned=*/true);
+    IntegerType ui8 = b.getIntegerType(8, /*isSigned=*/false);
+    if (isWeight && value == "per-tensor")
+      return Grid{QuantScheme::symmetric, si8, -128, 127, false};
+    if (isWeight && value == "per-channel")
+      return Grid{QuantScheme::symmetric, si8, -128, 127, true};
+    if (!isWeight && value == "uint8")
+      return Grid{QuantScheme::affine, ui8, 0, 255, false};
+    if (!isWeight && value == "int8")
+      return Grid{QuantScheme::affine, si8, -128, 127, false};
+    getOperation().emitError("qat-prepare: unknown ")
+        << option << " '" << value << "' (expected "
+        << (isWeight ? "per-tensor or per-channel" : "uint8 or int8") << ")";
+    return failure();
+  }
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    FailureOr<Grid> weightGrid = parseGrid("weights", weights, true);
+    FailureOr<Grid> activationGrid =
+        parseGrid("activations", activations, false);
+    if (failed(weightGrid) || failed(activationGrid))
+      return signalPassFailure();
+    if (!(averagingConstant > 0.0f && averagingConstant <= 1.0f)) {
+      module.emitError("qat-prepare: averaging-constant must be in (0, 1]");
+      return signalPassFailure();
+    }
+
+    // The model's functions: those with inputs (forward, forward_eval).
+    SmallVector<func::FuncOp> functions;
+    for (auto function : module.getOps<func::FuncOp>())
+      if (llvm::any_of(function.getArguments(), [&](BlockArgument arg) {
+            return function.getArgAttr(arg.getArgNumber(), "qat.input");
+          }))
+        functions.push_back(function);
+    if (functions.empty()) {
+      module.emitError("qat-prepare: no function has qat.input arguments "
+                       "(expected a module from qat-import)");
+      return signalPassFailure();
+    }
+    for (func::FuncOp function : functions) {
+      bool observe = function.getSymName() != evalFunction;
+      Preparer preparer(module, function, *weightGrid, *activationGrid,
+                        averagingConstant, observe, freezeBatchNorm);
+      if (failed(preparer.run()))
+        return signalPassFailure();
+      updateCallers(module, function, preparer.addedArguments,
+                    preparer.addedResults);
+    }
+  }
+
+  /// Callers (the importer's @predict) load the new state from its globals
+  /// and store the updates back.
+  void updateCallers(
+      ModuleOp module, func::FuncOp function,
+      ArrayRef<std::pair<std::string, unsigned>> addedArguments,
+      ArrayRef<std::string> addedResults) {
+    SmallVector<func::CallOp> calls;
+    module.walk([&](func::CallOp call) {
+      if (call.getCallee() == function.getSymName())
+        calls.push_back(call);
+    });
+    for (func::CallOp call : calls) {
+      OpBuilder builder(call);
+      SmallVector<Value> operands(call.getOperands());
+      for (auto &[name, position] : addedArguments)
+        operands.insert(operands.begin() + position,
+                        ml_program::GlobalLoadOp::create(
+                            builder, call.getLoc(),
+                            function.getArgument(position).getType(),
+                            SymbolRefAttr::get(builder.getContext(), name)));
+      auto newCall = func::CallOp::create(builder, call.getLoc(), function,
+                                          operands);
+      call.replaceAllUsesWith(
+          newCall.getResults().take_front(call.getNumResults()));
+      for (auto [name, result] : llvm::zip_equal(
+               addedResults,
+               newCall.getResults().drop_front(call.getNumResults())))
+        ml_program::GlobalStoreOp::create(
+            builder, call.getLoc(),
+            SymbolRefAttr::get(builder.getContext(), name), result);
+      call.erase();
+    }
+  }
+};
+
+} // namespace
