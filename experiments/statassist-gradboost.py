@@ -7,10 +7,14 @@ Rows, on Fashion-MNIST from seeded random initialization, batch 64, SGD
 (momentum 0.9, Nesterov, the method's weight-decay groups), learning rate
 with linear warm-up and cosine decay:
   fp32                      the model without fake quantization
-  QAT from scratch          PyTorch's prepare_qat model (qnnpack), compiled
+  QAT from scratch          the fp32 import prepared by qat-train --qconfig
+                            per-tensor (--qat-prepare: PyTorch's prepare_qat
+                            with the qnnpack qconfig, same bits)
   QAT + StatAssist          + FP warm-up epochs (--fp-warmup-epochs)
   QAT + SA + GradBoost      + --grad-boost, reference and corrected variants
   PyTorch eager QAT (peer)  the same prepared model trained by PyTorch 1.13
+                            (small CNN; its eager mode cannot fuse ReLU6 or
+                            quantize the `+` of MobileNetV2's residuals)
 Columns: test accuracy (fake quantization for QAT rows) mean and standard
 deviation over seeds, and training images/s. Writes the table as Markdown.
 """
@@ -36,6 +40,7 @@ from qat_mlir import datasets, models  # noqa: E402
 
 warnings.filterwarnings("ignore")
 parser = argparse.ArgumentParser()
+parser.add_argument("--model", choices=["small_cnn", "mobilenet_v2"], default="small_cnn")
 parser.add_argument("--epochs", type=int, default=3)
 parser.add_argument("--fp-warmup-epochs", type=int, default=1)
 parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -57,6 +62,9 @@ FUSE = [["conv1", "bn1", "relu1"], ["conv2", "bn2", "relu2"]]
 
 def fresh(seed):
     torch.manual_seed(seed)
+    if args.model == "mobilenet_v2":  # 28x28: width 0.5, first conv stride 1
+        return models.MobileNetV2(num_classes=10, width_mult=0.5, in_channels=1,
+                                  first_stride=1)
     return models.FusableSmallCNN()
 
 
@@ -130,18 +138,19 @@ variants = [
     ("QAT + StatAssist + GradBoost (corrected)", "qat",
      fp_warmup + ["--grad-boost", "--grad-boost-variant", "corrected"]),
 ]
+QCONFIG = ["--qconfig", "per-tensor"]  # qnnpack: int8 symmetric weights, uint8 activations
 with tempfile.TemporaryDirectory() as tmp:
     for seed in args.seeds:
         example = torch.zeros(BATCH, 1, 28, 28)
-        torch.jit.trace(fresh(seed).train(), example).save(f"{tmp}/fp.pt")
-        torch.jit.trace(models.qat_ready(fresh(seed), FUSE), example,
-                        check_trace=False).save(f"{tmp}/qat.pt")
+        torch.jit.trace(fresh(seed).train(), example, check_trace=False).save(f"{tmp}/fp.pt")
         for name, kind, extra in variants:
-            accuracy, speed = qat_train(f"{tmp}/{kind}.pt", tmp, f"{kind}-{seed}",
+            accuracy, speed = qat_train(f"{tmp}/fp.pt", tmp, f"{kind}-{seed}",
                                         ["--epochs", str(args.epochs), "--seed", str(seed),
-                                         *extra])
+                                         *(QCONFIG if kind == "qat" else []), *extra])
             rows.setdefault(name, []).append((accuracy, speed))
             print(f"seed {seed}: {name}: {accuracy:.2f}% ({speed:.0f} images/s)", flush=True)
+        if args.model != "small_cnn":
+            continue
         accuracy, speed = pytorch_qat(seed, train, test)
         rows.setdefault("PyTorch 1.13 eager QAT (qnnpack), peer", []).append((accuracy, speed))
         print(f"seed {seed}: PyTorch eager QAT: {accuracy:.2f}% ({speed:.0f} images/s)", flush=True)
@@ -154,7 +163,8 @@ def summary(values):
             f"{statistics.mean(s for _, s in values):.0f}")
 
 
-table = ["| model: small CNN | test accuracy, % (mean ± std) | training images/s |",
+MODEL_NAMES = {"small_cnn": "small CNN", "mobilenet_v2": "MobileNetV2 (28x28, width 0.5)"}
+table = [f"| model: {MODEL_NAMES[args.model]} | test accuracy, % (mean ± std) | training images/s |",
          "| --- | --- | --- |"]
 for name, values in rows.items():
     accuracy, speed = summary(values)
