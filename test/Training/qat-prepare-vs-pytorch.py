@@ -8,8 +8,8 @@
 #   quantization step (float summation order may move a value across a
 #   rounding boundary: the importer's own prepared-QAT test states it);
 # for Conv+BN+ReLU with max pooling (per-tensor weights, the paper's
-# qnnpack setting, and per-channel weights), Conv+bias+ReLU without batch
-# norm, and int8 activations.
+# qnnpack setting, and per-channel weights), a depthwise Conv+BN+ReLU,
+# Conv+bias+ReLU without batch norm, and int8 activations.
 #
 # RUN: rm -rf %t && mkdir -p %t
 # RUN: %python %s %t | FileCheck %s
@@ -17,6 +17,7 @@
 # CHECK: fusable_small_cnn per-tensor uint8: 2 steps; logits and 34 state updates bit-identical to PyTorch's prepared model
 # CHECK: fusable_small_cnn per-channel uint8: 2 steps; logits and 34 state updates bit-identical to PyTorch's prepared model
 # CHECK: conv_bn_relu_net per-tensor int8: 2 steps; logits and 31 state updates bit-identical to PyTorch's prepared model
+# CHECK: depthwise_net per-channel uint8: 2 steps; logits and 34 state updates bit-identical to PyTorch's prepared model
 # CHECK: eager PyTorch: logits within one output step in every case
 
 import re
@@ -27,6 +28,7 @@ import warnings
 import numpy as np
 import torch
 import torch.ao.quantization as tq
+from torch import nn
 
 import qat_mlir
 from qat_mlir import models
@@ -137,10 +139,31 @@ def check(name, make, fuse, weights, activations, shape):
           f"updates bit-identical to PyTorch's prepared model")
 
 
+class DepthwiseNet(nn.Module):
+    """Conv+BN+ReLU, then a depthwise (grouped) Conv+BN+ReLU."""
+
+    FUSE = [["conv1", "bn1", "relu1"], ["dw", "bn2", "relu2"]]
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.relu1 = nn.ReLU()
+        self.dw = nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8, bias=False)
+        self.bn2 = nn.BatchNorm2d(8)
+        self.relu2 = nn.ReLU()
+        self.fc = nn.Linear(8 * 14 * 14, 10)
+
+    def forward(self, x):
+        x = self.relu2(self.bn2(self.dw(self.relu1(self.bn1(self.conv1(x))))))
+        return self.fc(torch.flatten(x, 1))
+
+
 SMALL_FUSE = [["conv1", "bn1", "relu1"], ["conv2", "bn2", "relu2"]]
 check("fusable_small_cnn", models.FusableSmallCNN, SMALL_FUSE, "per-tensor", "uint8", (8, 1, 28, 28))
 check("fusable_small_cnn", models.FusableSmallCNN, SMALL_FUSE, "per-channel", "uint8",
       (8, 1, 28, 28))
 check("conv_bn_relu_net", models.ConvBnReluNet, models.ConvBnReluNet.FUSE, "per-tensor", "int8",
       (8, 1, 28, 28))
+check("depthwise_net", DepthwiseNet, DepthwiseNet.FUSE, "per-channel", "uint8", (8, 1, 28, 28))
 print("eager PyTorch: logits within one output step in every case")

@@ -425,8 +425,8 @@ Value Importer::batchNorm(jit::Node *node) {
   // stays frozen). Without running statistics PyTorch always uses the
   // batch's.
   bool hasRunningStats = !isNone(node->input(3));
-  bool training = boolOf(node->input(5)) &&
-                  (options.trainingMode || !hasRunningStats);
+  bool training =
+      boolOf(node->input(5)) && (options.trainingMode || !hasRunningStats);
   if (!training && !hasRunningStats)
     fail("batch_norm in evaluation mode needs running statistics");
   auto vectorOr = [&](jit::Value *value, float fill) {

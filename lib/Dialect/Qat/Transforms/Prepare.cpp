@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "LayerUtils.h"
 #include "TrainStepUtils.h"
 #include "qat/Dialect/Qat/IR/QatOps.h"
 #include "qat/Dialect/Qat/Transforms/Passes.h"
@@ -45,40 +46,13 @@ struct Grid {
 /// (bias add, batch norm, ReLU/ReLU6 clamp). Its output is quantized after
 /// the last of them.
 struct Layer {
-  Operation *op;           // the linalg convolution or tosa.matmul
-  BlockArgument weight;    // the trainable weight it reads
-  OpOperand *weightUse;    // where the weight enters the op's filter chain
-  tosa::AddOp biasAdd;     // conv + bias, if any
-  BatchNormOp batchNorm;   // following batch norm, if any
-  Value output;            // last value of the group
+  Operation *op;         // the linalg convolution or tosa.matmul
+  BlockArgument weight;  // the trainable weight it reads
+  OpOperand *weightUse;  // where the weight enters the op's filter chain
+  tosa::AddOp biasAdd;   // conv + bias, if any
+  BatchNormOp batchNorm; // following batch norm, if any
+  Value output;          // last value of the group
 };
-
-/// A linear layer's matmul or a convolution (pooling ops are convolutions
-/// to linalg too, but their body multiplies nothing).
-bool isLayerOp(Operation *op) {
-  if (isa<tosa::MatMulOp>(op))
-    return true;
-  auto conv = dyn_cast<linalg::ConvolutionOpInterface>(op);
-  return conv && llvm::any_of(op->getRegion(0).getOps(), [](Operation &inner) {
-           return isa<arith::MulFOp>(inner);
-         });
-}
-
-/// The only user of `value`, if it has exactly one.
-Operation *singleUser(Value value) {
-  return value.hasOneUse() ? *value.getUsers().begin() : nullptr;
-}
-
-/// Whether `value` is the function argument `arg` seen through reshapes.
-BlockArgument stateArgumentOf(Value value) {
-  while (Operation *def = value.getDefiningOp()) {
-    if (!isa<tosa::ReshapeOp, tensor::ExpandShapeOp, tensor::CollapseShapeOp,
-             tosa::TransposeOp>(def))
-      return {};
-    value = def->getOperand(0);
-  }
-  return dyn_cast<BlockArgument>(value);
-}
 
 class Preparer {
 public:
@@ -98,8 +72,8 @@ public:
 
 private:
   StringRef stateName(BlockArgument arg) {
-    auto name = function.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
-                                                      "qat.state");
+    auto name =
+        function.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "qat.state");
     return name ? name.getValue() : StringRef();
   }
   FailureOr<Layer> matchLayer(Operation *op);
@@ -140,8 +114,8 @@ Value Preparer::addStateArgument(StringRef name, RankedTensorType type,
   unsigned position = firstInput++;
   if (failed(function.insertArgument(
           position, type,
-          builder.getDictionaryAttr(builder.getNamedAttr(
-              "qat.state", builder.getStringAttr(name))),
+          builder.getDictionaryAttr(
+              builder.getNamedAttr("qat.state", builder.getStringAttr(name))),
           function.getLoc())))
     status = failure();
   addedArguments.push_back({name.str(), position});
@@ -209,19 +183,11 @@ Value Preparer::fakeQuantize(Value value, StringRef prefix, const Grid &grid,
 }
 
 FailureOr<Layer> Preparer::matchLayer(Operation *op) {
-  Layer layer{op, {}, nullptr, {}, {}, op->getResult(0)};
+  Layer layer{op, {}, nullptr, {}, {}, Value()};
   // The weight: the filter of a convolution, the right-hand side of the
   // linear layer's matmul, seen through the importer's reshapes.
-  OpOperand &filter = op->getOpOperand(1);
-  Value value = filter.get();
-  layer.weightUse = &filter;
-  while (Operation *def = value.getDefiningOp()) {
-    if (!isa<tosa::ReshapeOp, tensor::ExpandShapeOp, tosa::TransposeOp>(def))
-      break;
-    layer.weightUse = &def->getOpOperand(0);
-    value = def->getOperand(0);
-  }
-  auto arg = dyn_cast<BlockArgument>(value);
+  layer.weightUse = &weightUse(op);
+  auto arg = dyn_cast<BlockArgument>(layer.weightUse->get());
   if (!arg || arg.getOwner()->getParentOp() != function ||
       !function.getArgAttr(arg.getArgNumber(), "qat.trainable"))
     return op->emitError("qat-prepare: the weight of this layer is not a "
@@ -229,13 +195,10 @@ FailureOr<Layer> Preparer::matchLayer(Operation *op) {
            << function.getSymName() << "'; cannot quantize it";
   layer.weight = arg;
   // The ops fused with it, each the single user of the previous value.
-  Value current = op->getResult(0);
-  if (isa<tosa::MatMulOp>(op))
-    if (auto reshape = dyn_cast_or_null<tosa::ReshapeOp>(singleUser(current)))
-      current = reshape.getResult();
+  Value current = layerOutput(op);
   if (auto add = dyn_cast_or_null<tosa::AddOp>(singleUser(current))) {
-    Value other = add.getInput1() == current ? add.getInput2()
-                                             : add.getInput1();
+    Value other =
+        add.getInput1() == current ? add.getInput2() : add.getInput1();
     if (stateArgumentOf(other)) {
       layer.biasAdd = add;
       current = add.getResult();
@@ -291,22 +254,22 @@ void Preparer::rewriteConvBatchNorm(Layer &layer, StringRef prefix) {
                                      invStd, shift());
   SmallVector<int64_t> weightFactorShape(weightType.getRank(), 1);
   weightFactorShape[0] = channels;
-  Value scaled = tosa::MulOp::create(b, loc, weightType, weight,
-                                     reshape(factor, weightFactorShape), shift());
-  layer.weightUse->set(
-      fakeQuantize(scaled, (prefix + ".weight_fake_quant").str(), weights,
-                   loc));
+  Value scaled = tosa::MulOp::create(
+      b, loc, weightType, weight, reshape(factor, weightFactorShape), shift());
+  layer.weightUse->set(fakeQuantize(
+      scaled, (prefix + ".weight_fake_quant").str(), weights, loc));
 
   // conv / factor (+ bias) feeds the batch norm instead of conv + bias.
   builder.setInsertionPoint(batchNorm);
-  Value conv = layer.op->getResult(0);
+  Value conv = layerOutput(layer.op);
   auto convType = cast<RankedTensorType>(conv.getType());
   SmallVector<int64_t> channelShape(convType.getRank(), 1);
   channelShape[1] = channels;
   Value channelFactor = reshape(factor, channelShape);
   Value inverse = tosa::ReciprocalOp::create(b, loc, channelFactor.getType(),
                                              channelFactor);
-  Value original = tosa::MulOp::create(b, loc, convType, conv, inverse, shift());
+  Value original =
+      tosa::MulOp::create(b, loc, convType, conv, inverse, shift());
   if (tosa::AddOp add = layer.biasAdd) {
     Value bias = add.getInput1() == conv ? add.getInput2() : add.getInput1();
     original = tosa::AddOp::create(b, loc, convType, original, bias);
@@ -345,13 +308,11 @@ LogicalResult Preparer::run() {
   SmallVector<Operation *> ops;
   DenseSet<Operation *> residualAdds;
   function.walk([&](Operation *op) {
-    if (llvm::any_of(op->getOperands(), [&](Value v) {
-          return activationValues.contains(v);
-        }))
+    if (llvm::any_of(op->getOperands(),
+                     [&](Value v) { return activationValues.contains(v); }))
       for (Value result : op->getResults())
         activationValues.insert(result);
-    if (isa<tosa::AddOp>(op) &&
-        llvm::all_of(op->getOperands(), [&](Value v) {
+    if (isa<tosa::AddOp>(op) && llvm::all_of(op->getOperands(), [&](Value v) {
           return activationValues.contains(v);
         }))
       residualAdds.insert(op);
@@ -389,9 +350,9 @@ LogicalResult Preparer::run() {
         rewriteConvBatchNorm(*layer, prefix);
       } else {
         builder.setInsertionPoint(layer->weightUse->getOwner());
-        layer->weightUse->set(fakeQuantize(
-            layer->weight, (prefix + ".weight_fake_quant").str(), weights,
-            op->getLoc()));
+        layer->weightUse->set(
+            fakeQuantize(layer->weight, (prefix + ".weight_fake_quant").str(),
+                         weights, op->getLoc()));
       }
       Value output = layer->output;
       builder.setInsertionPointAfterValue(output);
@@ -443,8 +404,7 @@ namespace {
 struct PreparePass : qat::impl::PrepareBase<PreparePass> {
   using PrepareBase::PrepareBase;
 
-  FailureOr<Grid> parseGrid(StringRef option, StringRef value,
-                            bool isWeight) {
+  FailureOr<Grid> parseGrid(StringRef option, StringRef value, bool isWeight) {
     Builder b(&getContext());
     IntegerType si8 = b.getIntegerType(8, /*isSigned=*/true);
     IntegerType ui8 = b.getIntegerType(8, /*isSigned=*/false);
@@ -499,10 +459,9 @@ struct PreparePass : qat::impl::PrepareBase<PreparePass> {
 
   /// Callers (the importer's @predict) load the new state from its globals
   /// and store the updates back.
-  void updateCallers(
-      ModuleOp module, func::FuncOp function,
-      ArrayRef<std::pair<std::string, unsigned>> addedArguments,
-      ArrayRef<std::string> addedResults) {
+  void updateCallers(ModuleOp module, func::FuncOp function,
+                     ArrayRef<std::pair<std::string, unsigned>> addedArguments,
+                     ArrayRef<std::string> addedResults) {
     SmallVector<func::CallOp> calls;
     module.walk([&](func::CallOp call) {
       if (call.getCallee() == function.getSymName())
@@ -517,8 +476,8 @@ struct PreparePass : qat::impl::PrepareBase<PreparePass> {
                             builder, call.getLoc(),
                             function.getArgument(position).getType(),
                             SymbolRefAttr::get(builder.getContext(), name)));
-      auto newCall = func::CallOp::create(builder, call.getLoc(), function,
-                                          operands);
+      auto newCall =
+          func::CallOp::create(builder, call.getLoc(), function, operands);
       call.replaceAllUsesWith(
           newCall.getResults().take_front(call.getNumResults()));
       for (auto [name, result] : llvm::zip_equal(

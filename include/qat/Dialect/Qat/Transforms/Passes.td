@@ -74,6 +74,39 @@ def Prepare : Pass<"qat-prepare", "::mlir::ModuleOp"> {
   ];
 }
 
+def FoldBatchNorm : Pass<"qat-fold-batchnorm"> {
+  let summary = "Fold evaluation-mode batch norm into the layer before it";
+  let description = [{
+    For deployment: every `qat.batch_norm` without `training` that follows
+    a convolution or linear layer (with or without its bias add, each value
+    used once) becomes part of that layer, with
+    `g = weight * rsqrt(running_var + epsilon)`:
+
+    - a plain layer gets the weight `W * g` (along the output channels,
+      dimension 0 of PyTorch's layout) and the bias
+      `(b - running_mean) * g + bias`;
+    - PyTorch's QAT ConvBn form (from `--qat-prepare`: weight already scaled
+      by `gamma / sqrt(running_var + eps)` before its fake quantization,
+      output divided by that factor) keeps its weight and loses the
+      division: the bias becomes `(b - running_mean) * g + bias`, as
+      PyTorch's `convert` computes it.
+
+    The folded values are computed from the parameters in the IR (they are
+    function arguments until deployment binds them), so the pass works on
+    any module. Batch norms in training mode, or with no layer right before
+    them, are left alone.
+
+    ```mlir
+    %c = linalg.conv_2d_nchw_fchw ins(%x, %w : ...) outs(%init : ...)
+    %y, %m, %v = qat.batch_norm %c, %gamma, %beta, %rm, %rv
+        epsilon 1.000000e-05 momentum 1.000000e-01 : ...
+    ```
+    becomes a convolution with `%w * g` followed by a `tosa.add` of the new
+    bias.
+  }];
+  let dependentDialects = ["::mlir::tosa::TosaDialect"];
+}
+
 def GenerateBackward : Pass<"qat-generate-backward", "::mlir::ModuleOp"> {
   let summary = "Reverse-mode differentiation of forward plus a loss";
   let description = [{

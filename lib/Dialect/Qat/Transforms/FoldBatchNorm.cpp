@@ -1,0 +1,194 @@
+//===- FoldBatchNorm.cpp - fold batch norm into the layer before it -------===//
+//
+// Part of qat-mlir.
+//
+// --qat-fold-batchnorm: evaluation-mode batch norm after a convolution or
+// linear layer becomes part of the layer's weight and bias, for deployment.
+// Upstream folds constants only; this rewrites the graph on parameters
+// (function arguments), so it works before the trained values are known.
+//
+//===----------------------------------------------------------------------===//
+
+#include "LayerUtils.h"
+#include "qat/Dialect/Qat/IR/QatOps.h"
+#include "qat/Dialect/Qat/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Tosa/IR/TosaOps.h"
+#include "mlir/Dialect/Tosa/Utils/ConversionUtils.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+namespace mlir::qat {
+#define GEN_PASS_DEF_FOLDBATCHNORM
+#include "qat/Dialect/Qat/Transforms/Passes.h.inc"
+} // namespace mlir::qat
+
+using namespace mlir;
+using namespace mlir::qat;
+
+namespace {
+
+/// Builds tosa arithmetic at a fixed insertion point.
+struct Arith {
+  ImplicitLocOpBuilder &b;
+
+  RankedTensorType typeOf(Value v) {
+    return cast<RankedTensorType>(v.getType());
+  }
+  Value shift() {
+    auto type = RankedTensorType::get({1}, b.getI8Type());
+    return tosa::ConstOp::create(b, type,
+                                 DenseElementsAttr::get(type, int8_t(0)));
+  }
+  Value mul(Value lhs, Value rhs) {
+    return tosa::MulOp::create(b, typeOf(lhs), lhs, rhs, shift());
+  }
+  Value add(Value lhs, Value rhs) {
+    return tosa::AddOp::create(b, typeOf(lhs), lhs, rhs);
+  }
+  Value sub(Value lhs, Value rhs) {
+    return tosa::SubOp::create(b, typeOf(lhs), lhs, rhs);
+  }
+  Value reshape(Value v, ArrayRef<int64_t> shape) {
+    auto type = RankedTensorType::get(shape, typeOf(v).getElementType());
+    return tosa::ReshapeOp::create(b, type, v,
+                                   tosa::getTosaConstShape(b, shape));
+  }
+  /// [C] -> [1, C, 1, ...] of `rank`, or [C, 1, ...] with `axis` 0.
+  Value channelShaped(Value v, int64_t rank, int64_t axis) {
+    SmallVector<int64_t> shape(rank, 1);
+    shape[axis] = typeOf(v).getDimSize(0);
+    return reshape(v, shape);
+  }
+};
+
+/// The ops between a layer and the batch norm after it.
+struct Chain {
+  Operation *layer = nullptr;
+  Value output;                  // the layer's output (layerOutput)
+  Operation *division = nullptr; // QAT ConvBn form: layer * 1/factor
+  tosa::AddOp biasAdd;
+  Value bias; // the [C] bias vector, if any
+};
+
+/// Walks back from the batch norm's input: [bias add] <- [QAT ConvBn
+/// division] <- [matmul reshape] <- layer. Every value has one use.
+std::optional<Chain> matchChain(BatchNormOp batchNorm) {
+  Chain chain;
+  Value value = batchNorm.getInput();
+  auto singleUse = [](Value v) { return v.hasOneUse(); };
+  if (auto add = value.getDefiningOp<tosa::AddOp>()) {
+    for (auto [self, other] : {std::pair{add.getInput1(), add.getInput2()},
+                               std::pair{add.getInput2(), add.getInput1()}})
+      if (BlockArgument bias = stateArgumentOf(other);
+          bias && cast<RankedTensorType>(bias.getType()).getRank() == 1 &&
+          singleUse(self)) {
+        chain.biasAdd = add;
+        chain.bias = bias;
+        value = self;
+        break;
+      }
+  }
+  if (auto mul = value.getDefiningOp<tosa::MulOp>()) {
+    // conv * reciprocal(reshape(factor)) of PyTorch's QAT ConvBn form.
+    auto reciprocal = mul.getInput2().getDefiningOp<tosa::ReciprocalOp>();
+    if (!reciprocal || !singleUse(mul.getInput1()))
+      return std::nullopt;
+    chain.division = mul;
+    value = mul.getInput1();
+  }
+  Operation *def = value.getDefiningOp();
+  if (def && isa<tosa::ReshapeOp, tensor::CollapseShapeOp>(def))
+    if (Operation *inner = def->getOperand(0).getDefiningOp();
+        inner && isLayerOp(inner) && layerOutput(inner) == value)
+      def = inner;
+  if (!def || !isLayerOp(def) || layerOutput(def) != value ||
+      !value.hasOneUse())
+    return std::nullopt;
+  chain.layer = def;
+  chain.output = value;
+  return chain;
+}
+
+struct FoldBatchNormPass : qat::impl::FoldBatchNormBase<FoldBatchNormPass> {
+  void runOnOperation() override {
+    SmallVector<BatchNormOp> batchNorms;
+    getOperation()->walk([&](BatchNormOp op) {
+      if (!op.getTraining())
+        batchNorms.push_back(op);
+    });
+    for (BatchNormOp batchNorm : batchNorms) {
+      std::optional<Chain> chain = matchChain(batchNorm);
+      if (!chain)
+        continue; // A batch norm on its own stays a scale and shift.
+      fold(batchNorm, *chain);
+    }
+  }
+
+  /// y = (z - mean) * g + beta with g = gamma * rsqrt(var + eps), z the
+  /// layer's output plus bias. Plain layer: weight * g, bias (b - mean) * g
+  /// + beta. QAT ConvBn form: its weight is already weight * gamma /
+  /// sqrt(var + eps) (fake-quantized), so the division by that factor and
+  /// the batch norm become the bias (b - mean) * g + beta, as PyTorch's
+  /// convert does.
+  void fold(BatchNormOp batchNorm, Chain &chain) {
+    // Everything from parameters goes before the layer, where the weight
+    // needs it.
+    OpOperand &use = weightUse(chain.layer);
+    ImplicitLocOpBuilder b(batchNorm.getLoc(), use.getOwner());
+    Arith a{b};
+    auto channelType = cast<RankedTensorType>(batchNorm.getWeight().getType());
+    auto epsType = RankedTensorType::get({1}, b.getF32Type());
+    Value eps = tosa::ConstOp::create(
+        b, epsType,
+        DenseElementsAttr::get(epsType,
+                               batchNorm.getEpsilon().convertToFloat()));
+    Value invStd = tosa::RsqrtOp::create(b, channelType,
+                                         a.add(batchNorm.getRunningVar(), eps));
+    Value factor = a.mul(batchNorm.getWeight(), invStd);
+    Value layerBias =
+        chain.bias
+            ? chain.bias
+            : tosa::ConstOp::create(b, channelType,
+                                    DenseElementsAttr::get(channelType, 0.0f));
+    Value centered = a.sub(layerBias, batchNorm.getRunningMean());
+    Value bias = a.add(a.mul(centered, factor), batchNorm.getBias());
+
+    if (!chain.division) {
+      // Scale the weight where it enters the layer.
+      Value weight = use.get();
+      int64_t rank = a.typeOf(weight).getRank();
+      use.set(a.mul(weight, a.channelShaped(factor, rank, /*axis=*/0)));
+    }
+    b.setInsertionPoint(batchNorm);
+    Value output = chain.output;
+    int64_t rank = a.typeOf(output).getRank();
+    Value result = a.add(output, a.channelShaped(bias, rank, /*axis=*/1));
+    batchNorm.replaceAllUsesWith(ValueRange{result, batchNorm.getRunningMean(),
+                                            batchNorm.getRunningVar()});
+    batchNorm.erase();
+    if (chain.biasAdd)
+      chain.biasAdd.erase();
+    if (chain.division)
+      eraseDeadFrom(chain.division);
+  }
+
+  /// Erases `op` and then whatever only it used (the factor's reciprocal
+  /// and reshape of the QAT form).
+  static void eraseDeadFrom(Operation *op) {
+    SmallVector<Operation *> worklist{op};
+    while (!worklist.empty()) {
+      Operation *next = worklist.pop_back_val();
+      if (!next->use_empty() || !isPure(next))
+        continue;
+      for (Value operand : next->getOperands())
+        if (Operation *def = operand.getDefiningOp())
+          worklist.push_back(def);
+      next->erase();
+    }
+  }
+};
+
+} // namespace
