@@ -435,6 +435,13 @@ void Importer::importNode(jit::Node *node) {
     result(math::SqrtOp::create(builder, loc, x).getResult());
     return;
   }
+  if (op == "exp" || op == "log") {
+    Value x = tensorOf(node->input(0));
+    result(op == "exp"
+               ? tosa::ExpOp::create(builder, loc, x.getType(), x).getResult()
+               : tosa::LogOp::create(builder, loc, x.getType(), x).getResult());
+    return;
+  }
   if (op == "sigmoid" || op == "tanh") {
     Value x = tensorOf(node->input(0));
     result(

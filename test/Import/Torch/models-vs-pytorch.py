@@ -108,6 +108,7 @@ for activation, module in [("relu", nn.ReLU()), ("relu6", nn.ReLU6()),
                            ("hardsigmoid", nn.Hardsigmoid()), ("sigmoid", nn.Sigmoid()),
                            ("tanh", nn.Tanh())]:
     check(activation, Lambda(lambda m, x: m.a(x * 4.0), a=module), (2, 3, 5))
+check("exp and log", Lambda(lambda m, x: torch.log(torch.exp(x) + 1.0)), (2, 3, 5))
 check("relu in place", nn.Sequential(nn.Conv2d(2, 2, 1), nn.ReLU(inplace=True)), (1, 2, 3, 3))
 
 # Pooling.
