@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qat/Training/Trainer.h"
+#include "qat/Dialect/Qat/IR/QatOps.h"
 #include "qat/Dialect/Qat/Transforms/Passes.h"
 #include "qat/ExecutionEngine/JitRunner.h"
 
@@ -33,6 +34,7 @@ using namespace mlir::qat;
 namespace {
 
 constexpr llvm::StringLiteral kTrainedEpochs = "qat.trained_epochs";
+constexpr llvm::StringLiteral kFrozenForward = "forward_frozen_bn";
 
 double secondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
@@ -86,6 +88,7 @@ struct Trainer {
   LogicalResult checkModel();
   LogicalResult loadData();
   LogicalResult build();
+  LogicalResult addFrozenForward();
   void fillBatch(const ImageDataset &data, ArrayRef<int64_t> indices,
                  NpyArray &images, NpyArray *labels);
   FailureOr<double> evaluate(StringRef entry);
@@ -148,43 +151,88 @@ LogicalResult Trainer::loadData() {
   return success();
 }
 
+/// @forward with every batch norm normalizing with its running statistics
+/// (PyTorch's freeze_bn_stats), as @forward_frozen_bn.
+LogicalResult Trainer::addFrozenForward() {
+  auto forward = module.lookupSymbol<func::FuncOp>("forward");
+  if (!forward)
+    return error("the module has no @forward");
+  if (module.lookupSymbol(kFrozenForward))
+    return success();
+  func::FuncOp frozen = forward.clone();
+  frozen.setName(kFrozenForward);
+  frozen.setPrivate();
+  unsigned count = 0;
+  frozen.walk([&](BatchNormOp batchNorm) {
+    if (batchNorm.getTraining()) {
+      batchNorm.removeTrainingAttr();
+      ++count;
+    }
+  });
+  if (count == 0)
+    return error("--freeze-bn-after-epochs: the model has no batch norm in "
+                 "training mode");
+  module.push_back(frozen);
+  return success();
+}
+
 /// Runs --qat-prepare (with a qconfig), --qat-generate-backward and
 /// --qat-optimizer (and GradBoost, StatAssist), compiles the step and
 /// the evaluation forward, and loads the state from the globals.
 LogicalResult Trainer::build() {
-  PassManager pm(module.getContext());
   // A checkpoint was prepared by the run that saved it.
   if (!options.qconfigWeights.empty() && !module->hasAttr(kTrainedEpochs)) {
+    PassManager prepareManager(module.getContext());
     PrepareOptions prepare;
     prepare.weights = options.qconfigWeights;
     prepare.activations = options.qconfigActivations;
-    prepare.freezeBatchNorm = options.freezeBatchNorm;
-    pm.addPass(createPrepare(prepare));
+    prepareManager.addPass(createPrepare(prepare));
+    if (failed(prepareManager.run(module)))
+      return failure();
   }
-  pm.addPass(createGenerateBackward());
+  if (options.freezeBatchNormAfterEpochs > 0 && failed(addFrozenForward()))
+    return failure();
+
+  PassManager pm(module.getContext());
   OptimizerOptions sgd;
   sgd.momentum = options.momentum;
   sgd.nesterov = options.nesterov;
   sgd.weightDecayDepthwise = options.weightDecayDepthwise;
   sgd.weightDecayConv = options.weightDecayConv;
   sgd.weightDecayOther = options.weightDecayOther;
-  pm.addPass(createOptimizer(sgd));
-  if (options.gradBoost) {
-    GradBoostOptions boost;
-    if (options.gradBoostVariant == "reference")
-      boost.variant = GradBoostVariant::reference;
-    else if (options.gradBoostVariant == "corrected")
-      boost.variant = GradBoostVariant::corrected;
-    else
-      return error("unknown GradBoost variant '" + options.gradBoostVariant +
-                   "' (reference or corrected)");
-    boost.beta = options.gradBoostBeta;
-    boost.decay = options.gradBoostDecay;
-    boost.clip = options.gradBoostClip;
-    boost.coinProbability = options.gradBoostCoinProbability;
-    boost.seed = static_cast<int64_t>(options.seed);
-    pm.addPass(createGradBoost(boost));
-  }
+  GradBoostOptions boost;
+  if (options.gradBoostVariant == "reference")
+    boost.variant = GradBoostVariant::reference;
+  else if (options.gradBoostVariant == "corrected")
+    boost.variant = GradBoostVariant::corrected;
+  else
+    return error("unknown GradBoost variant '" + options.gradBoostVariant +
+                 "' (reference or corrected)");
+  boost.beta = options.gradBoostBeta;
+  boost.decay = options.gradBoostDecay;
+  boost.clip = options.gradBoostClip;
+  boost.coinProbability = options.gradBoostCoinProbability;
+  boost.seed = static_cast<int64_t>(options.seed);
+  // The training step of `forward` (and, to switch to after the batch
+  // norms freeze, the one of its frozen twin): same state, same names.
+  auto addStep = [&](StringRef forward, StringRef suffix) {
+    GenerateBackwardOptions backward;
+    backward.forwardName = forward.str();
+    backward.functionName = ("loss_and_gradients" + suffix).str();
+    pm.addPass(createGenerateBackward(backward));
+    OptimizerOptions step = sgd;
+    step.gradientFunction = backward.functionName;
+    step.functionName = ("train_step" + suffix).str();
+    pm.addPass(createOptimizer(step));
+    if (options.gradBoost) {
+      GradBoostOptions stepBoost = boost;
+      stepBoost.functionName = step.functionName;
+      pm.addPass(createGradBoost(stepBoost));
+    }
+  };
+  addStep("forward", "");
+  if (options.freezeBatchNormAfterEpochs > 0)
+    addStep(kFrozenForward, "_frozen_bn");
   if (options.fpWarmupEpochs > 0) {
     StatAssistOptions statAssist;
     statAssist.inheritObservers = options.inheritObservers;
@@ -199,6 +247,8 @@ LogicalResult Trainer::build() {
   jitOptions.sharedLibs = options.sharedLibs;
   jitOptions.threads = options.threads;
   std::vector<std::string> entries = {"train_step", "forward_eval"};
+  if (options.freezeBatchNormAfterEpochs > 0)
+    entries.push_back("train_step_frozen_bn");
   if (options.fpWarmupEpochs > 0) {
     entries.push_back("train_step_warmup");
     entries.push_back("forward_eval_warmup");
@@ -289,7 +339,9 @@ LogicalResult Trainer::save(int64_t epochsDone) {
   OwningOpRef<ModuleOp> saved = module.clone();
   for (StringRef name :
        {"train_step", "loss_and_gradients", "train_step_warmup",
-        "loss_and_gradients_warmup", "forward_eval_warmup"})
+        "loss_and_gradients_warmup", "forward_eval_warmup",
+        "train_step_frozen_bn", "loss_and_gradients_frozen_bn",
+        kFrozenForward.data()})
     if (Operation *func = saved->lookupSymbol(name))
       func->erase();
   if (llvm::Error failure =
@@ -351,7 +403,12 @@ LogicalResult Trainer::run() {
       options.progress && llvm::sys::Process::StandardErrIsDisplayed();
   for (int64_t epoch = startEpoch; epoch < totalEpochs; ++epoch) {
     auto [warmup, phaseStart, phaseEpochs] = phaseOf(epoch);
-    StringRef entry = warmup ? "train_step_warmup" : "train_step";
+    bool frozen = options.freezeBatchNormAfterEpochs > 0 && !warmup &&
+                  epoch - options.fpWarmupEpochs >=
+                      options.freezeBatchNormAfterEpochs;
+    StringRef entry = warmup   ? "train_step_warmup"
+                      : frozen ? "train_step_frozen_bn"
+                               : "train_step";
     const FunctionSpec &spec = jit->spec(entry);
     // Fresh per epoch: the warm-up and QAT steps take different arguments.
     arguments.assign(spec.arguments.size(), NpyArray());

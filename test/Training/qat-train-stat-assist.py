@@ -7,7 +7,8 @@
 # --inherit-observers does not, and a model without fake quantization is
 # refused. The fp32 model prepared by qat-train itself (--qconfig, i.e.
 # --qat-prepare) trains the same way and its checkpoint resumes with the
-# same command line.
+# same command line; --freeze-bn-after-epochs switches to the step whose
+# batch norms use (and keep) their running statistics.
 #
 # RUN: rm -rf %t && mkdir -p %t
 # RUN: %python %s %t | FileCheck %s
@@ -20,7 +21,7 @@
 # CHECK: QAT test accuracy {{[0-9.]+}}% > 30%
 # CHECK: no fake quantization: {{.*}}error: {{.*}}has no qat.fake_quant to bypass: StatAssist needs a model with fake quantization (run --qat-prepare first; qat-train --qconfig does)
 # CHECK: --qconfig per-tensor: fp32 model prepared, QAT test accuracy {{[0-9.]+}}% > 30%, {{[0-9]+}} quantization globals
-# CHECK: --qconfig per-channel: resumed at epoch 3 from the checkpoint
+# CHECK: --qconfig per-channel: resumed at epoch 3 from the checkpoint; with --freeze-bn-after-epochs 1 the running statistics stay, the weights train
 # CHECK: bad qconfig: {{.*}}qat-prepare: unknown weights 'per-row' (expected per-tensor or per-channel)
 
 import csv
@@ -98,11 +99,28 @@ print(f"--qconfig per-tensor: fp32 model prepared, QAT test accuracy {accuracy:.
 
 per_channel = [*common, "--qconfig", "per-channel", "-o", f"{out}/per-channel.mlir"]
 run(f"{out}/fp.pt", *per_channel)
-assert "axis 0" in open(f"{out}/per-channel.mlir").read()
-resumed = run(f"{out}/per-channel.mlir", *[a if a != "1" or i != per_channel.index("--epochs") + 1
-                                          else "2" for i, a in enumerate(per_channel)])
-assert "epoch 3/3" in resumed.stdout, resumed.stdout
-print("--qconfig per-channel: resumed at epoch 3 from the checkpoint")
+checkpoint = open(f"{out}/per-channel.mlir").read()
+assert "axis 0" in checkpoint
+resume = [a if a != "1" or i != per_channel.index("--epochs") + 1 else "2"
+          for i, a in enumerate(per_channel)]
+
+
+def global_value(text, name):
+    return re.search(rf"@{re.escape(name)}\((dense<[^>]*>)", text).group(1)
+
+
+for freeze in (False, True):
+    target = f"{out}/resumed-{freeze}.mlir"
+    extra = ["--freeze-bn-after-epochs", "1"] if freeze else []
+    resumed = run(f"{out}/per-channel.mlir", *resume[:-1], target, *extra)
+    assert "epoch 3/3" in resumed.stdout, resumed.stdout
+    text = open(target).read()
+    stats_kept = all(global_value(text, n) == global_value(checkpoint, n)
+                     for n in ("bn1.running_mean", "bn2.running_var"))
+    assert stats_kept == freeze and "forward_frozen_bn" not in text, (freeze, stats_kept)
+    assert global_value(text, "conv1.weight") != global_value(checkpoint, "conv1.weight")
+print("--qconfig per-channel: resumed at epoch 3 from the checkpoint; with "
+      "--freeze-bn-after-epochs 1 the running statistics stay, the weights train")
 
 done = run(f"{out}/fp.pt", *common, "--qconfig", "per-row", "-o", f"{out}/bad.mlir", check=False)
 assert done.returncode == 1 and not __import__("os").path.exists(f"{out}/bad.mlir")

@@ -73,10 +73,11 @@ static cl::opt<std::string>
     qconfigActivations("qconfig-activations", cl::init("uint8"),
                        cl::desc("Activations of --qconfig: uint8 or int8 "
                                 "(affine, per tensor)"));
-static cl::opt<bool>
-    freezeBatchNorm("freeze-bn-stats",
-                    cl::desc("With --qconfig: Conv+BN normalizes with the "
-                             "running statistics"));
+static cl::opt<int64_t> freezeBatchNormAfter(
+    "freeze-bn-after-epochs",
+    cl::desc("After N QAT epochs, batch norms use and keep their running "
+             "statistics (freeze_bn_stats; 0: never)"),
+    cl::init(0));
 static cl::opt<int64_t>
     fpWarmupEpochs("fp-warmup-epochs",
                    cl::desc("StatAssist: epochs of FP warm-up before the QAT "
@@ -133,8 +134,9 @@ int main(int argc, char **argv) {
       argc, argv, "qat-mlir: train a model with compiled training steps\n");
   if (optLevel > 3)
     return fail("-O must be 0, 1, 2 or 3");
-  if (fpWarmupEpochs < 0)
-    return fail("--fp-warmup-epochs must not be negative");
+  if (fpWarmupEpochs < 0 || freezeBatchNormAfter < 0)
+    return fail("--fp-warmup-epochs and --freeze-bn-after-epochs must not be "
+                "negative");
   if (epochs < 1 || batchSize < 1 || !(learningRate > 0) || warmupEpochs < 0)
     return fail("--epochs and --batch-size must be at least 1, --lr "
                 "positive and --lr-warmup-epochs not negative");
@@ -173,7 +175,7 @@ int main(int argc, char **argv) {
   options.fpWarmupEpochs = fpWarmupEpochs;
   options.qconfigWeights = qconfig;
   options.qconfigActivations = qconfigActivations;
-  options.freezeBatchNorm = freezeBatchNorm;
+  options.freezeBatchNormAfterEpochs = freezeBatchNormAfter;
   options.inheritObservers = inheritObservers;
   options.gradBoost = gradBoost;
   options.gradBoostVariant = gradBoostVariant;

@@ -26,10 +26,12 @@ struct TrainOptions {
   /// --qat-prepare with this qconfig before training: weights
   /// "per-tensor" or "per-channel" (int8 symmetric), activations "uint8" or
   /// "int8"; empty `qconfigWeights`: train the model as given (fp32, or
-  /// prepared for QAT already). `freezeBatchNorm`: Conv+BN normalizes with
-  /// the running statistics.
+  /// prepared for QAT already).
   std::string qconfigWeights, qconfigActivations = "uint8";
-  bool freezeBatchNorm = false;
+  /// After this many QAT epochs, batch norms normalize with their running
+  /// statistics and stop updating them (PyTorch's freeze_bn_stats), through
+  /// a second step compiled from a frozen twin of @forward. 0: never.
+  int64_t freezeBatchNormAfterEpochs = 0;
   /// StatAssist: epochs of FP warm-up (fake quantization bypassed, by the
   /// step --qat-stat-assist derives) before the `epochs` of QAT; the
   /// learning-rate schedule restarts for QAT. 0: no warm-up. Needs a model
