@@ -337,11 +337,10 @@ LogicalResult Trainer::save(int64_t epochsDone) {
   if (options.outputPath.empty())
     return success();
   OwningOpRef<ModuleOp> saved = module.clone();
-  for (StringRef name :
-       {"train_step", "loss_and_gradients", "train_step_warmup",
-        "loss_and_gradients_warmup", "forward_eval_warmup",
-        "train_step_frozen_bn", "loss_and_gradients_frozen_bn",
-        kFrozenForward.data()})
+  for (StringRef name : {"train_step", "loss_and_gradients",
+                         "train_step_warmup", "loss_and_gradients_warmup",
+                         "forward_eval_warmup", "train_step_frozen_bn",
+                         "loss_and_gradients_frozen_bn", kFrozenForward.data()})
     if (Operation *func = saved->lookupSymbol(name))
       func->erase();
   if (llvm::Error failure =
@@ -403,9 +402,9 @@ LogicalResult Trainer::run() {
       options.progress && llvm::sys::Process::StandardErrIsDisplayed();
   for (int64_t epoch = startEpoch; epoch < totalEpochs; ++epoch) {
     auto [warmup, phaseStart, phaseEpochs] = phaseOf(epoch);
-    bool frozen = options.freezeBatchNormAfterEpochs > 0 && !warmup &&
-                  epoch - options.fpWarmupEpochs >=
-                      options.freezeBatchNormAfterEpochs;
+    bool frozen =
+        options.freezeBatchNormAfterEpochs > 0 && !warmup &&
+        epoch - options.fpWarmupEpochs >= options.freezeBatchNormAfterEpochs;
     StringRef entry = warmup   ? "train_step_warmup"
                       : frozen ? "train_step_frozen_bn"
                                : "train_step";

@@ -28,18 +28,22 @@ struct ExpandBatchNorm : OpRewritePattern<BatchNormOp> {
     if (!type.hasStaticShape())
       return rewriter.notifyMatchFailure(op, "dynamic shape");
     int64_t rank = type.getRank();
-    Value mean, variance;
+    BatchNormalization normalization = normalize(rewriter, op);
+    Value output = mul(rewriter, loc, normalization.normalized,
+                       channelVector(rewriter, loc, op.getWeight(), rank));
+    output = add(rewriter, loc, output,
+                 channelVector(rewriter, loc, op.getBias(), rank));
     Value newMean = op.getRunningMean(), newVariance = op.getRunningVar();
     if (op.getTraining()) {
-      ChannelStatistics stats = channelStatistics(rewriter, loc, op.getInput());
-      mean = stats.mean;
-      variance = stats.variance;
+      // Running statistics move towards the batch's, with the unbiased
+      // variance.
       float momentum = op.getMomentum().convertToFloat();
-      Value unbiased = mul(rewriter, loc, variance,
-                           scalar(rewriter, loc,
-                                  static_cast<float>(stats.count) /
-                                      static_cast<float>(stats.count - 1),
-                                  rank));
+      int64_t count = normalization.count;
+      Value unbiased =
+          mul(rewriter, loc, normalization.variance,
+              scalar(rewriter, loc,
+                     static_cast<float>(count) / static_cast<float>(count - 1),
+                     rank));
       auto blend = [&](Value running, Value batch) {
         Value kept = mul(rewriter, loc, running,
                          scalar(rewriter, loc, 1.0f - momentum, 1));
@@ -49,22 +53,9 @@ struct ExpandBatchNorm : OpRewritePattern<BatchNormOp> {
                    mul(rewriter, loc, batchVector,
                        scalar(rewriter, loc, momentum, 1)));
       };
-      newMean = blend(op.getRunningMean(), mean);
+      newMean = blend(op.getRunningMean(), normalization.mean);
       newVariance = blend(op.getRunningVar(), unbiased);
-    } else {
-      mean = channelVector(rewriter, loc, op.getRunningMean(), rank);
-      variance = channelVector(rewriter, loc, op.getRunningVar(), rank);
     }
-    Value epsilon =
-        scalar(rewriter, loc, op.getEpsilon().convertToFloat(), rank);
-    Value invStd = tosa::RsqrtOp::create(rewriter, loc, typeOf(variance),
-                                         add(rewriter, loc, variance, epsilon));
-    Value output =
-        mul(rewriter, loc, sub(rewriter, loc, op.getInput(), mean), invStd);
-    output = mul(rewriter, loc, output,
-                 channelVector(rewriter, loc, op.getWeight(), rank));
-    output = add(rewriter, loc, output,
-                 channelVector(rewriter, loc, op.getBias(), rank));
     rewriter.replaceOp(op, {output, newMean, newVariance});
     return success();
   }

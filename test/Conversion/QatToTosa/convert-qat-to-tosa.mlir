@@ -13,12 +13,6 @@
 // CHECK:         %[[C:.*]] = tosa.sub %[[X]], %[[MEAN]]
 // CHECK:         tosa.mul %[[C]], %[[C]]
 // CHECK:         %[[VAR:.*]] = tosa.mul %{{.*}}, %{{.*}} : (tensor<1x4x1x1xf32>, tensor<1x1x1x1xf32>, tensor<1xi8>) -> tensor<1x4x1x1xf32>
-// CHECK:         "tosa.const"() <{values = dense<1.05882359> : tensor<1x1x1x1xf32>}>
-// CHECK:         %[[KEEP:.*]] = "tosa.const"() <{values = dense<0.899999976> : tensor<1xf32>}>
-// CHECK:         tosa.mul %[[RM]], %[[KEEP]]
-// CHECK:         %[[NEWMEAN:.*]] = tosa.add
-// CHECK:         tosa.mul %[[RV]]
-// CHECK:         %[[NEWVAR:.*]] = tosa.add
 // CHECK:         %[[EPS:.*]] = "tosa.const"() <{values = dense<9.99999974E-6> : tensor<1x1x1x1xf32>}>
 // CHECK:         %[[VE:.*]] = tosa.add %[[VAR]], %[[EPS]]
 // CHECK:         %[[R:.*]] = tosa.rsqrt %[[VE]]
@@ -28,6 +22,12 @@
 // CHECK:         %[[Y:.*]] = tosa.mul %[[N]], %[[WV]]
 // CHECK:         %[[BV:.*]] = tosa.reshape %[[B]]
 // CHECK:         %[[OUT:.*]] = tosa.add %[[Y]], %[[BV]]
+// CHECK:         "tosa.const"() <{values = dense<1.05882359> : tensor<1x1x1x1xf32>}>
+// CHECK:         %[[KEEP:.*]] = "tosa.const"() <{values = dense<0.899999976> : tensor<1xf32>}>
+// CHECK:         tosa.mul %[[RM]], %[[KEEP]]
+// CHECK:         %[[NEWMEAN:.*]] = tosa.add
+// CHECK:         tosa.mul %[[RV]]
+// CHECK:         %[[NEWVAR:.*]] = tosa.add
 // CHECK:         return %[[OUT]], %[[NEWMEAN]], %[[NEWVAR]]
 // CHECK-NOT:     qat.batch_norm
 func.func @batch_norm_training(%x: tensor<2x4x3x3xf32>, %w: tensor<4xf32>, %b: tensor<4xf32>, %rm: tensor<4xf32>, %rv: tensor<4xf32>) -> (tensor<2x4x3x3xf32>, tensor<4xf32>, tensor<4xf32>) {

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qat/Dialect/Qat/Gradients/GradientUtils.h"
+#include "qat/Dialect/Qat/IR/QatOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -172,4 +173,26 @@ Value gradients::channelVector(OpBuilder &b, Location loc, Value vector,
   SmallVector<int64_t> shape(rank, 1);
   shape[1] = typeOf(vector).getDimSize(0);
   return reshape(b, loc, vector, shape);
+}
+
+BatchNormalization gradients::normalize(OpBuilder &b, BatchNormOp batchNorm) {
+  Location loc = batchNorm.getLoc();
+  Value input = batchNorm.getInput();
+  int64_t rank = typeOf(input).getRank();
+  BatchNormalization result;
+  result.count = typeOf(input).getNumElements() / typeOf(input).getDimSize(1);
+  if (batchNorm.getTraining()) {
+    ChannelStatistics stats = channelStatistics(b, loc, input);
+    result.mean = stats.mean;
+    result.variance = stats.variance;
+  } else {
+    result.mean = channelVector(b, loc, batchNorm.getRunningMean(), rank);
+    result.variance = channelVector(b, loc, batchNorm.getRunningVar(), rank);
+  }
+  Value epsilon = scalar(b, loc, batchNorm.getEpsilon().convertToFloat(), rank);
+  result.invStd = tosa::RsqrtOp::create(b, loc, typeOf(result.variance),
+                                        add(b, loc, result.variance, epsilon));
+  result.normalized =
+      mul(b, loc, sub(b, loc, input, result.mean), result.invStd);
+  return result;
 }

@@ -88,20 +88,9 @@ struct BatchNormGradient : Model<BatchNormGradient, BatchNormOp> {
     if (!type.hasStaticShape())
       return op->emitOpError("has no gradient rule for dynamic shapes");
     int64_t rank = type.getRank(), channels = type.getDimSize(1);
-    Value mean, variance;
-    if (batchNorm.getTraining()) {
-      ChannelStatistics stats = channelStatistics(b, loc, input);
-      mean = stats.mean;
-      variance = stats.variance;
-    } else {
-      mean = channelVector(b, loc, batchNorm.getRunningMean(), rank);
-      variance = channelVector(b, loc, batchNorm.getRunningVar(), rank);
-    }
-    Value epsilon =
-        scalar(b, loc, batchNorm.getEpsilon().convertToFloat(), rank);
-    Value invStd = tosa::RsqrtOp::create(b, loc, typeOf(variance),
-                                         add(b, loc, variance, epsilon));
-    Value normalized = mul(b, loc, sub(b, loc, input, mean), invStd);
+    BatchNormalization normalization = normalize(b, batchNorm);
+    Value mean = normalization.mean, invStd = normalization.invStd;
+    Value normalized = normalization.normalized;
     auto perChannel = [&](Value value) {
       RankedTensorType channelType = typeOf(mean);
       return reshape(b, loc, sumToShape(b, loc, value, channelType),

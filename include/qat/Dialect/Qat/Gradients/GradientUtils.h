@@ -14,6 +14,10 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 
+namespace mlir::qat {
+class BatchNormOp;
+} // namespace mlir::qat
+
 namespace mlir::qat::gradients {
 
 inline RankedTensorType typeOf(Value value) {
@@ -66,6 +70,15 @@ struct ChannelStatistics {
   int64_t count;
 };
 ChannelStatistics channelStatistics(OpBuilder &b, Location loc, Value input);
+/// What `batchNorm` normalizes with, each shaped 1 x C x 1 ...: the
+/// batch's statistics in training (`channelStatistics`), else its running
+/// ones; `invStd` = rsqrt(variance + epsilon) and `normalized` = (input -
+/// mean) * invStd. Shared by its expansion and its gradient rule.
+struct BatchNormalization {
+  Value mean, variance, invStd, normalized;
+  int64_t count;
+};
+BatchNormalization normalize(OpBuilder &b, BatchNormOp batchNorm);
 /// The per-channel mean of `value` (any rank >= 2) over all dimensions but
 /// 1, shaped 1 x C x 1 ..., as in `channelStatistics`.
 Value channelMean(OpBuilder &b, Location loc, Value value);
