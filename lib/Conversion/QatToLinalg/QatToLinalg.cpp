@@ -492,6 +492,18 @@ struct ChooseQParamsLowering : OpRewritePattern<ChooseQParamsOp> {
   }
 };
 
+/// Inside a linalg.generic over a tensor of dimensions `sizes`: the
+/// element's row-major index as i64, the counter of the random numbers.
+Value rowMajorIndex(OpBuilder &b, Location loc, ArrayRef<Value> sizes) {
+  Value index = arith::ConstantIndexOp::create(b, loc, 0);
+  for (auto [dim, size] : llvm::enumerate(sizes)) {
+    index = arith::MulIOp::create(b, loc, index, size);
+    index = arith::AddIOp::create(b, loc, index,
+                                  linalg::IndexOp::create(b, loc, dim));
+  }
+  return arith::IndexCastOp::create(b, loc, b.getI64Type(), index);
+}
+
 /// Vigna's SplitMix64 finalizer on wrapping i64 arithmetic.
 Value splitMix64(OpBuilder &b, Location loc, Value z) {
   auto constant = [&](uint64_t value) -> Value {
@@ -536,15 +548,7 @@ struct DropoutLowering : OpRewritePattern<DropoutOp> {
     auto generic = linalg::GenericOp::create(
         rewriter, loc, init.getType(), ValueRange{input, op.getSeed()}, init,
         maps, iterators, [&](OpBuilder &b, Location loc, ValueRange args) {
-          // Row-major index of the element.
-          Value index = arith::ConstantIndexOp::create(b, loc, 0);
-          for (int64_t dim = 0; dim < rank; ++dim) {
-            index = arith::MulIOp::create(b, loc, index, sizes[dim]);
-            index = arith::AddIOp::create(b, loc, index,
-                                          linalg::IndexOp::create(b, loc, dim));
-          }
-          Value counter =
-              arith::IndexCastOp::create(b, loc, b.getI64Type(), index);
+          Value counter = rowMajorIndex(b, loc, sizes);
           Value key = arith::XOrIOp::create(
               b, loc, args[1],
               arith::ConstantOp::create(
@@ -785,14 +789,7 @@ struct GradBoostLowering : OpRewritePattern<GradBoostOp> {
           Value delta = arith::MulFOp::create(b, loc, spread, decayFactor);
 
           // Two 24-bit uniforms from one hash of (seed, step, stream, index).
-          Value index = arith::ConstantIndexOp::create(b, loc, 0);
-          for (int64_t dim = 0; dim < rank; ++dim) {
-            index = arith::MulIOp::create(b, loc, index, sizes[dim]);
-            index = arith::AddIOp::create(b, loc, index,
-                                          linalg::IndexOp::create(b, loc, dim));
-          }
-          Value counter =
-              arith::IndexCastOp::create(b, loc, b.getI64Type(), index);
+          Value counter = rowMajorIndex(b, loc, sizes);
           Value stepKey = splitMix64(
               b, loc, arith::XOrIOp::create(b, loc, t, i64(streamKey)));
           Value hash = splitMix64(

@@ -10,14 +10,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "LayerUtils.h"
+#include "qat/Dialect/Qat/Gradients/GradientUtils.h"
 #include "qat/Dialect/Qat/IR/QatOps.h"
 #include "qat/Dialect/Qat/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Tosa/IR/TosaOps.h"
-#include "mlir/Dialect/Tosa/Utils/ConversionUtils.h"
-#include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace mlir::qat {
@@ -27,42 +26,9 @@ namespace mlir::qat {
 
 using namespace mlir;
 using namespace mlir::qat;
+using namespace mlir::qat::gradients;
 
 namespace {
-
-/// Builds tosa arithmetic at a fixed insertion point.
-struct Arith {
-  ImplicitLocOpBuilder &b;
-
-  RankedTensorType typeOf(Value v) {
-    return cast<RankedTensorType>(v.getType());
-  }
-  Value shift() {
-    auto type = RankedTensorType::get({1}, b.getI8Type());
-    return tosa::ConstOp::create(b, type,
-                                 DenseElementsAttr::get(type, int8_t(0)));
-  }
-  Value mul(Value lhs, Value rhs) {
-    return tosa::MulOp::create(b, typeOf(lhs), lhs, rhs, shift());
-  }
-  Value add(Value lhs, Value rhs) {
-    return tosa::AddOp::create(b, typeOf(lhs), lhs, rhs);
-  }
-  Value sub(Value lhs, Value rhs) {
-    return tosa::SubOp::create(b, typeOf(lhs), lhs, rhs);
-  }
-  Value reshape(Value v, ArrayRef<int64_t> shape) {
-    auto type = RankedTensorType::get(shape, typeOf(v).getElementType());
-    return tosa::ReshapeOp::create(b, type, v,
-                                   tosa::getTosaConstShape(b, shape));
-  }
-  /// [C] -> [1, C, 1, ...] of `rank`, or [C, 1, ...] with `axis` 0.
-  Value channelShaped(Value v, int64_t rank, int64_t axis) {
-    SmallVector<int64_t> shape(rank, 1);
-    shape[axis] = typeOf(v).getDimSize(0);
-    return reshape(v, shape);
-  }
-};
 
 /// The ops between a layer and the batch norm after it.
 struct Chain {
@@ -137,35 +103,37 @@ struct FoldBatchNormPass : qat::impl::FoldBatchNormBase<FoldBatchNormPass> {
     // Everything from parameters goes before the layer, where the weight
     // needs it.
     OpOperand &use = weightUse(chain.layer);
-    ImplicitLocOpBuilder b(batchNorm.getLoc(), use.getOwner());
-    Arith a{b};
+    OpBuilder b(use.getOwner());
+    Location loc = batchNorm.getLoc();
     auto channelType = cast<RankedTensorType>(batchNorm.getWeight().getType());
     auto epsType = RankedTensorType::get({1}, b.getF32Type());
     Value eps = tosa::ConstOp::create(
-        b, epsType,
+        b, loc, epsType,
         DenseElementsAttr::get(epsType,
                                batchNorm.getEpsilon().convertToFloat()));
-    Value invStd = tosa::RsqrtOp::create(b, channelType,
-                                         a.add(batchNorm.getRunningVar(), eps));
-    Value factor = a.mul(batchNorm.getWeight(), invStd);
+    Value invStd = tosa::RsqrtOp::create(
+        b, loc, channelType, add(b, loc, batchNorm.getRunningVar(), eps));
+    Value factor = mul(b, loc, batchNorm.getWeight(), invStd);
     Value layerBias =
         chain.bias
             ? chain.bias
-            : tosa::ConstOp::create(b, channelType,
+            : tosa::ConstOp::create(b, loc, channelType,
                                     DenseElementsAttr::get(channelType, 0.0f));
-    Value centered = a.sub(layerBias, batchNorm.getRunningMean());
-    Value bias = a.add(a.mul(centered, factor), batchNorm.getBias());
+    Value centered = sub(b, loc, layerBias, batchNorm.getRunningMean());
+    Value bias =
+        add(b, loc, mul(b, loc, centered, factor), batchNorm.getBias());
 
     if (!chain.division) {
-      // Scale the weight where it enters the layer.
+      // Scale the weight (output channels first) where it enters the layer.
       Value weight = use.get();
-      int64_t rank = a.typeOf(weight).getRank();
-      use.set(a.mul(weight, a.channelShaped(factor, rank, /*axis=*/0)));
+      SmallVector<int64_t> shape(typeOf(weight).getRank(), 1);
+      shape[0] = channelType.getDimSize(0);
+      use.set(mul(b, loc, weight, reshape(b, loc, factor, shape)));
     }
     b.setInsertionPoint(batchNorm);
     Value output = chain.output;
-    int64_t rank = a.typeOf(output).getRank();
-    Value result = a.add(output, a.channelShaped(bias, rank, /*axis=*/1));
+    Value result = add(b, loc, output,
+                       channelVector(b, loc, bias, typeOf(output).getRank()));
     batchNorm.replaceAllUsesWith(ValueRange{result, batchNorm.getRunningMean(),
                                             batchNorm.getRunningVar()});
     batchNorm.erase();

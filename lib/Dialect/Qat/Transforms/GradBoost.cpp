@@ -27,12 +27,9 @@ struct GradBoostPass : qat::impl::GradBoostBase<GradBoostPass> {
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto step = module.lookupSymbol<func::FuncOp>(functionName);
-    if (!step || step.isExternal()) {
-      module.emitError() << "no function '" << functionName
-                         << "': run --qat-optimizer first";
+    func::FuncOp step = lookupTrainStep(module, functionName);
+    if (!step)
       return signalPassFailure();
-    }
     if (llvm::any_of(step.getArguments(), [&](BlockArgument arg) {
           auto name = step.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
                                                         "qat.input");

@@ -10,6 +10,7 @@
 
 #include "LayerUtils.h"
 #include "TrainStepUtils.h"
+#include "qat/Dialect/Qat/Gradients/GradientUtils.h"
 #include "qat/Dialect/Qat/IR/QatOps.h"
 #include "qat/Dialect/Qat/Transforms/Passes.h"
 
@@ -31,6 +32,7 @@ namespace mlir::qat {
 
 using namespace mlir;
 using namespace mlir::qat;
+using namespace mlir::qat::gradients;
 
 namespace {
 
@@ -65,10 +67,10 @@ public:
 
   LogicalResult run();
 
-  /// The state this function gained: arguments (name, type, position) and
-  /// results (name), for its callers.
+  /// The state this function gained, for its callers: arguments (name,
+  /// position) and results (name, value), appended in this order.
   SmallVector<std::pair<std::string, unsigned>> addedArguments;
-  SmallVector<std::string> addedResults;
+  SmallVector<std::pair<std::string, Value>> addedResults;
 
 private:
   StringRef stateName(BlockArgument arg) {
@@ -90,7 +92,6 @@ private:
   bool observe, freezeBatchNorm;
   OpBuilder builder;
   unsigned firstInput = 0;
-  SmallVector<std::pair<std::string, Value>> newResults;
   /// The ops fakeQuantize made: they read the raw value.
   SmallPtrSet<Operation *, 32> quantizationOps;
   LogicalResult status = success();
@@ -127,11 +128,9 @@ void Preparer::addStateResult(StringRef name, Value value) {
   Attribute initial = isa<FloatType>(type.getElementType())
                           ? Attribute(builder.getF32FloatAttr(1.0f))
                           : Attribute(builder.getI32IntegerAttr(0));
-  if (!module.lookupSymbol(name) &&
-      failed(getOrCreateStateGlobal(module, name, type, initial)))
+  if (failed(getOrCreateStateGlobal(module, name, type, initial)))
     status = failure();
-  newResults.push_back({name.str(), value});
-  addedResults.push_back(name.str());
+  addedResults.push_back({name.str(), value});
 }
 
 /// PyTorch's FusedMovingAvgObsFakeQuantize: observe into the running range,
@@ -229,50 +228,33 @@ void Preparer::rewriteConvBatchNorm(Layer &layer, StringRef prefix) {
   auto channelType = cast<RankedTensorType>(batchNorm.getWeight().getType());
   int64_t channels = channelType.getDimSize(0);
   OpBuilder &b = builder;
-  auto reshape = [&](Value v, ArrayRef<int64_t> shape) -> Value {
-    auto type = RankedTensorType::get(shape, b.getF32Type());
-    ImplicitLocOpBuilder shapeBuilder(loc, b);
-    return tosa::ReshapeOp::create(
-        b, loc, type, v, tosa::getTosaConstShape(shapeBuilder, shape));
-  };
-  auto shift = [&]() -> Value {
-    auto type = RankedTensorType::get({1}, b.getI8Type());
-    return tosa::ConstOp::create(b, loc, type,
-                                 DenseElementsAttr::get(type, int8_t(0)));
-  };
-
   builder.setInsertionPoint(layer.weightUse->getOwner());
   auto epsType = RankedTensorType::get({1}, builder.getF32Type());
   Value eps = tosa::ConstOp::create(
       b, loc, epsType,
       DenseElementsAttr::get(epsType, batchNorm.getEpsilon().convertToFloat()));
-  Value variance =
-      tosa::AddOp::create(b, loc, channelType, batchNorm.getRunningVar(), eps);
+  Value variance = add(b, loc, batchNorm.getRunningVar(), eps);
   Value std = math::SqrtOp::create(b, loc, variance);
   Value invStd = tosa::ReciprocalOp::create(b, loc, channelType, std);
-  Value factor = tosa::MulOp::create(b, loc, channelType, batchNorm.getWeight(),
-                                     invStd, shift());
+  Value factor = mul(b, loc, batchNorm.getWeight(), invStd);
   SmallVector<int64_t> weightFactorShape(weightType.getRank(), 1);
   weightFactorShape[0] = channels;
-  Value scaled = tosa::MulOp::create(
-      b, loc, weightType, weight, reshape(factor, weightFactorShape), shift());
+  Value scaled =
+      mul(b, loc, weight, reshape(b, loc, factor, weightFactorShape));
   layer.weightUse->set(fakeQuantize(
       scaled, (prefix + ".weight_fake_quant").str(), weights, loc));
 
   // conv / factor (+ bias) feeds the batch norm instead of conv + bias.
   builder.setInsertionPoint(batchNorm);
   Value conv = layerOutput(layer.op);
-  auto convType = cast<RankedTensorType>(conv.getType());
-  SmallVector<int64_t> channelShape(convType.getRank(), 1);
-  channelShape[1] = channels;
-  Value channelFactor = reshape(factor, channelShape);
+  Value channelFactor = channelVector(b, loc, factor, typeOf(conv).getRank());
   Value inverse = tosa::ReciprocalOp::create(b, loc, channelFactor.getType(),
                                              channelFactor);
-  Value original =
-      tosa::MulOp::create(b, loc, convType, conv, inverse, shift());
-  if (tosa::AddOp add = layer.biasAdd) {
-    Value bias = add.getInput1() == conv ? add.getInput2() : add.getInput1();
-    original = tosa::AddOp::create(b, loc, convType, original, bias);
+  Value original = mul(b, loc, conv, inverse);
+  if (tosa::AddOp biasAdd = layer.biasAdd) {
+    Value bias =
+        biasAdd.getInput1() == conv ? biasAdd.getInput2() : biasAdd.getInput1();
+    original = add(b, loc, original, bias);
   }
   batchNorm.getInputMutable().set(original);
   if (layer.biasAdd)
@@ -282,12 +264,10 @@ void Preparer::rewriteConvBatchNorm(Layer &layer, StringRef prefix) {
 }
 
 LogicalResult Preparer::run() {
-  for (func::FuncOp::BlockArgListType::iterator it = function.args_begin();
-       it != function.args_end(); ++it)
-    if (!function.getArgAttr(it->getArgNumber(), "qat.input"))
-      ++firstInput;
-    else
-      break;
+  // New state arguments go after the existing ones, before the inputs.
+  while (firstInput < function.getNumArguments() &&
+         !function.getArgAttr(firstInput, "qat.input"))
+    ++firstInput;
   bool found = false;
   function.walk([&](FakeQuantOp) { found = true; });
   if (found)
@@ -332,10 +312,10 @@ LogicalResult Preparer::run() {
   }
 
   // Layers, then residual adds that no layer took.
-  DenseSet<Operation *> grouped;
+  DenseSet<Operation *> erased; // bias adds a ConvBn rewrite replaced
   unsigned adds = 0;
   for (Operation *op : ops) {
-    if (grouped.contains(op)) // erased by a ConvBn rewrite
+    if (erased.contains(op))
       continue;
     if (isLayerOp(op) && activationValues.contains(op->getResult(0))) {
       FailureOr<Layer> layer = matchLayer(op);
@@ -344,9 +324,9 @@ LogicalResult Preparer::run() {
       StringRef weightName = stateName(layer->weight);
       StringRef prefix = weightName;
       prefix.consume_back(".weight");
-      if (layer->biasAdd)
-        grouped.insert(layer->biasAdd);
       if (layer->batchNorm) {
+        if (layer->biasAdd)
+          erased.insert(layer->biasAdd);
         rewriteConvBatchNorm(*layer, prefix);
       } else {
         builder.setInsertionPoint(layer->weightUse->getOwner());
@@ -384,7 +364,7 @@ LogicalResult Preparer::run() {
   SmallVector<Type> resultTypes(function.getResultTypes());
   SmallVector<DictionaryAttr> resultAttrs;
   function.getAllResultAttrs(resultAttrs);
-  for (auto &[name, value] : newResults) {
+  for (auto &[name, value] : addedResults) {
     operands.push_back(value);
     resultTypes.push_back(value.getType());
     resultAttrs.push_back(builder.getDictionaryAttr(
@@ -461,7 +441,7 @@ struct PreparePass : qat::impl::PrepareBase<PreparePass> {
   /// and store the updates back.
   void updateCallers(ModuleOp module, func::FuncOp function,
                      ArrayRef<std::pair<std::string, unsigned>> addedArguments,
-                     ArrayRef<std::string> addedResults) {
+                     ArrayRef<std::pair<std::string, Value>> addedResults) {
     SmallVector<func::CallOp> calls;
     module.walk([&](func::CallOp call) {
       if (call.getCallee() == function.getSymName())
@@ -480,12 +460,12 @@ struct PreparePass : qat::impl::PrepareBase<PreparePass> {
           func::CallOp::create(builder, call.getLoc(), function, operands);
       call.replaceAllUsesWith(
           newCall.getResults().take_front(call.getNumResults()));
-      for (auto [name, result] : llvm::zip_equal(
+      for (auto [added, result] : llvm::zip_equal(
                addedResults,
                newCall.getResults().drop_front(call.getNumResults())))
         ml_program::GlobalStoreOp::create(
             builder, call.getLoc(),
-            SymbolRefAttr::get(builder.getContext(), name), result);
+            SymbolRefAttr::get(builder.getContext(), added.first), result);
       call.erase();
     }
   }

@@ -42,12 +42,9 @@ struct StatAssistPass : qat::impl::StatAssistBase<StatAssistPass> {
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto step = module.lookupSymbol<func::FuncOp>(functionName);
-    if (!step || step.isExternal()) {
-      module.emitError() << "no function '" << functionName
-                         << "': run --qat-optimizer first";
+    func::FuncOp step = lookupTrainStep(module, functionName);
+    if (!step)
       return signalPassFailure();
-    }
     if (module.lookupSymbol(warmupName)) {
       module.emitError() << "the module already has a symbol named '"
                          << warmupName << "'";

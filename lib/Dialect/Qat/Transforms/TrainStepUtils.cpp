@@ -38,6 +38,16 @@ LogicalResult mlir::qat::getOrCreateStateGlobal(ModuleOp module, StringRef name,
   return success();
 }
 
+func::FuncOp mlir::qat::lookupTrainStep(ModuleOp module, StringRef name) {
+  auto step = module.lookupSymbol<func::FuncOp>(name);
+  if (!step || step.isExternal()) {
+    module.emitError() << "no function '" << name
+                       << "': run --qat-optimizer first";
+    return {};
+  }
+  return step;
+}
+
 func::CallOp mlir::qat::findGradientCall(ModuleOp module, func::FuncOp step) {
   func::CallOp call;
   step.walk([&](func::CallOp candidate) {

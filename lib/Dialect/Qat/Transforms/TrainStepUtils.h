@@ -20,6 +20,10 @@ namespace mlir::qat {
 LogicalResult getOrCreateStateGlobal(ModuleOp module, StringRef name,
                                      RankedTensorType type, Attribute initial);
 
+/// The training step `name` (made by --qat-optimizer), or null after a
+/// diagnostic on `module` saying so.
+func::FuncOp lookupTrainStep(ModuleOp module, StringRef name);
+
 /// The call in `step` to the function --qat-generate-backward made (the
 /// callee with qat.gradient results), or null after a diagnostic on `step`
 /// saying which passes to run first.
