@@ -24,7 +24,7 @@ config.substitutions.append(("%qat_obj", config.qat_obj_root))
 tool_dirs = [config.qat_tools_dir, config.llvm_tools_dir]
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(
-    ["qat-opt", "qat-run", "qat-import", "qat-export", "qat-train", "FileCheck", "not", "count",
+    ["qat-opt", "qat-run", "qat-import", "qat-export", "qat-train", "qat-compile", "FileCheck", "not", "count",
      "split-file"],
     tool_dirs,
 )

@@ -63,6 +63,8 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
   pm.addPass(createConvertBufferizationToMemRefPass());
   if (parallel)
     pm.addNestedPass<func::FuncOp>(createForallToParallelLoopPass());
+  // Compiled code needs only libc: no memrefCopy from the runner utilities.
+  pm.addPass(createStridedCopiesToLinalg());
   pm.addPass(createInterchangeLoops());
   // One function per linalg op keeps LLVM's compile time linear.
   pm.addPass(createOutlineKernels());

@@ -192,6 +192,15 @@ LogicalResult Trainer::build() {
   }
   if (options.freezeBatchNormAfterEpochs > 0 && failed(addFrozenForward()))
     return failure();
+  // Both passes leave folded and exact layers alone: a checkpoint resumes
+  // as it was saved (its frozen twin, made anew, becomes exact too).
+  if (options.targetExact) {
+    PassManager exactManager(module.getContext());
+    exactManager.addPass(createFoldBatchNorm());
+    exactManager.addPass(createTargetExact());
+    if (failed(exactManager.run(module)))
+      return failure();
+  }
 
   PassManager pm(module.getContext());
   OptimizerOptions sgd;

@@ -78,6 +78,10 @@ static cl::opt<int64_t> freezeBatchNormAfter(
     cl::desc("After N QAT epochs, batch norms use and keep their running "
              "statistics (freeze_bn_stats; 0: never)"),
     cl::init(0));
+static cl::opt<bool> targetExact(
+    "target-exact",
+    cl::desc("Quantized layers compute the deployed integer arithmetic "
+             "(qat-compile's int8 code then gives the same outputs)"));
 static cl::opt<int64_t>
     fpWarmupEpochs("fp-warmup-epochs",
                    cl::desc("StatAssist: epochs of FP warm-up before the QAT "
@@ -176,6 +180,7 @@ int main(int argc, char **argv) {
   options.qconfigWeights = qconfig;
   options.qconfigActivations = qconfigActivations;
   options.freezeBatchNormAfterEpochs = freezeBatchNormAfter;
+  options.targetExact = targetExact;
   options.inheritObservers = inheritObservers;
   options.gradBoost = gradBoost;
   options.gradBoostVariant = gradBoostVariant;

@@ -28,6 +28,10 @@ struct TrainOptions {
   /// "int8"; empty `qconfigWeights`: train the model as given (fp32, or
   /// prepared for QAT already).
   std::string qconfigWeights, qconfigActivations = "uint8";
+  /// Target-exact training (--qat-fold-batchnorm, --qat-target-exact after
+  /// preparation): quantized layers output the integer arithmetic that
+  /// qat-compile deploys, so the trained and compiled models agree exactly.
+  bool targetExact = false;
   /// After this many QAT epochs, batch norms normalize with their running
   /// statistics and stop updating them (PyTorch's freeze_bn_stats), through
   /// a second step compiled from a frozen twin of @forward. 0: never.

@@ -17,6 +17,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <tuple>
@@ -196,6 +197,155 @@ struct FakeQuantMaskLowering : OpRewritePattern<FakeQuantMaskOp> {
           return arith::AndIOp::create(b, loc, aboveMin, belowMax);
         });
     rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+/// `bound` as an f32 moved inwards into the grid where it is not an f32
+/// (grids wider than 24 bits), so that a value clamped to it converts to
+/// i32 without overflow: rounded up for the lower bound, down for the upper.
+float f32Inside(int64_t bound, bool isUpper) {
+  float value = static_cast<float>(bound);
+  double exact = static_cast<double>(bound);
+  if (isUpper && static_cast<double>(value) > exact)
+    value = std::nextafter(value, -INFINITY);
+  if (!isUpper && static_cast<double>(value) < exact)
+    value = std::nextafter(value, INFINITY);
+  return value;
+}
+
+struct QuantizeLowering : OpRewritePattern<QuantizeOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(QuantizeOp op,
+                                PatternRewriter &rewriter) const override {
+    float qmin = f32Inside(op.getQuantMin(), /*isUpper=*/false);
+    float qmax = f32Inside(op.getQuantMax(), /*isUpper=*/true);
+    Value result = lowerFakeQuantLike(
+        op, rewriter, rewriter.getI32Type(),
+        [&](OpBuilder &b, Location loc, Value level, Value, Value) -> Value {
+          // The same clamp and NaN/2^63 rule as qat.fake_quant.
+          Value lo = f32Constant(b, loc, qmin);
+          Value hi = f32Constant(b, loc, qmax);
+          Value clamped = arith::MinimumFOp::create(
+              b, loc, arith::MaximumFOp::create(b, loc, level, lo), hi);
+          Value int64Limit = f32Constant(b, loc, 0x1p63f);
+          Value notRepresentable = arith::CmpFOp::create(
+              b, loc, arith::CmpFPredicate::UGE, level, int64Limit);
+          clamped =
+              arith::SelectOp::create(b, loc, notRepresentable, lo, clamped);
+          return arith::FPToSIOp::create(b, loc, b.getI32Type(), clamped);
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct DequantizeLowering : OpRewritePattern<DequantizeOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(DequantizeOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value input = op.getInput();
+    int64_t rank = cast<RankedTensorType>(input.getType()).getRank();
+    AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
+    AffineMap param = paramMap(getContext(), rank, op.getAxis());
+    Value init = emptyLike(rewriter, loc, input, rewriter.getF32Type());
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, init.getType(),
+        ValueRange{input, op.getScale(), op.getZeroPoint()}, init,
+        SmallVector<AffineMap>{identity, param, param, identity},
+        SmallVector<IteratorType>(rank, IteratorType::parallel),
+        [&](OpBuilder &b, Location loc, ValueRange args) {
+          Type f32 = b.getF32Type();
+          Value code = arith::SIToFPOp::create(b, loc, f32, args[0]);
+          Value zeroPoint = arith::SIToFPOp::create(b, loc, f32, args[2]);
+          Value centered = arith::SubFOp::create(b, loc, code, zeroPoint);
+          linalg::YieldOp::create(
+              b, loc,
+              arith::MulFOp::create(b, loc, centered, args[1]).getResult());
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+/// The exact fixed-point rescale of qat.requantize: the f32 multiplier's
+/// bits give m (24-bit significand) and k (shift), then
+/// (acc * m + 2^(k-1)) >> k in i64.
+struct RequantizeLowering : OpRewritePattern<RequantizeOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(RequantizeOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value input = op.getInput();
+    int64_t rank = cast<RankedTensorType>(input.getType()).getRank();
+    AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
+    AffineMap param = paramMap(getContext(), rank, op.getAxis());
+    AffineMap scalar = AffineMap::get(rank, 0, {}, getContext());
+    Value init = emptyLike(rewriter, loc, input, rewriter.getI32Type());
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, init.getType(),
+        ValueRange{input, op.getMultiplier(), op.getZeroPoint(), op.getMin(),
+                   op.getMax()},
+        init,
+        SmallVector<AffineMap>{identity, param, scalar, scalar, scalar,
+                               identity},
+        SmallVector<IteratorType>(rank, IteratorType::parallel),
+        [&](OpBuilder &b, Location loc, ValueRange args) {
+          Type i32 = b.getI32Type(), i64 = b.getI64Type();
+          auto c32 = [&](int32_t v) { return i32Constant(b, loc, v); };
+          auto c64 = [&](int64_t v) -> Value {
+            return arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(v));
+          };
+          // Multiplier bits: biased exponent e and fraction f. Normal: m = f
+          // | 2^23, k = 150 - e; subnormal (e = 0): m = f, k = 149.
+          Value bits = arith::BitcastOp::create(b, loc, i32, args[1]);
+          Value exponent = arith::AndIOp::create(
+              b, loc, arith::ShRUIOp::create(b, loc, bits, c32(23)), c32(255));
+          Value fraction = arith::AndIOp::create(b, loc, bits, c32(0x7fffff));
+          Value isNormal = arith::CmpIOp::create(
+              b, loc, arith::CmpIPredicate::ne, exponent, c32(0));
+          Value significand = arith::SelectOp::create(
+              b, loc, isNormal,
+              arith::OrIOp::create(b, loc, fraction, c32(1 << 23)), fraction);
+          Value shift = arith::SelectOp::create(
+              b, loc, isNormal,
+              arith::SubIOp::create(b, loc, c32(150), exponent), c32(149));
+          shift = arith::MinSIOp::create(b, loc, shift, c32(62));
+          Value shift64 = arith::ExtSIOp::create(b, loc, i64, shift);
+          Value product = arith::MulIOp::create(
+              b, loc, arith::ExtSIOp::create(b, loc, i64, args[0]),
+              arith::ExtSIOp::create(b, loc, i64, significand));
+          Value half = arith::ShLIOp::create(
+              b, loc, c64(1), arith::SubIOp::create(b, loc, shift64, c64(1)));
+          Value rounded = arith::ShRSIOp::create(
+              b, loc, arith::AddIOp::create(b, loc, product, half), shift64);
+          Value shifted = arith::AddIOp::create(
+              b, loc, rounded, arith::ExtSIOp::create(b, loc, i64, args[2]));
+          Value clamped = arith::MinSIOp::create(
+              b, loc,
+              arith::MaxSIOp::create(
+                  b, loc, shifted,
+                  arith::ExtSIOp::create(b, loc, i64, args[3])),
+              arith::ExtSIOp::create(b, loc, i64, args[4]));
+          linalg::YieldOp::create(
+              b, loc,
+              arith::TruncIOp::create(b, loc, i32, clamped).getResult());
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+struct StraightThroughLowering : OpRewritePattern<StraightThroughOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(StraightThroughOp op,
+                                PatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op, op.getValue());
     return success();
   }
 };
@@ -845,6 +995,7 @@ void mlir::qat::populateQatToLinalgConversionPatterns(
     RewritePatternSet &patterns) {
   patterns.add<FakeQuantLowering, FakeQuantMaskLowering, ObserveMinMaxLowering,
                ObserveMovingAverageMinMaxLowering, ChooseQParamsLowering,
-               DropoutLowering, SoftmaxCrossEntropyLowering, GradBoostLowering>(
-      patterns.getContext());
+               DropoutLowering, SoftmaxCrossEntropyLowering, GradBoostLowering,
+               QuantizeLowering, DequantizeLowering, RequantizeLowering,
+               StraightThroughLowering>(patterns.getContext());
 }

@@ -450,3 +450,162 @@ func.func @batch_norm_stat_type(%x: tensor<8x4xf32>, %c: tensor<4xf32>, %d: tens
   %0:3 = "qat.batch_norm"(%x, %c, %c, %d, %c) {epsilon = 1.0e-05 : f32, momentum = 0.1 : f32} : (tensor<8x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<3xf32>, tensor<4xf32>) -> (tensor<8x4xf32>, tensor<4xf32>, tensor<4xf32>)
   return
 }
+
+// -----
+
+func.func @quantize_storage_too_wide(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<i32>) {
+  // expected-error @+1 {{storage type must be an integer type of 1 to 32 bits, got 'i64'}}
+  %0 = qat.quantize %x, %s, %z to i64[-128 : 127] : tensor<4xf32>, tensor<f32>, tensor<i32> -> tensor<4xi32>
+  return
+}
+
+// -----
+
+func.func @quantize_shape(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<i32>) {
+  // expected-error @+1 {{result shape 'tensor<5xi32>' differs from the input shape 'tensor<4xf32>'}}
+  %0 = qat.quantize %x, %s, %z to ui8[0 : 255] : tensor<4xf32>, tensor<f32>, tensor<i32> -> tensor<5xi32>
+  return
+}
+
+// -----
+
+func.func @quantize_range(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<i32>) {
+  // expected-error @+1 {{range [0, 256] does not fit storage type 'ui8' ([0, 255])}}
+  %0 = qat.quantize %x, %s, %z to ui8[0 : 256] : tensor<4xf32>, tensor<f32>, tensor<i32> -> tensor<4xi32>
+  return
+}
+
+// -----
+
+func.func @quantize_axis(%x: tensor<4x3xf32>, %s: tensor<3xf32>, %z: tensor<3xi32>) {
+  // expected-error @+1 {{axis 2 is out of range for an input of rank 2}}
+  %0 = qat.quantize %x, %s, %z to i8[-128 : 127] axis 2 : tensor<4x3xf32>, tensor<3xf32>, tensor<3xi32> -> tensor<4x3xi32>
+  return
+}
+
+// -----
+
+func.func @quantize_param_entries(%x: tensor<4x3xf32>, %s: tensor<4xf32>, %z: tensor<4xi32>) {
+  // expected-error @+1 {{scale has 4 entries but dimension 1 of the input has 3}}
+  %0 = qat.quantize %x, %s, %z to i8[-128 : 127] axis 1 : tensor<4x3xf32>, tensor<4xf32>, tensor<4xi32> -> tensor<4x3xi32>
+  return
+}
+
+// -----
+
+func.func @quantize_zero_point(%x: tensor<4xf32>, %s: tensor<f32>) {
+  %z = arith.constant dense<300> : tensor<i32>
+  // expected-error @+1 {{zero_point 300 at index 0 is outside [0, 255]}}
+  %0 = qat.quantize %x, %s, %z to ui8[0 : 255] : tensor<4xf32>, tensor<f32>, tensor<i32> -> tensor<4xi32>
+  return
+}
+
+// -----
+
+func.func @quantize_scale(%x: tensor<4xf32>, %z: tensor<i32>) {
+  %s = arith.constant dense<0.0> : tensor<f32>
+  // expected-error @+1 {{scale must be positive and finite, got 0.000000e+00 at index 0}}
+  %0 = qat.quantize %x, %s, %z to ui8[0 : 255] : tensor<4xf32>, tensor<f32>, tensor<i32> -> tensor<4xi32>
+  return
+}
+
+// -----
+
+func.func @dequantize_shape(%q: tensor<4xi32>, %s: tensor<f32>, %z: tensor<i32>) {
+  // expected-error @+1 {{result shape 'tensor<2x2xf32>' differs from the input shape 'tensor<4xi32>'}}
+  %0 = qat.dequantize %q, %s, %z : tensor<4xi32>, tensor<f32>, tensor<i32> -> tensor<2x2xf32>
+  return
+}
+
+// -----
+
+func.func @dequantize_param_rank(%q: tensor<4xi32>, %s: tensor<4xf32>, %z: tensor<i32>) {
+  // expected-error @+1 {{scale must be a 0-d tensor when no axis is given, got 'tensor<4xf32>'}}
+  %0 = qat.dequantize %q, %s, %z : tensor<4xi32>, tensor<4xf32>, tensor<i32> -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @dequantize_axis(%q: tensor<4xi32>, %s: tensor<4xf32>, %z: tensor<4xi32>) {
+  // expected-error @+1 {{axis -1 is out of range for an input of rank 1}}
+  %0 = qat.dequantize %q, %s, %z axis -1 : tensor<4xi32>, tensor<4xf32>, tensor<4xi32> -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @dequantize_scale(%q: tensor<4xi32>, %z: tensor<i32>) {
+  %s = arith.constant dense<0x7F800000> : tensor<f32>
+  // expected-error @+1 {{scale must be positive and finite, got INF at index 0}}
+  %0 = qat.dequantize %q, %s, %z : tensor<4xi32>, tensor<f32>, tensor<i32> -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @requantize_multiplier_rank(%a: tensor<4x3xi32>, %m: tensor<3xf32>, %z: tensor<i32>) {
+  // expected-error @+1 {{multiplier must be a 0-d tensor when no axis is given, got 'tensor<3xf32>'}}
+  %0 = qat.requantize %a, %m, %z, %z, %z : tensor<4x3xi32>, tensor<3xf32>
+  return
+}
+
+// -----
+
+func.func @requantize_multiplier_entries(%a: tensor<4x3xi32>, %m: tensor<4xf32>, %z: tensor<i32>) {
+  // expected-error @+1 {{multiplier has 4 entries but dimension 1 of the input has 3}}
+  %0 = qat.requantize %a, %m, %z, %z, %z axis 1 : tensor<4x3xi32>, tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @requantize_axis(%a: tensor<4x3xi32>, %m: tensor<3xf32>, %z: tensor<i32>) {
+  // expected-error @+1 {{axis 2 is out of range for an input of rank 2}}
+  %0 = qat.requantize %a, %m, %z, %z, %z axis 2 : tensor<4x3xi32>, tensor<3xf32>
+  return
+}
+
+// -----
+
+func.func @requantize_multiplier_range(%a: tensor<4xi32>, %z: tensor<i32>) {
+  %m = arith.constant dense<1.0e+07> : tensor<f32>
+  // expected-error @+1 {{multiplier must be positive, finite and below 2^23, got 1.000000e+07 at index 0}}
+  %0 = qat.requantize %a, %m, %z, %z, %z : tensor<4xi32>, tensor<f32>
+  return
+}
+
+// -----
+
+func.func @requantize_multiplier_negative(%a: tensor<4xi32>, %z: tensor<i32>) {
+  %m = arith.constant dense<-0.5> : tensor<f32>
+  // expected-error @+1 {{multiplier must be positive, finite and below 2^23, got -5.000000e-01 at index 0}}
+  %0 = qat.requantize %a, %m, %z, %z, %z : tensor<4xi32>, tensor<f32>
+  return
+}
+
+// -----
+
+func.func @requantize_bounds(%a: tensor<4xi32>, %m: tensor<f32>, %z: tensor<i32>) {
+  %lo = arith.constant dense<10> : tensor<i32>
+  %hi = arith.constant dense<5> : tensor<i32>
+  // expected-error @+1 {{min 10 is greater than max 5}}
+  %0 = qat.requantize %a, %m, %z, %lo, %hi : tensor<4xi32>, tensor<f32>
+  return
+}
+
+// -----
+
+func.func @requantize_type(%a: tensor<4xi32>, %m: tensor<f32>, %z: tensor<i32>) {
+  // expected-error @+1 {{failed to verify that all of {input, output} have same type}}
+  %0 = "qat.requantize"(%a, %m, %z, %z, %z) : (tensor<4xi32>, tensor<f32>, tensor<i32>, tensor<i32>, tensor<i32>) -> tensor<5xi32>
+  return
+}
+
+// -----
+
+func.func @straight_through_types(%a: tensor<4xf32>, %b: tensor<5xf32>) {
+  // expected-error @+1 {{failed to verify that all of {value, surrogate, output} have same type}}
+  %0 = "qat.straight_through"(%a, %b) : (tensor<4xf32>, tensor<5xf32>) -> tensor<4xf32>
+  return
+}

@@ -120,3 +120,20 @@ func.func @batch_norm(%x: tensor<8x4x5x5xf32>, %c: tensor<4xf32>) -> (tensor<8x4
   %1:3 = qat.batch_norm %0#0, %c, %c, %0#1, %0#2 epsilon 1.0e-03 momentum 0.0 : tensor<8x4x5x5xf32>, tensor<4xf32>
   return %1#0, %1#1 : tensor<8x4x5x5xf32>, tensor<4xf32>
 }
+
+// CHECK-LABEL: func @integer_ops
+func.func @integer_ops(%x: tensor<8x16xf32>, %s: tensor<f32>, %z: tensor<i32>, %cs: tensor<16xf32>, %cz: tensor<16xi32>, %m: tensor<16xf32>) -> tensor<8x16xf32> {
+  // CHECK: qat.quantize %{{.*}}, %{{.*}}, %{{.*}} to ui8[0 : 255] : tensor<8x16xf32>, tensor<f32>, tensor<i32> -> tensor<8x16xi32>
+  %q = qat.quantize %x, %s, %z to ui8[0 : 255] : tensor<8x16xf32>, tensor<f32>, tensor<i32> -> tensor<8x16xi32>
+  // CHECK: qat.quantize %{{.*}}, %{{.*}}, %{{.*}} to i32[-2147483648 : 2147483647] axis 1 : tensor<8x16xf32>, tensor<16xf32>, tensor<16xi32> -> tensor<8x16xi32>
+  %b = qat.quantize %x, %cs, %cz to i32[-2147483648 : 2147483647] axis 1 : tensor<8x16xf32>, tensor<16xf32>, tensor<16xi32> -> tensor<8x16xi32>
+  // CHECK: qat.requantize %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} axis 1 : tensor<8x16xi32>, tensor<16xf32>
+  %r = qat.requantize %b, %m, %z, %z, %z axis 1 : tensor<8x16xi32>, tensor<16xf32>
+  // CHECK: qat.dequantize %{{.*}}, %{{.*}}, %{{.*}} : tensor<8x16xi32>, tensor<f32>, tensor<i32> -> tensor<8x16xf32>
+  %d = qat.dequantize %r, %s, %z : tensor<8x16xi32>, tensor<f32>, tensor<i32> -> tensor<8x16xf32>
+  // CHECK: qat.dequantize %{{.*}}, %{{.*}}, %{{.*}} axis 1 : tensor<8x16xi32>, tensor<16xf32>, tensor<16xi32> -> tensor<8x16xf32>
+  %e = qat.dequantize %q, %cs, %cz axis 1 : tensor<8x16xi32>, tensor<16xf32>, tensor<16xi32> -> tensor<8x16xf32>
+  // CHECK: qat.straight_through %{{.*}}, %{{.*}} : tensor<8x16xf32>
+  %t = qat.straight_through %d, %e : tensor<8x16xf32>
+  return %t : tensor<8x16xf32>
+}

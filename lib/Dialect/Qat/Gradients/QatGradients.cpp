@@ -128,6 +128,22 @@ struct NotDifferentiated : Model<NotDifferentiated<OpT>, OpT> {
   }
 };
 
+/// The straight-through estimator of target-exact training: the exact
+/// integer result is what the layer outputs, the fake-quantized float
+/// layer is what it is differentiated as.
+struct StraightThroughGradient
+    : Model<StraightThroughGradient, StraightThroughOp> {
+  bool isDifferentiableOperand(Operation *op, unsigned index) const {
+    return index == 1;
+  }
+  LogicalResult buildGradients(Operation *op, OpBuilder &b,
+                               ArrayRef<Value> resultGradients,
+                               SmallVectorImpl<Value> &operandGradients) const {
+    operandGradients[1] = resultGradients[0];
+    return success();
+  }
+};
+
 /// d loss / d logits = g * (softmax(logits) - one_hot(labels)) / N.
 struct SoftmaxCrossEntropyGradient
     : Model<SoftmaxCrossEntropyGradient, SoftmaxCrossEntropyOp> {
@@ -200,5 +216,7 @@ void mlir::qat::registerQatGradientExternalModels(DialectRegistry &registry) {
     ChooseQParamsOp::attachInterface<NotDifferentiated<ChooseQParamsOp>>(*ctx);
     FakeQuantMaskOp::attachInterface<NotDifferentiated<FakeQuantMaskOp>>(*ctx);
     SoftmaxCrossEntropyOp::attachInterface<SoftmaxCrossEntropyGradient>(*ctx);
+    StraightThroughOp::attachInterface<StraightThroughGradient>(*ctx);
+    QuantizeOp::attachInterface<NotDifferentiated<QuantizeOp>>(*ctx);
   });
 }

@@ -27,15 +27,15 @@ using namespace mlir::qat;
 
 namespace {
 
-/// Checks that `storageType` is an integer type of 1 to 8 bits and that
-/// [qmin, qmax] is a non-empty range inside it. Signless integers are signed.
+/// Checks that `storageType` is an integer type of 1 to `maxWidth` bits and
+/// that [qmin, qmax] is a non-empty range inside it. Signless integers are
+/// signed.
 LogicalResult verifyQuantGrid(Operation *op, Type storageType, int64_t qmin,
-                              int64_t qmax) {
+                              int64_t qmax, unsigned maxWidth = 8) {
   auto intType = dyn_cast<IntegerType>(storageType);
-  if (!intType || intType.getWidth() == 0 || intType.getWidth() > 8)
-    return op->emitOpError(
-               "storage type must be an integer type of 1 to 8 bits, got ")
-           << storageType;
+  if (!intType || intType.getWidth() == 0 || intType.getWidth() > maxWidth)
+    return op->emitOpError("storage type must be an integer type of 1 to ")
+           << maxWidth << " bits, got " << storageType;
   if (qmin >= qmax)
     return op->emitOpError("quant_min (")
            << qmin << ") must be less than quant_max (" << qmax << ")";
@@ -156,6 +156,79 @@ template <typename ObserverOp> LogicalResult verifyObserver(ObserverOp op) {
 LogicalResult FakeQuantOp::verify() { return verifyFakeQuantLike(*this); }
 
 LogicalResult FakeQuantMaskOp::verify() { return verifyFakeQuantLike(*this); }
+
+/// Integer codes keep the shape of what they encode.
+static LogicalResult verifySameShape(Operation *op, Value input, Value output) {
+  auto inputType = cast<RankedTensorType>(input.getType());
+  auto outputType = cast<RankedTensorType>(output.getType());
+  if (inputType.getShape() != outputType.getShape())
+    return op->emitOpError("result shape ")
+           << outputType << " differs from the input shape " << inputType;
+  return success();
+}
+
+LogicalResult QuantizeOp::verify() {
+  Operation *operation = getOperation();
+  auto inputType = cast<RankedTensorType>(getInput().getType());
+  int64_t qmin = getQuantMin(), qmax = getQuantMax();
+  if (failed(verifyQuantGrid(operation, getStorageType(), qmin, qmax,
+                             /*maxWidth=*/32)) ||
+      failed(verifySameShape(operation, getInput(), getOutput())) ||
+      failed(verifyAxis(operation, getAxis(), inputType.getRank())) ||
+      failed(verifyParamShape(operation, "scale", getScale().getType(),
+                              inputType, getAxis())) ||
+      failed(verifyParamShape(operation, "zero_point", getZeroPoint().getType(),
+                              inputType, getAxis())) ||
+      failed(verifyConstantScale(operation, getScale())) ||
+      failed(verifyConstantZeroPoint(operation, getZeroPoint(), qmin, qmax)))
+    return failure();
+  return success();
+}
+
+LogicalResult DequantizeOp::verify() {
+  Operation *operation = getOperation();
+  auto inputType = cast<RankedTensorType>(getInput().getType());
+  if (failed(verifySameShape(operation, getInput(), getOutput())) ||
+      failed(verifyAxis(operation, getAxis(), inputType.getRank())) ||
+      failed(verifyParamShape(operation, "scale", getScale().getType(),
+                              inputType, getAxis())) ||
+      failed(verifyParamShape(operation, "zero_point", getZeroPoint().getType(),
+                              inputType, getAxis())) ||
+      failed(verifyConstantScale(operation, getScale())))
+    return failure();
+  return success();
+}
+
+LogicalResult RequantizeOp::verify() {
+  Operation *operation = getOperation();
+  auto inputType = cast<RankedTensorType>(getInput().getType());
+  if (failed(verifyAxis(operation, getAxis(), inputType.getRank())) ||
+      failed(verifyParamShape(operation, "multiplier",
+                              getMultiplier().getType(), inputType, getAxis())))
+    return failure();
+  DenseFPElementsAttr multipliers;
+  if (matchPattern(getMultiplier(), m_Constant(&multipliers))) {
+    int64_t index = 0;
+    for (APFloat value : multipliers.getValues<APFloat>()) {
+      if (!value.isFiniteNonZero() || value.isNegative() ||
+          value.convertToDouble() >= 0x1p23)
+        return emitOpError("multiplier must be positive, finite and below "
+                           "2^23, got ")
+               << value.convertToDouble() << " at index " << index;
+      ++index;
+    }
+  }
+  DenseIntElementsAttr lo, hi;
+  if (matchPattern(getMin(), m_Constant(&lo)) &&
+      matchPattern(getMax(), m_Constant(&hi)) &&
+      (*lo.getValues<APInt>().begin()).getSExtValue() >
+          (*hi.getValues<APInt>().begin()).getSExtValue())
+    return emitOpError("min ")
+           << (*lo.getValues<APInt>().begin()).getSExtValue()
+           << " is greater than max "
+           << (*hi.getValues<APInt>().begin()).getSExtValue();
+  return success();
+}
 
 LogicalResult ObserveMinMaxOp::verify() { return verifyObserver(*this); }
 

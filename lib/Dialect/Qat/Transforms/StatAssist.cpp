@@ -88,12 +88,17 @@ struct StatAssistPass : qat::impl::StatAssistBase<StatAssistPass> {
     return deriveStep(module, step, gradients, fpGradients, symbols, b);
   }
 
-  /// Replaces every qat.fake_quant of `func` by its input and every
-  /// straight-through mask by all true; returns whether there was any.
+  /// Replaces every qat.fake_quant of `func` by its input, every
+  /// straight-through mask by all true and every qat.straight_through by
+  /// its float surrogate; returns whether there was any fake quantization.
   static bool bypassFakeQuant(func::FuncOp func, OpBuilder &b) {
     bool anyFakeQuant = false;
     func.walk([&](Operation *op) {
-      if (auto fakeQuant = dyn_cast<FakeQuantOp>(op)) {
+      if (auto straight = dyn_cast<StraightThroughOp>(op)) {
+        // Target-exact layers: the float layer is the FP computation.
+        straight.replaceAllUsesWith(straight.getSurrogate());
+        straight.erase();
+      } else if (auto fakeQuant = dyn_cast<FakeQuantOp>(op)) {
         fakeQuant.replaceAllUsesWith(fakeQuant.getInput());
         fakeQuant.erase();
         anyFakeQuant = true;

@@ -124,6 +124,144 @@ def Qat_FakeQuantMaskOp : Qat_FakeQuantBase<"fake_quant_mask",
 }
 
 //===----------------------------------------------------------------------===//
+// Integer arithmetic: the quantized program that training simulates and
+// deployment runs
+//===----------------------------------------------------------------------===//
+
+// A 0-d i32 tensor, buildable so that assembly formats need not spell it.
+def Qat_I32Scalar : Type<0DTensorOf<[I32]>.predicate, "0-d tensor of i32">,
+    BuildableType<"::mlir::RankedTensorType::get({}, $_builder.getI32Type())">;
+
+def Qat_QuantizeOp : Qat_Op<"quantize", [Pure]> {
+  let summary = "f32 to integer codes on a quantization grid";
+  let description = [{
+    The integer code of every element of `input`, as `qat.fake_quant`
+    computes it before mapping back to f32 (same f32 operations, same
+    rounding):
+
+    ```
+    q    = round_half_even(x * (1.0f / s)) + float(z)
+    q    = quant_min                        if q >= 2^63 or q is NaN
+    code = int32(clamp(q, quant_min', quant_max'))
+    ```
+
+    so `qat.dequantize` of the result equals `qat.fake_quant` of the input
+    bit for bit. Codes are `i32` whatever the grid; the grid may be up to 32
+    bits wide (biases are quantized to `i32[-2147483648 : 2147483647]`).
+    `quant_min'`/`quant_max'` are the bounds as f32 values, moved inwards to
+    the nearest f32 inside the range where the bound is not an f32 (grids
+    wider than 24 bits), so the conversion to `i32` never overflows.
+
+    ```mlir
+    %codes = qat.quantize %x, %s, %z to ui8[0 : 255]
+        : tensor<8x16xf32>, tensor<f32>, tensor<i32> -> tensor<8x16xi32>
+    ```
+  }];
+  let arguments = !con((ins
+    RankedTensorOf<[F32]>:$input,
+    RankedTensorOf<[F32]>:$scale,
+    RankedTensorOf<[I32]>:$zero_point),
+    QuantGridArgs,
+    (ins OptionalAttr<Qat_I64Attr>:$axis));
+  let results = (outs RankedTensorOf<[I32]>:$output);
+  let assemblyFormat = "$input `,` $scale `,` $zero_point `to` $storage_type "
+    "`` `[` $quant_min `:` $quant_max `]` (`axis` $axis^)? attr-dict `:` "
+    "type($input) `,` type($scale) `,` type($zero_point) `->` type($output)";
+  let hasVerifier = 1;
+}
+
+def Qat_DequantizeOp : Qat_Op<"dequantize", [Pure]> {
+  let summary = "integer codes back to f32";
+  let description = [{
+    `(float(code) - float(z)) * s` in f32: one rounding, the last step of
+    `qat.fake_quant`. Without `axis` the scale and zero-point are 0-d; with
+    `axis = a` they have one entry per index of dimension `a`.
+
+    ```mlir
+    %y = qat.dequantize %codes, %s, %z
+        : tensor<8x10xi32>, tensor<f32>, tensor<i32> -> tensor<8x10xf32>
+    ```
+  }];
+  let arguments = (ins
+    RankedTensorOf<[I32]>:$input,
+    RankedTensorOf<[F32]>:$scale,
+    RankedTensorOf<[I32]>:$zero_point,
+    OptionalAttr<Qat_I64Attr>:$axis);
+  let results = (outs RankedTensorOf<[F32]>:$output);
+  let assemblyFormat = "$input `,` $scale `,` $zero_point (`axis` $axis^)? "
+    "attr-dict `:` type($input) `,` type($scale) `,` type($zero_point) `->` "
+    "type($output)";
+  let hasVerifier = 1;
+}
+
+def Qat_RequantizeOp : Qat_Op<"requantize", [Pure,
+    AllTypesMatch<["input", "output"]>]> {
+  let summary = "int32 accumulators to output codes (fixed-point rescale)";
+  let description = [{
+    Scales the `i32` accumulators of a layer by the f32 `multiplier`
+    (`input_scale * weight_scale / output_scale`), adds the output
+    zero-point and clamps:
+
+    ```
+    m, k   = the f32 multiplier as m * 2^-k   (m: its 24-bit significand
+                                               with the implicit bit; exact)
+    r      = (acc * m + 2^(k-1)) >> k          (i64; arithmetic shift)
+    code   = clamp(r + z, min, max)
+    ```
+
+    `r` is `acc * multiplier` rounded to the nearest integer, ties towards
+    +infinity (TOSA's `rescale` with `single_round`), computed exactly: the
+    f32 multiplier *is* a 24-bit fixed-point multiplier with a shift, so no
+    second rounding of the multiplier is involved. `k` is clamped to 62
+    (multipliers below 2^-39 give 0 for every i32 accumulator); the
+    multiplier must be positive, finite and below 2^23 (`k >= 1`), which
+    `--qat-fold-quant` checks where it is a constant. `min`/`max` (0-d)
+    hold the output grid's bounds, narrowed by a fused ReLU/ReLU6 clamp.
+
+    Without `axis` the multiplier is 0-d; with `axis = a` it has one entry
+    per index of dimension `a` (per-channel weight scales).
+
+    ```mlir
+    %codes = qat.requantize %acc, %m, %z, %lo, %hi axis 1
+        : tensor<8x16x28x28xi32>, tensor<16xf32>
+    ```
+  }];
+  let arguments = (ins
+    RankedTensorOf<[I32]>:$input,
+    RankedTensorOf<[F32]>:$multiplier,
+    Qat_I32Scalar:$zero_point,
+    Qat_I32Scalar:$min,
+    Qat_I32Scalar:$max,
+    OptionalAttr<Qat_I64Attr>:$axis);
+  let results = (outs RankedTensorOf<[I32]>:$output);
+  let assemblyFormat = "$input `,` $multiplier `,` $zero_point `,` $min `,` "
+    "$max (`axis` $axis^)? attr-dict `:` type($input) `,` type($multiplier)";
+  let hasVerifier = 1;
+}
+
+def Qat_StraightThroughOp : Qat_Op<"straight_through", [Pure,
+    AllTypesMatch<["value", "surrogate", "output"]>]> {
+  let summary = "a value whose gradient flows through another";
+  let description = [{
+    Returns `value`; the gradient of the result goes to `surrogate`, and
+    `value` gets none. Target-exact training (`--qat-target-exact`) computes
+    each quantized layer's output with the deployed integer arithmetic
+    (`value`) while training through the fake-quantized float layer
+    (`surrogate`, the straight-through estimator); `--qat-fold-quant` keeps
+    `value` only.
+
+    ```mlir
+    %y = qat.straight_through %exact, %fake : tensor<8x16x28x28xf32>
+    ```
+  }];
+  let arguments = (ins
+    RankedTensorOf<[F32]>:$value,
+    RankedTensorOf<[F32]>:$surrogate);
+  let results = (outs RankedTensorOf<[F32]>:$output);
+  let assemblyFormat = "$value `,` $surrogate attr-dict `:` type($output)";
+}
+
+//===----------------------------------------------------------------------===//
 // Observers
 //===----------------------------------------------------------------------===//
 

@@ -107,6 +107,80 @@ def FoldBatchNorm : Pass<"qat-fold-batchnorm"> {
   let dependentDialects = ["::mlir::tosa::TosaDialect"];
 }
 
+def TargetExact : Pass<"qat-target-exact"> {
+  let summary = "Quantized layers output the deployed integer arithmetic";
+  let description = [{
+    Target-exact training: every quantized convolution or linear layer
+    (fake-quantized input and weight, optional per-channel bias, optional
+    ReLU/ReLU6 clamp, fake-quantized output; batch norm folded first with
+    `--qat-fold-batchnorm`) outputs the result of the integer program that
+    `--qat-fold-quant` deploys, computed with the same ops:
+
+    ```
+    x   = quantize(input) - z_x;   w = quantize(W) - z_w        (i32)
+    acc = conv(x, w) + quantize(bias, s_x * s_w, 0)             (i32, exact)
+    q   = requantize(acc, (s_x * s_w) * (1 / s_y), z_y, lo, hi)
+    y   = straight_through(dequantize(q, s_y, z_y), fake_quant(float layer))
+    ```
+
+    The float layer stays as the surrogate: observers see its values and
+    the backward pass differentiates it (the straight-through estimator),
+    while every later layer computes on the exact integer results. So the
+    trained model's quantized forward and its int8 binary give the same
+    codes, element for element. Layers that do not have this form (batch
+    norm in training mode between the convolution and its quantization)
+    keep their fake-quantized float arithmetic.
+
+    ```mlir
+    %c = linalg.conv_2d_nchw_fchw ins(%xq, %wq : ...) outs(%init : ...)
+    %b = tosa.add %c, %bias : ...
+    %r = tosa.clamp %b {min_val = 0.0 : f32, max_val = 0x7F800000 : f32}
+    %y = qat.fake_quant %r, %s, %z to ui8[0 : 255] : ...
+    ```
+    becomes integer ops ending in `qat.requantize` and `qat.dequantize`,
+    and `%y` becomes `qat.straight_through %exact, %y`.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tosa::TosaDialect",
+  ];
+}
+
+def FoldQuant : Pass<"qat-fold-quant", "::mlir::ModuleOp"> {
+  let summary = "The trained fake-quant graph as an integer program";
+  let description = [{
+    Creates `@<function>_int8` from the evaluation function of a prepared
+    model (`--qat-prepare`, batch norm folded by `--qat-fold-batchnorm`): the
+    input is quantized once, every quantized layer becomes the integer
+    arithmetic of `--qat-target-exact` (i32 codes, i32 accumulation, i32
+    bias, fixed-point `qat.requantize` with the fused ReLU/ReLU6 clamp),
+    padding, max pooling and reshapes move codes (padding with the
+    zero-point), and only the logits are dequantized. Where the function is
+    already target-exact, its integer results are kept as they are, so the
+    folded program computes what training computed.
+
+    The new function takes the same arguments and returns the results that
+    are not model state. Weights, biases and multipliers are computed from
+    the state arguments in the IR; `qat-compile` evaluates them once with
+    the trained values.
+
+    Fails, naming the op, when a value on the way from the input to the
+    logits stays in float (an op without an integer form, or a layer whose
+    quantization parameters are missing).
+  }];
+  let options = [
+    Option<"function", "function", "std::string", "\"forward_eval\"",
+           "The evaluation function to fold">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+    "::mlir::tosa::TosaDialect",
+  ];
+}
+
 def GenerateBackward : Pass<"qat-generate-backward", "::mlir::ModuleOp"> {
   let summary = "Reverse-mode differentiation of forward plus a loss";
   let description = [{
@@ -326,6 +400,18 @@ def InterchangeLoops : Pass<"qat-interchange-loops"> {
     still accumulated in exactly the same order: results do not change by a
     bit.
   }];
+}
+
+def StridedCopiesToLinalg : Pass<"qat-strided-copies-to-linalg"> {
+  let summary = "memref.copy between non-contiguous buffers as linalg.copy";
+  let description = [{
+    The LLVM lowering of `memref.copy` calls `memrefCopy` of MLIR's C runner
+    utilities whenever a side is not contiguous (the interior of a padded
+    buffer, a strided view). Compiled models must need nothing but libc, so
+    this pass turns those copies into `linalg.copy`, which becomes loops.
+    Copies between contiguous buffers stay (they lower to `llvm.memcpy`).
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
 def OutlineKernels : Pass<"qat-outline-kernels", "::mlir::ModuleOp"> {

@@ -1,0 +1,94 @@
+//===- Compiler.h - trained modules to native int8 code ---------*- C++ -*-===//
+//
+// Part of qat-mlir. The library behind qat-compile: a deployable function
+// with the trained values bound and evaluated, targets, and the emission of
+// LLVM IR, assembly, objects, headers, libraries and executables.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QAT_COMPILER_COMPILER_H
+#define QAT_COMPILER_COMPILER_H
+
+#include "qat/ExecutionEngine/JitRunner.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/StringRef.h"
+
+#include <string>
+#include <vector>
+
+namespace mlir::qat {
+
+/// What the deployed function consumes and produces, for the header and
+/// the classifier program.
+struct ModelInterface {
+  std::vector<int64_t> inputShape, outputShape;
+  /// Quantization of the input (codes = clamp(round(x / s) + z)) and of the
+  /// output (logits = (code - z) * s).
+  float inputScale = 0, outputScale = 0;
+  int32_t inputZeroPoint = 0, outputZeroPoint = 0;
+  int64_t inputQuantMin = 0, inputQuantMax = 0;
+  bool quantized = false;
+};
+
+/// Makes `@name(input) -> outputs` in a new module from `function` of
+/// `module` (a func.func whose arguments are `qat.state` globals of the
+/// module plus one `qat.input`): the state arguments become the globals'
+/// trained values, and every value computed from them alone (quantized
+/// weights, biases, multipliers) is evaluated once by compiling that part
+/// with the JIT, so the result holds constants only. Errors are reported
+/// on `module`'s diagnostics.
+FailureOr<OwningOpRef<ModuleOp>>
+buildDeployableModule(ModuleOp module, StringRef function, StringRef name,
+                      const JitOptions &jitOptions);
+
+/// Reads the shapes, and the input and output quantization off a deployable
+/// int8 function (its first qat.quantize and its returned qat.dequantize).
+/// A float function (`requireQuantized` false) has no quantization: `quantized`
+/// is false.
+FailureOr<ModelInterface> readInterface(func::FuncOp function,
+                                        bool requireQuantized = true);
+
+/// Proves that no i32 accumulator of a convolution or matmul with constant
+/// weights can overflow: per output channel, sum |w| * (largest |code - z|
+/// of the 8-bit input grid, 255) + |bias| < 2^31. Diagnoses the layer
+/// otherwise.
+LogicalResult checkAccumulatorBounds(func::FuncOp function);
+
+/// A code generation target: an LLVM triple, CPU and features.
+struct CompileTarget {
+  std::string name, triple, cpu, features, description;
+};
+
+/// The targets qat-compile knows, by name.
+const std::vector<CompileTarget> &compileTargets();
+const CompileTarget *lookupCompileTarget(StringRef name);
+
+enum class EmitKind { MLIR, LLVM, Asm, Obj, Header, Lib, Exe };
+
+struct EmitOptions {
+  EmitKind kind = EmitKind::Obj;
+  const CompileTarget *target = nullptr;
+  /// Symbol prefix of the C interface.
+  std::string name = "model";
+  unsigned optLevel = 3;
+  /// The input normalization the model was trained with (pixel / 255 -
+  /// mean) / std, for the classifier program.
+  float inputMean = 0, inputStd = 1;
+  /// clang and the classifier program's C source (for lib/exe).
+  std::string clang, runtimeSource;
+};
+
+/// Lowers the deployable module (in place) and writes what `options.kind`
+/// asks for to `outputPath`; nothing is left at `outputPath` on failure.
+LogicalResult emit(ModuleOp module, const ModelInterface &interface,
+                   const EmitOptions &options, StringRef outputPath);
+
+/// The C header that describes the compiled function's interface.
+std::string makeHeader(const ModelInterface &interface,
+                       const EmitOptions &options);
+
+} // namespace mlir::qat
+
+#endif // QAT_COMPILER_COMPILER_H

@@ -1,0 +1,304 @@
+//===- Deploy.cpp - a trained function with its values bound --------------===//
+//
+// Part of qat-mlir.
+//
+// Upstream constant folding knows neither qat ops nor most tosa arithmetic
+// on tensors, so the values that depend on the trained state alone are
+// evaluated by compiling exactly those ops with the JIT: the same lowering
+// that training used, hence the same bits.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qat/Compiler/Compiler.h"
+#include "qat/Dialect/Qat/IR/QatOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MLProgram/IR/MLProgram.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Tosa/IR/TosaOps.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Transforms/RegionUtils.h"
+
+#include "llvm/ADT/BitVector.h"
+#include "llvm/ADT/DenseSet.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::qat;
+
+namespace {
+
+/// Ops that are constants already; their results need no evaluation.
+bool isConstantLike(Operation *op) {
+  return isa<arith::ConstantOp, tosa::ConstOp, tosa::ConstShapeOp>(op);
+}
+
+/// Binds every `qat.state` argument of `function` to the value of the
+/// global of that name in `source`.
+LogicalResult bindState(func::FuncOp function, ModuleOp source) {
+  OpBuilder b(function.getBody());
+  llvm::BitVector bound(function.getNumArguments());
+  for (BlockArgument argument : function.getArguments()) {
+    auto state = function.getArgAttrOfType<StringAttr>(argument.getArgNumber(),
+                                                       "qat.state");
+    if (!state)
+      continue;
+    auto global = source.lookupSymbol<ml_program::GlobalOp>(state.getValue());
+    auto value = global ? dyn_cast_or_null<TypedAttr>(global.getValueAttr())
+                        : TypedAttr();
+    if (!value || value.getType() != argument.getType())
+      return function.emitError("state '")
+             << state.getValue()
+             << "' has no trained value in the module (an ml_program.global "
+                "of that name and type "
+             << argument.getType() << ")";
+    Value constant = arith::ConstantOp::create(b, argument.getLoc(), value);
+    argument.replaceAllUsesWith(constant);
+    bound.set(argument.getArgNumber());
+  }
+  return function.eraseArguments(bound);
+}
+
+/// Deployment returns the model's outputs, not the state it would update.
+void dropStateResults(func::FuncOp function) {
+  auto ret = cast<func::ReturnOp>(function.getBody().front().getTerminator());
+  llvm::BitVector state(function.getNumResults());
+  for (unsigned i = 0; i < function.getNumResults(); ++i)
+    if (function.getResultAttr(i, "qat.state"))
+      state.set(i);
+  for (int i = function.getNumResults() - 1; i >= 0; --i)
+    if (state.test(i))
+      ret->eraseOperand(i);
+  (void)function.eraseResults(state);
+}
+
+/// Evaluates the values computed from constants alone that the rest of
+/// `function` uses, and replaces them by constants.
+LogicalResult evaluateConstants(func::FuncOp function,
+                                const JitOptions &jitOptions) {
+  Block &body = function.getBody().front();
+  llvm::DenseSet<Operation *> constantOps;
+  SmallVector<Operation *> order;
+  for (Operation &op : body.without_terminator()) {
+    // tensor.empty stays: evaluating it would embed buffers of zeros. Ops
+    // with scalar results (tensor.extract) stay too: only tensors are
+    // evaluated, and a scalar of a constant tensor is cheap.
+    bool allTensors = llvm::all_of(op.getResultTypes(), [](Type type) {
+      return isa<RankedTensorType>(type);
+    });
+    bool fromConstants = (allTensors || isConstantLike(&op)) &&
+                         !isa<tensor::EmptyOp>(op) && op.getNumRegions() <= 1 &&
+                         isPure(&op) &&
+                         llvm::all_of(op.getOperands(), [&](Value operand) {
+                           Operation *def = operand.getDefiningOp();
+                           return def && constantOps.contains(def);
+                         });
+    if (!fromConstants)
+      continue;
+    constantOps.insert(&op);
+    order.push_back(&op);
+  }
+  SmallVector<Value> boundary;
+  for (Operation *op : order) {
+    if (isConstantLike(op))
+      continue;
+    for (Value result : op->getResults()) {
+      bool usedOutside = llvm::any_of(result.getUsers(), [&](Operation *user) {
+        return !constantOps.contains(user);
+      });
+      if (!usedOutside)
+        continue;
+      auto type = dyn_cast<RankedTensorType>(result.getType());
+      if (!type || !type.hasStaticShape() || type.getElementType().isInteger(1))
+        return op->emitError("cannot evaluate this value of the trained "
+                             "parameters at compile time: ")
+               << result.getType();
+      boundary.push_back(result);
+    }
+  }
+  if (boundary.empty())
+    return success();
+
+  // A module with one function that computes the boundary values.
+  OpBuilder b(function.getContext());
+  OwningOpRef<ModuleOp> evaluation = ModuleOp::create(function.getLoc());
+  b.setInsertionPointToEnd(evaluation->getBody());
+  SmallVector<Type> types;
+  for (Value value : boundary)
+    types.push_back(value.getType());
+  auto evaluate = func::FuncOp::create(b, function.getLoc(), "qat_constants",
+                                       b.getFunctionType({}, types));
+  b.setInsertionPointToEnd(evaluate.addEntryBlock());
+  IRMapping mapping;
+  for (Operation *op : order)
+    b.clone(*op, mapping);
+  SmallVector<Value> results;
+  for (Value value : boundary)
+    results.push_back(mapping.lookup(value));
+  func::ReturnOp::create(b, function.getLoc(), results);
+
+  auto jit = JitModule::compile(*evaluation, {"qat_constants"}, jitOptions);
+  if (failed(jit))
+    return failure();
+  std::vector<NpyArray> values;
+  if (failed((*jit)->call("qat_constants", {}, values)))
+    return failure();
+
+  b.setInsertionPointToStart(&body);
+  for (auto [value, array] : llvm::zip_equal(boundary, values)) {
+    auto type = cast<RankedTensorType>(value.getType());
+    auto attr = DenseElementsAttr::getFromRawBuffer(
+        type, ArrayRef<char>(array.data.data(), array.data.size()));
+    value.replaceAllUsesWith(
+        arith::ConstantOp::create(b, value.getLoc(), attr).getResult());
+  }
+  IRRewriter rewriter(function.getContext());
+  (void)runRegionDCE(rewriter, function.getBody());
+  return success();
+}
+
+std::optional<float> constantF32(Value value) {
+  DenseFPElementsAttr attr;
+  if (!matchPattern(value, m_Constant(&attr)) || attr.getNumElements() != 1)
+    return std::nullopt;
+  return (*attr.getValues<APFloat>().begin()).convertToFloat();
+}
+
+std::optional<int64_t> constantInt(Value value) {
+  DenseIntElementsAttr attr;
+  if (!matchPattern(value, m_Constant(&attr)) || attr.getNumElements() != 1)
+    return std::nullopt;
+  return (*attr.getValues<APInt>().begin()).getSExtValue();
+}
+
+} // namespace
+
+FailureOr<OwningOpRef<ModuleOp>>
+mlir::qat::buildDeployableModule(ModuleOp module, StringRef function,
+                                 StringRef name, const JitOptions &jitOptions) {
+  auto source = module.lookupSymbol<func::FuncOp>(function);
+  if (!source)
+    return module.emitError("no function '") << function << "' to compile";
+  OpBuilder b(module.getContext());
+  OwningOpRef<ModuleOp> deploy = ModuleOp::create(module.getLoc());
+  b.setInsertionPointToEnd(deploy->getBody());
+  auto copy = cast<func::FuncOp>(b.clone(*source));
+  copy.setSymName(name);
+  copy.setPublic();
+  dropStateResults(copy);
+  if (failed(bindState(copy, module)))
+    return failure();
+  if (copy.getNumArguments() != 1)
+    return source.emitError("a deployable function takes one input; '")
+           << function << "' has " << copy.getNumArguments()
+           << " arguments that are not model state";
+  if (failed(evaluateConstants(copy, jitOptions)))
+    return failure();
+  // The qat.* argument and result names mean nothing to LLVM.
+  for (unsigned i = 0; i < copy.getNumArguments(); ++i)
+    copy.setArgAttrs(i, ArrayRef<NamedAttribute>{});
+  for (unsigned i = 0; i < copy.getNumResults(); ++i)
+    copy.setResultAttrs(i, ArrayRef<NamedAttribute>{});
+  copy->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  if (failed(verify(*deploy)))
+    return failure();
+  return deploy;
+}
+
+FailureOr<ModelInterface> mlir::qat::readInterface(func::FuncOp function,
+                                                   bool requireQuantized) {
+  ModelInterface interface;
+  auto inputType = cast<RankedTensorType>(function.getArgumentTypes()[0]);
+  interface.inputShape.assign(inputType.getShape().begin(),
+                              inputType.getShape().end());
+  if (function.getNumResults() != 1)
+    return function.emitError("a deployable function returns one tensor");
+  auto outputType = cast<RankedTensorType>(function.getResultTypes()[0]);
+  interface.outputShape.assign(outputType.getShape().begin(),
+                               outputType.getShape().end());
+
+  QuantizeOp input;
+  function.walk([&](QuantizeOp quantize) {
+    if (!input && isa<BlockArgument>(quantize.getInput()))
+      input = quantize;
+  });
+  auto ret = cast<func::ReturnOp>(function.getBody().front().getTerminator());
+  auto output = ret.getOperand(0).getDefiningOp<DequantizeOp>();
+  if (!requireQuantized)
+    return interface;
+  if (!input || !output)
+    return function.emitError(
+        "not an int8 function: its input is not quantized or its output not "
+        "dequantized (run --qat-fold-quant)");
+  std::optional<float> inScale = constantF32(input.getScale()),
+                       outScale = constantF32(output.getScale());
+  std::optional<int64_t> inZero = constantInt(input.getZeroPoint()),
+                         outZero = constantInt(output.getZeroPoint());
+  if (!inScale || !outScale || !inZero || !outZero)
+    return function.emitError("the input and output quantization "
+                              "parameters are not per-tensor constants");
+  interface.inputScale = *inScale;
+  interface.outputScale = *outScale;
+  interface.inputZeroPoint = *inZero;
+  interface.outputZeroPoint = *outZero;
+  interface.inputQuantMin = input.getQuantMin();
+  interface.inputQuantMax = input.getQuantMax();
+  interface.quantized = true;
+  return interface;
+}
+
+LogicalResult mlir::qat::checkAccumulatorBounds(func::FuncOp function) {
+  constexpr int64_t kInputBound = 255; // |code - z| on an 8-bit grid
+  WalkResult walk = function.walk([&](Operation *op) {
+    bool isConv = isa<linalg::Conv2DNchwFchwOp>(op);
+    if (!isConv && !isa<linalg::BatchMatmulOp>(op))
+      return WalkResult::advance();
+    DenseIntElementsAttr weights;
+    if (!matchPattern(op->getOperand(1), m_Constant(&weights)))
+      return WalkResult::advance();
+    ArrayRef<int64_t> shape = weights.getType().getShape();
+    // Conv: F x C x KH x KW, channel = first index; matmul: 1 x K x M,
+    // channel = last index.
+    int64_t channels = isConv ? shape[0] : shape.back();
+    std::vector<int64_t> sumAbs(channels, 0);
+    int64_t index = 0, total = weights.getNumElements();
+    for (const APInt &w : weights.getValues<APInt>()) {
+      int64_t channel = isConv ? index / (total / channels) : index % channels;
+      sumAbs[channel] += std::llabs(w.getSExtValue());
+      ++index;
+    }
+    std::vector<int64_t> biasAbs(channels, 0);
+    Value acc = op->getResult(0);
+    if (acc.hasOneUse() && isa<tosa::ReshapeOp>(*acc.getUsers().begin()))
+      acc = acc.getUsers().begin()->getResult(0);
+    for (Operation *user : acc.getUsers()) {
+      auto add = dyn_cast<tosa::AddOp>(user);
+      DenseIntElementsAttr bias;
+      if (add && matchPattern(add.getInput2(), m_Constant(&bias)) &&
+          bias.getNumElements() == channels) {
+        int64_t c = 0;
+        for (const APInt &value : bias.getValues<APInt>())
+          biasAbs[c++] = std::llabs(value.getSExtValue());
+      }
+    }
+    for (int64_t c = 0; c < channels; ++c) {
+      int64_t bound = sumAbs[c] * kInputBound + biasAbs[c];
+      if (bound > INT32_MAX) {
+        op->emitError("int32 accumulation could overflow: output channel ")
+            << c << " has sum |w| = " << sumAbs[c]
+            << " and |bias| = " << biasAbs[c] << ", so |accumulator| may reach "
+            << bound
+            << " >= 2^31 (inputs |code - zero_point| <= " << kInputBound << ")";
+        return WalkResult::interrupt();
+      }
+    }
+    return WalkResult::advance();
+  });
+  return failure(walk.wasInterrupted());
+}

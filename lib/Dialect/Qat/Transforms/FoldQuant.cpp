@@ -1,0 +1,243 @@
+//===- FoldQuant.cpp - the fake-quant graph as an integer program ---------===//
+//
+// Part of qat-mlir.
+//
+// --qat-fold-quant: from a prepared model's evaluation function, the integer
+// program that deployment compiles. Layers use IntegerLayer's arithmetic,
+// the same that --qat-target-exact trains with.
+//
+//===----------------------------------------------------------------------===//
+
+#include "IntegerLayer.h"
+#include "qat/Dialect/Qat/Gradients/GradientUtils.h"
+#include "qat/Dialect/Qat/IR/QatOps.h"
+#include "qat/Dialect/Qat/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/RegionUtils.h"
+
+#include "llvm/ADT/DenseSet.h"
+
+#include <climits>
+
+namespace mlir::qat {
+#define GEN_PASS_DEF_FOLDQUANT
+#include "qat/Dialect/Qat/Transforms/Passes.h.inc"
+} // namespace mlir::qat
+
+using namespace mlir;
+using namespace mlir::qat;
+using namespace mlir::qat::gradients;
+
+namespace {
+
+/// Ops that carry codes unchanged (see IntegerLayer.cpp): what lies between
+/// one layer's dequantized output and the next layer's quantize.
+bool isCodeMover(Operation *op) {
+  if (auto pad = dyn_cast<tensor::PadOp>(op))
+    return static_cast<bool>(pad.getConstantPaddingValue());
+  return isa<linalg::PoolingNchwMaxOp, tosa::ReshapeOp, tensor::ExpandShapeOp,
+             tensor::CollapseShapeOp>(op);
+}
+
+/// Moves the i32 `codes` through `op` as `op` moved their dequantized
+/// values: padding with the zero-point's code, max pooling on integers,
+/// the same reshapes.
+Value moveCodes(OpBuilder &b, Operation *op, Value codes, Value zeroPoint) {
+  Location loc = op->getLoc();
+  Type i32 = b.getI32Type();
+  auto resultType = typeOf(op->getResult(0)).clone(i32);
+  if (auto pad = dyn_cast<tensor::PadOp>(op)) {
+    // 0.0 pads the float tensor; its code is the zero-point.
+    Value padCode = tensor::ExtractOp::create(b, loc, zeroPoint);
+    return tensor::PadOp::create(b, loc, resultType, codes,
+                                 pad.getMixedLowPad(), pad.getMixedHighPad(),
+                                 padCode);
+  }
+  if (auto pool = dyn_cast<linalg::PoolingNchwMaxOp>(op)) {
+    Value empty = tensor::EmptyOp::create(b, loc, resultType.getShape(), i32);
+    Value lowest =
+        arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(INT_MIN));
+    Value init = linalg::FillOp::create(b, loc, lowest, empty).getResult(0);
+    return linalg::PoolingNchwMaxOp::create(
+               b, loc, TypeRange{resultType},
+               ValueRange{codes, pool.getInputs()[1]}, ValueRange{init},
+               pool.getStridesAttr(), pool.getDilationsAttr())
+        .getResult(0);
+  }
+  IRMapping mapping;
+  mapping.map(op->getOperand(0), codes);
+  Operation *copy = b.clone(*op, mapping);
+  copy->getResult(0).setType(resultType);
+  return copy->getResult(0);
+}
+
+/// quantize(movers(dequantize(c))) on the same scale and zero-point is the
+/// codes c moved: replaces such a quantize by integer ops.
+void foldRequantizedCodes(QuantizeOp quantize) {
+  if (quantize.getAxis())
+    return;
+  SmallVector<Operation *> movers;
+  Value value = quantize.getInput();
+  while (Operation *def = value.getDefiningOp()) {
+    if (auto dequantize = dyn_cast<DequantizeOp>(def)) {
+      if (dequantize.getAxis() ||
+          dequantize.getScale() != quantize.getScale() ||
+          dequantize.getZeroPoint() != quantize.getZeroPoint())
+        return;
+      OpBuilder b(quantize);
+      Value codes = dequantize.getInput();
+      for (Operation *op : llvm::reverse(movers))
+        codes = moveCodes(b, op, codes, quantize.getZeroPoint());
+      quantize.replaceAllUsesWith(codes);
+      quantize.erase();
+      return;
+    }
+    if (!isCodeMover(def))
+      return;
+    movers.push_back(def);
+    value = def->getOperand(0);
+  }
+}
+
+struct FoldQuantPass : qat::impl::FoldQuantBase<FoldQuantPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto source = module.lookupSymbol<func::FuncOp>(function);
+    if (!source) {
+      module.emitError("--qat-fold-quant: no function '") << function << "'";
+      return signalPassFailure();
+    }
+    std::string name = function + "_int8";
+    if (module.lookupSymbol(name)) {
+      source.emitError("--qat-fold-quant: '")
+          << name << "' exists already (the module was folded before)";
+      return signalPassFailure();
+    }
+    func::FuncOp folded = cloneWithoutStateResults(source, name);
+
+    // Target-exact layers computed their integers already.
+    llvm::DenseSet<Operation *> exact;
+    folded.walk([&](StraightThroughOp straight) {
+      exact.insert(straight.getSurrogate().getDefiningOp());
+      straight.replaceAllUsesWith(straight.getValue());
+      straight.erase();
+    });
+    SmallVector<QuantizedLayer> layers;
+    folded.walk([&](FakeQuantOp quant) {
+      if (exact.contains(quant))
+        return;
+      if (std::optional<QuantizedLayer> layer = matchQuantizedLayer(quant))
+        layers.push_back(*layer);
+    });
+    for (QuantizedLayer &layer : layers) {
+      FakeQuantOp output = layer.outputQuant;
+      OpBuilder b(output);
+      Value codes = buildIntegerLayer(b, layer);
+      output.getResult().replaceAllUsesWith(DequantizeOp::create(
+          b, output.getLoc(), output.getType(), codes, output.getScale(),
+          output.getZeroPoint(), IntegerAttr()));
+    }
+    // What remains of fake quantization on the way (the input's) is
+    // dequantize(quantize(x)), the same bits by the ops' definitions.
+    IRRewriter rewriter(&getContext());
+    (void)runRegionDCE(rewriter, folded.getBody());
+    folded.walk([&](FakeQuantOp quant) {
+      OpBuilder b(quant);
+      Location loc = quant.getLoc();
+      Value codes = QuantizeOp::create(
+          b, loc, typeOf(quant.getInput()).clone(b.getI32Type()),
+          quant.getInput(), quant.getScale(), quant.getZeroPoint(),
+          quant.getStorageTypeAttr(), quant.getQuantMinAttr(),
+          quant.getQuantMaxAttr(), quant.getAxisAttr());
+      quant.getResult().replaceAllUsesWith(
+          DequantizeOp::create(b, loc, quant.getType(), codes, quant.getScale(),
+                               quant.getZeroPoint(), quant.getAxisAttr()));
+      quant.erase();
+    });
+    SmallVector<QuantizeOp> quantizes;
+    folded.walk([&](QuantizeOp quantize) { quantizes.push_back(quantize); });
+    for (QuantizeOp quantize : quantizes)
+      foldRequantizedCodes(quantize);
+    (void)runRegionDCE(rewriter, folded.getBody());
+    if (failed(checkInteger(folded)))
+      return signalPassFailure();
+  }
+
+  /// A copy of `source` named `name` after it, returning only the results
+  /// that are not model state.
+  func::FuncOp cloneWithoutStateResults(func::FuncOp source, StringRef name) {
+    OpBuilder b(source);
+    b.setInsertionPointAfter(source);
+    auto copy = cast<func::FuncOp>(b.clone(*source));
+    copy.setSymName(name);
+    auto ret = cast<func::ReturnOp>(copy.getBody().front().getTerminator());
+    SmallVector<Value> kept;
+    SmallVector<Type> keptTypes;
+    SmallVector<DictionaryAttr> keptAttrs;
+    for (auto [index, value] : llvm::enumerate(ret.getOperands())) {
+      if (copy.getResultAttr(index, "qat.state"))
+        continue;
+      kept.push_back(value);
+      keptTypes.push_back(value.getType());
+      keptAttrs.push_back(copy.getResultAttrDict(index));
+    }
+    b.setInsertionPoint(ret);
+    func::ReturnOp::create(b, ret.getLoc(), kept);
+    ret.erase();
+    copy.setFunctionType(b.getFunctionType(copy.getArgumentTypes(), keptTypes));
+    copy.setAllResultAttrs(keptAttrs);
+    return copy;
+  }
+
+  /// Every op that depends on a model input computes in integers, except
+  /// the dequantization of the outputs.
+  LogicalResult checkInteger(func::FuncOp folded) {
+    llvm::DenseSet<Value> fromInput;
+    for (BlockArgument argument : folded.getArguments())
+      if (!folded.getArgAttr(argument.getArgNumber(), "qat.state"))
+        fromInput.insert(argument);
+    for (Operation &op : folded.getBody().front().without_terminator()) {
+      if (llvm::none_of(op.getOperands(),
+                        [&](Value v) { return fromInput.contains(v); }))
+        continue;
+      for (Value result : op.getResults())
+        fromInput.insert(result);
+      // Dequantized values are checked where they are used.
+      if (isa<DequantizeOp>(op))
+        continue;
+      if (auto quantize = dyn_cast<QuantizeOp>(op)) {
+        if (isa<BlockArgument>(quantize.getInput()))
+          continue;
+        return op.emitError("--qat-fold-quant: 'qat.quantize' requantizes "
+                            "through float: its input is not the codes of "
+                            "the same scale and zero-point moved by padding, "
+                            "max pooling or reshapes");
+      }
+      bool isFloat = llvm::any_of(op.getResultTypes(), [](Type type) {
+        return isa<FloatType>(getElementTypeOrSelf(type));
+      });
+      if (!isFloat)
+        continue;
+      InFlightDiagnostic diag = op.emitError("--qat-fold-quant: '")
+                                << op.getName() << "' ";
+      if (isa<linalg::Conv2DNchwFchwOp, tosa::MatMulOp>(op))
+        diag << "is a layer whose input, weight or output is not "
+                "fake-quantized; its quantization parameters are missing";
+      else
+        diag << "computes in float on the way from the input to the "
+                "outputs and has no integer form";
+      return failure();
+    }
+    return success();
+  }
+};
+
+} // namespace

@@ -1,0 +1,99 @@
+# The whole path on the small CNN: trained briefly from scratch with
+# target-exact QAT (StatAssist warm-up, GradBoost), compiled by qat-compile
+# to int8 programs for x86 (AVX512-VNNI and generic) and AArch64 (dotprod,
+# run under qemu-aarch64; the generic build also on a Cortex-A57, which has
+# no dot-product instructions), and to the trained float reference
+# (--keep-float: the evaluation function as trained, which is what the
+# trainer's test accuracy measures). On all 10,000 test images every
+# program gives the same output codes, bit for bit, and the int8 accuracy
+# equals the accuracy the trainer reported.
+#
+# RUN: rm -rf %t && mkdir -p %t
+# RUN: %python %s %t | FileCheck %s
+#
+# CHECK: trained: test accuracy [[ACC:[0-9.]+]]%
+# CHECK: reference (keep-float, x86_64-avx512vnni): 10000 images, accuracy [[ACC]]%
+# CHECK: int8 x86_64-avx512vnni: 10000 images, accuracy [[ACC]]%, outputs identical to the reference
+# CHECK: int8 x86_64-generic: 10000 images, accuracy [[ACC]]%, outputs identical to the reference
+# CHECK: int8 aarch64-dotprod (qemu -cpu max): 10000 images, accuracy [[ACC]]%, outputs identical to the reference
+# CHECK: int8 aarch64-generic (qemu -cpu cortex-a57): 1000 images, outputs identical to the reference
+
+import gzip
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import torch
+
+from qat_mlir import models
+from qat_mlir.tools import find_tool
+
+out = sys.argv[1]
+data = "/usr/share/datasets/fashion-mnist"
+images = f"{data}/t10k-images-idx3-ubyte.gz"
+labels = f"{data}/t10k-labels-idx1-ubyte.gz"
+
+
+def run(command, **kwargs):
+    done = subprocess.run(command, capture_output=True, text=True, **kwargs)
+    if done.returncode != 0:
+        sys.exit(f"failed: {' '.join(command)}\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+torch.manual_seed(0)
+model_pt = os.path.join(out, "small.pt")
+torch.jit.trace(models.SmallCNN().train(), torch.zeros(1, 1, 28, 28)).save(model_pt)
+trained = os.path.join(out, "trained.mlir")
+log = run([find_tool("qat-train"), model_pt, "--qconfig", "per-tensor",
+           "--target-exact", "--fp-warmup-epochs", "1", "--epochs", "1",
+           "--grad-boost", "--train-limit", "2000", "--batch-size", "50",
+           "--num-threads", "1", "-o", trained])
+accuracy = re.findall(r"test accuracy ([0-9.]+)%", log)[-1]
+print(f"trained: test accuracy {accuracy}%")
+
+
+def compile_and_run(target, extra=(), qemu=None, limit_images=None):
+    exe = os.path.join(out, f"model-{target}{'-float' if extra else ''}")
+    run([find_tool("qat-compile"), trained, f"--target={target}", "--emit=exe",
+         "-o", exe, *extra])
+    logits = exe + ".logits"
+    image_file, label_file = images, labels
+    if limit_images:
+        image_file = os.path.join(out, "subset-images.idx")
+        label_file = os.path.join(out, "subset-labels.idx")
+        with gzip.open(images) as f:
+            raw = f.read()
+        header = bytearray(raw[:16])
+        header[4:8] = limit_images.to_bytes(4, "big")
+        with open(image_file, "wb") as f:
+            f.write(bytes(header) + raw[16:16 + limit_images * 784])
+        with gzip.open(labels) as f:
+            raw = f.read()
+        header = bytearray(raw[:8])
+        header[4:8] = limit_images.to_bytes(4, "big")
+        with open(label_file, "wb") as f:
+            f.write(bytes(header) + raw[8:8 + limit_images])
+    command = [exe, image_file, label_file, "--logits", logits]
+    if qemu:
+        command = ["qemu-aarch64-static", "-cpu", qemu] + command
+    summary = run(command)
+    match = re.search(r"(\d+) images, (\d+) correct, accuracy ([0-9.]+)%", summary)
+    return np.fromfile(logits, dtype=np.float32), int(match.group(1)), match.group(3)
+
+
+reference, count, ref_accuracy = compile_and_run("x86_64-avx512vnni", ["--keep-float"])
+print(f"reference (keep-float, x86_64-avx512vnni): {count} images, accuracy {ref_accuracy}%")
+
+for target, qemu in (("x86_64-avx512vnni", None), ("x86_64-generic", None),
+                     ("aarch64-dotprod", "max")):
+    logits, count, acc = compile_and_run(target, qemu=qemu)
+    assert logits.tobytes() == reference.tobytes(), f"{target}: outputs differ"
+    where = f" (qemu -cpu {qemu})" if qemu else ""
+    print(f"int8 {target}{where}: {count} images, accuracy {acc}%, outputs identical to the reference")
+
+logits, count, _ = compile_and_run("aarch64-generic", qemu="cortex-a57", limit_images=1000)
+assert logits.tobytes() == reference[:logits.size].tobytes(), "aarch64-generic: outputs differ"
+print(f"int8 aarch64-generic (qemu -cpu cortex-a57): {count} images, outputs identical to the reference")

@@ -1,0 +1,55 @@
+// qat-compile rejects what it cannot compile with a located error, exit 1
+// and no output file.
+//
+// RUN: rm -rf %t && mkdir -p %t
+// RUN: not qat-compile %s --target=sparc -o %t/out.o 2>&1 | FileCheck %s --check-prefix=TARGET
+// TARGET: error: unknown target 'sparc' (qat-compile --print-targets lists them)
+// RUN: not qat-compile %s 2>&1 | FileCheck %s --check-prefix=OUTPUT
+// OUTPUT: error: no output file given (-o)
+// RUN: not qat-compile %s --function=fp32 -o %t/fp32.o 2>&1 | FileCheck %s --check-prefix=FLOAT
+// FLOAT: errors.mlir:{{[0-9]+}}:11: error: --qat-fold-quant: 'linalg.conv_2d_nchw_fchw' is a layer whose input, weight or output is not fake-quantized; its quantization parameters are missing
+// RUN: not qat-compile %s --function=overflow -o %t/overflow.o 2>&1 | FileCheck %s --check-prefix=OVERFLOW
+// OVERFLOW: errors.mlir:{{[0-9]+}}:10: error: int32 accumulation could overflow: output channel 0 has sum |w| = 8890000 and |bias| = 0, so |accumulator| may reach 2266950000 >= 2^31 (inputs |code - zero_point| <= 255)
+// RUN: not qat-compile %s --function=untrained -o %t/untrained.o 2>&1 | FileCheck %s --check-prefix=UNTRAINED
+// UNTRAINED: error: state 'fc.weight' has no trained value in the module (an ml_program.global of that name and type 'tensor<4x4xf32>')
+// RUN: not qat-compile %s --function=missing -o %t/missing.o 2>&1 | FileCheck %s --check-prefix=MISSING
+// MISSING: error: --qat-fold-quant: no function 'missing'
+// RUN: not test -e %t/out.o
+// RUN: not test -e %t/fp32.o
+// RUN: not test -e %t/overflow.o
+// RUN: not test -e %t/untrained.o
+// RUN: qat-compile --print-targets | FileCheck %s --check-prefix=TARGETS
+// TARGETS: x86_64-avx512vnni
+// TARGETS: x86_64-avxvnni
+// TARGETS: x86_64-generic
+// TARGETS: aarch64-dotprod
+// TARGETS: aarch64-generic
+
+ml_program.global private @conv.weight(dense<0.5> : tensor<2x1x1x1xf32>) : tensor<2x1x1x1xf32>
+
+// An fp32 model: nothing is quantized.
+func.func @fp32(%x: tensor<1x1x2x2xf32> {qat.input = "x"}, %w: tensor<2x1x1x1xf32> {qat.state = "conv.weight"}) -> tensor<1x2x2x2xf32> {
+  %init = tensor.empty() : tensor<1x2x2x2xf32>
+  %conv = linalg.conv_2d_nchw_fchw ins(%x, %w : tensor<1x1x2x2xf32>, tensor<2x1x1x1xf32>) outs(%init : tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32>
+  return %conv : tensor<1x2x2x2xf32>
+}
+
+// 70,000 products of 127 and up to 255 cannot fit in an i32 accumulator.
+func.func @overflow_int8(%x: tensor<1x1x70000xf32> {qat.input = "x"}) -> tensor<1x1x1xf32> {
+  %s = arith.constant dense<0.1> : tensor<f32>
+  %z = arith.constant dense<0> : tensor<i32>
+  %q = qat.quantize %x, %s, %z to ui8[0 : 255] : tensor<1x1x70000xf32>, tensor<f32>, tensor<i32> -> tensor<1x1x70000xi32>
+  %w = arith.constant dense<127> : tensor<1x70000x1xi32>
+  %zero = arith.constant 0 : i32
+  %init = tensor.empty() : tensor<1x1x1xi32>
+  %fill = linalg.fill ins(%zero : i32) outs(%init : tensor<1x1x1xi32>) -> tensor<1x1x1xi32>
+  %acc = linalg.batch_matmul ins(%q, %w : tensor<1x1x70000xi32>, tensor<1x70000x1xi32>) outs(%fill : tensor<1x1x1xi32>) -> tensor<1x1x1xi32>
+  %y = qat.dequantize %acc, %s, %z : tensor<1x1x1xi32>, tensor<f32>, tensor<i32> -> tensor<1x1x1xf32>
+  return %y : tensor<1x1x1xf32>
+}
+
+// A state argument with no global holding its trained value.
+func.func @untrained_int8(%x: tensor<4x4xf32> {qat.input = "x"}, %w: tensor<4x4xf32> {qat.state = "fc.weight"}) -> tensor<4x4xf32> {
+  %y = tosa.add %x, %w : (tensor<4x4xf32>, tensor<4x4xf32>) -> tensor<4x4xf32>
+  return %y : tensor<4x4xf32>
+}

@@ -1,0 +1,153 @@
+//===- qat-compile.cpp - trained QAT modules to native int8 code ----------===//
+//
+// Part of qat-mlir.
+//
+//   qat-compile trained.mlir --target=x86_64-avx512vnni --emit=exe -o model
+//
+// Folds the trained module's evaluation function into an integer program
+// (--qat-fold-batchnorm, --qat-fold-quant), binds and evaluates the trained
+// values, checks the accumulators, and emits code for the target. All logic
+// lives in the QatCompiler library.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qat/Compiler/Compiler.h"
+#include "qat/Dialect/Qat/Transforms/Passes.h"
+#include "qat/InitAll.h"
+#include "qat/Training/Dataset.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/WithColor.h"
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+static cl::opt<std::string> inputFile(cl::Positional,
+                                      cl::desc("<trained .mlir module>"));
+static cl::opt<std::string> outputFile("o", cl::desc("Output file"),
+                                       cl::value_desc("file"));
+static cl::opt<qat::EmitKind> emitKind(
+    "emit", cl::desc("What to write"), cl::init(qat::EmitKind::Obj),
+    cl::values(
+        clEnumValN(qat::EmitKind::MLIR, "mlir",
+                   "The deployable int8 function (constants bound), MLIR"),
+        clEnumValN(qat::EmitKind::LLVM, "llvm", "Optimized LLVM IR"),
+        clEnumValN(qat::EmitKind::Asm, "asm", "Assembly"),
+        clEnumValN(qat::EmitKind::Obj, "obj", "An object file (C ABI)"),
+        clEnumValN(qat::EmitKind::Header, "header",
+                   "The C header of the object's interface"),
+        clEnumValN(qat::EmitKind::Lib, "lib", "A shared library"),
+        clEnumValN(qat::EmitKind::Exe, "exe",
+                   "A static classifier program: ./model IMAGES.idx[.gz] "
+                   "[LABELS.idx[.gz]] [--logits FILE]")));
+static cl::opt<std::string>
+    targetName("target", cl::desc("Code generation target (--print-targets)"),
+               cl::init("x86_64-avx512vnni"));
+static cl::opt<bool> printTargets("print-targets",
+                                  cl::desc("List the targets and exit"));
+static cl::opt<std::string>
+    functionName("function",
+                 cl::desc("The prepared model's evaluation function"),
+                 cl::init("forward_eval"));
+static cl::opt<bool> keepFloat(
+    "keep-float",
+    cl::desc("Compile the evaluation function as trained (fp32 or "
+             "fake-quantized f32 arithmetic, no --qat-fold-quant): the "
+             "reference the int8 code is compared with"));
+static cl::opt<std::string>
+    symbolName("name", cl::desc("Name of the compiled C function (prefix)"),
+               cl::init("model"));
+static cl::opt<unsigned> optLevel("O", cl::desc("Optimization level 0-3"),
+                                  cl::init(3), cl::Prefix);
+static cl::opt<float>
+    inputMean("input-mean", cl::desc("Image normalization used in training"),
+              cl::init(qat::kFashionMnistMean));
+static cl::opt<float> inputStd("input-std",
+                               cl::desc("Image normalization used in training"),
+                               cl::init(qat::kFashionMnistStd));
+static cl::opt<std::string> clangPath("clang",
+                                      cl::desc("clang for --emit=lib|exe"),
+                                      cl::init(QAT_CLANG));
+static cl::opt<std::string>
+    runtimeSource("runtime-source",
+                  cl::desc("The classifier program's C source"),
+                  cl::init(QAT_CLASSIFIER_SOURCE));
+
+static int fail(const llvm::Twine &message) {
+  llvm::WithColor::error(llvm::errs(), "qat-compile") << message << "\n";
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM initLLVM(argc, argv);
+  cl::ParseCommandLineOptions(
+      argc, argv, "qat-mlir: compile a trained QAT module to int8 code\n");
+  if (printTargets) {
+    for (const qat::CompileTarget &target : qat::compileTargets())
+      llvm::outs() << llvm::left_justify(target.name, 20) << target.description
+                   << "\n";
+    return 0;
+  }
+  if (inputFile.empty())
+    return fail("no input module given");
+  if (outputFile.empty())
+    return fail("no output file given (-o)");
+  if (optLevel > 3)
+    return fail("-O must be 0, 1, 2 or 3");
+  const qat::CompileTarget *target = qat::lookupCompileTarget(targetName);
+  if (!target)
+    return fail("unknown target '" + targetName +
+                "' (qat-compile --print-targets lists them)");
+
+  DialectRegistry registry;
+  qat::registerAllDialects(registry);
+  MLIRContext context(registry);
+  context.printOpOnDiagnostic(false);
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module =
+      parseSourceFile<ModuleOp>(inputFile, sourceMgr, ParserConfig(&context));
+  if (!module)
+    return 1;
+
+  std::string deployed = keepFloat ? functionName : functionName + "_int8";
+  if (!keepFloat && !module->lookupSymbol(deployed)) {
+    PassManager pm(&context);
+    pm.addPass(qat::createFoldBatchNorm());
+    qat::FoldQuantOptions fold;
+    fold.function = functionName;
+    pm.addPass(qat::createFoldQuant(fold));
+    if (failed(pm.run(*module)))
+      return 1;
+  }
+  qat::JitOptions jitOptions;
+  jitOptions.sharedLibs.push_back(QAT_C_RUNNER_UTILS);
+  auto deploy =
+      qat::buildDeployableModule(*module, deployed, symbolName, jitOptions);
+  if (failed(deploy))
+    return 1;
+  auto function = (**deploy).lookupSymbol<func::FuncOp>(symbolName);
+  if (failed(qat::checkAccumulatorBounds(function)))
+    return 1;
+  auto interface =
+      qat::readInterface(function, /*requireQuantized=*/!keepFloat);
+  if (failed(interface))
+    return 1;
+
+  qat::EmitOptions options;
+  options.kind = emitKind;
+  options.target = target;
+  options.name = symbolName;
+  options.optLevel = optLevel;
+  options.inputMean = inputMean;
+  options.inputStd = inputStd;
+  options.clang = clangPath;
+  options.runtimeSource = runtimeSource;
+  return failed(qat::emit(**deploy, *interface, options, outputFile)) ? 1 : 0;
+}
