@@ -163,6 +163,37 @@ LogicalResult evaluateConstants(func::FuncOp function,
   return success();
 }
 
+/// Integer constants whose values fit in 8 bits (quantized weights) are
+/// stored as i8 and widened where used: the object holds int8 weights.
+void narrowConstants(func::FuncOp function) {
+  SmallVector<arith::ConstantOp> constants;
+  function.walk([&](arith::ConstantOp constant) {
+    auto type = dyn_cast<RankedTensorType>(constant.getType());
+    auto values = dyn_cast<DenseIntElementsAttr>(constant.getValue());
+    if (!type || !values || !type.getElementType().isInteger(32) ||
+        values.isSplat())
+      return;
+    bool fits = llvm::all_of(values.getValues<APInt>(), [](const APInt &v) {
+      return v.isSignedIntN(8);
+    });
+    if (fits)
+      constants.push_back(constant);
+  });
+  for (arith::ConstantOp constant : constants) {
+    OpBuilder b(constant);
+    auto values = cast<DenseIntElementsAttr>(constant.getValue());
+    auto type = cast<RankedTensorType>(constant.getType());
+    auto narrowType = type.clone(b.getI8Type());
+    DenseElementsAttr narrow = values.mapValues(
+        b.getI8Type(), [](const APInt &v) { return v.trunc(8); });
+    Value stored = arith::ConstantOp::create(b, constant.getLoc(), narrowType,
+                                             narrow);
+    Value widened = arith::ExtSIOp::create(b, constant.getLoc(), type, stored);
+    constant.replaceAllUsesWith(widened);
+    constant.erase();
+  }
+}
+
 std::optional<float> constantF32(Value value) {
   DenseFPElementsAttr attr;
   if (!matchPattern(value, m_Constant(&attr)) || attr.getNumElements() != 1)
@@ -200,6 +231,7 @@ mlir::qat::buildDeployableModule(ModuleOp module, StringRef function,
            << " arguments that are not model state";
   if (failed(evaluateConstants(copy, jitOptions)))
     return failure();
+  narrowConstants(copy);
   // The qat.* argument and result names mean nothing to LLVM.
   for (unsigned i = 0; i < copy.getNumArguments(); ++i)
     copy.setArgAttrs(i, ArrayRef<NamedAttribute>{});

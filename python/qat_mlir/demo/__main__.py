@@ -1,20 +1,25 @@
 """qat-mlir's end-to-end demo on the embedded Fashion-MNIST data.
 
-    python3 -m qat_mlir.demo
+    python3 -m qat_mlir.demo [--train-limit N]
 
 1. Imports the small CNN (PyTorch, seeded random initialization) from
-   TorchScript with qat-import, compiles it, classifies the 10,000 test
-   images, and checks the logits and predictions against PyTorch and the
-   exported state_dict against the model's.
-2. Compiles demo/calibrate.mlir (observers, quantization parameters and
-   fake quantization from the qat dialect, lowered to LLVM and JIT-compiled
-   by qat-run), calibrates uint8 and uint4 activation quantization on 4,096
-   training images, fake-quantizes the 10,000 test images, and checks every
-   number against PyTorch 1.13's observers and fake-quantization kernels.
+   TorchScript.
+2. Trains it from scratch with qat-train: --qat-prepare (per-tensor int8
+   weights, uint8 activations), StatAssist (1 FP warm-up epoch), GradBoost,
+   2 QAT epochs, target-exact (the quantized layers compute the integer
+   arithmetic of the deployed code).
+3. Compiles the trained module with qat-compile to int8 programs for x86
+   (AVX512-VNNI) and AArch64 (dot-product; run under qemu-aarch64), and
+   for comparison the trained evaluation function as it is (the QAT
+   reference) and the trained weights without quantization (fp32).
+4. Classifies the 10,000 test images with each program and prints the
+   accuracies, the agreement of the int8 programs with the QAT forward
+   (identical outputs expected), latency and object size.
 """
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -22,122 +27,128 @@ import time
 
 import numpy as np
 
-from qat_mlir import datasets, find_tool, import_torchscript, models, run_file
+from qat_mlir import datasets, find_tool, models
 
-CALIBRATION_BATCHES, BATCH = 16, 256
-
-
-def sqnr_db(reference, quantized):
-    noise = np.sum((reference.astype(np.float64) - quantized) ** 2)
-    return 10 * np.log10(np.sum(reference.astype(np.float64) ** 2) / noise)
+BATCH = 50
 
 
-def pytorch_reference(calib, test):
-    """The same calibration with PyTorch's observer and kernels."""
-    import torch
-    from torch.ao.quantization.observer import MovingAverageMinMaxObserver
-
-    observer = MovingAverageMinMaxObserver(averaging_constant=0.01,
-                                           dtype=torch.quint8)
-    for batch in calib:
-        observer(torch.from_numpy(batch))
-    results = [observer.min_val.numpy(), observer.max_val.numpy()]
-    x = torch.from_numpy(test)
-    for qmax in (255, 15):
-        grid = MovingAverageMinMaxObserver(dtype=torch.quint8, quant_min=0,
-                                           quant_max=qmax)
-        scale, zp = grid._calculate_qparams(observer.min_val, observer.max_val)
-        q, mask = torch.ops.aten.fake_quantize_per_tensor_affine_cachemask(
-            x, float(scale), int(zp), 0, qmax)
-        results += [scale.numpy().reshape(()),
-                    zp.numpy().astype(np.int32).reshape(()), q.numpy(),
-                    mask.numpy()]
-    return results
+def run(command):
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"qat-mlir demo: {' '.join(command)} failed:\n{done.stderr}")
+    return done.stdout
 
 
-def import_and_classify(test):
-    """Part 1: the small CNN through qat-import, compiled, on the test set."""
-    import torch
-
-    torch.manual_seed(0)
-    model = models.SmallCNN().eval()
-    images = test.reshape(-1, 1, 28, 28)
-    with tempfile.TemporaryDirectory(prefix="qat-demo-") as tmp:
-        archive = os.path.join(tmp, "small_cnn.pt")
-        with torch.no_grad():
-            torch.jit.trace(model, torch.from_numpy(images[:2])).save(archive)
-            expected = model(torch.from_numpy(images)).numpy()
-        start = time.perf_counter()
-        mlir = import_torchscript(archive, os.path.join(tmp, "small_cnn.mlir"),
-                                  [images.shape])
-        imported = time.perf_counter() - start
-        start = time.perf_counter()
-        (logits,) = run_file(mlir, "predict", [images])
-        ran = time.perf_counter() - start
-        state = os.path.join(tmp, "state_dict.pt")
-        subprocess.run([find_tool("qat-export"), mlir, "-o", state], check=True)
-        exported = torch.load(state)
-    same_state = all(torch.equal(exported[name], value)
-                     for name, value in model.state_dict().items())
-    agree = int((logits.argmax(1) == expected.argmax(1)).sum())
-    error = float(np.abs(logits - expected).max() / np.abs(expected).max())
-    print(f"small CNN (random init): qat-import {imported:.2f} s, compile and "
-          f"classify {images.shape[0]} images {ran:.2f} s")
-    print(f"  predictions equal to PyTorch's: {agree} of {images.shape[0]}; "
-          f"max relative logit error {error:.1e}")
-    print(f"  state_dict exported from MLIR equals the model's: {same_state}")
-    return agree == images.shape[0] and error <= 1e-4 and same_state
+def classify(exe, data, logits_path, qemu=None):
+    """Runs a compiled classifier on the test set; returns its logits,
+    accuracy (%) and microseconds per image."""
+    command = [exe, os.path.join(data, "t10k-images-idx3-ubyte.gz"),
+               os.path.join(data, "t10k-labels-idx1-ubyte.gz"),
+               "--logits", logits_path]
+    if qemu:
+        command = ["qemu-aarch64-static", "-cpu", qemu] + command
+    summary = run(command)
+    accuracy = float(re.search(r"accuracy ([0-9.]+)%", summary).group(1))
+    latency = float(re.search(r"([0-9.]+) us per image", summary).group(1))
+    return np.fromfile(logits_path, dtype=np.float32).reshape(-1, 10), accuracy, latency
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=datasets.FASHION_MNIST_DIR,
                         help="directory with the Fashion-MNIST IDX files")
+    parser.add_argument("--train-limit", type=int, default=0,
+                        help="train on the first N images only (0: all 60,000)")
+    parser.add_argument("--keep", help="keep the files in this directory")
     args = parser.parse_args()
 
-    train_images, _ = datasets.fashion_mnist("train", args.data)
-    test_images, _ = datasets.fashion_mnist("test", args.data)
-    calib = datasets.normalize(train_images[:CALIBRATION_BATCHES * BATCH]).reshape(
-        CALIBRATION_BATCHES, BATCH, 28, 28)
-    test = datasets.normalize(test_images)
-    print(f"Fashion-MNIST: {calib.shape[0]} calibration batches of {BATCH} "
-          f"training images, {test.shape[0]} test images", flush=True)
+    import torch
 
-    imported_ok = import_and_classify(test)
+    tmp = tempfile.TemporaryDirectory(prefix="qat-demo-")
+    work = args.keep or tmp.name
+    os.makedirs(work, exist_ok=True)
+    path = lambda name: os.path.join(work, name)
 
-    module = os.path.join(os.path.dirname(os.path.abspath(__file__)), "calibrate.mlir")
+    # 1. Import.
+    torch.manual_seed(0)
+    torch.jit.trace(models.SmallCNN().train(), torch.zeros(BATCH, 1, 28, 28)).save(path("small_cnn.pt"))
     start = time.perf_counter()
-    outputs = run_file(module, "calibrate", [calib, test])
-    elapsed = time.perf_counter() - start
-    print(f"qat-run: lowered, JIT-compiled and ran calibrate.mlir in {elapsed:.2f} s")
+    run([find_tool("qat-import"), path("small_cnn.pt"), "--mode", "train",
+         "--input-shape", f"{BATCH}x1x28x28", "-o", path("small_cnn.mlir")])
+    print(f"1. qat-import: small CNN (TorchScript, train mode) -> MLIR in "
+          f"{time.perf_counter() - start:.1f} s", flush=True)
 
-    minimum, maximum = outputs[0], outputs[1]
-    print(f"observed range (moving average, c = 0.01): [{minimum:.6f}, {maximum:.6f}]")
-    for name, (scale, zp, quantized, mask) in (("uint8 [0, 255]", outputs[2:6]),
-                                              ("uint4 [0, 15] ", outputs[6:10])):
-        print(f"{name}: scale {scale:.8f}, zero-point {int(zp):3d}, "
-              f"SQNR {sqnr_db(test, quantized):5.2f} dB, "
-              f"{100 * (1 - mask.mean()):.3f}% of test pixels clipped")
+    # 2. Train from scratch.
+    images = args.train_limit or 60000
+    print(f"2. qat-train: from scratch on {images} training images, StatAssist "
+          f"(1 FP warm-up epoch) + GradBoost + 2 QAT epochs, target-exact ...",
+          flush=True)
+    start = time.perf_counter()
+    log = run([find_tool("qat-train"), path("small_cnn.mlir"), "--qconfig", "per-tensor",
+               "--target-exact", "--fp-warmup-epochs", "1", "--epochs", "2",
+               "--grad-boost", "--train-limit", str(args.train_limit),
+               "-o", path("trained.mlir")])
+    for line in log.splitlines():
+        if line.startswith("epoch"):
+            print("   " + line)
+    qat_accuracy = float(re.findall(r"test accuracy ([0-9.]+)%", log)[-1])
+    print(f"   trained in {time.perf_counter() - start:.0f} s; QAT test accuracy "
+          f"{qat_accuracy:.2f}%", flush=True)
 
-    reference = pytorch_reference(calib, test)
-    names = ["min", "max", "uint8 scale", "uint8 zero-point", "uint8 fake-quant",
-             "uint8 mask", "uint4 scale", "uint4 zero-point", "uint4 fake-quant",
-             "uint4 mask"]
-    mismatches = 0
-    total = 0
-    for name, ours, theirs in zip(names, outputs, reference):
-        theirs = np.asarray(theirs).astype(ours.dtype)
-        if ours.dtype.kind == "f":
-            same = ours.view(np.uint32) == theirs.view(np.uint32)
-        else:
-            same = ours == theirs
-        total += same.size
-        if not same.all():
-            mismatches += int((~same).sum())
-            print(f"  mismatch in {name}: {int((~same).sum())} elements")
-    print(f"agreement with PyTorch 1.13: {total - mismatches:,} of {total:,} "
-          f"values bit-identical")
-    return 0 if mismatches == 0 and imported_ok else 1
+    # 3. Compile.
+    start = time.perf_counter()
+    compile_tool = find_tool("qat-compile")
+    programs = {
+        "int8 x86_64-avx512vnni": ["--target=x86_64-avx512vnni"],
+        "int8 aarch64-dotprod": ["--target=aarch64-dotprod"],
+        "QAT reference (f32)": ["--target=x86_64-avx512vnni", "--keep-float"],
+    }
+    for name, options in programs.items():
+        stem = path(name.split()[0] + "-" + name.split()[1])
+        run([compile_tool, path("trained.mlir"), *options, "--emit=exe", "-o", stem])
+        run([compile_tool, path("trained.mlir"), *options, "--emit=obj", "-o", stem + ".o"])
+    # fp32: the trained weights in the plain model, no quantization at all.
+    run([find_tool("qat-export"), path("trained.mlir"), "-o", path("trained.pt")])
+    fp32 = models.SmallCNN().eval()
+    fp32.load_state_dict(torch.load(path("trained.pt")), strict=False)
+    torch.jit.trace(fp32, torch.zeros(BATCH, 1, 28, 28)).save(path("fp32.pt"))
+    run([find_tool("qat-import"), path("fp32.pt"), "--input-shape", f"{BATCH}x1x28x28",
+         "-o", path("fp32.mlir")])
+    for emit, out in (("exe", path("fp32-x86")), ("obj", path("fp32-x86.o"))):
+        run([compile_tool, path("fp32.mlir"), "--keep-float", "--function=forward",
+             "--target=x86_64-avx512vnni", f"--emit={emit}", "-o", out])
+    print(f"3. qat-compile: int8 for x86_64-avx512vnni and aarch64-dotprod, the "
+          f"f32 QAT reference and fp32 in {time.perf_counter() - start:.1f} s", flush=True)
+
+    # 4. Classify the test set.
+    reference, ref_accuracy, ref_latency = classify(path("QAT-reference"), args.data,
+                                                    path("reference.logits"))
+    print(f"4. the 10,000 test images:")
+    print(f"   QAT reference (trained evaluation function, f32): accuracy "
+          f"{ref_accuracy:.2f}%, {ref_latency:.0f} us/image")
+    ok = abs(ref_accuracy - qat_accuracy) < 1e-9
+    for name, exe, qemu in (("int8 x86_64-avx512vnni", "int8-x86_64-avx512vnni", None),
+                            ("int8 aarch64-dotprod", "int8-aarch64-dotprod", "max")):
+        logits, accuracy, latency = classify(path(exe), args.data, path(exe + ".logits"), qemu)
+        same = logits.tobytes() == reference.tobytes()
+        agree = int((logits.argmax(1) == reference.argmax(1)).sum())
+        where = " under qemu (correctness only)" if qemu else ""
+        print(f"   {name}: accuracy {accuracy:.2f}%, predictions equal to the QAT "
+              f"forward's: {agree} of 10000, outputs identical: {same}, "
+              f"{latency:.0f} us/image{where}")
+        ok = ok and same and abs(accuracy - qat_accuracy) < 1e-9
+        if not qemu:
+            int8_latency = latency
+    _, fp32_accuracy, fp32_latency = classify(path("fp32-x86"), args.data, path("fp32.logits"))
+    print(f"   fp32 (trained weights, no quantization): accuracy {fp32_accuracy:.2f}%, "
+          f"{fp32_latency:.0f} us/image")
+    int8_size = os.path.getsize(path("int8-x86_64-avx512vnni.o"))
+    fp32_size = os.path.getsize(path("fp32-x86.o"))
+    print(f"summary: QAT {qat_accuracy:.2f}% = int8 x86 = int8 AArch64 (identical outputs: "
+          f"{ok}); fp32 weights {fp32_accuracy:.2f}%; int8 vs fp32 on x86: latency "
+          f"{int8_latency:.0f} vs {fp32_latency:.0f} us/image ({fp32_latency / int8_latency:.2f}x), "
+          f"object {int8_size // 1024} vs {fp32_size // 1024} KiB")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
