@@ -193,3 +193,25 @@ def qat_ready(model, fuse, backend="qnnpack"):
     wrapped.qconfig = tq.get_default_qat_qconfig(backend)
     tq.prepare_qat(wrapped, inplace=True)
     return wrapped
+
+
+def pytorch_qat_name(name, fuse):
+    """A state name of a module prepared by --qat-prepare -> the name of the
+    same tensor in PyTorch's eager QAT model (`qat_ready`: wrapped in
+    Sequential(QuantStub, model, DeQuantStub), `fuse` groups fused)."""
+    bn_of = {group[1]: group[0] for group in fuse if len(group) == 3}
+    prefix, _, rest = name.partition(".")
+    if prefix == "quant":  # quant.<input>.activation_post_process.X
+        rest = rest.split(".", 1)[1]
+        return "0." + _observer_name(rest)
+    if prefix in bn_of:
+        return f"1.{bn_of[prefix]}.bn.{rest}"
+    return f"1.{prefix}." + _observer_name(rest)
+
+
+def _observer_name(rest):
+    # weight_fake_quant.min_val -> weight_fake_quant.activation_post_process.min_val
+    head, _, leaf = rest.rpartition(".")
+    if head and leaf in ("min_val", "max_val"):
+        return f"{head}.activation_post_process.{leaf}"
+    return rest

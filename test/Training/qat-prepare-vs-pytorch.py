@@ -50,27 +50,6 @@ def qconfig(weights, activations):
     return tq.QConfig(activation=act, weight=wt)
 
 
-def pytorch_name(name, fuse):
-    """Our state name -> the name in PyTorch's prepared (wrapped) model."""
-    bn_of = {group[1]: group[0] for group in fuse if len(group) == 3}
-    prefix, _, rest = name.partition(".")
-    if prefix == "quant":  # quant.<input>.activation_post_process.X
-        rest = rest.split(".", 1)[1]
-        prefix = "0"
-        return "0." + _observer(rest)
-    if prefix in bn_of:
-        return f"1.{bn_of[prefix]}.bn.{rest}"
-    return f"1.{prefix}." + _observer(rest)
-
-
-def _observer(rest):
-    # weight_fake_quant.min_val -> weight_fake_quant.activation_post_process.min_val
-    head, _, leaf = rest.rpartition(".")
-    if head and leaf in ("min_val", "max_val"):
-        return f"{head}.activation_post_process.{leaf}"
-    return rest
-
-
 def forward_signature(path):
     text = open(path).read()
     match = re.search(r"func\.func @forward\((.*)\) -> \((.*)\) \{", text)
@@ -116,7 +95,7 @@ def check(name, make, fuse, weights, activations, shape):
     state_theirs = dict(initial)
     state_ours = {}
     for n in forward_signature(ours)[0]:
-        value = initial[pytorch_name(n, fuse)]
+        value = initial[models.pytorch_qat_name(n, fuse)]
         per_channel = weights == "per-channel" and ".weight_fake_quant." in n
         quant_state = n.endswith(("min_val", "max_val", "scale", "zero_point"))
         state_ours[n] = value.reshape(()) if quant_state and not per_channel else value
@@ -126,7 +105,7 @@ def check(name, make, fuse, weights, activations, shape):
         logits_theirs, updates_theirs = step(theirs, state_theirs, x.numpy())
         assert_bitwise_equal(logits_ours, logits_theirs, f"{name} logits, step {step_index}")
         for n, value in updates_ours.items():
-            assert_bitwise_equal(value.reshape(-1), updates_theirs[pytorch_name(n, fuse)].reshape(-1),
+            assert_bitwise_equal(value.reshape(-1), updates_theirs[models.pytorch_qat_name(n, fuse)].reshape(-1),
                                  f"{name} {n}, step {step_index}")
         with torch.no_grad():
             eager_logits = reference(x).numpy()
