@@ -12,6 +12,7 @@ packages=(
   python3 python3-numpy python3-torch libtorch-dev zlib1g-dev libomp-22-dev
   dataset-fashion-mnist
   qemu-user-static libc6-dev-arm64-cross libgcc-12-dev-arm64-cross
+  libdnnl-dev libbenchmark-dev
 )
 
 missing=()

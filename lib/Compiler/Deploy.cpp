@@ -173,9 +173,8 @@ void narrowConstants(func::FuncOp function) {
     if (!type || !values || !type.getElementType().isInteger(32) ||
         values.isSplat())
       return;
-    bool fits = llvm::all_of(values.getValues<APInt>(), [](const APInt &v) {
-      return v.isSignedIntN(8);
-    });
+    bool fits = llvm::all_of(values.getValues<APInt>(),
+                             [](const APInt &v) { return v.isSignedIntN(8); });
     if (fits)
       constants.push_back(constant);
   });
@@ -186,8 +185,8 @@ void narrowConstants(func::FuncOp function) {
     auto narrowType = type.clone(b.getI8Type());
     DenseElementsAttr narrow = values.mapValues(
         b.getI8Type(), [](const APInt &v) { return v.trunc(8); });
-    Value stored = arith::ConstantOp::create(b, constant.getLoc(), narrowType,
-                                             narrow);
+    Value stored =
+        arith::ConstantOp::create(b, constant.getLoc(), narrowType, narrow);
     Value widened = arith::ExtSIOp::create(b, constant.getLoc(), type, stored);
     constant.replaceAllUsesWith(widened);
     constant.erase();

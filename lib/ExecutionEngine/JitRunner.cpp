@@ -217,6 +217,7 @@ JitModule::compile(ModuleOp module, ArrayRef<std::string> entries,
   pm.addPass(createSymbolDCEPass());
   LowerToLLVMOptions lowering;
   lowering.threads = options.threads;
+  lowering.int8Isa = options.int8Isa;
   buildLowerToLLVMPipeline(pm, lowering);
   if (failed(pm.run(module)))
     return failure();

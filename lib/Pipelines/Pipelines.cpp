@@ -34,6 +34,8 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
   pm.addPass(createTosaToTensorPass());
   pm.addPass(createConvertQatToLinalg());
   pm.addPass(createConvertElementwiseToLinalgPass());
+  // Data-tiled int8 products (linalg.pack -> mmt4d -> unpack).
+  pm.addPass(createLowerPackUnpack());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   if (parallel) {
@@ -63,6 +65,11 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
   pm.addPass(createConvertBufferizationToMemRefPass());
   if (parallel)
     pm.addNestedPass<func::FuncOp>(createForallToParallelLoopPass());
+  if (!options.int8Isa.empty()) {
+    LowerMmt4dOptions mmt4d;
+    mmt4d.isa = options.int8Isa;
+    pm.addPass(createLowerMmt4d(mmt4d));
+  }
   // Compiled code needs only libc: no memrefCopy from the runner utilities.
   pm.addPass(createStridedCopiesToLinalg());
   pm.addPass(createInterchangeLoops());
@@ -80,6 +87,7 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
+  pm.addPass(createConvertVectorToLLVMPass());
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
@@ -97,6 +105,9 @@ struct LowerToLLVMPipelineOptions
   Option<unsigned> threads{*this, "threads",
                            llvm::cl::desc("Threads per large op (OpenMP)"),
                            llvm::cl::init(1)};
+  Option<std::string> int8Isa{
+      *this, "int8-isa",
+      llvm::cl::desc("int8 mmt4d microkernels: avx512vnni (default: loops)")};
 };
 } // namespace
 
@@ -108,6 +119,7 @@ void mlir::qat::registerPipelines() {
       [](OpPassManager &pm, const LowerToLLVMPipelineOptions &options) {
         LowerToLLVMOptions lowering;
         lowering.threads = options.threads;
+        lowering.int8Isa = options.int8Isa;
         buildLowerToLLVMPipeline(pm, lowering);
       });
 }

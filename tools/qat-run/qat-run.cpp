@@ -57,6 +57,10 @@ static cl::opt<unsigned>
     optLevel("O", cl::Prefix, cl::desc("LLVM optimization level (-O0 to -O3)"),
              cl::init(2));
 
+static cl::opt<std::string>
+    int8Isa("int8-isa",
+            cl::desc("int8 linalg.mmt4d microkernels for this instruction set "
+                     "(avx512vnni; default: generic loops)"));
 static cl::opt<unsigned>
     threads("num-threads",
             cl::desc("Threads each large op runs on (OpenMP); default 1"),
@@ -117,6 +121,7 @@ int main(int argc, char **argv) {
                             sharedLibs.end());
   options.calls = calls;
   options.threads = std::max(1u, threads.getValue());
+  options.int8Isa = int8Isa;
   if (options.threads > 1)
     options.sharedLibs.push_back(QAT_OPENMP_RUNTIME);
   FailureOr<qat::JitResult> result =

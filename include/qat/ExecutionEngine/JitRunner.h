@@ -32,6 +32,8 @@ struct JitOptions {
   /// Threads each large op is split over (OpenMP; sharedLibs must then
   /// hold libomp); 1: sequential code.
   unsigned threads = 1;
+  /// int8 mmt4d microkernels (LowerToLLVMOptions::int8Isa); empty: loops.
+  std::string int8Isa;
   /// How many times to call the entry function (for timing); the outputs
   /// are those of the last call. Every call sees the original inputs.
   unsigned calls = 1;

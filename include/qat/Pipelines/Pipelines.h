@@ -7,6 +7,8 @@
 #ifndef QAT_PIPELINES_PIPELINES_H
 #define QAT_PIPELINES_PIPELINES_H
 
+#include <string>
+
 namespace mlir {
 class OpPassManager;
 
@@ -16,6 +18,9 @@ struct LowerToLLVMOptions {
   /// Threads each large linalg op is split over (OpenMP); 1: sequential
   /// code. The compiled code then needs libomp at run time.
   unsigned threads = 1;
+  /// Dot-product instruction set for int8 linalg.mmt4d microkernels
+  /// (--qat-lower-mmt4d): "avx512vnni", or empty for the generic loops.
+  std::string int8Isa;
 };
 
 /// Lowers a module of func.func ops on tensors (tosa, qat, linalg, tensor,

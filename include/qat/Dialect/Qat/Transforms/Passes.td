@@ -414,6 +414,57 @@ def StridedCopiesToLinalg : Pass<"qat-strided-copies-to-linalg"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def LowerPackUnpack : Pass<"qat-lower-pack-unpack"> {
+  let summary = "linalg.pack and linalg.unpack as pad, reshape and transpose";
+  let description = [{
+    Rewrites every `linalg.pack` into `tensor.pad` + `tensor.expand_shape` +
+    `linalg.transpose` and every `linalg.unpack` into `linalg.transpose` +
+    `tensor.collapse_shape` + `tensor.extract_slice` (upstream's
+    `lowerPack`/`lowerUnPack`), which bufferize and lower to loops. Packing
+    is how int8 matrix products reach the data-tiled `linalg.mmt4d` form
+    that `--qat-lower-mmt4d` turns into dot-product microkernels.
+  }];
+  let dependentDialects = [
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+def LowerMmt4d : Pass<"qat-lower-mmt4d"> {
+  let summary = "int8 linalg.mmt4d on buffers as dot-product microkernels";
+  let description = [{
+    Replaces every `linalg.mmt4d` on buffers with `i8` operands and an `i32`
+    accumulator whose inner tiles fit the instruction set by a register-
+    blocked microkernel:
+
+    - `isa=avx512vnni`: LHS tiles `M0 x 4`, RHS tiles `16 x 4` (one 64-byte
+      vector: lane `n` holds `rhs[n][0..3]`, exactly `vpdpbusd`'s layout),
+      accumulator tiles `M0 x 16`. For each RHS panel the `M0` rows of an
+      LHS panel are accumulated in `M0` zmm registers: per step of 4 along
+      K, one 64-byte RHS load, and per row a 4-byte broadcast and one
+      `vpdpbusd` (`llvm.x86.avx512.vpdpbusd.512`).
+
+    `vpdpbusd` multiplies unsigned by signed bytes while `linalg.mmt4d`
+    multiplies signed bytes: the LHS bytes are flipped to unsigned
+    (`a ^ 0x80 = a + 128`) and the surplus `128 * sum_k rhs[n][k]`, computed
+    once per RHS panel with the same instruction, is subtracted. The result
+    is exact (i32 wrap-around included, as the generic lowering).
+
+    Other `linalg.mmt4d` ops stay for the generic lowering to loops.
+  }];
+  let options = [
+    Option<"isa", "isa", "std::string", "\"avx512vnni\"",
+           "The dot-product instruction set: avx512vnni">
+  ];
+  let dependentDialects = [
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::arith::ArithDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect",
+  ];
+}
+
 def OutlineKernels : Pass<"qat-outline-kernels", "::mlir::ModuleOp"> {
   let summary = "Move each linalg op on buffers into a function of its own";
   let description = [{

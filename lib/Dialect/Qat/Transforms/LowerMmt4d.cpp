@@ -1,0 +1,192 @@
+//===- LowerMmt4d.cpp - int8 mmt4d as dot-product microkernels ------------===//
+//
+// Part of qat-mlir. The --qat-lower-mmt4d pass. Upstream's vectorizer
+// turns linalg.mmt4d into vector.contract, whose lowering cannot produce
+// vpdpbusd (x86vector has only the signed-by-signed vpdpbssd, which AMD
+// Zen 4 lacks); the microkernel is therefore written here with the LLVM
+// intrinsic, around upstream's packed layout.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qat/Dialect/Qat/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+namespace mlir::qat {
+#define GEN_PASS_DEF_LOWERMMT4D
+#include "qat/Dialect/Qat/Transforms/Passes.h.inc"
+} // namespace mlir::qat
+
+using namespace mlir;
+
+namespace {
+
+constexpr int64_t kLanes = 16; // i32 lanes of a zmm register
+constexpr int64_t kDepth = 4;  // bytes per lane per vpdpbusd
+
+/// The shapes of an mmt4d that the AVX512-VNNI microkernel handles.
+struct Tiles {
+  int64_t m1, n1, k1, m0;
+};
+
+std::optional<Tiles> matchVnniTiles(linalg::Mmt4DOp op) {
+  if (!op.hasPureBufferSemantics())
+    return std::nullopt;
+  auto lhs = dyn_cast<MemRefType>(op.getDpsInputs()[0].getType());
+  auto rhs = dyn_cast<MemRefType>(op.getDpsInputs()[1].getType());
+  auto out = dyn_cast<MemRefType>(op.getDpsInits()[0].getType());
+  if (!lhs || !rhs || !out || !lhs.hasStaticShape() || !rhs.hasStaticShape() ||
+      !out.hasStaticShape() || !lhs.getLayout().isIdentity() ||
+      !rhs.getLayout().isIdentity() || !out.getLayout().isIdentity() ||
+      !lhs.getElementType().isInteger(8) ||
+      !rhs.getElementType().isInteger(8) || !out.getElementType().isInteger(32))
+    return std::nullopt;
+  ArrayRef<int64_t> l = lhs.getShape(), r = rhs.getShape();
+  if (l[3] != kDepth || r[3] != kDepth || r[2] != kLanes)
+    return std::nullopt;
+  // mmt4d's body extends i8 to i32 with sign: vpdpbusd's contract after
+  // the LHS flip below.
+  return Tiles{l[0], r[0], l[1], l[2]};
+}
+
+struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    if (isa != "avx512vnni") {
+      getOperation()->emitError("--qat-lower-mmt4d: unknown isa '")
+          << isa << "' (avx512vnni)";
+      return signalPassFailure();
+    }
+    SmallVector<std::pair<linalg::Mmt4DOp, Tiles>> ops;
+    getOperation()->walk([&](linalg::Mmt4DOp op) {
+      if (std::optional<Tiles> tiles = matchVnniTiles(op))
+        ops.push_back({op, *tiles});
+    });
+    for (auto [op, tiles] : ops) {
+      OpBuilder b(op);
+      lowerToVnni(b, op, tiles);
+      op.erase();
+    }
+  }
+
+  /// for m1: comp[m0] = sum_k1 vpdpbusd(0, 0x80.., broadcast(lhs[m1, k1, m0]))
+  ///   for n1 (two panels at a time where N1 is even):
+  ///     acc[m0] = out[m1, n1, m0] - comp[m0]
+  ///     for k1: w = rhs[n1, k1] ^ 0x80
+  ///             acc[m0] = vpdpbusd(acc[m0], w, broadcast(lhs[m1, k1, m0]))
+  ///     out[m1, n1, m0] = acc[m0]
+  /// The RHS tile is the unsigned operand (flipped once per step, shared by
+  /// the M0 rows) so that the LHS broadcasts fold into vpdpbusd as memory
+  /// operands; the surplus 128 * sum_k lhs[m][k] is per row, once per LHS
+  /// panel.
+  static void lowerToVnni(OpBuilder &b, linalg::Mmt4DOp op, Tiles tiles) {
+    Location loc = op.getLoc();
+    Type i8 = b.getI8Type(), i32 = b.getI32Type();
+    auto bytes = VectorType::get({kLanes * kDepth}, i8);
+    auto words = VectorType::get({kLanes}, i32);
+    StringAttr vpdpbusd = b.getStringAttr("llvm.x86.avx512.vpdpbusd.512");
+    auto dot = [&](OpBuilder &b, Value acc, Value unsignedBytes,
+                   Value signedBytes) -> Value {
+      return LLVM::CallIntrinsicOp::create(
+                 b, loc, words, vpdpbusd,
+                 ValueRange{acc, unsignedBytes, signedBytes})
+          .getResult(0);
+    };
+    auto index = [&](int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(b, loc, v);
+    };
+    // An LHS row's 4 bytes as one i32, broadcast to every lane.
+    Value lhs = memref::CollapseShapeOp::create(
+        b, loc, op.getDpsInputs()[0],
+        SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+    auto broadcastRow = [&](OpBuilder &b, Value m1, Value k1, int64_t m0) {
+      Value quad =
+          vector::LoadOp::create(b, loc, VectorType::get({kDepth}, i8), lhs,
+                                 ValueRange{m1, k1, index(m0 * kDepth)});
+      Value word =
+          vector::BitCastOp::create(b, loc, VectorType::get({1}, i32), quad);
+      Value splat = vector::BroadcastOp::create(
+          b, loc, words, vector::ExtractOp::create(b, loc, word, 0));
+      return vector::BitCastOp::create(b, loc, bytes, splat).getResult();
+    };
+    // An RHS tile's 64 bytes are contiguous.
+    Value rhs = memref::CollapseShapeOp::create(
+        b, loc, op.getDpsInputs()[1],
+        SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+    Value out = op.getDpsInits()[0];
+    Value zero = index(0), one = index(1);
+    Value zeroWords = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(words, b.getI32IntegerAttr(0)));
+    Value signBits = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(bytes, b.getI8IntegerAttr(-128)));
+
+    scf::ForOp::create(
+        b, loc, zero, index(tiles.m1), one, ValueRange{},
+        [&](OpBuilder &b, Location loc, Value m1, ValueRange) {
+          // 128 * sum_k lhs[m][k] for each row m of the panel.
+          SmallVector<Value> zeros(tiles.m0, zeroWords);
+          auto comps = scf::ForOp::create(
+              b, loc, zero, index(tiles.k1), one, zeros,
+              [&](OpBuilder &b, Location loc, Value k1, ValueRange acc) {
+                SmallVector<Value> next;
+                for (int64_t m0 = 0; m0 < tiles.m0; ++m0)
+                  next.push_back(
+                      dot(b, acc[m0], signBits, broadcastRow(b, m1, k1, m0)));
+                scf::YieldOp::create(b, loc, next);
+              });
+          // Two RHS panels per step where N1 allows: 2 * M0 accumulators
+          // share each LHS broadcast.
+          int64_t panels = tiles.n1 % 2 == 0 ? 2 : 1;
+          scf::ForOp::create(
+              b, loc, zero, index(tiles.n1), index(panels), ValueRange{},
+              [&](OpBuilder &b, Location loc, Value n1, ValueRange) {
+                SmallVector<Value> columns{n1};
+                if (panels == 2)
+                  columns.push_back(arith::AddIOp::create(b, loc, n1, one));
+                SmallVector<Value> init;
+                for (Value column : columns)
+                  for (int64_t m0 = 0; m0 < tiles.m0; ++m0) {
+                    Value c = vector::LoadOp::create(
+                        b, loc, words, out,
+                        ValueRange{m1, column, index(m0), zero});
+                    init.push_back(
+                        arith::SubIOp::create(b, loc, c, comps.getResult(m0)));
+                  }
+                auto loop = scf::ForOp::create(
+                    b, loc, zero, index(tiles.k1), one, init,
+                    [&](OpBuilder &b, Location loc, Value k1, ValueRange accs) {
+                      SmallVector<Value> weights;
+                      for (Value column : columns) {
+                        Value w = vector::LoadOp::create(
+                            b, loc, bytes, rhs, ValueRange{column, k1, zero});
+                        weights.push_back(
+                            arith::XOrIOp::create(b, loc, w, signBits));
+                      }
+                      SmallVector<Value> next(accs.begin(), accs.end());
+                      for (int64_t m0 = 0; m0 < tiles.m0; ++m0) {
+                        Value row = broadcastRow(b, m1, k1, m0);
+                        for (auto [j, w] : llvm::enumerate(weights))
+                          next[j * tiles.m0 + m0] =
+                              dot(b, accs[j * tiles.m0 + m0], w, row);
+                      }
+                      scf::YieldOp::create(b, loc, next);
+                    });
+                for (auto [j, column] : llvm::enumerate(columns))
+                  for (int64_t m0 = 0; m0 < tiles.m0; ++m0)
+                    vector::StoreOp::create(
+                        b, loc, loop.getResult(j * tiles.m0 + m0), out,
+                        ValueRange{m1, column, index(m0), zero});
+                scf::YieldOp::create(b, loc);
+              });
+          scf::YieldOp::create(b, loc);
+        });
+  }
+};
+
+} // namespace
