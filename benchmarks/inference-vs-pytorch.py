@@ -25,7 +25,6 @@ import warnings
 
 import numpy as np
 import torch
-import torch.ao.quantization as tq
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
 from qat_mlir import datasets, find_tool, models  # noqa: E402
@@ -81,15 +80,7 @@ with tempfile.TemporaryDirectory() as tmp:
     peers = {"PyTorch fp32 eager": torch_latency(fp32, x)}
     for engine in ("qnnpack", "onednn"):
         torch.backends.quantized.engine = engine
-        wrapped = models.qat_ready(models.FusableSmallCNN(), FUSE, backend="qnnpack")
-        target = wrapped.state_dict()
-        for name, value in state.items():
-            mapped = models.pytorch_qat_name(name, FUSE)
-            if mapped in target:
-                target[mapped] = value.reshape(target[mapped].shape)
-        wrapped.load_state_dict(target)
-        wrapped.apply(tq.disable_observer)
-        converted = tq.convert(wrapped.eval())
+        _, converted = models.converted_qat_model(state, FUSE)
         peers[f"PyTorch int8 ({engine})"] = torch_latency(converted, x)
 
 print(f"| program (1 thread, batch {BATCH}) | us/image | qat-mlir int8 speed-up |")

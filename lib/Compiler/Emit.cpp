@@ -35,20 +35,21 @@ using namespace mlir::qat;
 const std::vector<CompileTarget> &mlir::qat::compileTargets() {
   static const std::vector<CompileTarget> targets = {
       {"x86_64-avx512vnni", "x86_64-unknown-linux-gnu", "x86-64-v4",
-       "+avx512vnni",
+       "+avx512vnni", "avx512vnni",
        "x86-64 with AVX-512 and AVX512-VNNI (Ice Lake and "
        "later Xeons, AMD Zen 4)"},
       {"x86_64-avxvnni", "x86_64-unknown-linux-gnu", "x86-64-v3", "+avxvnni",
+       "avxvnni",
        "x86-64 with AVX2 and the VEX AVX-VNNI (Alder Lake and later client "
        "chips)"},
-      {"x86_64-generic", "x86_64-unknown-linux-gnu", "x86-64", "",
+      {"x86_64-generic", "x86_64-unknown-linux-gnu", "x86-64", "", "",
        "any x86-64 (SSE2)"},
       {"aarch64-dotprod", "aarch64-unknown-linux-gnu", "generic",
-       "+v8.2a,+neon,+dotprod",
+       "+v8.2a,+neon,+dotprod", "dotprod",
        "AArch64 with the dot-product extension "
        "(Armv8.2-A+dotprod: Neoverse N1, Cortex-A76 "
        "and later)"},
-      {"aarch64-generic", "aarch64-unknown-linux-gnu", "generic", "+neon",
+      {"aarch64-generic", "aarch64-unknown-linux-gnu", "generic", "+neon", "",
        "any AArch64 (Armv8-A with NEON)"},
   };
   return targets;
@@ -243,7 +244,9 @@ LogicalResult mlir::qat::emit(ModuleOp module, const ModelInterface &interface,
     });
 
   PassManager pm(module.getContext());
-  buildLowerToLLVMPipeline(pm);
+  LowerToLLVMOptions lowering;
+  lowering.int8Isa = options.target->int8Isa;
+  buildLowerToLLVMPipeline(pm, lowering);
   if (failed(pm.run(module)))
     return failure();
   registerBuiltinDialectTranslation(*module.getContext());

@@ -215,3 +215,26 @@ def _observer_name(rest):
     if head and leaf in ("min_val", "max_val"):
         return f"{head}.activation_post_process.{leaf}"
     return rest
+
+
+def converted_qat_model(state, fuse, make=None):
+    """PyTorch's deployment of a model trained by qat-mlir: `state` (the
+    state_dict that qat-export writes of a module prepared by
+    --qat-prepare, per-tensor qnnpack qconfig) loaded into PyTorch's eager
+    QAT model of the same structure (`make()`, FusableSmallCNN by default),
+    observers disabled so the trained quantization parameters stay, then
+    torch.ao.quantization.convert. Returns (QAT model in eval mode,
+    converted model); run the latter on the quantized engine of choice."""
+    import torch.ao.quantization as tq
+    wrapped = qat_ready((make or FusableSmallCNN)(), fuse, backend="qnnpack")
+    target = wrapped.state_dict()
+    for name, value in state.items():
+        mapped = pytorch_qat_name(name, fuse)
+        if mapped in target:
+            target[mapped] = value.reshape(target[mapped].shape)
+    wrapped.load_state_dict(target)
+    # PyTorch's observers keep observing in eval mode, and convert runs the
+    # weight observers once more: disable them.
+    wrapped.apply(tq.disable_observer)
+    wrapped.eval()
+    return wrapped, tq.convert(wrapped)  # convert copies (inplace=False)

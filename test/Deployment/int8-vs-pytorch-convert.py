@@ -23,7 +23,6 @@ import warnings
 
 import numpy as np
 import torch
-import torch.ao.quantization as tq
 
 from qat_mlir import datasets, models
 from qat_mlir.tools import find_tool
@@ -69,20 +68,9 @@ images, labels = datasets.fashion_mnist("test", data)
 x = torch.from_numpy(datasets.normalize(images).reshape(-1, 1, 28, 28))
 for engine in ("qnnpack", "onednn"):
     torch.backends.quantized.engine = engine
-    wrapped = models.qat_ready(models.FusableSmallCNN(), FUSE, backend="qnnpack")
-    target = wrapped.state_dict()
-    for name, value in state.items():
-        mapped = models.pytorch_qat_name(name, FUSE)
-        if mapped in target:
-            target[mapped] = value.reshape(target[mapped].shape)
-    wrapped.load_state_dict(target)
-    # The trained quantization parameters as they are: PyTorch's observers
-    # keep observing in eval mode (and convert runs the weight observers).
-    wrapped.apply(tq.disable_observer)
-    wrapped.eval()
+    wrapped, converted = models.converted_qat_model(state, FUSE)
     with torch.no_grad():
         fake_quant = wrapped(x).numpy()
-    converted = tq.convert(wrapped)
     with torch.no_grad():
         quantized = converted[1](converted[0](x))  # int8 logits (before DeQuantStub)
     codes = quantized.int_repr().numpy().astype(np.int64)

@@ -56,9 +56,11 @@ FailureOr<ModelInterface> readInterface(func::FuncOp function,
 /// otherwise.
 LogicalResult checkAccumulatorBounds(func::FuncOp function);
 
-/// A code generation target: an LLVM triple, CPU and features.
+/// A code generation target: an LLVM triple, CPU and features, and the
+/// dot-product microkernels of its int8 products (--qat-lower-mmt4d isa;
+/// empty: generic loops).
 struct CompileTarget {
-  std::string name, triple, cpu, features, description;
+  std::string name, triple, cpu, features, int8Isa, description;
 };
 
 /// The targets qat-compile knows, by name.

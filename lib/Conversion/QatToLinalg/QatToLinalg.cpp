@@ -114,6 +114,21 @@ Value quantizedLevel(OpBuilder &b, Location loc, Value x, Value invScale,
   return arith::AddFOp::create(b, loc, rounded, zeroPointF);
 }
 
+/// The level clamped to [qmin, qmax] in f32. PyTorch casts the level to
+/// int64_t: NaN and values of 2^63 or more become INT64_MIN on x86, which
+/// the clamp sends to qmin; so do they here.
+Value clampLevel(OpBuilder &b, Location loc, Value level, float qmin,
+                 float qmax) {
+  Value lo = f32Constant(b, loc, qmin);
+  Value hi = f32Constant(b, loc, qmax);
+  Value clamped = arith::MinimumFOp::create(
+      b, loc, arith::MaximumFOp::create(b, loc, level, lo), hi);
+  Value int64Limit = f32Constant(b, loc, 0x1p63f);
+  Value notRepresentable = arith::CmpFOp::create(
+      b, loc, arith::CmpFPredicate::UGE, level, int64Limit);
+  return arith::SelectOp::create(b, loc, notRepresentable, lo, clamped);
+}
+
 /// The lowering shared by qat.fake_quant and qat.fake_quant_mask: a
 /// linalg.generic over (input, inv_scale, scale, zero_point) producing one
 /// tensor of `resultElementType`, whose body computes the level and hands it
@@ -159,17 +174,7 @@ struct FakeQuantLowering : OpRewritePattern<FakeQuantOp> {
         op, rewriter, rewriter.getF32Type(),
         [&](OpBuilder &b, Location loc, Value level, Value scale,
             Value zeroPointF) {
-          Value lo = f32Constant(b, loc, qmin);
-          Value hi = f32Constant(b, loc, qmax);
-          Value clamped = arith::MinimumFOp::create(
-              b, loc, arith::MaximumFOp::create(b, loc, level, lo), hi);
-          // PyTorch casts the level to int64_t: NaN and values of 2^63 or
-          // more become INT64_MIN on x86, which the clamp sends to qmin.
-          Value int64Limit = f32Constant(b, loc, 0x1p63f);
-          Value notRepresentable = arith::CmpFOp::create(
-              b, loc, arith::CmpFPredicate::UGE, level, int64Limit);
-          clamped =
-              arith::SelectOp::create(b, loc, notRepresentable, lo, clamped);
+          Value clamped = clampLevel(b, loc, level, qmin, qmax);
           Value centered = arith::SubFOp::create(b, loc, clamped, zeroPointF);
           return arith::MulFOp::create(b, loc, centered, scale).getResult();
         });
@@ -225,15 +230,7 @@ struct QuantizeLowering : OpRewritePattern<QuantizeOp> {
         op, rewriter, rewriter.getI32Type(),
         [&](OpBuilder &b, Location loc, Value level, Value, Value) -> Value {
           // The same clamp and NaN/2^63 rule as qat.fake_quant.
-          Value lo = f32Constant(b, loc, qmin);
-          Value hi = f32Constant(b, loc, qmax);
-          Value clamped = arith::MinimumFOp::create(
-              b, loc, arith::MaximumFOp::create(b, loc, level, lo), hi);
-          Value int64Limit = f32Constant(b, loc, 0x1p63f);
-          Value notRepresentable = arith::CmpFOp::create(
-              b, loc, arith::CmpFPredicate::UGE, level, int64Limit);
-          clamped =
-              arith::SelectOp::create(b, loc, notRepresentable, lo, clamped);
+          Value clamped = clampLevel(b, loc, level, qmin, qmax);
           return arith::FPToSIOp::create(b, loc, b.getI32Type(), clamped);
         });
     rewriter.replaceOp(op, result);

@@ -26,15 +26,34 @@ using namespace mlir;
 
 namespace {
 
-constexpr int64_t kLanes = 16; // i32 lanes of a zmm register
-constexpr int64_t kDepth = 4;  // bytes per lane per vpdpbusd
+constexpr int64_t kDepth = 4; // bytes per i32 lane per dot instruction
+
+/// A dot-product instruction: i32 lanes, each accumulating 4 products of
+/// bytes.
+struct Isa {
+  StringRef name;
+  int64_t lanes;
+  StringRef intrinsic;
+  /// x86's vpdpbusd multiplies unsigned by signed bytes; AArch64's sdot
+  /// signed by signed, which is mmt4d's own arithmetic.
+  bool mixedSign;
+  /// RHS panels per step: the accumulators (rows x panels) must leave
+  /// registers for the operands (32 zmm or v registers, 16 ymm).
+  int64_t panels;
+};
+
+constexpr Isa kIsas[] = {
+    {"avx512vnni", 16, "llvm.x86.avx512.vpdpbusd.512", true, 2},
+    {"avxvnni", 8, "llvm.x86.avx512.vpdpbusd.256", true, 1},
+    {"dotprod", 4, "llvm.aarch64.neon.sdot.v4i32.v16i8", false, 2},
+};
 
 /// The shapes of an mmt4d that the AVX512-VNNI microkernel handles.
 struct Tiles {
   int64_t m1, n1, k1, m0;
 };
 
-std::optional<Tiles> matchVnniTiles(linalg::Mmt4DOp op) {
+std::optional<Tiles> matchTiles(linalg::Mmt4DOp op, const Isa &isa) {
   if (!op.hasPureBufferSemantics())
     return std::nullopt;
   auto lhs = dyn_cast<MemRefType>(op.getDpsInputs()[0].getType());
@@ -47,7 +66,7 @@ std::optional<Tiles> matchVnniTiles(linalg::Mmt4DOp op) {
       !rhs.getElementType().isInteger(8) || !out.getElementType().isInteger(32))
     return std::nullopt;
   ArrayRef<int64_t> l = lhs.getShape(), r = rhs.getShape();
-  if (l[3] != kDepth || r[3] != kDepth || r[2] != kLanes)
+  if (l[3] != kDepth || r[3] != kDepth || r[2] != isa.lanes)
     return std::nullopt;
   // mmt4d's body extends i8 to i32 with sign: vpdpbusd's contract after
   // the LHS flip below.
@@ -58,19 +77,23 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
   using Base::Base;
 
   void runOnOperation() override {
-    if (isa != "avx512vnni") {
+    const Isa *target = nullptr;
+    for (const Isa &candidate : kIsas)
+      if (candidate.name == isa)
+        target = &candidate;
+    if (!target) {
       getOperation()->emitError("--qat-lower-mmt4d: unknown isa '")
-          << isa << "' (avx512vnni)";
+          << isa << "' (avx512vnni, avxvnni or dotprod)";
       return signalPassFailure();
     }
     SmallVector<std::pair<linalg::Mmt4DOp, Tiles>> ops;
     getOperation()->walk([&](linalg::Mmt4DOp op) {
-      if (std::optional<Tiles> tiles = matchVnniTiles(op))
+      if (std::optional<Tiles> tiles = matchTiles(op, *target))
         ops.push_back({op, *tiles});
     });
     for (auto [op, tiles] : ops) {
       OpBuilder b(op);
-      lowerToVnni(b, op, tiles);
+      lowerToDots(b, op, tiles, *target);
       op.erase();
     }
   }
@@ -85,16 +108,19 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
   /// the M0 rows) so that the LHS broadcasts fold into vpdpbusd as memory
   /// operands; the surplus 128 * sum_k lhs[m][k] is per row, once per LHS
   /// panel.
-  static void lowerToVnni(OpBuilder &b, linalg::Mmt4DOp op, Tiles tiles) {
+  /// With a signed-by-signed instruction (sdot) there is no flip and no
+  /// surplus: acc[m0] = sdot(acc[m0], rhs[n1, k1], broadcast(lhs[...])).
+  static void lowerToDots(OpBuilder &b, linalg::Mmt4DOp op, Tiles tiles,
+                          const Isa &isa) {
     Location loc = op.getLoc();
     Type i8 = b.getI8Type(), i32 = b.getI32Type();
-    auto bytes = VectorType::get({kLanes * kDepth}, i8);
-    auto words = VectorType::get({kLanes}, i32);
-    StringAttr vpdpbusd = b.getStringAttr("llvm.x86.avx512.vpdpbusd.512");
+    auto bytes = VectorType::get({isa.lanes * kDepth}, i8);
+    auto words = VectorType::get({isa.lanes}, i32);
+    StringAttr intrinsic = b.getStringAttr(isa.intrinsic);
     auto dot = [&](OpBuilder &b, Value acc, Value unsignedBytes,
                    Value signedBytes) -> Value {
       return LLVM::CallIntrinsicOp::create(
-                 b, loc, words, vpdpbusd,
+                 b, loc, words, intrinsic,
                  ValueRange{acc, unsignedBytes, signedBytes})
           .getResult(0);
     };
@@ -129,20 +155,24 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
     scf::ForOp::create(
         b, loc, zero, index(tiles.m1), one, ValueRange{},
         [&](OpBuilder &b, Location loc, Value m1, ValueRange) {
-          // 128 * sum_k lhs[m][k] for each row m of the panel.
-          SmallVector<Value> zeros(tiles.m0, zeroWords);
-          auto comps = scf::ForOp::create(
-              b, loc, zero, index(tiles.k1), one, zeros,
-              [&](OpBuilder &b, Location loc, Value k1, ValueRange acc) {
-                SmallVector<Value> next;
-                for (int64_t m0 = 0; m0 < tiles.m0; ++m0)
-                  next.push_back(
-                      dot(b, acc[m0], signBits, broadcastRow(b, m1, k1, m0)));
-                scf::YieldOp::create(b, loc, next);
-              });
+          // 128 * sum_k lhs[m][k] for each row m of the panel (mixed sign).
+          SmallVector<Value> comps;
+          if (isa.mixedSign) {
+            SmallVector<Value> zeros(tiles.m0, zeroWords);
+            auto loop = scf::ForOp::create(
+                b, loc, zero, index(tiles.k1), one, zeros,
+                [&](OpBuilder &b, Location loc, Value k1, ValueRange acc) {
+                  SmallVector<Value> next;
+                  for (int64_t m0 = 0; m0 < tiles.m0; ++m0)
+                    next.push_back(
+                        dot(b, acc[m0], signBits, broadcastRow(b, m1, k1, m0)));
+                  scf::YieldOp::create(b, loc, next);
+                });
+            comps.assign(loop.getResults().begin(), loop.getResults().end());
+          }
           // Two RHS panels per step where N1 allows: 2 * M0 accumulators
           // share each LHS broadcast.
-          int64_t panels = tiles.n1 % 2 == 0 ? 2 : 1;
+          int64_t panels = tiles.n1 % isa.panels == 0 ? isa.panels : 1;
           scf::ForOp::create(
               b, loc, zero, index(tiles.n1), index(panels), ValueRange{},
               [&](OpBuilder &b, Location loc, Value n1, ValueRange) {
@@ -155,8 +185,9 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
                     Value c = vector::LoadOp::create(
                         b, loc, words, out,
                         ValueRange{m1, column, index(m0), zero});
-                    init.push_back(
-                        arith::SubIOp::create(b, loc, c, comps.getResult(m0)));
+                    init.push_back(isa.mixedSign ? arith::SubIOp::create(
+                                                       b, loc, c, comps[m0])
+                                                 : c);
                   }
                 auto loop = scf::ForOp::create(
                     b, loc, zero, index(tiles.k1), one, init,
@@ -166,7 +197,9 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
                         Value w = vector::LoadOp::create(
                             b, loc, bytes, rhs, ValueRange{column, k1, zero});
                         weights.push_back(
-                            arith::XOrIOp::create(b, loc, w, signBits));
+                            isa.mixedSign
+                                ? arith::XOrIOp::create(b, loc, w, signBits)
+                                : w);
                       }
                       SmallVector<Value> next(accs.begin(), accs.end());
                       for (int64_t m0 = 0; m0 < tiles.m0; ++m0) {

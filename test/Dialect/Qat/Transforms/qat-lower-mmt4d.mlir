@@ -1,5 +1,9 @@
 // RUN: qat-opt --qat-lower-mmt4d %s | FileCheck %s
 // RUN: qat-opt --qat-lower-to-llvm="int8-isa=avx512vnni" %s | mlir-translate --mlir-to-llvmir | llc -O3 -mtriple=x86_64-unknown-linux-gnu -mcpu=x86-64-v4 -mattr=+avx512vnni | FileCheck %s --check-prefix=ASM
+// RUN: qat-opt --qat-lower-mmt4d=isa=avxvnni %s | FileCheck %s --check-prefix=AVXVNNI
+// RUN: qat-opt --qat-lower-to-llvm="int8-isa=avxvnni" %s | mlir-translate --mlir-to-llvmir | llc -O3 -mtriple=x86_64-unknown-linux-gnu -mcpu=x86-64-v3 -mattr=+avxvnni | FileCheck %s --check-prefix=AVXVNNI-ASM
+// RUN: qat-opt --qat-lower-mmt4d=isa=dotprod %s | FileCheck %s --check-prefix=DOTPROD
+// RUN: qat-opt --qat-lower-to-llvm="int8-isa=dotprod" %s | mlir-translate --mlir-to-llvmir | llc -O3 -mtriple=aarch64-unknown-linux-gnu -mattr=+dotprod | FileCheck %s --check-prefix=DOTPROD-ASM
 // RUN: not qat-opt --qat-lower-mmt4d=isa=sve %s 2>&1 | FileCheck %s --check-prefix=ISA
 
 // The AVX512-VNNI microkernel: per LHS panel the rows' compensation, then
@@ -23,7 +27,7 @@
 // The hot loop runs on vpdpbusd with zmm registers and broadcast LHS rows.
 // ASM-LABEL: mmt4d:
 // ASM:         vpdpbusd {{.*}}{1to16}, %zmm{{[0-9]+}}, %zmm{{[0-9]+}}
-// ISA: --qat-lower-mmt4d: unknown isa 'sve' (avx512vnni)
+// ISA: --qat-lower-mmt4d: unknown isa 'sve' (avx512vnni, avxvnni or dotprod)
 func.func @mmt4d(%lhs: memref<2x3x8x4xi8>, %rhs: memref<5x3x16x4xi8>, %out: memref<2x5x8x16xi32>) {
   linalg.mmt4d ins(%lhs, %rhs : memref<2x3x8x4xi8>, memref<5x3x16x4xi8>) outs(%out : memref<2x5x8x16xi32>)
   return
@@ -34,5 +38,27 @@ func.func @mmt4d(%lhs: memref<2x3x8x4xi8>, %rhs: memref<5x3x16x4xi8>, %out: memr
 // CHECK:         linalg.mmt4d
 func.func @other_tiles(%lhs: memref<2x3x8x2xi8>, %rhs: memref<5x3x16x2xi8>, %out: memref<2x5x8x16xi32>) {
   linalg.mmt4d ins(%lhs, %rhs : memref<2x3x8x2xi8>, memref<5x3x16x2xi8>) outs(%out : memref<2x5x8x16xi32>)
+  return
+}
+
+// 8-lane RHS tiles: AVX-VNNI's ymm vpdpbusd, VEX-encoded for client chips.
+// AVXVNNI-LABEL: func @mmt4d_8_lanes
+// AVXVNNI:         arith.xori %{{.*}}, %{{.*}} : vector<32xi8>
+// AVXVNNI:         llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.256"({{.*}}) : (vector<8xi32>, vector<32xi8>, vector<32xi8>) -> vector<8xi32>
+// AVXVNNI-ASM-LABEL: mmt4d_8_lanes:
+// AVXVNNI-ASM:       {vex} vpdpbusd %ymm{{[0-9]+}}, %ymm{{[0-9]+}}, %ymm{{[0-9]+}}
+func.func @mmt4d_8_lanes(%lhs: memref<2x3x8x4xi8>, %rhs: memref<6x3x8x4xi8>, %out: memref<2x6x8x8xi32>) {
+  linalg.mmt4d ins(%lhs, %rhs : memref<2x3x8x4xi8>, memref<6x3x8x4xi8>) outs(%out : memref<2x6x8x8xi32>)
+  return
+}
+
+// 4-lane RHS tiles: AArch64 sdot, signed by signed: no flip, no surplus.
+// DOTPROD-LABEL: func @mmt4d_4_lanes
+// DOTPROD-NOT:     arith.xori
+// DOTPROD:         llvm.call_intrinsic "llvm.aarch64.neon.sdot.v4i32.v16i8"({{.*}}) : (vector<4xi32>, vector<16xi8>, vector<16xi8>) -> vector<4xi32>
+// DOTPROD-ASM-LABEL: mmt4d_4_lanes:
+// DOTPROD-ASM:       sdot v{{[0-9]+}}.4s, v{{[0-9]+}}.16b, v{{[0-9]+}}.4b[0]
+func.func @mmt4d_4_lanes(%lhs: memref<2x3x8x4xi8>, %rhs: memref<6x3x4x4xi8>, %out: memref<2x6x8x4xi32>) {
+  linalg.mmt4d ins(%lhs, %rhs : memref<2x3x8x4xi8>, memref<6x3x4x4xi8>) outs(%out : memref<2x6x8x4xi32>)
   return
 }

@@ -435,26 +435,35 @@ def LowerMmt4d : Pass<"qat-lower-mmt4d"> {
   let description = [{
     Replaces every `linalg.mmt4d` on buffers with `i8` operands and an `i32`
     accumulator whose inner tiles fit the instruction set by a register-
-    blocked microkernel:
+    blocked microkernel. LHS tiles are `M0 x 4`, RHS tiles `L x 4` with `L`
+    the instruction's i32 lanes (one vector: lane `n` holds `rhs[n][0..3]`,
+    the dot instructions' layout), accumulator tiles `M0 x L`. For each LHS
+    panel and RHS panel (two at a time where registers allow) the `M0` rows
+    accumulate in registers: per step of 4 along K, one RHS vector load and
+    per row a 4-byte broadcast and one dot instruction.
 
-    - `isa=avx512vnni`: LHS tiles `M0 x 4`, RHS tiles `16 x 4` (one 64-byte
-      vector: lane `n` holds `rhs[n][0..3]`, exactly `vpdpbusd`'s layout),
-      accumulator tiles `M0 x 16`. For each RHS panel the `M0` rows of an
-      LHS panel are accumulated in `M0` zmm registers: per step of 4 along
-      K, one 64-byte RHS load, and per row a 4-byte broadcast and one
-      `vpdpbusd` (`llvm.x86.avx512.vpdpbusd.512`).
+    - `isa=avx512vnni`: `L = 16`, `vpdpbusd` on zmm
+      (`llvm.x86.avx512.vpdpbusd.512`), two RHS panels;
+    - `isa=avxvnni`: `L = 8`, the VEX `vpdpbusd` on ymm
+      (`llvm.x86.avx512.vpdpbusd.256`, which LLVM encodes as VEX for a
+      target with AVX-VNNI and no AVX512-VL: client Intel chips), one panel;
+    - `isa=dotprod`: `L = 4`, AArch64 `sdot`
+      (`llvm.aarch64.neon.sdot.v4i32.v16i8`), two panels.
 
     `vpdpbusd` multiplies unsigned by signed bytes while `linalg.mmt4d`
-    multiplies signed bytes: the LHS bytes are flipped to unsigned
-    (`a ^ 0x80 = a + 128`) and the surplus `128 * sum_k rhs[n][k]`, computed
-    once per RHS panel with the same instruction, is subtracted. The result
-    is exact (i32 wrap-around included, as the generic lowering).
+    multiplies signed bytes: the RHS vector is flipped to unsigned
+    (`w ^ 0x80 = w + 128`, once per step, shared by the rows, so the LHS
+    broadcasts fold into the instruction as memory operands) and the
+    surplus `128 * sum_k lhs[m][k]`, computed once per LHS panel with the
+    same instruction, is subtracted. `sdot` is signed by signed and needs
+    neither. The result is exact (i32 wrap-around included, as the generic
+    lowering).
 
     Other `linalg.mmt4d` ops stay for the generic lowering to loops.
   }];
   let options = [
     Option<"isa", "isa", "std::string", "\"avx512vnni\"",
-           "The dot-product instruction set: avx512vnni">
+           "The dot-product instruction set: avx512vnni, avxvnni or dotprod">
   ];
   let dependentDialects = [
     "::mlir::LLVM::LLVMDialect",
