@@ -18,6 +18,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/RegionUtils.h"
 
@@ -39,8 +40,12 @@ namespace {
 /// Ops that carry codes unchanged (see IntegerLayer.cpp): what lies between
 /// one layer's dequantized output and the next layer's quantize.
 bool isCodeMover(Operation *op) {
-  if (auto pad = dyn_cast<tensor::PadOp>(op))
-    return static_cast<bool>(pad.getConstantPaddingValue());
+  if (auto pad = dyn_cast<tensor::PadOp>(op)) {
+    // Padding with 0.0 pads codes with the zero-point; other values would
+    // need their own code.
+    Value padding = pad.getConstantPaddingValue();
+    return padding && matchPattern(padding, m_AnyZeroFloat());
+  }
   return isa<linalg::PoolingNchwMaxOp, tosa::ReshapeOp, tensor::ExpandShapeOp,
              tensor::CollapseShapeOp>(op);
 }

@@ -45,3 +45,18 @@ func.func @forward_eval(%x: tensor<4xf32>) -> tensor<4xf32> {
 func.func @forward_eval_int8(%x: tensor<4xf32>) -> tensor<4xf32> {
   return %x : tensor<4xf32>
 }
+
+// -----
+
+// Padding with a value other than 0 is not a move of codes.
+func.func @forward_eval(%x: tensor<4xf32> {qat.input = "x"}, %s: tensor<f32> {qat.state = "s"}, %z: tensor<i32> {qat.state = "z"}) -> tensor<6xf32> {
+  %xq = qat.fake_quant %x, %s, %z to ui8[0 : 255] : tensor<4xf32>, tensor<f32>, tensor<i32>
+  %one = arith.constant 1.0 : f32
+  // expected-error @+1 {{--qat-fold-quant: 'tensor.pad' computes in float on the way from the input to the outputs and has no integer form}}
+  %pad = tensor.pad %xq low[1] high[1] {
+  ^bb0(%i: index):
+    tensor.yield %one : f32
+  } : tensor<4xf32> to tensor<6xf32>
+  %yq = qat.fake_quant %pad, %s, %z to ui8[0 : 255] : tensor<6xf32>, tensor<f32>, tensor<i32>
+  return %yq : tensor<6xf32>
+}
