@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qat/Compiler/Compiler.h"
+#include "qat/Dialect/Qat/Transforms/Passes.h"
 #include "qat/Pipelines/Pipelines.h"
 
 #include "mlir/ExecutionEngine/OptUtils.h"
@@ -152,10 +153,12 @@ std::string mlir::qat::makeHeader(const ModelInterface &interface,
   if (interface.quantized)
     os << " * Inside, the input is quantized once, all layers compute in "
           "integers, and\n * the output codes are dequantized.\n";
-  os << " * The object is position independent, needs only libc (malloc, "
-        "free) and\n"
-     << " * is not thread-safe per call buffer: give each thread its own "
-        "buffers. */\n"
+  os << " * The object is position independent and needs only libc: it "
+        "mallocs its\n"
+     << " * temporaries on every call (with glibc, mallopt(M_MMAP_THRESHOLD, "
+        "1 << 30)\n"
+     << " * keeps them in the process instead of faulting them in again each "
+        "call). */\n"
      << "#ifndef QAT_MODEL_" << upper << "_H\n#define QAT_MODEL_" << upper
      << "_H\n\n#include <stdint.h>\n\n";
   os << "#define " << upper << "_BATCH " << interface.inputShape[0] << "\n";
@@ -244,6 +247,14 @@ LogicalResult mlir::qat::emit(ModuleOp module, const ModelInterface &interface,
     });
 
   PassManager pm(module.getContext());
+  if (!options.target->int8Isa.empty()) {
+    // Convolutions on the target's dot-product microkernel.
+    Int8ConvToMmt4dOptions mmt4d;
+    mmt4d.lanes = options.target->int8Isa == "avx512vnni" ? 16
+                  : options.target->int8Isa == "avxvnni"  ? 8
+                                                          : 4;
+    pm.addPass(createInt8ConvToMmt4d(mmt4d));
+  }
   LowerToLLVMOptions lowering;
   lowering.int8Isa = options.target->int8Isa;
   buildLowerToLLVMPipeline(pm, lowering);

@@ -474,6 +474,37 @@ def LowerMmt4d : Pass<"qat-lower-mmt4d"> {
   ];
 }
 
+def Int8ConvToMmt4d : Pass<"qat-int8-conv-to-mmt4d"> {
+  let summary = "int8 convolutions with constant weights as data-tiled GEMMs";
+  let description = [{
+    For deployment (`qat-compile` runs it when the target has a dot-product
+    microkernel): every `linalg.conv_2d_nchw_fchw` of an integer program
+    (`--qat-fold-quant`) whose input is `codes - z` with 8-bit codes and
+    whose filter is a constant of 8-bit values becomes
+
+    ```
+    a   = i8(codes - o)       o = 128 for codes in [0, 255], 0 for [-128, 127]
+    A   = im2col(a)           (N*OH*OW) x (C*KH*KW), i8
+    acc = unpack(mmt4d(pack(A), W packed at compile time)) + (o - z) * colsum(W)
+    ```
+
+    transposed back to `N x F x OH x OW`: the same integers (the constant
+    term restores the zero-point), computed by the `--qat-lower-mmt4d`
+    microkernel with `lanes`-wide RHS tiles (16 for avx512vnni, 8 for
+    avxvnni, 4 for dotprod).
+  }];
+  let options = [
+    Option<"lanes", "lanes", "int64_t", "16",
+           "i32 lanes of the target's dot-product instruction">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+    "::mlir::tosa::TosaDialect",
+  ];
+}
+
 def OutlineKernels : Pass<"qat-outline-kernels", "::mlir::ModuleOp"> {
   let summary = "Move each linalg op on buffers into a function of its own";
   let description = [{
