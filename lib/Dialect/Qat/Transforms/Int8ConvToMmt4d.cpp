@@ -102,7 +102,6 @@ struct Int8ConvToMmt4dPass
                       [](const APInt &w) { return w.isSignedIntN(8); }))
       return;
 
-    ArrayRef<int64_t> in = cast<RankedTensorType>(codes.getType()).getShape();
     ArrayRef<int64_t> out = resultType.getShape();
     ArrayRef<int64_t> fshape = weights.getType().getShape();
     int64_t n = out[0], f = out[1], oh = out[2], ow = out[3];
@@ -145,7 +144,6 @@ struct Int8ConvToMmt4dPass
                   arith::TruncIOp::create(b, loc, i8, shifted).getResult());
             })
             .getResult(0);
-    (void)in;
     Value lhs = tensor::CollapseShapeOp::create(
         b, loc, RankedTensorType::get({m, k}, i8), cols,
         SmallVector<ReassociationIndices>{{0, 1, 2}, {3, 4, 5}});
