@@ -268,9 +268,54 @@ struct DequantizeLowering : OpRewritePattern<DequantizeOp> {
   }
 };
 
-/// The exact fixed-point rescale of qat.requantize: the f32 multiplier's
-/// bits give m (24-bit significand) and k (shift), then
-/// (acc * m + 2^(k-1)) >> k in i64.
+/// A multiplier of qat.requantize as its exact fixed-point form, i64: the
+/// f32 bits give the biased exponent e and fraction f; normal: m = f | 2^23,
+/// k = 150 - e; subnormal (e = 0): m = f, k = 149; k clamped to 62.
+struct FixedPoint {
+  Value significand, shift, half; // m, k, 2^(k-1)
+};
+
+FixedPoint fixedPoint(OpBuilder &b, Location loc, Value multiplier) {
+  Type i32 = b.getI32Type(), i64 = b.getI64Type();
+  auto c32 = [&](int32_t v) { return i32Constant(b, loc, v); };
+  Value bits = arith::BitcastOp::create(b, loc, i32, multiplier);
+  Value exponent = arith::AndIOp::create(
+      b, loc, arith::ShRUIOp::create(b, loc, bits, c32(23)), c32(255));
+  Value fraction = arith::AndIOp::create(b, loc, bits, c32(0x7fffff));
+  Value isNormal =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, exponent, c32(0));
+  Value significand = arith::SelectOp::create(
+      b, loc, isNormal, arith::OrIOp::create(b, loc, fraction, c32(1 << 23)),
+      fraction);
+  Value shift = arith::SelectOp::create(
+      b, loc, isNormal, arith::SubIOp::create(b, loc, c32(150), exponent),
+      c32(149));
+  shift = arith::MinSIOp::create(b, loc, shift, c32(62));
+  Value shift64 = arith::ExtSIOp::create(b, loc, i64, shift);
+  Value one = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(1));
+  Value half = arith::ShLIOp::create(
+      b, loc, one, arith::SubIOp::create(b, loc, shift64, one));
+  return {arith::ExtSIOp::create(b, loc, i64, significand), shift64, half};
+}
+
+/// clamp(((acc * m + 2^(k-1)) >> k) + z, lo, hi) in i64; z, lo, hi i64.
+Value rescale(OpBuilder &b, Location loc, Value acc, const FixedPoint &fp,
+              Value zeroPoint, Value lo, Value hi) {
+  Type i64 = b.getI64Type();
+  Value product = arith::MulIOp::create(
+      b, loc, arith::ExtSIOp::create(b, loc, i64, acc), fp.significand);
+  Value rounded = arith::ShRSIOp::create(
+      b, loc, arith::AddIOp::create(b, loc, product, fp.half), fp.shift);
+  Value shifted = arith::AddIOp::create(b, loc, rounded, zeroPoint);
+  Value clamped = arith::MinSIOp::create(
+      b, loc, arith::MaxSIOp::create(b, loc, shifted, lo), hi);
+  return arith::TruncIOp::create(b, loc, b.getI32Type(), clamped);
+}
+
+/// The exact fixed-point rescale of qat.requantize. A per-tensor
+/// multiplier, zero-point and bounds are decoded once, before the loop
+/// (LLVM cannot hoist them: it cannot prove that the output does not alias
+/// them); per channel the multiplier is decoded per element.
 struct RequantizeLowering : OpRewritePattern<RequantizeOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -280,57 +325,33 @@ struct RequantizeLowering : OpRewritePattern<RequantizeOp> {
     Value input = op.getInput();
     int64_t rank = cast<RankedTensorType>(input.getType()).getRank();
     AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
-    AffineMap param = paramMap(getContext(), rank, op.getAxis());
-    AffineMap scalar = AffineMap::get(rank, 0, {}, getContext());
     Value init = emptyLike(rewriter, loc, input, rewriter.getI32Type());
+    Type i64 = rewriter.getI64Type();
+    auto scalar64 = [&](Value tensor) -> Value {
+      return arith::ExtSIOp::create(
+          rewriter, loc, i64, tensor::ExtractOp::create(rewriter, loc, tensor));
+    };
+    Value zeroPoint = scalar64(op.getZeroPoint());
+    Value lo = scalar64(op.getMin()), hi = scalar64(op.getMax());
+    SmallVector<Value> inputs{input};
+    SmallVector<AffineMap> maps{identity};
+    std::optional<FixedPoint> perTensor;
+    if (op.getAxis()) {
+      inputs.push_back(op.getMultiplier());
+      maps.push_back(paramMap(getContext(), rank, op.getAxis()));
+    } else {
+      perTensor = fixedPoint(
+          rewriter, loc,
+          tensor::ExtractOp::create(rewriter, loc, op.getMultiplier()));
+    }
+    maps.push_back(identity);
     auto generic = linalg::GenericOp::create(
-        rewriter, loc, init.getType(),
-        ValueRange{input, op.getMultiplier(), op.getZeroPoint(), op.getMin(),
-                   op.getMax()},
-        init,
-        SmallVector<AffineMap>{identity, param, scalar, scalar, scalar,
-                               identity},
+        rewriter, loc, init.getType(), inputs, init, maps,
         SmallVector<IteratorType>(rank, IteratorType::parallel),
         [&](OpBuilder &b, Location loc, ValueRange args) {
-          Type i32 = b.getI32Type(), i64 = b.getI64Type();
-          auto c32 = [&](int32_t v) { return i32Constant(b, loc, v); };
-          auto c64 = [&](int64_t v) -> Value {
-            return arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(v));
-          };
-          // Multiplier bits: biased exponent e and fraction f. Normal: m = f
-          // | 2^23, k = 150 - e; subnormal (e = 0): m = f, k = 149.
-          Value bits = arith::BitcastOp::create(b, loc, i32, args[1]);
-          Value exponent = arith::AndIOp::create(
-              b, loc, arith::ShRUIOp::create(b, loc, bits, c32(23)), c32(255));
-          Value fraction = arith::AndIOp::create(b, loc, bits, c32(0x7fffff));
-          Value isNormal = arith::CmpIOp::create(
-              b, loc, arith::CmpIPredicate::ne, exponent, c32(0));
-          Value significand = arith::SelectOp::create(
-              b, loc, isNormal,
-              arith::OrIOp::create(b, loc, fraction, c32(1 << 23)), fraction);
-          Value shift = arith::SelectOp::create(
-              b, loc, isNormal,
-              arith::SubIOp::create(b, loc, c32(150), exponent), c32(149));
-          shift = arith::MinSIOp::create(b, loc, shift, c32(62));
-          Value shift64 = arith::ExtSIOp::create(b, loc, i64, shift);
-          Value product = arith::MulIOp::create(
-              b, loc, arith::ExtSIOp::create(b, loc, i64, args[0]),
-              arith::ExtSIOp::create(b, loc, i64, significand));
-          Value half = arith::ShLIOp::create(
-              b, loc, c64(1), arith::SubIOp::create(b, loc, shift64, c64(1)));
-          Value rounded = arith::ShRSIOp::create(
-              b, loc, arith::AddIOp::create(b, loc, product, half), shift64);
-          Value shifted = arith::AddIOp::create(
-              b, loc, rounded, arith::ExtSIOp::create(b, loc, i64, args[2]));
-          Value clamped = arith::MinSIOp::create(
-              b, loc,
-              arith::MaxSIOp::create(
-                  b, loc, shifted,
-                  arith::ExtSIOp::create(b, loc, i64, args[3])),
-              arith::ExtSIOp::create(b, loc, i64, args[4]));
+          FixedPoint fp = perTensor ? *perTensor : fixedPoint(b, loc, args[1]);
           linalg::YieldOp::create(
-              b, loc,
-              arith::TruncIOp::create(b, loc, i32, clamped).getResult());
+              b, loc, rescale(b, loc, args[0], fp, zeroPoint, lo, hi));
         });
     rewriter.replaceOp(op, generic.getResult(0));
     return success();
