@@ -107,7 +107,8 @@ struct LowerToLLVMPipelineOptions
                            llvm::cl::init(1)};
   Option<std::string> int8Isa{
       *this, "int8-isa",
-      llvm::cl::desc("int8 mmt4d microkernels: avx512vnni, avxvnni or dotprod (default: loops)")};
+      llvm::cl::desc("int8 mmt4d microkernels: avx512vnni, avxvnni or dotprod "
+                     "(default: loops)")};
 };
 } // namespace
 

@@ -18,7 +18,6 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
-#include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/RegionUtils.h"
 
@@ -36,19 +35,6 @@ using namespace mlir::qat;
 using namespace mlir::qat::gradients;
 
 namespace {
-
-/// Ops that carry codes unchanged (see IntegerLayer.cpp): what lies between
-/// one layer's dequantized output and the next layer's quantize.
-bool isCodeMover(Operation *op) {
-  if (auto pad = dyn_cast<tensor::PadOp>(op)) {
-    // Padding with 0.0 pads codes with the zero-point; other values would
-    // need their own code.
-    Value padding = pad.getConstantPaddingValue();
-    return padding && matchPattern(padding, m_AnyZeroFloat());
-  }
-  return isa<linalg::PoolingNchwMaxOp, tosa::ReshapeOp, tensor::ExpandShapeOp,
-             tensor::CollapseShapeOp>(op);
-}
 
 /// Moves the i32 `codes` through `op` as `op` moved their dequantized
 /// values: padding with the zero-point's code, max pooling on integers,
@@ -103,7 +89,7 @@ void foldRequantizedCodes(QuantizeOp quantize) {
       quantize.erase();
       return;
     }
-    if (!isCodeMover(def))
+    if (!movesCodes(def))
       return;
     movers.push_back(def);
     value = def->getOperand(0);

@@ -22,22 +22,12 @@ using namespace mlir::qat::gradients;
 
 namespace {
 
-/// Ops that move quantized values without changing them, so the codes of
-/// their result are the codes of their input: padding with 0 (the code of
-/// 0 is the zero-point), max pooling (monotone), reshapes.
+/// What `op` carries codes from: operand 0 of a code mover, or the
+/// surrogate of a target-exact layer (its value is the dequantized codes of
+/// the surrogate's fake quantization).
 Value structuralSource(Operation *op) {
-  if (auto pad = dyn_cast<tensor::PadOp>(op)) {
-    Value padding = pad.getConstantPaddingValue();
-    if (padding && matchPattern(padding, m_AnyZeroFloat()))
-      return pad.getSource();
-    return {};
-  }
-  if (auto pool = dyn_cast<linalg::PoolingNchwMaxOp>(op))
-    return pool.getInputs()[0];
-  if (isa<tosa::ReshapeOp, tensor::ExpandShapeOp, tensor::CollapseShapeOp>(op))
+  if (movesCodes(op))
     return op->getOperand(0);
-  // Target-exact layers: the value is the dequantized codes of the
-  // surrogate's fake quantization.
   if (auto straight = dyn_cast<StraightThroughOp>(op))
     return straight.getSurrogate();
   return {};
@@ -123,6 +113,15 @@ Value replayChain(OpBuilder &b, Value from, Value to, Value codes) {
 }
 
 } // namespace
+
+bool mlir::qat::movesCodes(Operation *op) {
+  if (auto pad = dyn_cast<tensor::PadOp>(op)) {
+    Value padding = pad.getConstantPaddingValue();
+    return padding && matchPattern(padding, m_AnyZeroFloat());
+  }
+  return isa<linalg::PoolingNchwMaxOp, tosa::ReshapeOp, tensor::ExpandShapeOp,
+             tensor::CollapseShapeOp>(op);
+}
 
 std::optional<QuantizedLayer>
 mlir::qat::matchQuantizedLayer(FakeQuantOp outputQuant) {

@@ -35,6 +35,11 @@ struct QuantizedLayer {
   FakeQuantOp outputQuant;    // per tensor
 };
 
+/// Whether `op` moves quantized values without changing them, so that the
+/// codes of its result are the codes of its input (operand 0): padding with
+/// 0.0 (whose code is the zero-point), max pooling (monotone), reshapes.
+bool movesCodes(Operation *op);
+
 /// The layer whose output `outputQuant` quantizes, if the graph has the
 /// form above; every value between the layer and `outputQuant` has one use.
 std::optional<QuantizedLayer> matchQuantizedLayer(FakeQuantOp outputQuant);
