@@ -284,29 +284,52 @@ FailureOr<ModelInterface> mlir::qat::readInterface(func::FuncOp function,
   return interface;
 }
 
+/// The largest |code - z| that a layer's input carries: 255 on an 8-bit
+/// grid, times the windows of the sum poolings (average pooling) on its way.
+static int64_t inputBound(Value input) {
+  int64_t bound = 255;
+  while (Operation *def = input.getDefiningOp()) {
+    if (auto pool = dyn_cast<linalg::PoolingNchwSumOp>(def))
+      bound *= cast<ShapedType>(pool.getInputs()[1].getType()).getNumElements();
+    else if (!isa<tosa::SubOp, tensor::PadOp, tosa::ReshapeOp,
+                  tensor::ExpandShapeOp, tensor::CollapseShapeOp,
+                  linalg::PoolingNchwMaxOp>(def))
+      break;
+    input = def->getOperand(0);
+  }
+  return bound;
+}
+
 LogicalResult mlir::qat::checkAccumulatorBounds(func::FuncOp function) {
-  constexpr int64_t kInputBound = 255; // |code - z| on an 8-bit grid
   WalkResult walk = function.walk([&](Operation *op) {
     bool isConv = isa<linalg::Conv2DNchwFchwOp>(op);
-    if (!isConv && !isa<linalg::BatchMatmulOp>(op))
+    bool isGrouped = isa<linalg::Conv2DNgchwGfchwOp>(op);
+    if (!isConv && !isGrouped && !isa<linalg::BatchMatmulOp>(op))
       return WalkResult::advance();
     DenseIntElementsAttr weights;
     if (!matchPattern(op->getOperand(1), m_Constant(&weights)))
       return WalkResult::advance();
     ArrayRef<int64_t> shape = weights.getType().getShape();
-    // Conv: F x C x KH x KW, channel = first index; matmul: 1 x K x M,
+    // Conv: F x C x KH x KW, channel = first index; grouped conv:
+    // G x F x C x KH x KW, channel = the first two; matmul: 1 x K x M,
     // channel = last index.
-    int64_t channels = isConv ? shape[0] : shape.back();
+    int64_t channels = isConv      ? shape[0]
+                       : isGrouped ? shape[0] * shape[1]
+                                   : shape.back();
+    bool channelMajor = isConv || isGrouped;
     std::vector<int64_t> sumAbs(channels, 0);
     int64_t index = 0, total = weights.getNumElements();
     for (const APInt &w : weights.getValues<APInt>()) {
-      int64_t channel = isConv ? index / (total / channels) : index % channels;
+      int64_t channel =
+          channelMajor ? index / (total / channels) : index % channels;
       sumAbs[channel] += std::llabs(w.getSExtValue());
       ++index;
     }
+    int64_t maxInput = inputBound(op->getOperand(0));
     std::vector<int64_t> biasAbs(channels, 0);
     Value acc = op->getResult(0);
-    if (acc.hasOneUse() && isa<tosa::ReshapeOp>(*acc.getUsers().begin()))
+    if (acc.hasOneUse() &&
+        isa<tosa::ReshapeOp, tensor::CollapseShapeOp>(*acc.getUsers().begin()))
       acc = acc.getUsers().begin()->getResult(0);
     for (Operation *user : acc.getUsers()) {
       auto add = dyn_cast<tosa::AddOp>(user);
@@ -319,13 +342,13 @@ LogicalResult mlir::qat::checkAccumulatorBounds(func::FuncOp function) {
       }
     }
     for (int64_t c = 0; c < channels; ++c) {
-      int64_t bound = sumAbs[c] * kInputBound + biasAbs[c];
+      int64_t bound = sumAbs[c] * maxInput + biasAbs[c];
       if (bound > INT32_MAX) {
         op->emitError("int32 accumulation could overflow: output channel ")
             << c << " has sum |w| = " << sumAbs[c]
             << " and |bias| = " << biasAbs[c] << ", so |accumulator| may reach "
-            << bound
-            << " >= 2^31 (inputs |code - zero_point| <= " << kInputBound << ")";
+            << bound << " >= 2^31 (inputs |code - zero_point| <= " << maxInput
+            << ")";
         return WalkResult::interrupt();
       }
     }

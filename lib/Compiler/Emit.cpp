@@ -7,6 +7,7 @@
 #include "qat/Compiler/Compiler.h"
 #include "qat/Dialect/Qat/Transforms/Passes.h"
 #include "qat/Pipelines/Pipelines.h"
+#include "qat/Support/CodegenOptions.h"
 
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Pass/PassManager.h"
@@ -288,6 +289,7 @@ LogicalResult mlir::qat::emit(ModuleOp module, const ModelInterface &interface,
     });
   auto emitMachineCode = [&](llvm::raw_pwrite_stream &os,
                              llvm::CodeGenFileType type) -> LogicalResult {
+    configureCodegenForGeneratedCode();
     llvm::legacy::PassManager codegen;
     if (machine->addPassesToEmitFile(codegen, os, nullptr, type))
       return emitError(loc) << "the target cannot emit this file type";

@@ -6,6 +6,7 @@
 
 #include "qat/ExecutionEngine/JitRunner.h"
 #include "qat/Pipelines/Pipelines.h"
+#include "qat/Support/CodegenOptions.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -224,6 +225,7 @@ JitModule::compile(ModuleOp module, ArrayRef<std::string> entries,
 
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
+  configureCodegenForGeneratedCode();
   ExecutionEngineOptions engineOptions;
   // No target machine for the optimizer, on purpose: with the host's
   // (AVX-512) cost model LLVM vectorizes the scalar loop nests of

@@ -140,6 +140,28 @@ class MobileNetV2(nn.Module):
         return self.classifier(x)
 
 
+class TinyMobileNet(nn.Module):
+    """MobileNetV2's building blocks at test size for 28x28 inputs: a
+    strided Conv+BN+ReLU6 stem, inverted residuals (1x1 expansion,
+    depthwise 3x3, 1x1 projection; residual additions where the shape
+    allows), a 1x1 Conv+BN+ReLU6, global average pooling and a linear
+    classifier."""
+
+    def __init__(self, num_classes=10, in_channels=1):
+        super().__init__()
+        self.features = nn.Sequential(
+            ConvBNActivation(in_channels, 8, stride=2),
+            InvertedResidual(8, 8, 1, 2),
+            InvertedResidual(8, 16, 2, 3),
+            InvertedResidual(16, 16, 1, 3),
+            ConvBNActivation(16, 32, kernel=1))
+        self.classifier = nn.Linear(32, num_classes)
+
+    def forward(self, x):
+        x = F.adaptive_avg_pool2d(self.features(x), (1, 1))
+        return self.classifier(torch.flatten(x, 1))
+
+
 class FusableSmallCNN(nn.Module):
     """SmallCNN with ReLU modules, so PyTorch's eager QAT can fuse
     Conv+BN+ReLU (`qat_ready`); same parameters and state_dict keys."""

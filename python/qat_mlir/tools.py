@@ -57,6 +57,16 @@ def run(mlir_source, entry, inputs, opt_level=2):
         return run_file(path, entry, inputs, opt_level)
 
 
+def opt(mlir_source, *pass_options):
+    """The module `mlir_source` (text) after `qat-opt` with `pass_options`
+    (e.g. "--qat-fold-quant=function=f"); returns the printed module."""
+    done = subprocess.run([find_tool("qat-opt"), "-", *pass_options],
+                          input=mlir_source, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise QatToolError(done.stderr.strip())
+    return done.stdout
+
+
 def import_torchscript(model_path, mlir_path, input_shapes=None, mode="eval"):
     """Import a TorchScript archive with qat-import; returns `mlir_path`.
 

@@ -1,4 +1,5 @@
-# The whole path on the small CNN: trained briefly from scratch with
+# The whole path on the small CNN (or, with a second argument, another
+# model: qat-compile-mobilenet.test): trained briefly from scratch with
 # target-exact QAT (StatAssist warm-up, GradBoost), compiled by qat-compile
 # to int8 programs for x86 (AVX512-VNNI and generic) and AArch64 (dotprod,
 # run under qemu-aarch64; the generic build also on a Cortex-A57, which has
@@ -31,6 +32,8 @@ from qat_mlir import models
 from qat_mlir.tools import find_tool
 
 out = sys.argv[1]
+model_name = sys.argv[2] if len(sys.argv) > 2 else "small-cnn"
+make_model = {"small-cnn": models.SmallCNN, "tiny-mobilenet": models.TinyMobileNet}[model_name]
 data = "/usr/share/datasets/fashion-mnist"
 images = f"{data}/t10k-images-idx3-ubyte.gz"
 labels = f"{data}/t10k-labels-idx1-ubyte.gz"
@@ -44,8 +47,8 @@ def run(command, **kwargs):
 
 
 torch.manual_seed(0)
-model_pt = os.path.join(out, "small.pt")
-torch.jit.trace(models.SmallCNN().train(), torch.zeros(1, 1, 28, 28)).save(model_pt)
+model_pt = os.path.join(out, f"{model_name}.pt")
+torch.jit.trace(make_model().train(), torch.zeros(1, 1, 28, 28)).save(model_pt)
 trained = os.path.join(out, "trained.mlir")
 log = run([find_tool("qat-train"), model_pt, "--qconfig", "per-tensor",
            "--target-exact", "--fp-warmup-epochs", "1", "--epochs", "1",

@@ -50,10 +50,11 @@ buildDeployableModule(ModuleOp module, StringRef function, StringRef name,
 FailureOr<ModelInterface> readInterface(func::FuncOp function,
                                         bool requireQuantized = true);
 
-/// Proves that no i32 accumulator of a convolution or matmul with constant
-/// weights can overflow: per output channel, sum |w| * (largest |code - z|
-/// of the 8-bit input grid, 255) + |bias| < 2^31. Diagnoses the layer
-/// otherwise.
+/// Proves that no i32 accumulator of a convolution (plain or grouped) or
+/// matmul with constant weights can overflow: per output channel,
+/// sum |w| * (largest |code - z| of its input: 255 on an 8-bit grid, times
+/// the windows of average poolings on the way) + |bias| < 2^31. Diagnoses
+/// the layer otherwise.
 LogicalResult checkAccumulatorBounds(func::FuncOp function);
 
 /// A code generation target: an LLVM triple, CPU and features, and the

@@ -3,12 +3,12 @@
 // Part of qat-mlir.
 //
 // --qat-fold-quant: from a prepared model's evaluation function, the integer
-// program that deployment compiles. Layers use IntegerLayer's arithmetic,
-// the same that --qat-target-exact trains with.
+// program that deployment compiles. Layers and residual additions use
+// IntegerForms' arithmetic, the same that --qat-target-exact trains with.
 //
 //===----------------------------------------------------------------------===//
 
-#include "IntegerLayer.h"
+#include "IntegerForms.h"
 #include "qat/Dialect/Qat/Gradients/GradientUtils.h"
 #include "qat/Dialect/Qat/IR/QatOps.h"
 #include "qat/Dialect/Qat/Transforms/Passes.h"
@@ -35,38 +35,6 @@ using namespace mlir::qat;
 using namespace mlir::qat::gradients;
 
 namespace {
-
-/// Moves the i32 `codes` through `op` as `op` moved their dequantized
-/// values: padding with the zero-point's code, max pooling on integers,
-/// the same reshapes.
-Value moveCodes(OpBuilder &b, Operation *op, Value codes, Value zeroPoint) {
-  Location loc = op->getLoc();
-  Type i32 = b.getI32Type();
-  auto resultType = typeOf(op->getResult(0)).clone(i32);
-  if (auto pad = dyn_cast<tensor::PadOp>(op)) {
-    // 0.0 pads the float tensor; its code is the zero-point.
-    Value padCode = tensor::ExtractOp::create(b, loc, zeroPoint);
-    return tensor::PadOp::create(b, loc, resultType, codes,
-                                 pad.getMixedLowPad(), pad.getMixedHighPad(),
-                                 padCode);
-  }
-  if (auto pool = dyn_cast<linalg::PoolingNchwMaxOp>(op)) {
-    Value empty = tensor::EmptyOp::create(b, loc, resultType.getShape(), i32);
-    Value lowest =
-        arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(INT_MIN));
-    Value init = linalg::FillOp::create(b, loc, lowest, empty).getResult(0);
-    return linalg::PoolingNchwMaxOp::create(
-               b, loc, TypeRange{resultType},
-               ValueRange{codes, pool.getInputs()[1]}, ValueRange{init},
-               pool.getStridesAttr(), pool.getDilationsAttr())
-        .getResult(0);
-  }
-  IRMapping mapping;
-  mapping.map(op->getOperand(0), codes);
-  Operation *copy = b.clone(*op, mapping);
-  copy->getResult(0).setType(resultType);
-  return copy->getResult(0);
-}
 
 /// quantize(movers(dequantize(c))) on the same scale and zero-point is the
 /// codes c moved: replaces such a quantize by integer ops.
@@ -114,28 +82,13 @@ struct FoldQuantPass : qat::impl::FoldQuantBase<FoldQuantPass> {
     }
     func::FuncOp folded = cloneWithoutStateResults(source, name);
 
-    // Target-exact layers computed their integers already.
-    llvm::DenseSet<Operation *> exact;
+    // The integer form of every quantized computation (a model trained
+    // target-exact has them already); then only the integers stay.
+    makeTargetExact(folded);
     folded.walk([&](StraightThroughOp straight) {
-      exact.insert(straight.getSurrogate().getDefiningOp());
       straight.replaceAllUsesWith(straight.getValue());
       straight.erase();
     });
-    SmallVector<QuantizedLayer> layers;
-    folded.walk([&](FakeQuantOp quant) {
-      if (exact.contains(quant))
-        return;
-      if (std::optional<QuantizedLayer> layer = matchQuantizedLayer(quant))
-        layers.push_back(*layer);
-    });
-    for (QuantizedLayer &layer : layers) {
-      FakeQuantOp output = layer.outputQuant;
-      OpBuilder b(output);
-      Value codes = buildIntegerLayer(b, layer);
-      output.getResult().replaceAllUsesWith(DequantizeOp::create(
-          b, output.getLoc(), output.getType(), codes, output.getScale(),
-          output.getZeroPoint(), IntegerAttr()));
-    }
     // What remains of fake quantization on the way (the input's) is
     // dequantize(quantize(x)), the same bits by the ops' definitions.
     IRRewriter rewriter(&getContext());

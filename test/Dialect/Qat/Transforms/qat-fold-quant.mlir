@@ -1,5 +1,6 @@
 // RUN: qat-opt --qat-fold-quant %s | FileCheck %s
 // RUN: qat-opt --qat-target-exact --qat-fold-quant %s | FileCheck %s --check-prefix=EXACT
+// RUN: qat-opt --qat-fold-quant=function=depthwise_pool %s | FileCheck %s --check-prefix=DW
 
 // conv + bias + ReLU -> max pool -> flatten -> linear + bias, all quantized
 // as --qat-prepare leaves them. The int8 function quantizes the input once,
@@ -36,6 +37,7 @@
 // EXACT-COUNT-2: qat.requantize
 // EXACT:         qat.dequantize
 // EXACT-NOT:     qat.requantize
+// EXACT:         return
 func.func @forward_eval(%x: tensor<2x1x4x4xf32> {qat.input = "x"}, %w: tensor<3x1x3x3xf32> {qat.state = "conv.weight"}, %b: tensor<3xf32> {qat.state = "conv.bias"}, %fw: tensor<5x12xf32> {qat.state = "fc.weight"}, %fb: tensor<5xf32> {qat.state = "fc.bias"}, %s: tensor<f32> {qat.state = "s"}, %z: tensor<i32> {qat.state = "z"}, %ws: tensor<f32> {qat.state = "ws"}, %wz: tensor<i32> {qat.state = "wz"}, %s1: tensor<f32> {qat.state = "s1"}, %z1: tensor<i32> {qat.state = "z1"}, %s2: tensor<f32> {qat.state = "s2"}, %z2: tensor<i32> {qat.state = "z2"}) -> (tensor<2x5xf32> {qat.output = "logits"}, tensor<i32> {qat.state = "z"}) {
   %xq = qat.fake_quant %x, %s, %z to ui8[0 : 255] : tensor<2x1x4x4xf32>, tensor<f32>, tensor<i32>
   %zero = arith.constant 0.0 : f32
@@ -74,4 +76,70 @@ func.func @forward_eval(%x: tensor<2x1x4x4xf32> {qat.input = "x"}, %w: tensor<3x
   %logits = tosa.add %out, %fbr : (tensor<2x5xf32>, tensor<1x5xf32>) -> tensor<2x5xf32>
   %lq = qat.fake_quant %logits, %s2, %z2 to ui8[0 : 255] : tensor<2x5xf32>, tensor<f32>, tensor<i32>
   return %lq, %z : tensor<2x5xf32>, tensor<i32>
+}
+
+// MobileNetV2's pieces: a depthwise convolution (grouped, per-channel
+// weights, ReLU6) and global average pooling into a linear layer. The
+// pooling sums codes; its 1/9 goes into the linear layer's multiplier and
+// the zero-point is subtracted 9 times.
+// DW-LABEL: func @depthwise_pool_int8
+// DW-SAME:     (%[[X:[a-z0-9]+]]: tensor<1x4x6x6xf32> {qat.input = "x"}, %{{.*}}, %[[S:[a-z0-9]+]]: tensor<f32> {qat.state = "s"}, %[[Z:[a-z0-9]+]]: tensor<i32> {qat.state = "z"}, %{{.*}}, %[[Z1:[a-z0-9]+]]: tensor<i32> {qat.state = "z1"}, %[[S2:[a-z0-9]+]]: tensor<f32> {qat.state = "s2"}, %[[Z2:[a-z0-9]+]]: tensor<i32> {qat.state = "z2"})
+// DW-NOT:      qat.fake_quant
+// DW:          %[[XQ:.*]] = qat.quantize %[[X]], %[[S]], %[[Z]] to ui8[0 : 255]
+// DW:          %[[PAD:.*]] = tensor.pad %[[XQ]]
+// DW:          %[[XG:.*]] = tensor.expand_shape %[[PAD]] {{.*}} into tensor<1x4x1x8x8xi32>
+// DW:          %[[XC:.*]] = tosa.sub %[[XG]], %{{.*}} : (tensor<1x4x1x8x8xi32>, tensor<1x1x1x1x1xi32>)
+// DW:          %[[WG:.*]] = tensor.expand_shape %{{.*}} into tensor<4x1x1x3x3xi32>
+// DW:          %[[DW:.*]] = linalg.conv_2d_ngchw_gfchw {{.*}} ins(%[[XC]], %[[WG]] : tensor<1x4x1x8x8xi32>, tensor<4x1x1x3x3xi32>) outs(%{{.*}} : tensor<1x4x1x3x3xi32>)
+// DW:          %[[FLAT:.*]] = tensor.collapse_shape %[[DW]] {{.*}} into tensor<1x4x3x3xi32>
+// DW:          %[[C1:.*]] = qat.requantize %{{.*}}, %{{.*}}, %[[Z1]], %{{.*}}, %{{.*}} axis 1 : tensor<1x4x3x3xi32>, tensor<4xf32>
+// DW:          %[[SUM:.*]] = linalg.pooling_nchw_sum {{.*}} ins(%[[C1]], %{{.*}} : tensor<1x4x3x3xi32>, tensor<3x3xf32>) outs(%{{.*}} : tensor<1x4x1x1xi32>)
+// DW:          %[[NINTH:.*]] = arith.constant dense<0.111111112> : tensor<f32>
+// DW:          %[[SCALE:.*]] = tosa.mul %{{.*}}, %[[NINTH]]
+// DW:          %[[ROWS:.*]] = tosa.reshape %[[SUM]], %{{.*}} -> tensor<1x1x4xi32>
+// DW:          %[[Z1R:.*]] = tosa.reshape %[[Z1]], %{{.*}} -> tensor<1x1x1xi32>
+// DW:          %[[NINE:.*]] = arith.constant dense<9> : tensor<i32>
+// DW:          %[[NINER:.*]] = tosa.reshape %[[NINE]]
+// DW:          %[[Z9:.*]] = tosa.mul %[[Z1R]], %[[NINER]]
+// DW:          %[[RC:.*]] = tosa.sub %[[ROWS]], %[[Z9]]
+// DW:          linalg.batch_matmul ins(%[[RC]], %{{.*}} : tensor<1x1x4xi32>, tensor<1x4x2xi32>)
+// DW:          %[[XW:.*]] = tosa.mul %[[SCALE]], %{{.*}}
+// DW:          %[[L:.*]] = qat.requantize %{{.*}}, %{{.*}}, %[[Z2]], %{{.*}}, %{{.*}} : tensor<1x2xi32>, tensor<f32>
+// DW:          %[[OUT:.*]] = qat.dequantize %[[L]], %[[S2]], %[[Z2]]
+// DW:          return %[[OUT]] : tensor<1x2xf32>
+func.func @depthwise_pool(%x: tensor<1x4x6x6xf32> {qat.input = "x"}, %w: tensor<4x1x3x3xf32> {qat.state = "dw.weight"}, %fw: tensor<2x4xf32> {qat.state = "fc.weight"}, %s: tensor<f32> {qat.state = "s"}, %z: tensor<i32> {qat.state = "z"}, %ws: tensor<4xf32> {qat.state = "ws"}, %wz: tensor<4xi32> {qat.state = "wz"}, %s1: tensor<f32> {qat.state = "s1"}, %z1: tensor<i32> {qat.state = "z1"}, %s2: tensor<f32> {qat.state = "s2"}, %z2: tensor<i32> {qat.state = "z2"}) -> (tensor<1x2xf32> {qat.output = "logits"}) {
+  %xq = qat.fake_quant %x, %s, %z to ui8[0 : 255] : tensor<1x4x6x6xf32>, tensor<f32>, tensor<i32>
+  %zero = arith.constant 0.0 : f32
+  %pad = tensor.pad %xq low[0, 0, 1, 1] high[0, 0, 1, 1] {
+  ^bb0(%i: index, %j: index, %k: index, %l: index):
+    tensor.yield %zero : f32
+  } : tensor<1x4x6x6xf32> to tensor<1x4x8x8xf32>
+  %xg = tensor.expand_shape %pad [[0], [1, 2], [3], [4]] output_shape [1, 4, 1, 8, 8] : tensor<1x4x8x8xf32> into tensor<1x4x1x8x8xf32>
+  %wq = qat.fake_quant %w, %ws, %wz to i8[-127 : 127] axis 0 : tensor<4x1x3x3xf32>, tensor<4xf32>, tensor<4xi32>
+  %wg = tensor.expand_shape %wq [[0, 1], [2], [3], [4]] output_shape [4, 1, 1, 3, 3] : tensor<4x1x3x3xf32> into tensor<4x1x1x3x3xf32>
+  %init = tensor.empty() : tensor<1x4x1x3x3xf32>
+  %fill = linalg.fill ins(%zero : f32) outs(%init : tensor<1x4x1x3x3xf32>) -> tensor<1x4x1x3x3xf32>
+  %conv = linalg.conv_2d_ngchw_gfchw {dilations = dense<1> : tensor<2xi64>, strides = dense<2> : tensor<2xi64>} ins(%xg, %wg : tensor<1x4x1x8x8xf32>, tensor<4x1x1x3x3xf32>) outs(%fill : tensor<1x4x1x3x3xf32>) -> tensor<1x4x1x3x3xf32>
+  %flat = tensor.collapse_shape %conv [[0], [1, 2], [3], [4]] : tensor<1x4x1x3x3xf32> into tensor<1x4x3x3xf32>
+  %relu6 = tosa.clamp %flat {min_val = 0.0 : f32, max_val = 6.0 : f32} : (tensor<1x4x3x3xf32>) -> tensor<1x4x3x3xf32>
+  %yq = qat.fake_quant %relu6, %s1, %z1 to ui8[0 : 255] : tensor<1x4x3x3xf32>, tensor<f32>, tensor<i32>
+  %window = tensor.empty() : tensor<3x3xf32>
+  %pinit = tensor.empty() : tensor<1x4x1x1xf32>
+  %pfill = linalg.fill ins(%zero : f32) outs(%pinit : tensor<1x4x1x1xf32>) -> tensor<1x4x1x1xf32>
+  %sum = linalg.pooling_nchw_sum {dilations = dense<1> : tensor<2xi64>, strides = dense<3> : tensor<2xi64>} ins(%yq, %window : tensor<1x4x3x3xf32>, tensor<3x3xf32>) outs(%pfill : tensor<1x4x1x1xf32>) -> tensor<1x4x1x1xf32>
+  %ninth = "tosa.const"() <{values = dense<0.111111112> : tensor<1x1x1x1xf32>}> : () -> tensor<1x1x1x1xf32>
+  %shift = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  %mean = tosa.mul %sum, %ninth, %shift : (tensor<1x4x1x1xf32>, tensor<1x1x1x1xf32>, tensor<1xi8>) -> tensor<1x4x1x1xf32>
+  %s3a = tosa.const_shape {values = dense<[1, 1, 4]> : tensor<3xindex>} : () -> !tosa.shape<3>
+  %rows = tosa.reshape %mean, %s3a : (tensor<1x4x1x1xf32>, !tosa.shape<3>) -> tensor<1x1x4xf32>
+  %fwq = qat.fake_quant %fw, %s, %z2 to i8[-128 : 127] : tensor<2x4xf32>, tensor<f32>, tensor<i32>
+  %fwt = tosa.transpose %fwq {perms = array<i32: 1, 0>} : (tensor<2x4xf32>) -> tensor<4x2xf32>
+  %s3b = tosa.const_shape {values = dense<[1, 4, 2]> : tensor<3xindex>} : () -> !tosa.shape<3>
+  %wm = tosa.reshape %fwt, %s3b : (tensor<4x2xf32>, !tosa.shape<3>) -> tensor<1x4x2xf32>
+  %zp = "tosa.const"() <{values = dense<0.0> : tensor<1xf32>}> : () -> tensor<1xf32>
+  %mm = tosa.matmul %rows, %wm, %zp, %zp : (tensor<1x1x4xf32>, tensor<1x4x2xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x1x2xf32>
+  %s2o = tosa.const_shape {values = dense<[1, 2]> : tensor<2xindex>} : () -> !tosa.shape<2>
+  %out = tosa.reshape %mm, %s2o : (tensor<1x1x2xf32>, !tosa.shape<2>) -> tensor<1x2xf32>
+  %lq = qat.fake_quant %out, %s2, %z2 to ui8[0 : 255] : tensor<1x2xf32>, tensor<f32>, tensor<i32>
+  return %lq : tensor<1x2xf32>
 }
