@@ -1,11 +1,11 @@
 """Inference latency of qat-compile's programs against PyTorch 1.13, one
 thread, side by side in one run.
 
-    /usr/bin/python3 benchmarks/inference-vs-pytorch.py
+    /usr/bin/python3 benchmarks/inference-vs-pytorch.py [--batch 50]
 
-The small CNN, trained briefly with target-exact QAT (the weights do not
-change the timing), batch 50 (the trained batch size), the 10,000
-Fashion-MNIST test images:
+The small CNN, trained briefly with target-exact QAT at batch 50 (the
+weights do not change the timing), every program run with `--batch` images
+per call (`qat-compile --batch`), the 10,000 Fashion-MNIST test images:
 - qat-mlir int8: `qat-compile --target=x86_64-avx512vnni --emit=exe`;
 - qat-mlir fp32: the same weights without quantization, imported in
   evaluation mode and compiled with `--keep-float`;
@@ -15,6 +15,7 @@ Each figure is microseconds per image over the whole test set (the
 programs time their model calls; PyTorch is timed around each batch).
 """
 
+import argparse
 import os
 import re
 import subprocess
@@ -30,8 +31,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
 from qat_mlir import datasets, find_tool, models  # noqa: E402
 
 warnings.filterwarnings("ignore")
+parser = argparse.ArgumentParser()
+parser.add_argument("--batch", type=int, default=50, help="images per call")
+BATCH = parser.parse_args().batch
+TRAIN_BATCH = 50
 torch.set_num_threads(1)
-BATCH = 50
 FUSE = [["conv1", "bn1", "relu1"], ["conv2", "bn2", "relu2"]]
 data = datasets.FASHION_MNIST_DIR
 
@@ -58,11 +62,13 @@ def torch_latency(model, x):
 
 with tempfile.TemporaryDirectory() as tmp:
     torch.manual_seed(0)
-    torch.jit.trace(models.SmallCNN().train(), torch.zeros(BATCH, 1, 28, 28)).save(f"{tmp}/m.pt")
+    torch.jit.trace(models.SmallCNN().train(), torch.zeros(TRAIN_BATCH, 1, 28, 28)).save(
+        f"{tmp}/m.pt")
     run([find_tool("qat-train"), f"{tmp}/m.pt", "--qconfig", "per-tensor", "--target-exact",
          "--epochs", "1", "--train-limit", "2000", "--test-limit", "100",
-         "--batch-size", str(BATCH), "-o", f"{tmp}/trained.mlir"])
-    run([find_tool("qat-compile"), f"{tmp}/trained.mlir", "--emit=exe", "-o", f"{tmp}/int8"])
+         "--batch-size", str(TRAIN_BATCH), "-o", f"{tmp}/trained.mlir"])
+    run([find_tool("qat-compile"), f"{tmp}/trained.mlir", "--emit=exe", f"--batch={BATCH}",
+         "-o", f"{tmp}/int8"])
     run([find_tool("qat-export"), f"{tmp}/trained.mlir", "-o", f"{tmp}/trained.pt"])
     state = torch.load(f"{tmp}/trained.pt")
     fp32 = models.SmallCNN().eval()

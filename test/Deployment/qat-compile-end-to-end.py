@@ -6,7 +6,8 @@
 # no dot-product instructions), and to the trained float reference
 # (--keep-float: the evaluation function as trained, which is what the
 # trainer's test accuracy measures). On all 10,000 test images every
-# program gives the same output codes, bit for bit, and the int8 accuracy
+# program gives the same output codes, bit for bit (also compiled for one
+# image per call with --batch=1), and the int8 accuracy
 # equals the accuracy the trainer reported.
 #
 # RUN: rm -rf %t && mkdir -p %t
@@ -17,6 +18,8 @@
 # CHECK: int8 x86_64-avx512vnni: 10000 images, accuracy [[ACC]]%, outputs identical to the reference
 # CHECK: int8 x86_64-generic: 10000 images, accuracy [[ACC]]%, outputs identical to the reference
 # CHECK: int8 aarch64-dotprod (qemu -cpu max): 10000 images, accuracy [[ACC]]%, outputs identical to the reference
+# CHECK: int8 x86_64-avx512vnni batch 1: 10000 images, accuracy [[ACC]]%, outputs identical to the reference
+# CHECK: reference x86_64-avx512vnni batch 1: 10000 images, accuracy [[ACC]]%, outputs identical to the reference
 # CHECK: int8 aarch64-generic (qemu -cpu cortex-a57): 1000 images, outputs identical to the reference
 
 import gzip
@@ -59,7 +62,7 @@ print(f"trained: test accuracy {accuracy}%")
 
 
 def compile_and_run(target, extra=(), qemu=None, limit_images=None):
-    exe = os.path.join(out, f"model-{target}{'-float' if extra else ''}")
+    exe = os.path.join(out, f"model-{target}{''.join(extra).replace('-', '_')}")
     run([find_tool("qat-compile"), trained, f"--target={target}", "--emit=exe",
          "-o", exe, *extra])
     logits = exe + ".logits"
@@ -96,6 +99,15 @@ for target, qemu in (("x86_64-avx512vnni", None), ("x86_64-generic", None),
     assert logits.tobytes() == reference.tobytes(), f"{target}: outputs differ"
     where = f" (qemu -cpu {qemu})" if qemu else ""
     print(f"int8 {target}{where}: {count} images, accuracy {acc}%, outputs identical to the reference")
+
+# Compiled for one image per call (--qat-rebatch), the int8 program and the
+# float reference still give the same codes.
+for extra in (["--batch=1"], ["--batch=1", "--keep-float"]):
+    logits, count, acc = compile_and_run("x86_64-avx512vnni", extra)
+    assert logits.tobytes() == reference.tobytes(), f"{' '.join(extra)}: outputs differ"
+    kind = "reference" if "--keep-float" in extra else "int8"
+    print(f"{kind} x86_64-avx512vnni batch 1: {count} images, accuracy {acc}%, "
+          "outputs identical to the reference")
 
 logits, count, _ = compile_and_run("aarch64-generic", qemu="cortex-a57", limit_images=1000)
 assert logits.tobytes() == reference[:logits.size].tobytes(), "aarch64-generic: outputs differ"

@@ -63,6 +63,11 @@ static cl::opt<bool> keepFloat(
 static cl::opt<std::string>
     symbolName("name", cl::desc("Name of the compiled C function (prefix)"),
                cl::init("model"));
+static cl::opt<int64_t>
+    batchSize("batch",
+              cl::desc("Images per call of the compiled function (default: "
+                       "the batch the model was trained with)"),
+              cl::init(0));
 static cl::opt<unsigned> optLevel("O", cl::desc("Optimization level 0-3"),
                                   cl::init(3), cl::Prefix);
 static cl::opt<float>
@@ -124,6 +129,17 @@ int main(int argc, char **argv) {
     fold.function = functionName;
     pm.addPass(qat::createFoldQuant(fold));
     if (failed(pm.run(*module)))
+      return 1;
+  }
+  if (batchSize.getNumOccurrences()) {
+    auto function = module->lookupSymbol<func::FuncOp>(deployed);
+    if (!function)
+      return fail("no function '" + deployed + "' to compile");
+    PassManager pm(&context, func::FuncOp::getOperationName());
+    qat::RebatchOptions rebatch;
+    rebatch.batch = batchSize;
+    pm.addPass(qat::createRebatch(rebatch));
+    if (failed(pm.run(function)))
       return 1;
   }
   qat::JitOptions jitOptions;

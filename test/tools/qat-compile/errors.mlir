@@ -14,7 +14,10 @@
 // UNTRAINED: error: state 'fc.weight' has no trained value in the module (an ml_program.global of that name and type 'tensor<4x4xf32>')
 // RUN: not qat-compile %s --function=missing -o %t/missing.o 2>&1 | FileCheck %s --check-prefix=MISSING
 // MISSING: error: --qat-fold-quant: no function 'missing'
+// RUN: not qat-compile %s --function=overflow --batch=0 -o %t/batch.o 2>&1 | FileCheck %s --check-prefix=BATCH
+// BATCH: error: --qat-rebatch: the batch size must be positive, not 0
 // RUN: not test -e %t/out.o
+// RUN: not test -e %t/batch.o
 // RUN: not test -e %t/fp32.o
 // RUN: not test -e %t/overflow.o
 // RUN: not test -e %t/untrained.o

@@ -110,18 +110,26 @@ def FoldBatchNorm : Pass<"qat-fold-batchnorm"> {
 def TargetExact : Pass<"qat-target-exact"> {
   let summary = "Quantized layers output the deployed integer arithmetic";
   let description = [{
-    Target-exact training: every quantized convolution or linear layer
-    (fake-quantized input and weight, optional per-channel bias, optional
-    ReLU/ReLU6 clamp, fake-quantized output; batch norm folded first with
-    `--qat-fold-batchnorm`) outputs the result of the integer program that
-    `--qat-fold-quant` deploys, computed with the same ops:
+    Target-exact training: every quantized convolution (plain, grouped or
+    depthwise) or linear layer (fake-quantized input and weight, optional
+    per-channel bias, optional ReLU/ReLU6 clamp, fake-quantized output;
+    batch norm folded first with `--qat-fold-batchnorm`) and every residual
+    addition of two quantized values outputs the result of the integer
+    program that `--qat-fold-quant` deploys, computed with the same ops. A
+    layer:
 
     ```
-    x   = quantize(input) - z_x;   w = quantize(W) - z_w        (i32)
-    acc = conv(x, w) + quantize(bias, s_x * s_w, 0)             (i32, exact)
-    q   = requantize(acc, (s_x * s_w) * (1 / s_y), z_y, lo, hi)
+    x   = moved(quantize(input)) - n * z_x;   w = quantize(W) - z_w   (i32)
+    acc = conv(x, w) + quantize(bias, s, 0)                   (i32, exact)
+    q   = requantize(acc, s * (1 / s_y), z_y, lo, hi)    s = s_x * c * s_w
     y   = straight_through(dequantize(q, s_y, z_y), fake_quant(float layer))
     ```
+
+    where `moved` replays the padding, max pooling, reshapes and average
+    pooling between the input's fake quantization and the layer on the
+    codes (an average pooling sums codes: `n` its window, `c` its `1/n`). A
+    residual addition rescales both inputs to `2 * max(s_a, s_b) / 2^20`,
+    adds, and requantizes once (TFLite's form; docs/deployment.md).
 
     The float layer stays as the surrogate: observers see its values and
     the backward pass differentiates it (the straight-through estimator),
@@ -152,11 +160,13 @@ def FoldQuant : Pass<"qat-fold-quant", "::mlir::ModuleOp"> {
   let description = [{
     Creates `@<function>_int8` from the evaluation function of a prepared
     model (`--qat-prepare`, batch norm folded by `--qat-fold-batchnorm`): the
-    input is quantized once, every quantized layer becomes the integer
-    arithmetic of `--qat-target-exact` (i32 codes, i32 accumulation, i32
-    bias, fixed-point `qat.requantize` with the fused ReLU/ReLU6 clamp),
-    padding, max pooling and reshapes move codes (padding with the
-    zero-point), and only the logits are dequantized. Where the function is
+    input is quantized once, every quantized layer and residual addition
+    becomes the integer arithmetic of `--qat-target-exact` (i32 codes, i32
+    accumulation, i32 bias, fixed-point `qat.requantize` with the fused
+    ReLU/ReLU6 clamp; the same rewrite runs on the copy, then only the
+    integers are kept), padding, max pooling and reshapes move codes
+    (padding with the zero-point), average pooling sums them into the next
+    layer, and only the logits are dequantized. Where the function is
     already target-exact, its integer results are kept as they are, so the
     folded program computes what training computed.
 
@@ -400,6 +410,38 @@ def InterchangeLoops : Pass<"qat-interchange-loops"> {
     still accumulated in exactly the same order: results do not change by a
     bit.
   }];
+}
+
+def Rebatch : Pass<"qat-rebatch", "::mlir::func::FuncOp"> {
+  let summary = "A model function for another batch size";
+  let description = [{
+    Changes the batch size of a function whose inputs (`qat.input`
+    arguments) have the batch as their first dimension: the inputs get
+    `batch` rows, and every value computed from them gets the new size in
+    the dimension that carries the batch (followed through elementwise ops,
+    padding, reshapes, expand/collapse_shape and the loops of linalg ops;
+    destination tensors of linalg ops are rebuilt). Models are imported and
+    trained at one batch size; deployment wants others (batch 1 for
+    latency), and every image is computed independently in evaluation mode,
+    so the results per image do not change.
+
+    Fails, naming the op, where the batch dimension cannot be followed (a
+    reshape that merges the batch with other dimensions, an op that mixes
+    images).
+
+    ```mlir
+    // qat-opt --qat-rebatch=batch=1: tensor<50x1x28x28xf32> inputs become
+    // tensor<1x1x28x28xf32>, the logits tensor<1x10xf32>.
+    ```
+  }];
+  let options = [
+    Option<"batch", "batch", "int64_t", "1", "The new batch size (> 0)">
+  ];
+  let dependentDialects = [
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+    "::mlir::tosa::TosaDialect"
+  ];
 }
 
 def StridedCopiesToLinalg : Pass<"qat-strided-copies-to-linalg"> {
