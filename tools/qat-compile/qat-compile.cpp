@@ -28,10 +28,13 @@
 using namespace mlir;
 namespace cl = llvm::cl;
 
+static cl::OptionCategory toolOptions("qat-compile options");
 static cl::opt<std::string> inputFile(cl::Positional,
-                                      cl::desc("<trained .mlir module>"));
+                                      cl::desc("<trained .mlir module>"),
+                                      cl::cat(toolOptions));
 static cl::opt<std::string> outputFile("o", cl::desc("Output file"),
-                                       cl::value_desc("file"));
+                                       cl::value_desc("file"),
+                                       cl::cat(toolOptions));
 static cl::opt<qat::EmitKind> emitKind(
     "emit", cl::desc("What to write"), cl::init(qat::EmitKind::Obj),
     cl::values(
@@ -45,44 +48,50 @@ static cl::opt<qat::EmitKind> emitKind(
         clEnumValN(qat::EmitKind::Lib, "lib", "A shared library"),
         clEnumValN(qat::EmitKind::Exe, "exe",
                    "A static classifier program: ./model IMAGES.idx[.gz] "
-                   "[LABELS.idx[.gz]] [--logits FILE]")));
+                   "[LABELS.idx[.gz]] [--logits FILE]")),
+    cl::cat(toolOptions));
 static cl::opt<std::string>
     targetName("target", cl::desc("Code generation target (--print-targets)"),
-               cl::init("x86_64-avx512vnni"));
+               cl::init("x86_64-avx512vnni"), cl::cat(toolOptions));
 static cl::opt<bool> printTargets("print-targets",
-                                  cl::desc("List the targets and exit"));
+                                  cl::desc("List the targets and exit"),
+                                  cl::cat(toolOptions));
 static cl::opt<std::string>
     functionName("function",
                  cl::desc("The prepared model's evaluation function"),
-                 cl::init("forward_eval"));
+                 cl::init("forward_eval"), cl::cat(toolOptions));
 static cl::opt<bool> keepFloat(
     "keep-float",
     cl::desc("Compile the evaluation function as trained (fp32 or "
              "fake-quantized f32 arithmetic, no --qat-fold-quant): the "
-             "reference the int8 code is compared with"));
+             "reference the int8 code is compared with"),
+    cl::cat(toolOptions));
 static cl::opt<std::string>
     symbolName("name", cl::desc("Name of the compiled C function (prefix)"),
-               cl::init("model"));
+               cl::init("model"), cl::cat(toolOptions));
 static cl::opt<int64_t>
     batchSize("batch",
               cl::desc("Images per call of the compiled function (default: "
                        "the batch the model was trained with)"),
-              cl::init(0));
+              cl::init(0), cl::cat(toolOptions));
 static cl::opt<unsigned> optLevel("O", cl::desc("Optimization level 0-3"),
-                                  cl::init(3), cl::Prefix);
+                                  cl::init(3), cl::Prefix,
+                                  cl::cat(toolOptions));
 static cl::opt<float>
     inputMean("input-mean", cl::desc("Image normalization used in training"),
-              cl::init(qat::kFashionMnistMean));
+              cl::init(qat::kFashionMnistMean), cl::cat(toolOptions));
 static cl::opt<float> inputStd("input-std",
                                cl::desc("Image normalization used in training"),
-                               cl::init(qat::kFashionMnistStd));
+                               cl::init(qat::kFashionMnistStd),
+                               cl::cat(toolOptions));
 static cl::opt<std::string> clangPath("clang",
                                       cl::desc("clang for --emit=lib|exe"),
-                                      cl::init(QAT_CLANG));
+                                      cl::init(QAT_CLANG),
+                                      cl::cat(toolOptions));
 static cl::opt<std::string>
     runtimeSource("runtime-source",
                   cl::desc("The classifier program's C source"),
-                  cl::init(QAT_CLASSIFIER_SOURCE));
+                  cl::init(QAT_CLASSIFIER_SOURCE), cl::cat(toolOptions));
 
 static int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "qat-compile") << message << "\n";
@@ -91,6 +100,8 @@ static int fail(const llvm::Twine &message) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
+  // --help lists this tool's options, not the LLVM library's.
+  cl::HideUnrelatedOptions(toolOptions);
   cl::ParseCommandLineOptions(
       argc, argv, "qat-mlir: compile a trained QAT module to int8 code\n");
   if (printTargets) {

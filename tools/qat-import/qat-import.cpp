@@ -26,24 +26,28 @@
 using namespace mlir;
 namespace cl = llvm::cl;
 
+static cl::OptionCategory toolOptions("qat-import options");
 static cl::opt<std::string> inputFile(cl::Positional,
                                       cl::desc("<TorchScript archive (.pt)>"),
-                                      cl::Required);
+                                      cl::Required, cl::cat(toolOptions));
 static cl::opt<std::string> outputFile("o", cl::desc("Output .mlir file"),
-                                       cl::value_desc("file"), cl::init("-"));
+                                       cl::value_desc("file"), cl::init("-"),
+                                       cl::cat(toolOptions));
 static cl::list<std::string> inputShapes(
     "input-shape",
     cl::desc("Shape of an input as NxCxHxW (one per model input, in order; "
-             "default: the shapes recorded by tracing)"));
+             "default: the shapes recorded by tracing)"),
+    cl::cat(toolOptions));
 enum class Mode { Eval, Train };
 static cl::opt<Mode>
     mode("mode", cl::desc("Which semantics batch norm and dropout take"),
          cl::values(clEnumValN(Mode::Eval, "eval", "inference (default)"),
                     clEnumValN(Mode::Train, "train", "training")),
-         cl::init(Mode::Eval));
+         cl::init(Mode::Eval), cl::cat(toolOptions));
 static cl::opt<bool>
     debugInfo("debug-info",
-              cl::desc("Print locations (the model's Python source lines)"));
+              cl::desc("Print locations (the model's Python source lines)"),
+              cl::cat(toolOptions));
 
 static int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "qat-import") << message << "\n";
@@ -52,6 +56,8 @@ static int fail(const llvm::Twine &message) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
+  // --help lists this tool's options, not the LLVM library's.
+  cl::HideUnrelatedOptions(toolOptions);
   cl::ParseCommandLineOptions(argc, argv,
                               "qat-mlir: import a TorchScript model\n");
 

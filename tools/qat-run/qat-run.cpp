@@ -29,42 +29,49 @@
 using namespace mlir;
 namespace cl = llvm::cl;
 
-static cl::opt<std::string>
-    inputFile(cl::Positional, cl::desc("<input .mlir file>"), cl::Required);
+static cl::OptionCategory toolOptions("qat-run options");
+static cl::opt<std::string> inputFile(cl::Positional,
+                                      cl::desc("<input .mlir file>"),
+                                      cl::Required, cl::cat(toolOptions));
 static cl::opt<std::string>
     entryName("entry",
               cl::desc("Function to call (default: predict if the module has "
-                       "it, as imported models do, else forward)"));
+                       "it, as imported models do, else forward)"),
+              cl::cat(toolOptions));
 static cl::list<std::string>
-    inputArrays("input", cl::desc("A .npy file per argument, in order"));
+    inputArrays("input", cl::desc("A .npy file per argument, in order"),
+                cl::cat(toolOptions));
 static cl::list<std::string>
-    outputArrays("o", cl::desc("A .npy file per result, in order"));
+    outputArrays("o", cl::desc("A .npy file per result, in order"),
+                 cl::cat(toolOptions));
 static cl::alias outputAlias("output", cl::desc("Alias for -o"),
-                             cl::aliasopt(outputArrays));
+                             cl::aliasopt(outputArrays), cl::cat(toolOptions));
 static cl::opt<std::string> outputDir(
     "output-dir",
     cl::desc("Directory (created if missing) to write every result to, as "
-             "result0.npy, result1.npy, ..."));
+             "result0.npy, result1.npy, ..."),
+    cl::cat(toolOptions));
 static cl::list<std::string>
     sharedLibs("shared-libs", cl::desc("Extra shared libraries to load"),
-               cl::CommaSeparated);
+               cl::CommaSeparated, cl::cat(toolOptions));
 static cl::opt<unsigned>
     calls("repeat",
           cl::desc("Call the function N times and print the compile time and "
                    "the call times (median, minimum) to stderr"),
-          cl::init(1));
+          cl::init(1), cl::cat(toolOptions));
 static cl::opt<unsigned>
     optLevel("O", cl::Prefix, cl::desc("LLVM optimization level (-O0 to -O3)"),
-             cl::init(2));
+             cl::init(2), cl::cat(toolOptions));
 
 static cl::opt<std::string>
     int8Isa("int8-isa",
             cl::desc("int8 linalg.mmt4d microkernels for this instruction set "
-                     "(avx512vnni; default: generic loops)"));
+                     "(avx512vnni; default: generic loops)"),
+            cl::cat(toolOptions));
 static cl::opt<unsigned>
     threads("num-threads",
             cl::desc("Threads each large op runs on (OpenMP); default 1"),
-            cl::init(1));
+            cl::init(1), cl::cat(toolOptions));
 
 static int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "qat-run") << message << "\n";
@@ -83,6 +90,8 @@ static void printTimes(const qat::JitResult &result) {
 int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
   qat::keepFreedMemoryInProcess();
+  // --help lists this tool's options, not the LLVM library's.
+  cl::HideUnrelatedOptions(toolOptions);
   cl::ParseCommandLineOptions(argc, argv,
                               "qat-mlir: run a function on .npy arrays\n");
   if (optLevel > 3)

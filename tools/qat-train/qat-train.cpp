@@ -29,102 +29,120 @@
 using namespace mlir;
 namespace cl = llvm::cl;
 
+static cl::OptionCategory toolOptions("qat-train options");
 static cl::opt<std::string>
     inputFile(cl::Positional, cl::desc("<model: TorchScript .pt or .mlir>"),
-              cl::Required);
+              cl::Required, cl::cat(toolOptions));
 static cl::opt<std::string>
     outputFile("o", cl::desc("Save the trained module here after each epoch"),
-               cl::value_desc("file"));
+               cl::value_desc("file"), cl::cat(toolOptions));
 static cl::opt<std::string> dataDir("data",
                                     cl::desc("Directory of the IDX data set"),
-                                    cl::init(qat::kFashionMnistDir));
+                                    cl::init(qat::kFashionMnistDir),
+                                    cl::cat(toolOptions));
 static cl::opt<int64_t> epochs("epochs", cl::desc("Epochs in total"),
-                               cl::init(3));
+                               cl::init(3), cl::cat(toolOptions));
 static cl::opt<int64_t>
     batchSize("batch-size",
               cl::desc("Images per step (for .pt models; a .mlir model has "
                        "its own)"),
-              cl::init(64));
+              cl::init(64), cl::cat(toolOptions));
 static cl::opt<double> learningRate("lr", cl::desc("Peak learning rate"),
-                                    cl::init(5e-3));
+                                    cl::init(5e-3), cl::cat(toolOptions));
 static cl::opt<double>
     warmupEpochs("lr-warmup-epochs",
                  cl::desc("Epochs of linear learning-rate warm-up before "
                           "the cosine decay"),
-                 cl::init(1.0));
+                 cl::init(1.0), cl::cat(toolOptions));
 static cl::opt<double> momentum("momentum", cl::init(0.9),
-                                cl::desc("SGD momentum"));
+                                cl::desc("SGD momentum"), cl::cat(toolOptions));
 static cl::opt<bool> nesterov("nesterov", cl::init(true),
-                              cl::desc("Nesterov momentum"));
+                              cl::desc("Nesterov momentum"),
+                              cl::cat(toolOptions));
 static cl::opt<double> wdDepthwise("weight-decay-depthwise", cl::init(0.0),
                                    cl::desc("Weight decay of depthwise "
-                                            "convolution weights"));
+                                            "convolution weights"),
+                                   cl::cat(toolOptions));
 static cl::opt<double> wdConv("weight-decay-conv", cl::init(1e-5),
-                              cl::desc("Weight decay of other 4-D weights"));
+                              cl::desc("Weight decay of other 4-D weights"),
+                              cl::cat(toolOptions));
 static cl::opt<double> wdOther("weight-decay-other", cl::init(1e-7),
-                               cl::desc("Weight decay of other parameters"));
+                               cl::desc("Weight decay of other parameters"),
+                               cl::cat(toolOptions));
 static cl::opt<std::string> qconfig(
     "qconfig",
     cl::desc("Prepare an fp32 model for QAT first (--qat-prepare): weights "
              "per-tensor (int8 symmetric, the paper's qnnpack setting) or "
              "per-channel; default: train the model as given"),
-    cl::value_desc("per-tensor|per-channel"));
+    cl::value_desc("per-tensor|per-channel"), cl::cat(toolOptions));
 static cl::opt<std::string>
     qconfigActivations("qconfig-activations", cl::init("uint8"),
                        cl::desc("Activations of --qconfig: uint8 or int8 "
-                                "(affine, per tensor)"));
+                                "(affine, per tensor)"),
+                       cl::cat(toolOptions));
 static cl::opt<int64_t> freezeBatchNormAfter(
     "freeze-bn-after-epochs",
     cl::desc("After N QAT epochs, batch norms use and keep their running "
              "statistics (freeze_bn_stats; 0: never)"),
-    cl::init(0));
+    cl::init(0), cl::cat(toolOptions));
 static cl::opt<bool> targetExact(
     "target-exact",
     cl::desc("Quantized layers compute the deployed integer arithmetic "
-             "(qat-compile's int8 code then gives the same outputs)"));
+             "(qat-compile's int8 code then gives the same outputs)"),
+    cl::cat(toolOptions));
 static cl::opt<int64_t>
     fpWarmupEpochs("fp-warmup-epochs",
                    cl::desc("StatAssist: epochs of FP warm-up before the QAT "
                             "epochs (a model with fake quantization)"),
-                   cl::init(0));
+                   cl::init(0), cl::cat(toolOptions));
 static cl::opt<bool>
     inheritObservers("inherit-observers",
-                     cl::desc("QAT starts from the warm-up's observer ranges"));
+                     cl::desc("QAT starts from the warm-up's observer ranges"),
+                     cl::cat(toolOptions));
 static cl::opt<bool> gradBoost("grad-boost",
-                               cl::desc("GradBoost the gradients"));
+                               cl::desc("GradBoost the gradients"),
+                               cl::cat(toolOptions));
 static cl::opt<std::string>
     gradBoostVariant("grad-boost-variant", cl::init("reference"),
-                     cl::desc("reference or corrected bias correction"));
+                     cl::desc("reference or corrected bias correction"),
+                     cl::cat(toolOptions));
 static cl::opt<float> gradBoostBeta("grad-boost-beta", cl::init(0.9f),
-                                    cl::desc("GradBoost statistics' beta"));
+                                    cl::desc("GradBoost statistics' beta"),
+                                    cl::cat(toolOptions));
 static cl::opt<float> gradBoostDecay("grad-boost-decay", cl::init(1e-2f),
-                                     cl::desc("GradBoost noise decay"));
+                                     cl::desc("GradBoost noise decay"),
+                                     cl::cat(toolOptions));
 static cl::opt<float> gradBoostClip("grad-boost-clip", cl::init(1e-3f),
-                                    cl::desc("GradBoost noise clip"));
+                                    cl::desc("GradBoost noise clip"),
+                                    cl::cat(toolOptions));
 static cl::opt<float>
     gradBoostCoin("grad-boost-coin-probability", cl::init(0.5f),
-                  cl::desc("GradBoost coin probability (1: no coin toss)"));
+                  cl::desc("GradBoost coin probability (1: no coin toss)"),
+                  cl::cat(toolOptions));
 static cl::opt<uint64_t> seed("seed", cl::desc("Shuffling and dropout seed"),
-                              cl::init(0));
+                              cl::init(0), cl::cat(toolOptions));
 static cl::opt<int64_t>
     trainLimit("train-limit",
                cl::desc("Train on the first N images only (0: all)"),
-               cl::init(0));
+               cl::init(0), cl::cat(toolOptions));
 static cl::opt<int64_t>
     testLimit("test-limit",
               cl::desc("Evaluate on the first N test images only (0: all)"),
-              cl::init(0));
+              cl::init(0), cl::cat(toolOptions));
 static cl::opt<std::string> logFile("log", cl::desc("CSV log of the epochs"),
-                                    cl::value_desc("file"));
+                                    cl::value_desc("file"),
+                                    cl::cat(toolOptions));
 static cl::opt<unsigned>
     threads("num-threads",
             cl::desc("Threads the compiled step runs on (OpenMP; default: "
                      "both cores of the development machine)"),
-            cl::init(2));
+            cl::init(2), cl::cat(toolOptions));
 static cl::opt<unsigned> optLevel("O", cl::desc("LLVM optimization level"),
-                                  cl::Prefix, cl::init(2));
+                                  cl::Prefix, cl::init(2),
+                                  cl::cat(toolOptions));
 static cl::opt<bool> noProgress("no-progress",
-                                cl::desc("No progress line on stderr"));
+                                cl::desc("No progress line on stderr"),
+                                cl::cat(toolOptions));
 
 static int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "qat-train") << message << "\n";
@@ -134,6 +152,8 @@ static int fail(const llvm::Twine &message) {
 int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
   qat::keepFreedMemoryInProcess();
+  // --help lists this tool's options, not the LLVM library's.
+  cl::HideUnrelatedOptions(toolOptions);
   cl::ParseCommandLineOptions(
       argc, argv, "qat-mlir: train a model with compiled training steps\n");
   if (optLevel > 3)
