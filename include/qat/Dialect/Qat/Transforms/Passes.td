@@ -462,7 +462,9 @@ def LowerPackUnpack : Pass<"qat-lower-pack-unpack"> {
     Rewrites every `linalg.pack` into `tensor.pad` + `tensor.expand_shape` +
     `linalg.transpose` and every `linalg.unpack` into `linalg.transpose` +
     `tensor.collapse_shape` + `tensor.extract_slice` (upstream's
-    `lowerPack`/`lowerUnPack`), which bufferize and lower to loops. Packing
+    `lowerPack`/`lowerUnPack`), which bufferize and lower to loops; an
+    unpack into a fresh `tensor.empty` yields the unpacked slice itself
+    rather than a copy of it into that tensor. Packing
     is how int8 matrix products reach the data-tiled `linalg.mmt4d` form
     that `--qat-lower-mmt4d` turns into dot-product microkernels.
   }];
