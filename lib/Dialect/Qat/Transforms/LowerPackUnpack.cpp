@@ -58,9 +58,8 @@ struct LowerPackUnpackPass
           copy.getOutputs()[0].getDefiningOp<tensor::EmptyOp>())
         copies.push_back(copy);
     });
-    for (linalg::CopyOp copy : copies) {
+    for (linalg::CopyOp copy : copies)
       rewriter.replaceOp(copy, copy.getInputs()[0]);
-    }
   }
 };
 
