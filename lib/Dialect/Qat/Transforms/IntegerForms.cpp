@@ -223,9 +223,13 @@ std::optional<QuantizedLayer> matchQuantizedLayer(FakeQuantOp outputQuant) {
   // The layer op whose output (in the model's layout) is `v`.
   auto layerOf = [](Value v) -> Operation * {
     Operation *def = v.getDefiningOp();
+    // The linear layer's reshape of its 3-D matmul result, a grouped
+    // convolution's collapse of its groups.
     if (def && isa<tosa::ReshapeOp, tensor::CollapseShapeOp>(def))
       if (Operation *inner = def->getOperand(0).getDefiningOp();
-          inner && layerOutput(inner) == v)
+          inner && layerOutput(inner) == v &&
+          (isa<tosa::ReshapeOp>(def) ? isa<tosa::MatMulOp>(inner)
+                                     : isa<linalg::Conv2DNgchwGfchwOp>(inner)))
         def = inner;
     if (!def ||
         !isa<linalg::Conv2DNchwFchwOp, linalg::Conv2DNgchwGfchwOp,
