@@ -251,9 +251,7 @@ LogicalResult mlir::qat::emit(ModuleOp module, const ModelInterface &interface,
   if (!options.target->int8Isa.empty()) {
     // Convolutions on the target's dot-product microkernel.
     Int8ConvToMmt4dOptions mmt4d;
-    mmt4d.lanes = options.target->int8Isa == "avx512vnni" ? 16
-                  : options.target->int8Isa == "avxvnni"  ? 8
-                                                          : 4;
+    mmt4d.lanes = *int8IsaLanes(options.target->int8Isa);
     pm.addPass(createInt8ConvToMmt4d(mmt4d));
   }
   LowerToLLVMOptions lowering;

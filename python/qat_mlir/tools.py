@@ -28,13 +28,16 @@ def find_tool(name):
     raise QatToolError(f"cannot find the '{name}' tool; build qat-mlir or set QAT_MLIR_TOOLS_DIR")
 
 
-def run_file(mlir_path, entry, inputs, opt_level=2):
+def run_file(mlir_path, entry, inputs, opt_level=2, int8_isa=None):
     """Call `entry` of the module in `mlir_path` on `inputs` (NumPy arrays).
 
-    Returns the list of results as NumPy arrays.
+    `int8_isa` (avx512vnni, avxvnni, dotprod) lowers int8 mmt4d ops to that
+    dot-product microkernel. Returns the list of results as NumPy arrays.
     """
     with tempfile.TemporaryDirectory(prefix="qat-run-") as tmp:
         command = [find_tool("qat-run"), mlir_path, "--entry", entry, f"-O{opt_level}"]
+        if int8_isa:
+            command.append(f"--int8-isa={int8_isa}")
         for index, array in enumerate(inputs):
             path = os.path.join(tmp, f"in{index}.npy")
             np.save(path, np.require(array, requirements="C"))
@@ -48,13 +51,13 @@ def run_file(mlir_path, entry, inputs, opt_level=2):
         return [np.load(os.path.join(out_dir, f"result{index}.npy")) for index in range(count)]
 
 
-def run(mlir_source, entry, inputs, opt_level=2):
+def run(mlir_source, entry, inputs, opt_level=2, int8_isa=None):
     """Like run_file, with the module given as text."""
     with tempfile.TemporaryDirectory(prefix="qat-src-") as tmp:
         path = os.path.join(tmp, "module.mlir")
         with open(path, "w") as f:
             f.write(mlir_source)
-        return run_file(path, entry, inputs, opt_level)
+        return run_file(path, entry, inputs, opt_level, int8_isa)
 
 
 def opt(mlir_source, *pass_options):

@@ -71,23 +71,8 @@ def run(source, codes, zero_point, isa, lanes):
     if isa:
         source = qat_mlir.opt(source, f"--qat-int8-conv-to-mmt4d=lanes={lanes}")
         assert "linalg.mmt4d" in source, "the convolution was not rewritten"
-    with_isa = [] if isa is None else [isa]
-    return run_jit(source, (codes - zero_point).astype(np.float32), with_isa)
-
-
-def run_jit(source, x, isa):
-    import os
-    import subprocess
-    import tempfile
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "conv.mlir")
-        open(path, "w").write(source)
-        np.save(os.path.join(tmp, "x.npy"), x)
-        command = [qat_mlir.find_tool("qat-run"), path, "--entry", "conv",
-                   "--input", os.path.join(tmp, "x.npy"), "-o", os.path.join(tmp, "y.npy")]
-        command += [f"--int8-isa={name}" for name in isa]
-        subprocess.run(command, check=True)
-        return np.load(os.path.join(tmp, "y.npy"))
+    x = (codes - zero_point).astype(np.float32)
+    return qat_mlir.run(source, "conv", [x], int8_isa=isa)[0]
 
 
 U8 = ("ui8", 0, 255)

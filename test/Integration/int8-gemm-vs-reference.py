@@ -47,21 +47,7 @@ func.func @gemm(%a: tensor<{m}x{k}xi8>, %b: tensor<{k}x{n}xi8>) -> tensor<{m}x{n
 
 
 def run(source, a, b, isa):
-    import os
-    import subprocess
-    import tempfile
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "gemm.mlir")
-        open(path, "w").write(source)
-        np.save(os.path.join(tmp, "a.npy"), a)
-        np.save(os.path.join(tmp, "b.npy"), b)
-        command = [qat_mlir.find_tool("qat-run"), path, "--entry", "gemm",
-                   "--input", os.path.join(tmp, "a.npy"), "--input", os.path.join(tmp, "b.npy"),
-                   "-o", os.path.join(tmp, "c.npy")]
-        if isa:
-            command.append(f"--int8-isa={isa}")
-        subprocess.run(command, check=True)
-        return np.load(os.path.join(tmp, "c.npy"))
+    return qat_mlir.run(source, "gemm", [a, b], int8_isa=isa)[0]
 
 
 shapes = [

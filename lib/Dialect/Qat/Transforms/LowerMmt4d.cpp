@@ -48,6 +48,13 @@ constexpr Isa kIsas[] = {
     {"dotprod", 4, "llvm.aarch64.neon.sdot.v4i32.v16i8", false, 2},
 };
 
+const Isa *lookupIsa(StringRef name) {
+  for (const Isa &isa : kIsas)
+    if (isa.name == name)
+      return &isa;
+  return nullptr;
+}
+
 /// The shapes of an mmt4d that the AVX512-VNNI microkernel handles.
 struct Tiles {
   int64_t m1, n1, k1, m0;
@@ -77,10 +84,7 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
   using Base::Base;
 
   void runOnOperation() override {
-    const Isa *target = nullptr;
-    for (const Isa &candidate : kIsas)
-      if (candidate.name == isa)
-        target = &candidate;
+    const Isa *target = lookupIsa(isa);
     if (!target) {
       getOperation()->emitError("--qat-lower-mmt4d: unknown isa '")
           << isa << "' (avx512vnni, avxvnni or dotprod)";
@@ -223,3 +227,9 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
 };
 
 } // namespace
+
+std::optional<int64_t> mlir::qat::int8IsaLanes(StringRef isa) {
+  if (const Isa *found = lookupIsa(isa))
+    return found->lanes;
+  return std::nullopt;
+}
