@@ -34,7 +34,9 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
   pm.addPass(createTosaToTensorPass());
   pm.addPass(createConvertQatToLinalg());
   pm.addPass(createConvertElementwiseToLinalgPass());
-  // Data-tiled int8 products (linalg.pack -> mmt4d -> unpack).
+  // f32 convolutions and their gradients as GEMMs; then the data-tiled
+  // products' packs (int8 ones come from qat-compile) as copies.
+  pm.addPass(createConvToMmt4d());
   pm.addPass(createLowerPackUnpack());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -65,11 +67,9 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
   pm.addPass(createConvertBufferizationToMemRefPass());
   if (parallel)
     pm.addNestedPass<func::FuncOp>(createForallToParallelLoopPass());
-  if (!options.int8Isa.empty()) {
-    LowerMmt4dOptions mmt4d;
-    mmt4d.isa = options.int8Isa;
-    pm.addPass(createLowerMmt4d(mmt4d));
-  }
+  LowerMmt4dOptions mmt4d;
+  mmt4d.isa = options.int8Isa;
+  pm.addPass(createLowerMmt4d(mmt4d));
   // Compiled code needs only libc: no memrefCopy from the runner utilities.
   pm.addPass(createStridedCopiesToLinalg());
   pm.addPass(createInterchangeLoops());

@@ -9,12 +9,14 @@
 # the batch-norm factor through sqrt before fake quantization). Error per parameter = max |ours - torch| / max |torch|; the bound
 # is 1e-4.
 #
-# The whole MobileNetV2 is too deep for that bound to be meaningful in f32:
-# PyTorch's own f32 gradients differ from its f64 ones by up to 1.6e-3 on
-# the first batch norm's weight (and without bound where batch norm cancels
-# a gradient to 0). There both are compared with PyTorch in f64, and ours
-# must be within 1e-4 or within 10x PyTorch's f32 error, parameter by
-# parameter.
+# The whole MobileNetV2 (28x28, batch 2) runs with its batch norms frozen
+# (running statistics, randomized): in training mode its last blocks
+# normalize 8 values per channel, which amplifies f32 rounding to ~3e-4
+# in the ReLU6 inputs, more than many of them lie from a kink (0 or 6), so
+# any two f32 implementations (PyTorch's included, against its own f64)
+# take different branches on some batches, by chance. Batch statistics are
+# covered by the other models; the whole network's depth, depthwise
+# convolutions and residuals by this one, within the same 1e-4.
 #
 # RUN: rm -rf %t && mkdir -p %t
 # RUN: %python %s %t | FileCheck %s
@@ -22,13 +24,12 @@
 # CHECK: small_cnn: loss matches; 8 parameter gradients within 1e-4
 # CHECK: every_op: loss matches; {{[0-9]+}} parameter gradients within 1e-4
 # CHECK: mobilenet_v2_blocks: loss matches; {{[0-9]+}} parameter gradients within 1e-4
-# CHECK: mobilenet_v2_28x28: loss matches; {{[0-9]+}} parameter gradients as accurate as PyTorch's against f64
+# CHECK: mobilenet_v2_28x28: loss matches; {{[0-9]+}} parameter gradients within 1e-4
 # CHECK: prepared_qat: loss matches; {{[0-9]+}} parameter gradients within 1e-4
 # CHECK: conv_bn_qat: loss matches; {{[0-9]+}} parameter gradients within 1e-4
 # CHECK: frozen_bn: loss matches; 8 parameter gradients within 1e-4
 # CHECK: dropout: loss matches; 2 parameter gradients within 1e-4
 
-import copy
 import subprocess
 import sys
 import warnings
@@ -112,14 +113,14 @@ def conv_bn_qat():
     return model
 
 
-def check(name, model, x, labels, seed=None, against_f64=False, frozen=()):
+def check(name, model, x, labels, seed=None, frozen=()):
     """Imports `model` in training mode, differentiates it and compares one
     step's loss and gradients with autograd on a copy of the same state.
     Submodules named in `frozen` stay in evaluation mode (frozen batch norm:
     the running statistics normalize and take no update)."""
     model.train()
     for submodule in frozen:
-        getattr(model, submodule).eval()
+        model.get_submodule(submodule).eval()
     state = {k: v.clone() for k, v in model.state_dict().items()}
     torch.jit.trace(model, x, check_trace=False).save(f"{out}/{name}.pt")
     model.load_state_dict(state)
@@ -147,34 +148,15 @@ def check(name, model, x, labels, seed=None, against_f64=False, frozen=()):
         logits = model(x)
     loss = F.cross_entropy(logits, labels)
     loss.backward()
-    if against_f64:
-        model64 = copy.deepcopy(model).double()
-        model64.load_state_dict({k: v.double() if v.is_floating_point() else v
-                                 for k, v in state.items()})
-        F.cross_entropy(model64(x.double()), labels).backward()
-        parameters64 = dict(model64.named_parameters())
     assert abs(results[0] - loss.item()) <= 1e-5 * max(1.0, abs(loss.item())), \
         (results[0], loss.item())
     gradients = results[-len(trainable):]
     worst = 0.0
     for parameter, ours in zip(trainable, gradients):
         reference = parameters[parameter].grad.numpy()
-        if against_f64:
-            exact = parameters64[parameter].grad.numpy()
-            scale = max(np.abs(exact).max(), 1e-300)
-            error = np.abs(ours - exact).max() / scale
-            torch_error = np.abs(reference - exact).max() / scale
-            assert error <= max(TOLERANCE, 10 * torch_error), \
-                (name, parameter, error, torch_error)
-            worst = max(worst, error / max(TOLERANCE, torch_error))
-            continue
         error = np.abs(ours - reference).max() / max(np.abs(reference).max(), 1e-30)
         assert error <= TOLERANCE, (name, parameter, error)
         worst = max(worst, error)
-    if against_f64:
-        print(f"{name}: loss matches; {len(trainable)} parameter gradients as accurate "
-              f"as PyTorch's against f64 (worst ratio {worst:.2f})")
-        return
     print(f"{name}: loss matches; {len(trainable)} parameter gradients within 1e-4 "
           f"(worst {worst:.2e})")
 
@@ -186,10 +168,11 @@ check("every_op", models.randomize_batch_norm(EveryOp()),
       torch.randn(3, 3, 16, 16), torch.tensor([5, 0, 2]))
 check("mobilenet_v2_blocks", models.randomize_batch_norm(Blocks()),
       torch.randn(2, 8, 8, 8), torch.tensor([1, 9]))
-mobilenet = models.MobileNetV2(num_classes=10, width_mult=0.5, in_channels=1, first_stride=1)
+mobilenet = models.randomize_batch_norm(
+    models.MobileNetV2(num_classes=10, width_mult=0.5, in_channels=1, first_stride=1))
 mobilenet.classifier[0].p = 0.0
 check("mobilenet_v2_28x28", mobilenet, torch.randn(2, 1, 28, 28), torch.tensor([4, 2]),
-      against_f64=True)
+      frozen=[n for n, m in mobilenet.named_modules() if isinstance(m, nn.BatchNorm2d)])
 check("prepared_qat", prepared_qat(), torch.randn(4, 1, 28, 28), torch.tensor([0, 9, 9, 2]))
 check("conv_bn_qat", conv_bn_qat(), torch.randn(4, 1, 28, 28), torch.tensor([3, 3, 1, 0]))
 check("frozen_bn", models.randomize_batch_norm(models.SmallCNN()),

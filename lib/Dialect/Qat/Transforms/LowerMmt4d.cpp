@@ -1,4 +1,4 @@
-//===- LowerMmt4d.cpp - int8 mmt4d as dot-product microkernels ------------===//
+//===- LowerMmt4d.cpp - mmt4d as register-blocked microkernels ------------===//
 //
 // Part of qat-mlir. The --qat-lower-mmt4d pass. Upstream's vectorizer
 // turns linalg.mmt4d into vector.contract, whose lowering cannot produce
@@ -80,26 +80,128 @@ std::optional<Tiles> matchTiles(linalg::Mmt4DOp op, const Isa &isa) {
   return Tiles{l[0], r[0], l[1], l[2]};
 }
 
+/// f32 tiles: LHS M0 x 1, RHS 16 x 1 (one vector of 16 lanes per step
+/// along K), accumulators M0 x 16. Operands may be views (a thread's slice
+/// of M1) as long as each tile is contiguous.
+constexpr int64_t kFloatLanes = 16;
+
+std::optional<Tiles> matchFloatTiles(linalg::Mmt4DOp op) {
+  if (!op.hasPureBufferSemantics())
+    return std::nullopt;
+  auto lhs = dyn_cast<MemRefType>(op.getDpsInputs()[0].getType());
+  auto rhs = dyn_cast<MemRefType>(op.getDpsInputs()[1].getType());
+  auto out = dyn_cast<MemRefType>(op.getDpsInits()[0].getType());
+  if (!lhs || !rhs || !out || !lhs.hasStaticShape() || !rhs.hasStaticShape() ||
+      !out.hasStaticShape() || !lhs.getElementType().isF32() ||
+      !rhs.getElementType().isF32() || !out.getElementType().isF32())
+    return std::nullopt;
+  ArrayRef<int64_t> l = lhs.getShape(), r = rhs.getShape();
+  if (l[3] != 1 || r[3] != 1 || r[2] != kFloatLanes ||
+      out.getShape()[3] != kFloatLanes || !out.isLastDimUnitStride() ||
+      !memref::CollapseShapeOp::isGuaranteedCollapsible(
+          rhs, SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}}))
+    return std::nullopt;
+  return Tiles{l[0], r[0], l[1], l[2]};
+}
+
 struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
   using Base::Base;
 
   void runOnOperation() override {
     const Isa *target = lookupIsa(isa);
-    if (!target) {
+    if (!isa.empty() && !target) {
       getOperation()->emitError("--qat-lower-mmt4d: unknown isa '")
           << isa << "' (avx512vnni, avxvnni or dotprod)";
       return signalPassFailure();
     }
-    SmallVector<std::pair<linalg::Mmt4DOp, Tiles>> ops;
+    SmallVector<std::pair<linalg::Mmt4DOp, Tiles>> ops, floatOps;
     getOperation()->walk([&](linalg::Mmt4DOp op) {
-      if (std::optional<Tiles> tiles = matchTiles(op, *target))
+      if (std::optional<Tiles> tiles =
+              target ? matchTiles(op, *target) : std::nullopt)
         ops.push_back({op, *tiles});
+      else if (std::optional<Tiles> tiles = matchFloatTiles(op))
+        floatOps.push_back({op, *tiles});
     });
     for (auto [op, tiles] : ops) {
       OpBuilder b(op);
       lowerToDots(b, op, tiles, *target);
       op.erase();
     }
+    for (auto [op, tiles] : floatOps) {
+      OpBuilder b(op);
+      lowerToFmas(b, op, tiles);
+      op.erase();
+    }
+  }
+
+  /// for m1, for n1 (two panels at a time, then one):
+  ///   acc[m0] = out[m1, n1, m0]
+  ///   for k1: acc[m0] = fma(broadcast(lhs[m1, k1, m0]), rhs[n1, k1], acc[m0])
+  ///   out[m1, n1, m0] = acc[m0]
+  /// Each output sums K in order, one fused multiply-add per term.
+  static void lowerToFmas(OpBuilder &b, linalg::Mmt4DOp op, Tiles tiles) {
+    Location loc = op.getLoc();
+    auto lanes = VectorType::get({kFloatLanes}, b.getF32Type());
+    auto index = [&](int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(b, loc, v);
+    };
+    Value lhs = op.getDpsInputs()[0];
+    Value rhs = memref::CollapseShapeOp::create(
+        b, loc, op.getDpsInputs()[1],
+        SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+    Value out = op.getDpsInits()[0];
+    Value zero = index(0), one = index(1);
+
+    // `panels` adjacent RHS panels from n1 on: panels * M0 accumulators.
+    auto block = [&](OpBuilder &b, Location loc, Value m1, Value n1,
+                     int64_t panels) {
+      SmallVector<Value> columns{n1};
+      for (int64_t j = 1; j < panels; ++j)
+        columns.push_back(arith::AddIOp::create(b, loc, n1, index(j)));
+      SmallVector<Value> init;
+      for (Value column : columns)
+        for (int64_t m0 = 0; m0 < tiles.m0; ++m0)
+          init.push_back(vector::LoadOp::create(
+              b, loc, lanes, out, ValueRange{m1, column, index(m0), zero}));
+      auto loop = scf::ForOp::create(
+          b, loc, zero, index(tiles.k1), one, init,
+          [&](OpBuilder &b, Location loc, Value k1, ValueRange accs) {
+            SmallVector<Value> weights;
+            for (Value column : columns)
+              weights.push_back(vector::LoadOp::create(
+                  b, loc, lanes, rhs, ValueRange{column, k1, zero}));
+            SmallVector<Value> next(accs.begin(), accs.end());
+            for (int64_t m0 = 0; m0 < tiles.m0; ++m0) {
+              Value a = memref::LoadOp::create(
+                  b, loc, lhs, ValueRange{m1, k1, index(m0), zero});
+              Value row = vector::BroadcastOp::create(b, loc, lanes, a);
+              for (auto [j, w] : llvm::enumerate(weights))
+                next[j * tiles.m0 + m0] = vector::FMAOp::create(
+                    b, loc, row, w, accs[j * tiles.m0 + m0]);
+            }
+            scf::YieldOp::create(b, loc, next);
+          });
+      for (auto [j, column] : llvm::enumerate(columns))
+        for (int64_t m0 = 0; m0 < tiles.m0; ++m0)
+          vector::StoreOp::create(b, loc, loop.getResult(j * tiles.m0 + m0),
+                                  out, ValueRange{m1, column, index(m0), zero});
+    };
+
+    int64_t pairs = tiles.n1 / 2;
+    scf::ForOp::create(b, loc, zero, index(tiles.m1), one, ValueRange{},
+                       [&](OpBuilder &b, Location loc, Value m1, ValueRange) {
+                         if (pairs > 0)
+                           scf::ForOp::create(b, loc, zero, index(2 * pairs),
+                                              index(2), ValueRange{},
+                                              [&](OpBuilder &b, Location loc,
+                                                  Value n1, ValueRange) {
+                                                block(b, loc, m1, n1, 2);
+                                                scf::YieldOp::create(b, loc);
+                                              });
+                         if (tiles.n1 % 2)
+                           block(b, loc, m1, index(tiles.n1 - 1), 1);
+                         scf::YieldOp::create(b, loc);
+                       });
   }
 
   /// for m1: comp[m0] = sum_k1 vpdpbusd(0, 0x80.., broadcast(lhs[m1, k1, m0]))

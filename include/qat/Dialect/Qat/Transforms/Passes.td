@@ -475,7 +475,7 @@ def LowerPackUnpack : Pass<"qat-lower-pack-unpack"> {
 }
 
 def LowerMmt4d : Pass<"qat-lower-mmt4d"> {
-  let summary = "int8 linalg.mmt4d on buffers as dot-product microkernels";
+  let summary = "linalg.mmt4d on buffers as register-blocked microkernels";
   let description = [{
     Replaces every `linalg.mmt4d` on buffers with `i8` operands and an `i32`
     accumulator whose inner tiles fit the instruction set by a register-
@@ -503,11 +503,21 @@ def LowerMmt4d : Pass<"qat-lower-mmt4d"> {
     neither. The result is exact (i32 wrap-around included, as the generic
     lowering).
 
+    f32 `linalg.mmt4d` ops with LHS tiles `M0 x 1`, RHS tiles `16 x 1` and
+    accumulator tiles `M0 x 16` (`--qat-conv-to-mmt4d`'s) become an FMA
+    microkernel for any `isa`: per step along K one 16-lane RHS vector per
+    panel, and per row a broadcast and one `vector.fma` per panel; two RHS
+    panels at a time (`2 * M0` accumulators: 16 zmm registers with AVX-512),
+    an odd last panel alone. Each output sums its K terms in order.
+    Operands may be strided views whose tiles are contiguous (a thread's
+    slice of M1).
+
     Other `linalg.mmt4d` ops stay for the generic lowering to loops.
   }];
   let options = [
     Option<"isa", "isa", "std::string", "\"avx512vnni\"",
-           "The dot-product instruction set: avx512vnni, avxvnni or dotprod">
+           "The int8 dot-product instruction set: avx512vnni, avxvnni or "
+           "dotprod; empty: f32 microkernels only">
   ];
   let dependentDialects = [
     "::mlir::LLVM::LLVMDialect",
@@ -546,6 +556,42 @@ def Int8ConvToMmt4d : Pass<"qat-int8-conv-to-mmt4d"> {
     "::mlir::linalg::LinalgDialect",
     "::mlir::tensor::TensorDialect",
     "::mlir::tosa::TosaDialect",
+  ];
+}
+
+def ConvToMmt4d : Pass<"qat-conv-to-mmt4d"> {
+  let summary = "f32 convolutions and their gradients as data-tiled GEMMs";
+  let description = [{
+    Rewrites every f32 `linalg` op on tensors that is a 2-D convolution in
+    NCHW/FCHW layout, in any of its three roles, as a GEMM on
+    `--qat-lower-mmt4d`'s f32 tiles (`linalg.pack` → `linalg.mmt4d` →
+    `linalg.unpack`). The roles are told apart by which operand the op
+    accumulates into; all three share the loops
+    `(n, f, oh, ow, c, kh, kw)` and the maps
+
+    ```
+    image[n, c, oh*s + kh*d, ow*s + kw*d]   filter[f, c, kh, kw]   output[n, f, oh, ow]
+    ```
+
+    so the forward `linalg.conv_2d_nchw_fchw` and the two contractions that
+    `--qat-generate-backward` derives from it are all found by their maps:
+
+    - into the output (the convolution):
+      `output += (im2col(image) . filter^T)^T`, M = N*OH*OW, K = C*KH*KW;
+    - into the filter (weight gradient):
+      `filter += g^T . im2col(image)`, M = F, K = N*OH*OW;
+    - into the image (input gradient): `cols = g . filter` in im2col layout,
+      K = F, then summed back onto the overlapping pixels (col2im).
+
+    Any stride and dilation; padding is the producer's `tensor.pad`. Every
+    product sums its K terms in order with fused multiply-adds, so results
+    differ from the loop nest's by rounding only, and do not depend on the
+    number of threads. Grouped convolutions are left alone.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
   ];
 }
 

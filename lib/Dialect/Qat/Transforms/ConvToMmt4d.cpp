@@ -1,0 +1,380 @@
+//===- ConvToMmt4d.cpp - f32 convolutions and gradients as GEMMs ----------===//
+//
+// Part of qat-mlir. The --qat-conv-to-mmt4d pass. A training step holds
+// each 2-D convolution three times: the forward op and the two contractions
+// that --qat-generate-backward derives from its indexing maps (the weight
+// gradient, and the input gradient in scatter form). The three share one
+// loop space and three maps, so one matcher finds them all, and the operand
+// that is accumulated into says which product to compute.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qat/Dialect/Qat/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+namespace mlir::qat {
+#define GEN_PASS_DEF_CONVTOMMT4D
+#include "qat/Dialect/Qat/Transforms/Passes.h.inc"
+} // namespace mlir::qat
+
+using namespace mlir;
+using namespace mlir::qat;
+
+namespace {
+
+/// --qat-lower-mmt4d's f32 tiles: 8 LHS rows, 16 RHS lanes, depth 1.
+constexpr int64_t kRows = 8, kLanes = 16;
+
+/// `stride * dOut + dilation * dWindow`, one spatial result of the image map.
+struct SpatialTerm {
+  unsigned out, window;
+  int64_t stride, dilation;
+};
+
+/// Splits `expr` into `coefficient * dim` terms, or fails on anything else
+/// (constants, products of dims, floordiv).
+bool linearTerms(AffineExpr expr, int64_t coefficient,
+                 SmallVectorImpl<std::pair<unsigned, int64_t>> &terms) {
+  if (auto dim = dyn_cast<AffineDimExpr>(expr)) {
+    terms.push_back({dim.getPosition(), coefficient});
+    return true;
+  }
+  auto binary = dyn_cast<AffineBinaryOpExpr>(expr);
+  if (!binary)
+    return false;
+  if (binary.getKind() == AffineExprKind::Add)
+    return linearTerms(binary.getLHS(), coefficient, terms) &&
+           linearTerms(binary.getRHS(), coefficient, terms);
+  if (binary.getKind() != AffineExprKind::Mul)
+    return false;
+  auto constant = dyn_cast<AffineConstantExpr>(binary.getRHS());
+  return constant &&
+         linearTerms(binary.getLHS(), coefficient * constant.getValue(), terms);
+}
+
+/// The loops and sizes of a 2-D convolution in NCHW/FCHW layout:
+///   output[n, f, oh, ow] += image[n, c, oh*s + kh*d, ow*s + kw*d]
+///                           * filter[f, c, kh, kw]
+/// with the operands in any of the three roles.
+struct ConvShape {
+  unsigned image, filter, output; // operand numbers
+  int64_t n, c, f, oh, ow, kh, kw, ih, iw;
+  SpatialTerm rows, cols;
+};
+
+/// Whether the body is `out + in0 * in1` in f32, in either order.
+bool isMulAddBody(linalg::LinalgOp op) {
+  Block *body = op.getBlock();
+  auto yield = cast<linalg::YieldOp>(body->getTerminator());
+  auto add = yield.getValues()[0].getDefiningOp<arith::AddFOp>();
+  if (!add || !add.getType().isF32())
+    return false;
+  Value acc = body->getArgument(2);
+  Value other = add.getLhs() == acc ? add.getRhs() : add.getLhs();
+  auto mul = other.getDefiningOp<arith::MulFOp>();
+  if (!mul || (add.getLhs() != acc && add.getRhs() != acc))
+    return false;
+  Value a = body->getArgument(0), b = body->getArgument(1);
+  return (mul.getLhs() == a && mul.getRhs() == b) ||
+         (mul.getLhs() == b && mul.getRhs() == a);
+}
+
+std::optional<SpatialTerm> spatialTerm(AffineExpr expr, unsigned outDim,
+                                       unsigned windowDim) {
+  SmallVector<std::pair<unsigned, int64_t>> terms;
+  if (!linearTerms(expr, 1, terms) || terms.size() != 2)
+    return std::nullopt;
+  SpatialTerm term{outDim, windowDim, 0, 0};
+  for (auto [dim, coefficient] : terms) {
+    if (dim == outDim)
+      term.stride = coefficient;
+    else if (dim == windowDim)
+      term.dilation = coefficient;
+  }
+  if (term.stride <= 0 || term.dilation <= 0)
+    return std::nullopt;
+  return term;
+}
+
+std::optional<ConvShape> matchConv(linalg::LinalgOp op) {
+  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+      op.getNumLoops() != 7 || !op.hasPureTensorSemantics() ||
+      !isMulAddBody(op))
+    return std::nullopt;
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  for (AffineMap map : maps)
+    if (map.getNumResults() != 4)
+      return std::nullopt;
+  auto dimAt = [&](unsigned operand,
+                   unsigned result) -> std::optional<unsigned> {
+    if (auto dim = dyn_cast<AffineDimExpr>(maps[operand].getResult(result)))
+      return dim.getPosition();
+    return std::nullopt;
+  };
+  // The image is the operand indexed by sums in its last two dimensions.
+  std::optional<unsigned> image;
+  for (unsigned i = 0; i < 3; ++i)
+    if (!dimAt(i, 2) && !dimAt(i, 3) && dimAt(i, 0) && dimAt(i, 1))
+      image = i;
+  if (!image)
+    return std::nullopt;
+  ConvShape shape;
+  shape.image = *image;
+  // The filter shares the image's channel loop, the output its batch loop.
+  std::optional<unsigned> filter, output;
+  for (unsigned i = 0; i < 3; ++i) {
+    if (i == *image || !llvm::all_of(llvm::seq(0u, 4u), [&](unsigned r) {
+          return dimAt(i, r).has_value();
+        }))
+      continue;
+    if (dimAt(i, 1) == dimAt(*image, 1))
+      filter = i;
+    else if (dimAt(i, 0) == dimAt(*image, 0))
+      output = i;
+  }
+  if (!filter || !output)
+    return std::nullopt;
+  shape.filter = *filter;
+  shape.output = *output;
+  // Loops: n, c (image), f (output 1 = filter 0), oh, ow, kh, kw.
+  if (dimAt(*output, 1) != dimAt(*filter, 0))
+    return std::nullopt;
+  std::optional<SpatialTerm> rows = spatialTerm(
+      maps[*image].getResult(2), *dimAt(*output, 2), *dimAt(*filter, 2));
+  std::optional<SpatialTerm> cols = spatialTerm(
+      maps[*image].getResult(3), *dimAt(*output, 3), *dimAt(*filter, 3));
+  if (!rows || !cols)
+    return std::nullopt;
+  shape.rows = *rows;
+  shape.cols = *cols;
+  // Seven distinct loops, each used as the layout says.
+  llvm::SmallDenseSet<unsigned> loops{
+      *dimAt(*image, 0), *dimAt(*image, 1), *dimAt(*output, 1), rows->out,
+      cols->out,         rows->window,      cols->window};
+  if (loops.size() != 7)
+    return std::nullopt;
+
+  auto typeOf = [&](unsigned operand) {
+    return dyn_cast<RankedTensorType>(op->getOperand(operand).getType());
+  };
+  for (unsigned i = 0; i < 3; ++i)
+    if (!typeOf(i) || !typeOf(i).hasStaticShape() ||
+        !typeOf(i).getElementType().isF32())
+      return std::nullopt;
+  ArrayRef<int64_t> in = typeOf(*image).getShape(),
+                    w = typeOf(*filter).getShape(),
+                    out = typeOf(*output).getShape();
+  shape.n = in[0];
+  shape.c = in[1];
+  shape.ih = in[2];
+  shape.iw = in[3];
+  shape.f = w[0];
+  shape.kh = w[2];
+  shape.kw = w[3];
+  shape.oh = out[2];
+  shape.ow = out[3];
+  if (out[0] != shape.n || out[1] != shape.f || w[1] != shape.c ||
+      (shape.oh - 1) * rows->stride + (shape.kh - 1) * rows->dilation >=
+          shape.ih ||
+      (shape.ow - 1) * cols->stride + (shape.kw - 1) * cols->dilation >=
+          shape.iw)
+    return std::nullopt;
+  return shape;
+}
+
+struct ConvToMmt4dPass : qat::impl::ConvToMmt4dBase<ConvToMmt4dPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    SmallVector<std::pair<linalg::LinalgOp, ConvShape>> convs;
+    getOperation()->walk([&](linalg::LinalgOp op) {
+      if (std::optional<ConvShape> shape = matchConv(op))
+        convs.push_back({op, *shape});
+    });
+    for (auto [op, shape] : convs) {
+      OpBuilder b(op);
+      Value result = rewrite(b, op, shape);
+      op->getResult(0).replaceAllUsesWith(result);
+      op->erase();
+    }
+  }
+
+  static Value rewrite(OpBuilder &b, linalg::LinalgOp op, const ConvShape &s) {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = b.getContext();
+    Type f32 = b.getF32Type();
+    Value image = op->getOperand(s.image), filter = op->getOperand(s.filter),
+          output = op->getOperand(s.output);
+    int64_t m = s.n * s.oh * s.ow, k = s.c * s.kh * s.kw;
+    AffineExpr n, oh, ow, c, kh, kw;
+    bindDims(ctx, n, oh, ow, c, kh, kw);
+    // Where image[n, c, oh*s + kh*d, ow*s + kw*d] is, over the im2col loops
+    // (n, oh, ow, c, kh, kw).
+    AffineMap window =
+        AffineMap::get(6, 0,
+                       {n, c, oh * s.rows.stride + kh * s.rows.dilation,
+                        ow * s.cols.stride + kw * s.cols.dilation},
+                       ctx);
+    auto permutation = [&](ArrayRef<unsigned> dims) {
+      return AffineMap::getPermutationMap(dims, ctx);
+    };
+
+    if (s.output == 2) {
+      // output[n, f, oh, ow] += im2col(image) . filter^T
+      Value cols = gather(b, loc, image, window,
+                          permutation({0, 1, 2, 3, 4, 5}), {m, k}, s);
+      Value weights = collapse(b, loc, filter, 1);
+      Value product = gemm(b, loc, cols, weights); // (n, oh, ow) x f
+      Value rows = tensor::ExpandShapeOp::create(
+          b, loc, RankedTensorType::get({s.n, s.oh, s.ow, s.f}, f32), product,
+          SmallVector<ReassociationIndices>{{0, 1, 2}, {3}});
+      return accumulate(b, loc, rows, permutation({0, 2, 3, 1}), output);
+    }
+    if (s.filter == 2) {
+      // filter[f, (c, kh, kw)] += g^T . im2col(image)
+      Value g = transpose(b, loc, output, {1, 0, 2, 3});
+      Value lhs = collapse(b, loc, g, 1);
+      // The gathered image with (c, kh, kw) as rows: the GEMM's RHS, K = M.
+      Value cols = gather(b, loc, image, window,
+                          permutation({3, 4, 5, 0, 1, 2}), {k, m}, s);
+      Value product = gemm(b, loc, lhs, cols); // f x (c, kh, kw)
+      Value grad = tensor::ExpandShapeOp::create(
+          b, loc, RankedTensorType::get({s.f, s.c, s.kh, s.kw}, f32), product,
+          SmallVector<ReassociationIndices>{{0}, {1, 2, 3}});
+      return accumulate(b, loc, grad, permutation({0, 1, 2, 3}), filter);
+    }
+    // image[n, c, oh*s + kh*d, ow*s + kw*d] += (g^T . filter)[...]: the
+    // product in im2col layout, then summed back onto the image (col2im).
+    Value g = transpose(b, loc, output, {0, 2, 3, 1});
+    Value lhs = collapse(b, loc, g, 3);
+    Value w = transpose(b, loc, filter, {1, 2, 3, 0});
+    Value rhs = collapse(b, loc, w, 3);
+    Value product = gemm(b, loc, lhs, rhs); // (n, oh, ow) x (c, kh, kw)
+    Value cols = tensor::ExpandShapeOp::create(
+        b, loc, RankedTensorType::get({s.n, s.oh, s.ow, s.c, s.kh, s.kw}, f32),
+        product, SmallVector<ReassociationIndices>{{0, 1, 2}, {3, 4, 5}});
+    // n and c are parallel; the window loops reduce onto overlapping pixels.
+    using utils::IteratorType;
+    SmallVector<IteratorType> iterators(6, IteratorType::reduction);
+    iterators[0] = iterators[3] = IteratorType::parallel;
+    return linalg::GenericOp::create(
+               b, loc, TypeRange{image.getType()}, ValueRange{cols},
+               ValueRange{image},
+               SmallVector<AffineMap>{b.getMultiDimIdentityMap(6), window},
+               iterators,
+               [](OpBuilder &b, Location loc, ValueRange args) {
+                 linalg::YieldOp::create(
+                     b, loc,
+                     arith::AddFOp::create(b, loc, args[1], args[0])
+                         .getResult());
+               })
+        .getResult(0);
+  }
+
+  /// im2col: the image's windows over the loops (n, oh, ow, c, kh, kw),
+  /// stored in the order `layout` gives, collapsed to `shape`.
+  static Value gather(OpBuilder &b, Location loc, Value image, AffineMap window,
+                      AffineMap layout, ArrayRef<int64_t> shape,
+                      const ConvShape &s) {
+    SmallVector<int64_t> loops{s.n, s.oh, s.ow, s.c, s.kh, s.kw};
+    SmallVector<int64_t> stored = applyPermutationMap(layout, ArrayRef(loops));
+    Type f32 = b.getF32Type();
+    Value init = tensor::EmptyOp::create(b, loc, stored, f32);
+    Value cols =
+        linalg::GenericOp::create(
+            b, loc, TypeRange{init.getType()}, ValueRange{image},
+            ValueRange{init}, SmallVector<AffineMap>{window, layout},
+            SmallVector<utils::IteratorType>(6, utils::IteratorType::parallel),
+            [](OpBuilder &b, Location loc, ValueRange args) {
+              linalg::YieldOp::create(b, loc, args[0]);
+            })
+            .getResult(0);
+    return tensor::CollapseShapeOp::create(
+        b, loc, RankedTensorType::get(shape, f32), cols,
+        SmallVector<ReassociationIndices>{{0, 1, 2}, {3, 4, 5}});
+  }
+
+  /// `value` (rank 4) as a matrix: `leading` dimensions make its rows.
+  static Value collapse(OpBuilder &b, Location loc, Value value,
+                        unsigned leading) {
+    auto type = cast<RankedTensorType>(value.getType());
+    ArrayRef<int64_t> dims = type.getShape();
+    int64_t rows = 1, cols = 1;
+    for (auto [index, size] : llvm::enumerate(dims))
+      (index < leading ? rows : cols) *= size;
+    ReassociationIndices first, second;
+    for (unsigned index = 0; index < dims.size(); ++index)
+      (index < leading ? first : second).push_back(index);
+    return tensor::CollapseShapeOp::create(
+        b, loc, RankedTensorType::get({rows, cols}, type.getElementType()),
+        value, SmallVector<ReassociationIndices>{first, second});
+  }
+
+  static Value transpose(OpBuilder &b, Location loc, Value value,
+                         ArrayRef<int64_t> permutation) {
+    auto type = cast<RankedTensorType>(value.getType());
+    SmallVector<int64_t> shape;
+    for (int64_t dim : permutation)
+      shape.push_back(type.getDimSize(dim));
+    Value init = tensor::EmptyOp::create(b, loc, shape, type.getElementType());
+    return linalg::TransposeOp::create(b, loc, value, init, permutation)
+        .getResult()[0];
+  }
+
+  /// lhs (M x K) . rhs (N x K)^T through linalg.pack, mmt4d and unpack, in
+  /// --qat-lower-mmt4d's f32 tiles. Each product sums K in order.
+  static Value gemm(OpBuilder &b, Location loc, Value lhs, Value rhs) {
+    Type f32 = b.getF32Type();
+    int64_t m = cast<RankedTensorType>(lhs.getType()).getDimSize(0),
+            n = cast<RankedTensorType>(rhs.getType()).getDimSize(0),
+            k = cast<RankedTensorType>(lhs.getType()).getDimSize(1);
+    int64_t m1 = llvm::divideCeil(m, kRows), n1 = llvm::divideCeil(n, kLanes);
+    Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+    auto pack = [&](Value value, int64_t tiles, int64_t rows) -> Value {
+      Value init = tensor::EmptyOp::create(b, loc, {tiles, k, rows, 1}, f32);
+      return linalg::PackOp::create(b, loc, value, init, {0, 1},
+                                    {b.getIndexAttr(rows), b.getIndexAttr(1)},
+                                    zero)
+          .getResult();
+    };
+    Value packedLhs = pack(lhs, m1, kRows), packedRhs = pack(rhs, n1, kLanes);
+    Value accEmpty =
+        tensor::EmptyOp::create(b, loc, {m1, n1, kRows, kLanes}, f32);
+    Value acc =
+        linalg::FillOp::create(b, loc, ValueRange{zero}, ValueRange{accEmpty})
+            .getResult(0);
+    acc = linalg::Mmt4DOp::create(b, loc, TypeRange{acc.getType()},
+                                  ValueRange{packedLhs, packedRhs},
+                                  ValueRange{acc})
+              .getResult(0);
+    Value unpackInit = tensor::EmptyOp::create(b, loc, {m, n}, f32);
+    return linalg::UnPackOp::create(
+               b, loc, acc, unpackInit, {0, 1},
+               {b.getIndexAttr(kRows), b.getIndexAttr(kLanes)})
+        .getResult();
+  }
+
+  /// init + value, with `value` read through `map` over init's loops.
+  static Value accumulate(OpBuilder &b, Location loc, Value value,
+                          AffineMap map, Value init) {
+    unsigned rank = cast<RankedTensorType>(init.getType()).getRank();
+    return linalg::GenericOp::create(
+               b, loc, TypeRange{init.getType()}, ValueRange{value},
+               ValueRange{init},
+               SmallVector<AffineMap>{map, b.getMultiDimIdentityMap(rank)},
+               SmallVector<utils::IteratorType>(rank,
+                                                utils::IteratorType::parallel),
+               [](OpBuilder &b, Location loc, ValueRange args) {
+                 linalg::YieldOp::create(
+                     b, loc,
+                     arith::AddFOp::create(b, loc, args[1], args[0])
+                         .getResult());
+               })
+        .getResult(0);
+  }
+};
+
+} // namespace

@@ -1,0 +1,53 @@
+// RUN: qat-opt --qat-lower-mmt4d=isa= %s | FileCheck %s
+// RUN: qat-opt --qat-lower-to-llvm %s | mlir-translate --mlir-to-llvmir | llc -O3 -mtriple=x86_64-unknown-linux-gnu -mcpu=x86-64-v4 | FileCheck %s --check-prefix=ASM
+
+// The f32 microkernel (any isa): per LHS panel, RHS panels two at a time
+// (16 accumulators of 16 lanes) and the odd last one alone (8), each over
+// K with one broadcast per row and one FMA per row and panel.
+// CHECK-LABEL: func @mmt4d_f32
+// CHECK-SAME:    (%[[LHS:.*]]: memref<2x7x8x1xf32>, %[[RHS:.*]]: memref<3x7x16x1xf32>, %[[OUT:.*]]: memref<2x3x8x16xf32>)
+// CHECK:         %[[R:.*]] = memref.collapse_shape %[[RHS]] {{\[\[}}0], [1], [2, 3]] : memref<3x7x16x1xf32> into memref<3x7x16xf32>
+// CHECK:         scf.for %[[M1:.*]] =
+// CHECK:           scf.for %[[N1:.*]] = %{{.*}} to %{{.*}} step %c2
+// CHECK-COUNT-16:    vector.load %[[OUT]]
+// CHECK:             scf.for %[[K1:.*]] = {{.*}} iter_args
+// CHECK:               vector.load %[[R]][%[[N1]], %[[K1]], %{{.*}}] : memref<3x7x16xf32>, vector<16xf32>
+// CHECK:               vector.load %[[R]]
+// CHECK:               %[[A:.*]] = memref.load %[[LHS]][%[[M1]], %[[K1]], %{{.*}}, %{{.*}}] : memref<2x7x8x1xf32>
+// CHECK:               %[[ROW:.*]] = vector.broadcast %[[A]] : f32 to vector<16xf32>
+// CHECK:               vector.fma %[[ROW]], %{{.*}}, %{{.*}} : vector<16xf32>
+// CHECK:               vector.fma %[[ROW]]
+// CHECK-COUNT-14:      vector.fma
+// CHECK:             scf.yield
+// CHECK-COUNT-16:    vector.store %{{.*}}, %[[OUT]]
+// CHECK-COUNT-8:   vector.load %[[OUT]]
+// CHECK:           scf.for
+// CHECK-COUNT-8:     vector.fma
+// CHECK-COUNT-8:   vector.store %{{.*}}, %[[OUT]]
+// CHECK-NOT:     linalg.mmt4d
+// The hot loop multiplies by broadcast memory operands on zmm registers.
+// ASM-LABEL: mmt4d_f32:
+// ASM:         vfmadd231ps {{.*}}{1to16}, %zmm{{[0-9]+}}, %zmm{{[0-9]+}}
+func.func @mmt4d_f32(%lhs: memref<2x7x8x1xf32>, %rhs: memref<3x7x16x1xf32>, %out: memref<2x3x8x16xf32>) {
+  linalg.mmt4d ins(%lhs, %rhs : memref<2x7x8x1xf32>, memref<3x7x16x1xf32>) outs(%out : memref<2x3x8x16xf32>)
+  return
+}
+
+// A thread's slice of M1 (a strided view) is lowered the same way.
+// CHECK-LABEL: func @mmt4d_f32_view
+// CHECK-NOT:     linalg.mmt4d
+// CHECK:         vector.fma
+func.func @mmt4d_f32_view(%lhs: memref<4x7x8x1xf32>, %rhs: memref<2x7x16x1xf32>, %out: memref<4x2x8x16xf32>) {
+  %l = memref.subview %lhs[2, 0, 0, 0] [2, 7, 8, 1] [1, 1, 1, 1] : memref<4x7x8x1xf32> to memref<2x7x8x1xf32, strided<[56, 8, 1, 1], offset: 112>>
+  %o = memref.subview %out[2, 0, 0, 0] [2, 2, 8, 16] [1, 1, 1, 1] : memref<4x2x8x16xf32> to memref<2x2x8x16xf32, strided<[256, 128, 16, 1], offset: 512>>
+  linalg.mmt4d ins(%l, %rhs : memref<2x7x8x1xf32, strided<[56, 8, 1, 1], offset: 112>>, memref<2x7x16x1xf32>) outs(%o : memref<2x2x8x16xf32, strided<[256, 128, 16, 1], offset: 512>>)
+  return
+}
+
+// Other f32 tiles stay for the generic lowering.
+// CHECK-LABEL: func @other_f32_tiles
+// CHECK:         linalg.mmt4d
+func.func @other_f32_tiles(%lhs: memref<2x7x8x1xf32>, %rhs: memref<3x7x8x1xf32>, %out: memref<2x3x8x8xf32>) {
+  linalg.mmt4d ins(%lhs, %rhs : memref<2x7x8x1xf32>, memref<3x7x8x1xf32>) outs(%out : memref<2x3x8x8xf32>)
+  return
+}
