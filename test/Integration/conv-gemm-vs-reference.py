@@ -12,7 +12,7 @@
 #
 # RUN: %python %s | FileCheck %s
 #
-# CHECK: 10 convolutions x 3 roles: rewritten, within 1e-5 of f64
+# CHECK: 11 convolutions x 3 roles: rewritten, within 1e-5 of f64
 
 import numpy as np
 

@@ -208,7 +208,6 @@ struct ConvToMmt4dPass : qat::impl::ConvToMmt4dBase<ConvToMmt4dPass> {
     Type f32 = b.getF32Type();
     Value image = op->getOperand(s.image), filter = op->getOperand(s.filter),
           output = op->getOperand(s.output);
-    int64_t m = s.n * s.oh * s.ow, k = s.c * s.kh * s.kw;
     AffineExpr n, oh, ow, c, kh, kw;
     bindDims(ctx, n, oh, ow, c, kh, kw);
     // Where image[n, c, oh*s + kh*d, ow*s + kw*d] is, over the im2col loops
@@ -224,10 +223,9 @@ struct ConvToMmt4dPass : qat::impl::ConvToMmt4dBase<ConvToMmt4dPass> {
 
     if (s.output == 2) {
       // output[n, f, oh, ow] += im2col(image) . filter^T
-      Value cols = gather(b, loc, image, window,
-                          permutation({0, 1, 2, 3, 4, 5}), {m, k}, s);
+      Value cols = gather(b, loc, image, window, s);
       Value weights = collapse(b, loc, filter, 1);
-      Value product = gemm(b, loc, cols, weights); // (n, oh, ow) x f
+      Value product = gemm(b, loc, {cols}, {weights}); // (n, oh, ow) x f
       Value rows = tensor::ExpandShapeOp::create(
           b, loc, RankedTensorType::get({s.n, s.oh, s.ow, s.f}, f32), product,
           SmallVector<ReassociationIndices>{{0, 1, 2}, {3}});
@@ -237,10 +235,9 @@ struct ConvToMmt4dPass : qat::impl::ConvToMmt4dBase<ConvToMmt4dPass> {
       // filter[f, (c, kh, kw)] += g^T . im2col(image)
       Value g = transpose(b, loc, output, {1, 0, 2, 3});
       Value lhs = collapse(b, loc, g, 1);
-      // The gathered image with (c, kh, kw) as rows: the GEMM's RHS, K = M.
-      Value cols = gather(b, loc, image, window,
-                          permutation({3, 4, 5, 0, 1, 2}), {k, m}, s);
-      Value product = gemm(b, loc, lhs, cols); // f x (c, kh, kw)
+      // The forward's im2col (the same op, so CSE shares it), K-major here.
+      Value cols = gather(b, loc, image, window, s);
+      Value product = gemm(b, loc, {lhs}, {cols, true}); // f x (c, kh, kw)
       Value grad = tensor::ExpandShapeOp::create(
           b, loc, RankedTensorType::get({s.f, s.c, s.kh, s.kw}, f32), product,
           SmallVector<ReassociationIndices>{{0}, {1, 2, 3}});
@@ -250,9 +247,8 @@ struct ConvToMmt4dPass : qat::impl::ConvToMmt4dBase<ConvToMmt4dPass> {
     // product in im2col layout, then summed back onto the image (col2im).
     Value g = transpose(b, loc, output, {0, 2, 3, 1});
     Value lhs = collapse(b, loc, g, 3);
-    Value w = transpose(b, loc, filter, {1, 2, 3, 0});
-    Value rhs = collapse(b, loc, w, 3);
-    Value product = gemm(b, loc, lhs, rhs); // (n, oh, ow) x (c, kh, kw)
+    Value w = collapse(b, loc, filter, 1);          // f x (c, kh, kw): K-major
+    Value product = gemm(b, loc, {lhs}, {w, true}); // (n, oh, ow) x (c, kh, kw)
     Value cols = tensor::ExpandShapeOp::create(
         b, loc, RankedTensorType::get({s.n, s.oh, s.ow, s.c, s.kh, s.kw}, f32),
         product, SmallVector<ReassociationIndices>{{0, 1, 2}, {3, 4, 5}});
@@ -274,27 +270,26 @@ struct ConvToMmt4dPass : qat::impl::ConvToMmt4dBase<ConvToMmt4dPass> {
         .getResult(0);
   }
 
-  /// im2col: the image's windows over the loops (n, oh, ow, c, kh, kw),
-  /// stored in the order `layout` gives, collapsed to `shape`.
+  /// im2col: the image's windows as an (N*OH*OW) x (C*KH*KW) matrix.
   static Value gather(OpBuilder &b, Location loc, Value image, AffineMap window,
-                      AffineMap layout, ArrayRef<int64_t> shape,
                       const ConvShape &s) {
-    SmallVector<int64_t> loops{s.n, s.oh, s.ow, s.c, s.kh, s.kw};
-    SmallVector<int64_t> stored = applyPermutationMap(layout, ArrayRef(loops));
     Type f32 = b.getF32Type();
-    Value init = tensor::EmptyOp::create(b, loc, stored, f32);
+    Value init = tensor::EmptyOp::create(
+        b, loc, {s.n, s.oh, s.ow, s.c, s.kh, s.kw}, f32);
     Value cols =
         linalg::GenericOp::create(
             b, loc, TypeRange{init.getType()}, ValueRange{image},
-            ValueRange{init}, SmallVector<AffineMap>{window, layout},
+            ValueRange{init},
+            SmallVector<AffineMap>{window, b.getMultiDimIdentityMap(6)},
             SmallVector<utils::IteratorType>(6, utils::IteratorType::parallel),
             [](OpBuilder &b, Location loc, ValueRange args) {
               linalg::YieldOp::create(b, loc, args[0]);
             })
             .getResult(0);
     return tensor::CollapseShapeOp::create(
-        b, loc, RankedTensorType::get(shape, f32), cols,
-        SmallVector<ReassociationIndices>{{0, 1, 2}, {3, 4, 5}});
+        b, loc,
+        RankedTensorType::get({s.n * s.oh * s.ow, s.c * s.kh * s.kw}, f32),
+        cols, SmallVector<ReassociationIndices>{{0, 1, 2}, {3, 4, 5}});
   }
 
   /// `value` (rank 4) as a matrix: `leading` dimensions make its rows.
@@ -324,23 +319,41 @@ struct ConvToMmt4dPass : qat::impl::ConvToMmt4dBase<ConvToMmt4dPass> {
         .getResult()[0];
   }
 
+  /// A GEMM operand: a matrix whose rows are the GEMM's M (or N) and whose
+  /// columns are its K, or the transpose of one (`kMajor`).
+  struct Operand {
+    Value matrix;
+    bool kMajor = false;
+  };
+
   /// lhs (M x K) . rhs (N x K)^T through linalg.pack, mmt4d and unpack, in
-  /// --qat-lower-mmt4d's f32 tiles. Each product sums K in order.
-  static Value gemm(OpBuilder &b, Location loc, Value lhs, Value rhs) {
+  /// --qat-lower-mmt4d's f32 tiles. Each product sums K in order. A
+  /// K-major operand is transposed by its pack, in the same copy.
+  static Value gemm(OpBuilder &b, Location loc, Operand lhs, Operand rhs) {
     Type f32 = b.getF32Type();
-    int64_t m = cast<RankedTensorType>(lhs.getType()).getDimSize(0),
-            n = cast<RankedTensorType>(rhs.getType()).getDimSize(0),
-            k = cast<RankedTensorType>(lhs.getType()).getDimSize(1);
+    auto shapeOf = [](Operand operand) {
+      ArrayRef<int64_t> shape =
+          cast<RankedTensorType>(operand.matrix.getType()).getShape();
+      return operand.kMajor ? std::pair{shape[1], shape[0]}
+                            : std::pair{shape[0], shape[1]};
+    };
+    int64_t m = shapeOf(lhs).first, k = shapeOf(lhs).second,
+            n = shapeOf(rhs).first;
     int64_t m1 = llvm::divideCeil(m, kRows), n1 = llvm::divideCeil(n, kLanes);
     Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
-    auto pack = [&](Value value, int64_t tiles, int64_t rows) -> Value {
+    auto pack = [&](Operand operand, int64_t rows) -> Value {
+      int64_t tiles = llvm::divideCeil(shapeOf(operand).first, rows);
       Value init = tensor::EmptyOp::create(b, loc, {tiles, k, rows, 1}, f32);
-      return linalg::PackOp::create(b, loc, value, init, {0, 1},
-                                    {b.getIndexAttr(rows), b.getIndexAttr(1)},
-                                    zero)
+      SmallVector<OpFoldResult> sizes{b.getIndexAttr(rows), b.getIndexAttr(1)};
+      if (!operand.kMajor)
+        return linalg::PackOp::create(b, loc, operand.matrix, init, {0, 1},
+                                      sizes, zero)
+            .getResult();
+      return linalg::PackOp::create(b, loc, operand.matrix, init, {1, 0}, sizes,
+                                    zero, {1, 0})
           .getResult();
     };
-    Value packedLhs = pack(lhs, m1, kRows), packedRhs = pack(rhs, n1, kLanes);
+    Value packedLhs = pack(lhs, kRows), packedRhs = pack(rhs, kLanes);
     Value accEmpty =
         tensor::EmptyOp::create(b, loc, {m1, n1, kRows, kLanes}, f32);
     Value acc =

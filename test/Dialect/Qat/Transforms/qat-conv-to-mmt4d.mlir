@@ -26,14 +26,16 @@ func.func @forward(%x: tensor<2x3x9x9xf32>, %w: tensor<5x3x3x3xf32>, %bias: tens
   return %y : tensor<2x5x4x4xf32>
 }
 
-// Into the filter: the output gradient as F x (N*OH*OW) times im2col
-// gathered with (C*KH*KW) as rows.
+// Into the filter: the output gradient as F x (N*OH*OW) times the
+// forward's im2col (the same op: CSE shares it), which its pack transposes.
 // CHECK-LABEL: func @weight_gradient
 // CHECK:         %[[G:.*]] = linalg.transpose ins(%arg1 : tensor<2x5x4x4xf32>) outs(%{{.*}} : tensor<5x2x4x4xf32>) permutation = [1, 0, 2, 3]
 // CHECK:         %[[A:.*]] = tensor.collapse_shape %[[G]] {{\[\[}}0], [1, 2, 3]] : tensor<5x2x4x4xf32> into tensor<5x32xf32>
-// CHECK:         %[[COLS:.*]] = linalg.generic {{.*}} ins(%arg0 : tensor<2x3x9x9xf32>) outs(%{{.*}} : tensor<3x3x3x2x4x4xf32>)
-// CHECK:         %[[B:.*]] = tensor.collapse_shape %[[COLS]] {{.*}} into tensor<27x32xf32>
-// CHECK:         linalg.mmt4d ins(%{{.*}}, %{{.*}} : tensor<1x32x8x1xf32>, tensor<2x32x16x1xf32>)
+// CHECK:         %[[COLS:.*]] = linalg.generic {{.*}} ins(%arg0 : tensor<2x3x9x9xf32>) outs(%{{.*}} : tensor<2x4x4x3x3x3xf32>)
+// CHECK:         %[[B:.*]] = tensor.collapse_shape %[[COLS]] {{.*}} into tensor<32x27xf32>
+// CHECK:         %[[PA:.*]] = linalg.pack %[[A]] {{.*}} inner_dims_pos = [0, 1] inner_tiles = [8, 1] {{.*}} -> tensor<1x32x8x1xf32>
+// CHECK:         %[[PB:.*]] = linalg.pack %[[B]] {{.*}} outer_dims_perm = [1, 0] inner_dims_pos = [1, 0] inner_tiles = [16, 1] {{.*}} : tensor<32x27xf32> -> tensor<2x32x16x1xf32>
+// CHECK:         linalg.mmt4d ins(%[[PA]], %[[PB]] : tensor<1x32x8x1xf32>, tensor<2x32x16x1xf32>)
 // CHECK:         linalg.unpack {{.*}} -> tensor<5x27xf32>
 // CHECK:         tensor.expand_shape {{.*}} output_shape [5, 3, 3, 3]
 func.func @weight_gradient(%x: tensor<2x3x9x9xf32>, %g: tensor<2x5x4x4xf32>) -> tensor<5x3x3x3xf32> {
@@ -49,11 +51,13 @@ func.func @weight_gradient(%x: tensor<2x3x9x9xf32>, %g: tensor<2x5x4x4xf32>) -> 
   return %dw : tensor<5x3x3x3xf32>
 }
 
-// Into the image: the output gradient as (N*OH*OW) x F times the filter as
-// (C*KH*KW) x F, then col2im: summed onto the pixels each window covers.
+// Into the image: the output gradient as (N*OH*OW) x F times the filter
+// (F x (C*KH*KW), transposed by its pack), then col2im: summed onto the
+// pixels each window covers.
 // CHECK-LABEL: func @input_gradient
 // CHECK:         linalg.transpose ins(%arg0 : tensor<2x5x4x4xf32>) {{.*}} permutation = [0, 2, 3, 1]
-// CHECK:         linalg.transpose ins(%arg1 : tensor<5x3x3x3xf32>) {{.*}} permutation = [1, 2, 3, 0]
+// CHECK:         %[[W:.*]] = tensor.collapse_shape %arg1 {{\[\[}}0], [1, 2, 3]] : tensor<5x3x3x3xf32> into tensor<5x27xf32>
+// CHECK:         linalg.pack %[[W]] {{.*}} outer_dims_perm = [1, 0] inner_dims_pos = [1, 0] inner_tiles = [16, 1] {{.*}} -> tensor<2x5x16x1xf32>
 // CHECK:         linalg.mmt4d ins(%{{.*}}, %{{.*}} : tensor<4x5x8x1xf32>, tensor<2x5x16x1xf32>)
 // CHECK:         %[[C:.*]] = linalg.unpack {{.*}} -> tensor<32x27xf32>
 // CHECK:         %[[COLS:.*]] = tensor.expand_shape %[[C]] {{.*}} output_shape [2, 4, 4, 3, 3, 3]
