@@ -1,12 +1,21 @@
 """Training throughput of qat-train against PyTorch 1.13 eager, side by side.
 
     /usr/bin/python3 benchmarks/training-vs-pytorch.py [--steps 50] [--threads 2]
+                                                       [--model small_cnn|mobilenet_v2]
 
-The small CNN of the training issue, batch 64, SGD with momentum and
-Nesterov, on the first images of Fashion-MNIST. qat-train's figure is its
-own images/s over one epoch (both sides on --threads threads) of `steps` batches (step function calls plus
-batch assembly, without the JIT compile); PyTorch's is the same loop in
-eager mode (forward, cross-entropy, backward, optimizer step).
+The training issue's models at batch 64, SGD with momentum and Nesterov, on
+the first images of Fashion-MNIST, both sides on --threads threads:
+
+- fp32: the model as imported, against PyTorch's eager training loop
+  (forward, cross-entropy, backward, optimizer step);
+- QAT: qat-train --qconfig per-tensor (--qat-prepare: Conv+BN+ReLU in
+  PyTorch's QAT form, fake quantization of weights and activations with
+  observers), against PyTorch's eager QAT of the same model
+  (fuse_modules_qat + prepare_qat, qnnpack qconfig: the same bits).
+
+qat-train's figure is its own images/s over one epoch of `steps` batches
+(step calls plus batch assembly, without the JIT compile); PyTorch's is the
+same number of steps, timed the same way.
 """
 
 import argparse
@@ -27,34 +36,57 @@ from qat_mlir import datasets, models  # noqa: E402
 parser = argparse.ArgumentParser()
 parser.add_argument("--steps", type=int, default=50)
 parser.add_argument("--threads", type=int, default=2)
+parser.add_argument("--model", choices=["small_cnn", "mobilenet_v2"], default="small_cnn")
 args = parser.parse_args()
 batch = 64
+FUSE = {"small_cnn": [["conv1", "bn1", "relu1"], ["conv2", "bn2", "relu2"]],
+        "mobilenet_v2": None}[args.model]
 
 torch.set_num_threads(args.threads)
-torch.manual_seed(0)
-model = models.SmallCNN().train()
-with tempfile.TemporaryDirectory() as tmp:
-    torch.jit.trace(model, torch.randn(batch, 1, 28, 28), check_trace=False).save(f"{tmp}/m.pt")
-    subprocess.run([qat_mlir.find_tool("qat-train"), f"{tmp}/m.pt", "--epochs", "1",
-                    "--train-limit", str(batch * args.steps), "--test-limit", str(batch),
-                    "--num-threads", str(args.threads),
-                    "--log", f"{tmp}/log.csv", "--no-progress"], check=True,
-                   stdout=subprocess.DEVNULL)
-    ours = float(next(csv.DictReader(open(f"{tmp}/log.csv")))["images_per_second"])
+
+
+def fresh():
+    torch.manual_seed(0)
+    if args.model == "mobilenet_v2":  # 28x28: width 0.5, first conv stride 1
+        return models.MobileNetV2(num_classes=10, width_mult=0.5, in_channels=1,
+                                  first_stride=1).train()
+    return models.FusableSmallCNN().train()
+
+
+def ours(extra):
+    with tempfile.TemporaryDirectory() as tmp:
+        torch.jit.trace(fresh(), torch.randn(batch, 1, 28, 28), check_trace=False).save(
+            f"{tmp}/m.pt")
+        subprocess.run([qat_mlir.find_tool("qat-train"), f"{tmp}/m.pt", "--epochs", "1",
+                        "--train-limit", str(batch * args.steps), "--test-limit", str(batch),
+                        "--num-threads", str(args.threads), "--log", f"{tmp}/log.csv",
+                        "--no-progress", *extra], check=True, stdout=subprocess.DEVNULL)
+        return float(next(csv.DictReader(open(f"{tmp}/log.csv")))["images_per_second"])
+
 
 images, labels = datasets.fashion_mnist("train")
 x = torch.from_numpy(datasets.normalize(images[:batch * args.steps])[:, None])
 y = torch.from_numpy(labels[:batch * args.steps].astype("int64"))
-optimizer = torch.optim.SGD(model.parameters(), lr=5e-3, momentum=0.9, nesterov=True,
-                            weight_decay=1e-7)
-start = time.perf_counter()
-for step in range(args.steps):
-    optimizer.zero_grad()
-    loss = F.cross_entropy(model(x[step * batch:(step + 1) * batch]),
-                           y[step * batch:(step + 1) * batch])
-    loss.backward()
-    optimizer.step()
-theirs = batch * args.steps / (time.perf_counter() - start)
-print(f"small CNN, batch {batch}, {args.steps} steps: qat-train {ours:.0f} images/s "
-      f"({args.threads} threads), PyTorch eager {theirs:.0f} images/s ({args.threads} threads): "
-      f"ratio {ours / theirs:.2f}")
+
+
+def theirs(model):
+    optimizer = torch.optim.SGD(model.parameters(), lr=5e-3, momentum=0.9, nesterov=True,
+                                weight_decay=1e-7)
+    start = time.perf_counter()
+    for step in range(args.steps):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x[step * batch:(step + 1) * batch]),
+                               y[step * batch:(step + 1) * batch])
+        loss.backward()
+        optimizer.step()
+    return batch * args.steps / (time.perf_counter() - start)
+
+
+rows = [("fp32", ours([]), theirs(fresh()), "PyTorch eager")]
+if FUSE:
+    rows.append(("QAT", ours(["--qconfig", "per-tensor", "--fp-warmup-epochs", "0"]),
+                 theirs(models.qat_ready(fresh(), FUSE)), "PyTorch eager QAT"))
+for name, our_speed, their_speed, peer in rows:
+    print(f"{args.model} {name}, batch {batch}, {args.steps} steps, {args.threads} threads: "
+          f"qat-train {our_speed:.0f} images/s, {peer} {their_speed:.0f} images/s: "
+          f"ratio {our_speed / their_speed:.2f}")
