@@ -141,6 +141,26 @@ Value gradients::contract(OpBuilder &b, Location loc, ValueRange inputs,
       .getResult(0);
 }
 
+bool gradients::isMulAdd(Operation *op) {
+  auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
+  if (!linalgOp || linalgOp.getNumDpsInputs() != 2 ||
+      linalgOp.getNumDpsInits() != 1)
+    return false;
+  Block *body = linalgOp.getBlock();
+  auto yield = cast<linalg::YieldOp>(body->getTerminator());
+  auto addf = yield.getValues()[0].getDefiningOp<arith::AddFOp>();
+  if (!addf)
+    return false;
+  Value out = body->getArgument(2);
+  Value other = addf.getLhs() == out ? addf.getRhs() : addf.getLhs();
+  auto mulf = other.getDefiningOp<arith::MulFOp>();
+  return mulf && (addf.getLhs() == out || addf.getRhs() == out) &&
+         llvm::is_contained(ValueRange{mulf.getLhs(), mulf.getRhs()},
+                            body->getArgument(0)) &&
+         llvm::is_contained(ValueRange{mulf.getLhs(), mulf.getRhs()},
+                            body->getArgument(1));
+}
+
 Value gradients::channelMean(OpBuilder &b, Location loc, Value value) {
   RankedTensorType type = typeOf(value);
   SmallVector<int64_t> shape(type.getShape());

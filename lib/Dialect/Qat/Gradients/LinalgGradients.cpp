@@ -27,23 +27,6 @@ namespace {
 template <typename Derived, typename OpT>
 using Model = DifferentiableOpInterface::ExternalModel<Derived, OpT>;
 
-/// Whether the body is `out + in0 * in1` in floating point.
-bool isMulAdd(linalg::LinalgOp op) {
-  Block *body = op.getBlock();
-  auto yield = cast<linalg::YieldOp>(body->getTerminator());
-  auto addf = yield.getValues()[0].getDefiningOp<arith::AddFOp>();
-  if (!addf)
-    return false;
-  Value out = body->getArgument(2);
-  Value other = addf.getLhs() == out ? addf.getRhs() : addf.getLhs();
-  auto mulf = other.getDefiningOp<arith::MulFOp>();
-  return mulf && (addf.getLhs() == out || addf.getRhs() == out) &&
-         llvm::is_contained(ValueRange{mulf.getLhs(), mulf.getRhs()},
-                            body->getArgument(0)) &&
-         llvm::is_contained(ValueRange{mulf.getLhs(), mulf.getRhs()},
-                            body->getArgument(1));
-}
-
 /// out[o] += a[ia] * b[ib]: da[ia] += g[o] * b[ib], db[ib] += a[ia] * g[o],
 /// and the init passes g through.
 template <typename OpT>
@@ -52,8 +35,7 @@ struct MulAddGradient : Model<MulAddGradient<OpT>, OpT> {
                                ArrayRef<Value> resultGradients,
                                SmallVectorImpl<Value> &operandGradients) const {
     auto linalgOp = cast<linalg::LinalgOp>(op);
-    if (linalgOp.getNumDpsInputs() != 2 || linalgOp.getNumDpsInits() != 1 ||
-        !isMulAdd(linalgOp))
+    if (!isMulAdd(op))
       return op->emitOpError("has no gradient rule: its body is not a sum of "
                              "products of its two inputs");
     Location loc = op->getLoc();

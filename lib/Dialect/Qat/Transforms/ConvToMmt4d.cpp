@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "qat/Dialect/Qat/Gradients/GradientUtils.h"
 #include "qat/Dialect/Qat/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -65,23 +66,6 @@ struct ConvShape {
   SpatialTerm rows, cols;
 };
 
-/// Whether the body is `out + in0 * in1` in f32, in either order.
-bool isMulAddBody(linalg::LinalgOp op) {
-  Block *body = op.getBlock();
-  auto yield = cast<linalg::YieldOp>(body->getTerminator());
-  auto add = yield.getValues()[0].getDefiningOp<arith::AddFOp>();
-  if (!add || !add.getType().isF32())
-    return false;
-  Value acc = body->getArgument(2);
-  Value other = add.getLhs() == acc ? add.getRhs() : add.getLhs();
-  auto mul = other.getDefiningOp<arith::MulFOp>();
-  if (!mul || (add.getLhs() != acc && add.getRhs() != acc))
-    return false;
-  Value a = body->getArgument(0), b = body->getArgument(1);
-  return (mul.getLhs() == a && mul.getRhs() == b) ||
-         (mul.getLhs() == b && mul.getRhs() == a);
-}
-
 std::optional<SpatialTerm> spatialTerm(AffineExpr expr, unsigned outDim,
                                        unsigned windowDim) {
   SmallVector<std::pair<unsigned, int64_t>> terms;
@@ -100,9 +84,8 @@ std::optional<SpatialTerm> spatialTerm(AffineExpr expr, unsigned outDim,
 }
 
 std::optional<ConvShape> matchConv(linalg::LinalgOp op) {
-  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
-      op.getNumLoops() != 7 || !op.hasPureTensorSemantics() ||
-      !isMulAddBody(op))
+  if (op.getNumLoops() != 7 || !op.hasPureTensorSemantics() ||
+      !gradients::isMulAdd(op))
     return std::nullopt;
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
   for (AffineMap map : maps)
@@ -256,18 +239,8 @@ struct ConvToMmt4dPass : qat::impl::ConvToMmt4dBase<ConvToMmt4dPass> {
     using utils::IteratorType;
     SmallVector<IteratorType> iterators(6, IteratorType::reduction);
     iterators[0] = iterators[3] = IteratorType::parallel;
-    return linalg::GenericOp::create(
-               b, loc, TypeRange{image.getType()}, ValueRange{cols},
-               ValueRange{image},
-               SmallVector<AffineMap>{b.getMultiDimIdentityMap(6), window},
-               iterators,
-               [](OpBuilder &b, Location loc, ValueRange args) {
-                 linalg::YieldOp::create(
-                     b, loc,
-                     arith::AddFOp::create(b, loc, args[1], args[0])
-                         .getResult());
-               })
-        .getResult(0);
+    return accumulate(b, loc, cols, b.getMultiDimIdentityMap(6), image, window,
+                      iterators);
   }
 
   /// im2col: the image's windows as an (N*OH*OW) x (C*KH*KW) matrix.
@@ -370,16 +343,22 @@ struct ConvToMmt4dPass : qat::impl::ConvToMmt4dBase<ConvToMmt4dPass> {
         .getResult();
   }
 
-  /// init + value, with `value` read through `map` over init's loops.
+  /// init + value over the loops of `value`'s and `init`'s maps: all
+  /// parallel loops by default (init indexed by the loops themselves).
   static Value accumulate(OpBuilder &b, Location loc, Value value,
-                          AffineMap map, Value init) {
-    unsigned rank = cast<RankedTensorType>(init.getType()).getRank();
+                          AffineMap valueMap, Value init,
+                          AffineMap initMap = {},
+                          ArrayRef<utils::IteratorType> iterators = {}) {
+    unsigned loops = valueMap.getNumDims();
+    if (!initMap)
+      initMap = b.getMultiDimIdentityMap(loops);
+    SmallVector<utils::IteratorType> types(iterators);
+    if (types.empty())
+      types.assign(loops, utils::IteratorType::parallel);
     return linalg::GenericOp::create(
                b, loc, TypeRange{init.getType()}, ValueRange{value},
-               ValueRange{init},
-               SmallVector<AffineMap>{map, b.getMultiDimIdentityMap(rank)},
-               SmallVector<utils::IteratorType>(rank,
-                                                utils::IteratorType::parallel),
+               ValueRange{init}, SmallVector<AffineMap>{valueMap, initMap},
+               types,
                [](OpBuilder &b, Location loc, ValueRange args) {
                  linalg::YieldOp::create(
                      b, loc,

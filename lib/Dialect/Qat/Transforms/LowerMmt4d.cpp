@@ -60,16 +60,30 @@ struct Tiles {
   int64_t m1, n1, k1, m0;
 };
 
-std::optional<Tiles> matchTiles(linalg::Mmt4DOp op, const Isa &isa) {
+/// An mmt4d's operands on buffers, when all three have static shapes.
+struct Operands {
+  MemRefType lhs, rhs, out;
+};
+
+std::optional<Operands> staticOperands(linalg::Mmt4DOp op) {
   if (!op.hasPureBufferSemantics())
     return std::nullopt;
   auto lhs = dyn_cast<MemRefType>(op.getDpsInputs()[0].getType());
   auto rhs = dyn_cast<MemRefType>(op.getDpsInputs()[1].getType());
   auto out = dyn_cast<MemRefType>(op.getDpsInits()[0].getType());
   if (!lhs || !rhs || !out || !lhs.hasStaticShape() || !rhs.hasStaticShape() ||
-      !out.hasStaticShape() || !lhs.getLayout().isIdentity() ||
-      !rhs.getLayout().isIdentity() || !out.getLayout().isIdentity() ||
-      !lhs.getElementType().isInteger(8) ||
+      !out.hasStaticShape())
+    return std::nullopt;
+  return Operands{lhs, rhs, out};
+}
+
+std::optional<Tiles> matchTiles(linalg::Mmt4DOp op, const Isa &isa) {
+  std::optional<Operands> operands = staticOperands(op);
+  if (!operands)
+    return std::nullopt;
+  auto [lhs, rhs, out] = *operands;
+  if (!lhs.getLayout().isIdentity() || !rhs.getLayout().isIdentity() ||
+      !out.getLayout().isIdentity() || !lhs.getElementType().isInteger(8) ||
       !rhs.getElementType().isInteger(8) || !out.getElementType().isInteger(32))
     return std::nullopt;
   ArrayRef<int64_t> l = lhs.getShape(), r = rhs.getShape();
@@ -86,14 +100,12 @@ std::optional<Tiles> matchTiles(linalg::Mmt4DOp op, const Isa &isa) {
 constexpr int64_t kFloatLanes = 16;
 
 std::optional<Tiles> matchFloatTiles(linalg::Mmt4DOp op) {
-  if (!op.hasPureBufferSemantics())
+  std::optional<Operands> operands = staticOperands(op);
+  if (!operands)
     return std::nullopt;
-  auto lhs = dyn_cast<MemRefType>(op.getDpsInputs()[0].getType());
-  auto rhs = dyn_cast<MemRefType>(op.getDpsInputs()[1].getType());
-  auto out = dyn_cast<MemRefType>(op.getDpsInits()[0].getType());
-  if (!lhs || !rhs || !out || !lhs.hasStaticShape() || !rhs.hasStaticShape() ||
-      !out.hasStaticShape() || !lhs.getElementType().isF32() ||
-      !rhs.getElementType().isF32() || !out.getElementType().isF32())
+  auto [lhs, rhs, out] = *operands;
+  if (!lhs.getElementType().isF32() || !rhs.getElementType().isF32() ||
+      !out.getElementType().isF32())
     return std::nullopt;
   ArrayRef<int64_t> l = lhs.getShape(), r = rhs.getShape();
   if (l[3] != 1 || r[3] != 1 || r[2] != kFloatLanes ||

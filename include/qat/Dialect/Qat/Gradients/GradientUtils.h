@@ -60,6 +60,11 @@ Value contract(OpBuilder &b, Location loc, ValueRange inputs,
                ArrayRef<AffineMap> inputMaps, unsigned numFactors,
                RankedTensorType resultType, AffineMap resultMap);
 
+/// Whether `op` is a linalg op with two inputs and one init whose body is
+/// `out + in0 * in1` in floating point (either order): what `contract`
+/// builds with two factors, and what convolutions and matmuls compute.
+bool isMulAdd(Operation *op);
+
 /// Per-channel (dimension 1) statistics of `input` over all its other
 /// dimensions, each of shape 1 x C x 1 ...: sums over dimension 0, then 2,
 /// 3, ... in order, times the f32 constant 1 / count. The variance is the
