@@ -37,6 +37,10 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
   // f32 convolutions and their gradients as GEMMs; then the data-tiled
   // products' packs (int8 ones come from qat-compile) as copies.
   pm.addPass(createConvToMmt4d());
+  // Chains of elementwise ops (batch norm, masks, fake quantization) as one
+  // loop nest each: fewer passes over memory and fewer buffers. After the
+  // GEMM rewrite, which matches the gradients' plain multiply-add bodies.
+  pm.addPass(createLinalgElementwiseOpFusionPass());
   pm.addPass(createLowerPackUnpack());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
