@@ -308,7 +308,7 @@ LogicalResult mlir::qat::emit(ModuleOp module, const ModelInterface &interface,
           llvm::sys::fs::createUniqueDirectory("qat-compile", directory))
     return emitError(loc) << "cannot create a temporary directory: "
                           << ec.message();
-  auto cleanup = llvm::make_scope_exit(
+  llvm::scope_exit cleanup(
       [&] { (void)llvm::sys::fs::remove_directories(directory); });
   std::string object = (directory + "/model.o").str();
   std::string header = (directory + "/model.h").str();

@@ -26,8 +26,9 @@ using namespace mlir::qat;
 
 namespace {
 
-/// --qat-lower-mmt4d's f32 tiles: 8 LHS rows, 16 RHS lanes, depth 1.
-constexpr int64_t kRows = 8, kLanes = 16;
+/// --qat-lower-mmt4d's f32 tiles: 8 LHS rows (8 x 2 panels of
+/// accumulators fill 16 of AVX-512's 32 registers), its RHS lanes, depth 1.
+constexpr int64_t kRows = 8, kLanes = kFloatMmt4dLanes;
 
 /// `stride * dOut + dilation * dWindow`, one spatial result of the image map.
 struct SpatialTerm {

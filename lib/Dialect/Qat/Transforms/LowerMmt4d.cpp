@@ -97,7 +97,7 @@ std::optional<Tiles> matchTiles(linalg::Mmt4DOp op, const Isa &isa) {
 /// f32 tiles: LHS M0 x 1, RHS 16 x 1 (one vector of 16 lanes per step
 /// along K), accumulators M0 x 16. Operands may be views (a thread's slice
 /// of M1) as long as each tile is contiguous.
-constexpr int64_t kFloatLanes = 16;
+constexpr int64_t kFloatLanes = qat::kFloatMmt4dLanes;
 
 std::optional<Tiles> matchFloatTiles(linalg::Mmt4DOp op) {
   std::optional<Operands> operands = staticOperands(op);

@@ -23,6 +23,11 @@ namespace mlir::qat {
 /// name.
 std::optional<int64_t> int8IsaLanes(StringRef isa);
 
+/// The f32 lanes of --qat-lower-mmt4d's FMA microkernel: the RHS tile width
+/// that --qat-conv-to-mmt4d packs for (RHS tiles 16 x 1, accumulators
+/// M0 x 16).
+inline constexpr int64_t kFloatMmt4dLanes = 16;
+
 } // namespace mlir::qat
 
 #endif // QAT_DIALECT_QAT_TRANSFORMS_PASSES_H
