@@ -40,7 +40,7 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
   // Chains of elementwise ops (batch norm, masks, fake quantization) as one
   // loop nest each: fewer passes over memory and fewer buffers. After the
   // GEMM rewrite, which matches the gradients' plain multiply-add bodies.
-  pm.addPass(createLinalgElementwiseOpFusionPass());
+  pm.addPass(createFuseElementwise());
   pm.addPass(createLowerPackUnpack());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -76,6 +76,8 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
   pm.addPass(createLowerMmt4d(mmt4d));
   // Compiled code needs only libc: no memrefCopy from the runner utilities.
   pm.addPass(createStridedCopiesToLinalg());
+  // Observers' min/max over whole tensors: vector loops, not a scalar chain.
+  pm.addPass(createVectorizeMinMaxReductions());
   pm.addPass(createInterchangeLoops());
   // One function per linalg op keeps LLVM's compile time linear.
   pm.addPass(createOutlineKernels());

@@ -396,6 +396,49 @@ def ParallelizeKernels : Pass<"qat-parallelize-kernels"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def FuseElementwise : Pass<"qat-fuse-elementwise"> {
+  let summary = "Fuse elementwise linalg chains without recomputing broadcasts";
+  let description = [{
+    Upstream's elementwise fusion (`linalg-fuse-elementwise-ops`: producers
+    with one use are fused into their consumers, reshapes propagated by
+    expansion, constants folded) with one rule more: a producer that is
+    read through a broadcast (a consumer indexing map that is not a
+    permutation: the producer has fewer points than the consumer) is fused
+    only when its body computes nothing (a plain copy). Otherwise its
+    computation would run once per consumer point: batch norm's
+    `rsqrt(var + eps)`, computed per channel, became an `rsqrt` per
+    activation element, 2% of a MobileNetV2 training step for one layer.
+
+    Fusion reorders no floating-point operation: results are bit-identical
+    with and without it.
+  }];
+  let dependentDialects = ["::mlir::affine::AffineDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def VectorizeMinMaxReductions : Pass<"qat-vectorize-min-max-reductions"> {
+  let summary = "Reduce whole buffers to their min/max with vector loops";
+  let description = [{
+    Rewrites a `linalg` op on buffers that reduces every element of
+    contiguous inputs into scalar (0-d) outputs with `minimumf` or
+    `maximumf` (the observers' running ranges) into
+    a loop over 64-element vectors (four independent 16-lane chains on
+    AVX-512) with a scalar loop for the remainder and one horizontal
+    `vector.reduction` per output. As scalar loops these reductions were
+    one dependent `vminss` chain: 17% of the small CNN's QAT step.
+
+    Unlike a sum, these combiners give the same result in any order (NaN
+    propagates, and `-0 < +0`), so results do not change by a bit.
+    (`minnumf`/`maxnumf` may return either zero of a `-0`/`+0` pair: left
+    alone.)
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 def InterchangeLoops : Pass<"qat-interchange-loops"> {
   let summary = "Make the output's contiguous dimension the innermost loop";
   let description = [{
