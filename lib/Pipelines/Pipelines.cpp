@@ -76,11 +76,13 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
   pm.addPass(createLowerMmt4d(mmt4d));
   // Compiled code needs only libc: no memrefCopy from the runner utilities.
   pm.addPass(createStridedCopiesToLinalg());
-  // Observers' min/max over whole tensors: vector loops, not a scalar chain.
-  pm.addPass(createVectorizeMinMaxReductions());
   pm.addPass(createInterchangeLoops());
   // One function per linalg op keeps LLVM's compile time linear.
   pm.addPass(createOutlineKernels());
+  // Inside the kernels: observers' min/max over whole tensors and
+  // elementwise ops as vector loops rather than scalar ones.
+  pm.addPass(createVectorizeMinMaxReductions());
+  pm.addPass(createVectorizeElementwise());
 
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   if (parallel) {

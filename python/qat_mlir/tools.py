@@ -28,14 +28,16 @@ def find_tool(name):
     raise QatToolError(f"cannot find the '{name}' tool; build qat-mlir or set QAT_MLIR_TOOLS_DIR")
 
 
-def run_file(mlir_path, entry, inputs, opt_level=2, int8_isa=None):
+def run_file(mlir_path, entry, inputs, opt_level=2, int8_isa=None, threads=1):
     """Call `entry` of the module in `mlir_path` on `inputs` (NumPy arrays).
 
     `int8_isa` (avx512vnni, avxvnni, dotprod) lowers int8 mmt4d ops to that
-    dot-product microkernel. Returns the list of results as NumPy arrays.
+    dot-product microkernel; `threads` splits each large op over that many
+    OpenMP threads. Returns the list of results as NumPy arrays.
     """
     with tempfile.TemporaryDirectory(prefix="qat-run-") as tmp:
-        command = [find_tool("qat-run"), mlir_path, "--entry", entry, f"-O{opt_level}"]
+        command = [find_tool("qat-run"), mlir_path, "--entry", entry, f"-O{opt_level}",
+                   f"--num-threads={threads}"]
         if int8_isa:
             command.append(f"--int8-isa={int8_isa}")
         for index, array in enumerate(inputs):
@@ -51,13 +53,13 @@ def run_file(mlir_path, entry, inputs, opt_level=2, int8_isa=None):
         return [np.load(os.path.join(out_dir, f"result{index}.npy")) for index in range(count)]
 
 
-def run(mlir_source, entry, inputs, opt_level=2, int8_isa=None):
+def run(mlir_source, entry, inputs, opt_level=2, int8_isa=None, threads=1):
     """Like run_file, with the module given as text."""
     with tempfile.TemporaryDirectory(prefix="qat-src-") as tmp:
         path = os.path.join(tmp, "module.mlir")
         with open(path, "w") as f:
             f.write(mlir_source)
-        return run_file(path, entry, inputs, opt_level, int8_isa)
+        return run_file(path, entry, inputs, opt_level, int8_isa, threads)
 
 
 def opt(mlir_source, *pass_options):

@@ -439,6 +439,29 @@ def VectorizeMinMaxReductions : Pass<"qat-vectorize-min-max-reductions"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def VectorizeElementwise : Pass<"qat-vectorize-elementwise"> {
+  let summary = "Run elementwise linalg ops on buffers over 16-lane vectors";
+  let description = [{
+    Rewrites an all-parallel `linalg.generic` on buffers whose innermost
+    loop is the contiguous last index of every operand that depends on it
+    (the others are loaded once per row and broadcast) and whose body is
+    lane-wise `arith`/`math` into a loop nest over the outer loops with the
+    innermost loop in 16-lane vectors, and one masked chunk for its tail.
+    Batch norm, activation masks, fake quantization and the optimizer's
+    update then run in `zmm` registers instead of one element at a time.
+
+    Each element gets the same operations in the same order: results do not
+    change by a bit. Left alone: innermost loops shorter than 8, operands
+    with strided innermost access or `i1` elements (a byte each in memory),
+    `index` values, and integer division (it could trap on the masked-off
+    lanes).
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 def InterchangeLoops : Pass<"qat-interchange-loops"> {
   let summary = "Make the output's contiguous dimension the innermost loop";
   let description = [{

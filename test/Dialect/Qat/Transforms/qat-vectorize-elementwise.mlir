@@ -1,0 +1,106 @@
+// RUN: qat-opt --qat-vectorize-elementwise %s | FileCheck %s
+
+#id = affine_map<(n, c, w) -> (n, c, w)>
+#channel = affine_map<(n, c, w) -> (c)>
+#scalar = affine_map<(n, c, w) -> ()>
+#transposed = affine_map<(n, c, w) -> (n, w, c)>
+
+// Fake quantization with a per-channel scale: loops over n and c, the
+// per-channel and 0-d operands loaded once per row and broadcast, the
+// 40-element rows as two full 16-lane chunks and one chunk of 8 under a
+// mask. Constants and values from outside the body are broadcast.
+// CHECK-LABEL: func.func @fake_quant
+// CHECK-SAME:    (%[[X:.*]]: memref<2x3x40xf32>, %[[S:.*]]: memref<3xf32>, %[[Z:.*]]: memref<i32>, %[[Y:.*]]: memref<2x3x40xf32>, %[[HI:.*]]: f32)
+// CHECK-NOT:     linalg.generic
+// CHECK:         scf.for %[[N:.*]] =
+// CHECK:           scf.for %[[C:.*]] =
+// CHECK:             %[[SCALE:.*]] = memref.load %[[S]][%[[C]]]
+// CHECK:             %[[SCALEV:.*]] = vector.broadcast %[[SCALE]] : f32 to vector<16xf32>
+// CHECK:             %[[ZERO:.*]] = memref.load %[[Z]][]
+// CHECK:             %[[ZEROV:.*]] = vector.broadcast %[[ZERO]] : i32 to vector<16xi32>
+// CHECK:             scf.for %[[W:.*]] = %{{.*}} to %[[C32:.*]] step %[[C16:.*]] {
+// CHECK:               %[[LOAD:.*]] = vector.load %[[X]][%[[N]], %[[C]], %[[W]]] : memref<2x3x40xf32>, vector<16xf32>
+// CHECK:               %[[MUL:.*]] = arith.mulf %[[LOAD]], %[[SCALEV]] : vector<16xf32>
+// CHECK:               %[[ROUND:.*]] = math.roundeven %[[MUL]] : vector<16xf32>
+// CHECK:               %[[SHIFT:.*]] = arith.sitofp %[[ZEROV]] : vector<16xi32> to vector<16xf32>
+// CHECK:               %[[ADD:.*]] = arith.addf %[[ROUND]], %[[SHIFT]] : vector<16xf32>
+// CHECK:               %[[HIV:.*]] = vector.broadcast %[[HI]] : f32 to vector<16xf32>
+// CHECK:               %[[MIN:.*]] = arith.minimumf %[[ADD]], %[[HIV]] : vector<16xf32>
+// CHECK:               %[[LOW:.*]] = arith.constant -1.280000e+02 : f32
+// CHECK:               %[[LOWV:.*]] = vector.broadcast %[[LOW]] : f32 to vector<16xf32>
+// CHECK:               %[[MAX:.*]] = arith.maximumf %[[MIN]], %[[LOWV]] : vector<16xf32>
+// CHECK:               vector.store %[[MAX]], %[[Y]][%[[N]], %[[C]], %[[W]]] : memref<2x3x40xf32>, vector<16xf32>
+// CHECK:             }
+// CHECK:             %[[MASK:.*]] = vector.create_mask %{{.*}} : vector<16xi1>
+// CHECK:             %[[TAIL:.*]] = vector.maskedload %[[X]][%[[N]], %[[C]], %{{.*}}], %[[MASK]], %{{.*}} : memref<2x3x40xf32>, vector<16xi1>, vector<16xf32> into vector<16xf32>
+// CHECK:             arith.mulf %[[TAIL]], %[[SCALEV]]
+// CHECK:             vector.maskedstore %[[Y]][%[[N]], %[[C]], %{{.*}}], %[[MASK]], %{{.*}} : memref<2x3x40xf32>, vector<16xi1>, vector<16xf32>
+func.func @fake_quant(%x: memref<2x3x40xf32>, %s: memref<3xf32>, %z: memref<i32>, %y: memref<2x3x40xf32>, %hi: f32) {
+  linalg.generic {indexing_maps = [#id, #channel, #scalar, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%x, %s, %z : memref<2x3x40xf32>, memref<3xf32>, memref<i32>) outs(%y : memref<2x3x40xf32>) {
+  ^bb0(%a: f32, %scale: f32, %zero: i32, %out: f32):
+    %0 = arith.mulf %a, %scale : f32
+    %1 = math.roundeven %0 : f32
+    %2 = arith.sitofp %zero : i32 to f32
+    %3 = arith.addf %1, %2 : f32
+    %4 = arith.minimumf %3, %hi : f32
+    %low = arith.constant -128.0 : f32
+    %5 = arith.maximumf %4, %low : f32
+    linalg.yield %5 : f32
+  }
+  return
+}
+
+// A strided view (a thread's slice) with a unit innermost stride, rows of
+// exactly 16: no masked chunk.
+// CHECK-LABEL: func.func @slice
+// CHECK:         vector.load {{.*}} : memref<2x4x16xf32, strided<[128, 16, 1], offset: ?>>, vector<16xf32>
+// CHECK:         arith.negf {{.*}} : vector<16xf32>
+// CHECK:         vector.store
+// CHECK-NOT:     vector.create_mask
+func.func @slice(%x: memref<2x4x16xf32, strided<[128, 16, 1], offset: ?>>, %y: memref<2x4x16xf32>) {
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%x : memref<2x4x16xf32, strided<[128, 16, 1], offset: ?>>) outs(%y : memref<2x4x16xf32>) {
+  ^bb0(%a: f32, %out: f32):
+    %0 = arith.negf %a : f32
+    linalg.yield %0 : f32
+  }
+  return
+}
+
+// Left alone: a transposed operand (its innermost index is not contiguous),
+// i1 elements, short rows, integer division, a reduction, and index values.
+// CHECK-LABEL: func.func @left_alone
+// CHECK-NOT:     vector
+// CHECK-COUNT-6: linalg.generic
+func.func @left_alone(%x: memref<2x16x16xf32>, %m: memref<2x16x16xi1>, %short: memref<2x16x7xf32>, %i: memref<2x16x16xi32>, %row: memref<2x16xf32>) {
+  linalg.generic {indexing_maps = [#transposed, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%x : memref<2x16x16xf32>) outs(%x : memref<2x16x16xf32>) {
+  ^bb0(%a: f32, %out: f32):
+    linalg.yield %a : f32
+  }
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%m : memref<2x16x16xi1>) outs(%x : memref<2x16x16xf32>) {
+  ^bb0(%b: i1, %out: f32):
+    %0 = arith.uitofp %b : i1 to f32
+    linalg.yield %0 : f32
+  }
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%short : memref<2x16x7xf32>) outs(%short : memref<2x16x7xf32>) {
+  ^bb0(%a: f32, %out: f32):
+    %0 = arith.negf %a : f32
+    linalg.yield %0 : f32
+  }
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%i : memref<2x16x16xi32>) outs(%i : memref<2x16x16xi32>) {
+  ^bb0(%a: i32, %out: i32):
+    %0 = arith.divsi %out, %a : i32
+    linalg.yield %0 : i32
+  }
+  linalg.generic {indexing_maps = [#id, affine_map<(n, c, w) -> (n, c)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x : memref<2x16x16xf32>) outs(%row : memref<2x16xf32>) {
+  ^bb0(%a: f32, %out: f32):
+    %0 = arith.addf %a, %out : f32
+    linalg.yield %0 : f32
+  }
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%i : memref<2x16x16xi32>) outs(%i : memref<2x16x16xi32>) {
+  ^bb0(%a: i32, %out: i32):
+    %0 = arith.index_cast %a : i32 to index
+    %1 = arith.index_cast %0 : index to i32
+    linalg.yield %1 : i32
+  }
+  return
+}
