@@ -14,6 +14,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -60,26 +61,42 @@ bool isLaneWise(Operation &op) {
   });
 }
 
-/// Whether operand `operand` is read or written with the innermost loop
-/// `inner` as its contiguous last index (or does not depend on it).
-bool hasContiguousInnerLoop(linalg::GenericOp op, OpOperand &operand,
-                            unsigned inner, bool &usesInner) {
-  auto type = dyn_cast<MemRefType>(operand.get().getType());
+/// The loop to run on vectors: the last one longer than 1 (packing copies
+/// end in unit loops); the loops after it have one iteration.
+unsigned vectorLoop(ArrayRef<int64_t> ranges) {
+  unsigned loop = ranges.size() - 1;
+  while (loop > 0 && ranges[loop] == 1)
+    --loop;
+  return loop;
+}
+
+/// Where operand `operand` has the vector loop `inner`: the result position
+/// (nothing if it does not depend on it), or failure unless that position
+/// has unit stride and only unit dimensions follow it.
+FailureOr<std::optional<unsigned>>
+vectorPosition(linalg::GenericOp op, OpOperand &operand, unsigned inner) {
+  Type operandType = operand.get().getType();
+  // A scalar input (linalg.fill's value): the same in every lane.
+  if (isVectorizableElement(operandType) && op.isDpsInput(&operand))
+    return std::optional<unsigned>();
+  auto type = dyn_cast<MemRefType>(operandType);
   if (!type || !isVectorizableElement(type.getElementType()))
-    return false;
+    return failure();
   AffineMap map = op.getMatchingIndexingMap(&operand);
   if (!map.isProjectedPermutation())
-    return false;
-  usesInner = map.isFunctionOfDim(inner);
-  if (!usesInner)
-    return true;
-  auto last = dyn_cast<AffineDimExpr>(map.getResults().back());
-  if (!last || last.getPosition() != inner)
-    return false;
+    return failure();
+  std::optional<unsigned> position =
+      map.getResultPosition(getAffineDimExpr(inner, op.getContext()));
+  if (!position)
+    return std::optional<unsigned>();
   SmallVector<int64_t> strides;
   int64_t offset;
-  return succeeded(type.getStridesAndOffset(strides, offset)) &&
-         strides.back() == 1;
+  if (failed(type.getStridesAndOffset(strides, offset)) ||
+      strides[*position] != 1 ||
+      llvm::any_of(type.getShape().drop_front(*position + 1),
+                   [](int64_t size) { return size != 1; }))
+    return failure();
+  return position;
 }
 
 bool matches(linalg::GenericOp op) {
@@ -87,15 +104,15 @@ bool matches(linalg::GenericOp op) {
       op.getNumParallelLoops() != op.getNumLoops())
     return false;
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
-  if (llvm::any_of(ranges, ShapedType::isDynamic) ||
-      ranges.back() < kMinInnerExtent)
+  if (llvm::any_of(ranges, ShapedType::isDynamic))
     return false;
-  unsigned inner = op.getNumLoops() - 1;
+  unsigned inner = vectorLoop(ranges);
+  if (ranges[inner] < kMinInnerExtent)
+    return false;
   for (OpOperand &operand : op->getOpOperands()) {
-    bool usesInner = false;
-    if (!hasContiguousInnerLoop(op, operand, inner, usesInner))
-      return false;
-    if (op.isDpsInit(&operand) && !usesInner)
+    FailureOr<std::optional<unsigned>> position =
+        vectorPosition(op, operand, inner);
+    if (failed(position) || (op.isDpsInit(&operand) && !*position))
       return false;
   }
   return llvm::all_of(op.getBody()->without_terminator(), isLaneWise);
@@ -105,13 +122,31 @@ void vectorize(IRRewriter &rewriter, linalg::GenericOp op) {
   Location loc = op.getLoc();
   rewriter.setInsertionPoint(op);
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
-  unsigned inner = op.getNumLoops() - 1;
+  unsigned inner = vectorLoop(ranges);
   int64_t extent = ranges[inner];
   auto index = [&](OpBuilder &b, int64_t value) -> Value {
     return arith::ConstantIndexOp::create(b, loc, value);
   };
+  // Operands whose vector index is followed by unit dimensions: folded into
+  // it, so that each vector runs along the last dimension.
+  SmallVector<Value> buffers;
+  for (OpOperand &operand : op->getOpOperands()) {
+    std::optional<unsigned> position = *vectorPosition(op, operand, inner);
+    auto type = dyn_cast<MemRefType>(operand.get().getType());
+    if (!position || *position + 1 == type.getRank()) {
+      buffers.push_back(operand.get());
+      continue;
+    }
+    SmallVector<ReassociationIndices> groups;
+    for (unsigned dim = 0; dim < *position; ++dim)
+      groups.push_back({dim});
+    groups.emplace_back(llvm::to_vector_of<int64_t, 2>(
+        llvm::seq<int64_t>(*position, type.getRank())));
+    buffers.push_back(
+        memref::CollapseShapeOp::create(rewriter, loc, operand.get(), groups));
+  }
   SmallVector<Value> lbs, ubs, steps;
-  for (int64_t range : ArrayRef(ranges).drop_back()) {
+  for (int64_t range : ArrayRef(ranges).take_front(inner)) {
     lbs.push_back(index(rewriter, 0));
     ubs.push_back(index(rewriter, range));
     steps.push_back(index(rewriter, 1));
@@ -121,12 +156,21 @@ void vectorize(IRRewriter &rewriter, linalg::GenericOp op) {
   scf::buildLoopNest(
       rewriter, loc, lbs, ubs, steps,
       [&](OpBuilder &b, Location, ValueRange outer) {
+        Value zero = index(b, 0);
+        // Indices into buffers[operand]: the loops' values, up to the
+        // vector loop's position.
         auto indices = [&](OpOperand &operand, Value innerIndex) {
           SmallVector<Value> result;
+          unsigned rank =
+              cast<MemRefType>(buffers[operand.getOperandNumber()].getType())
+                  .getRank();
           for (AffineExpr expr :
-               op.getMatchingIndexingMap(&operand).getResults()) {
+               op.getMatchingIndexingMap(&operand).getResults().take_front(
+                   rank)) {
             unsigned dim = cast<AffineDimExpr>(expr).getPosition();
-            result.push_back(dim == inner ? innerIndex : outer[dim]);
+            result.push_back(dim < inner    ? outer[dim]
+                             : dim == inner ? innerIndex
+                                            : zero);
           }
           return result;
         };
@@ -139,8 +183,11 @@ void vectorize(IRRewriter &rewriter, linalg::GenericOp op) {
           if (op.getMatchingIndexingMap(input).isFunctionOfDim(inner) ||
               body->getArgument(input->getOperandNumber()).use_empty())
             continue;
-          Value scalar = memref::LoadOp::create(b, loc, input->get(),
-                                                indices(*input, Value()));
+          Value scalar = input->get();
+          if (isa<MemRefType>(scalar.getType()))
+            scalar = memref::LoadOp::create(b, loc,
+                                            buffers[input->getOperandNumber()],
+                                            indices(*input, Value()));
           invariant[input->getOperandNumber()] = vector::BroadcastOp::create(
               b, loc, vectorType(scalar.getType()), scalar);
         }
@@ -161,11 +208,11 @@ void vectorize(IRRewriter &rewriter, linalg::GenericOp op) {
             SmallVector<Value> at = indices(operand, offset);
             Value loaded =
                 mask ? vector::MaskedLoadOp::create(
-                           b, loc, type, operand.get(), at, mask,
+                           b, loc, type, buffers[number], at, mask,
                            arith::ConstantOp::create(b, loc, type,
                                                      b.getZeroAttr(type)))
                            .getResult()
-                     : vector::LoadOp::create(b, loc, type, operand.get(), at)
+                     : vector::LoadOp::create(b, loc, type, buffers[number], at)
                            .getResult();
             lanes.map(arg, loaded);
           }
@@ -200,10 +247,11 @@ void vectorize(IRRewriter &rewriter, linalg::GenericOp op) {
             Value value = laneValue(yielded);
             SmallVector<Value> at = indices(init, offset);
             if (mask)
-              vector::MaskedStoreOp::create(b, loc, init.get(), at, mask,
-                                            value);
+              vector::MaskedStoreOp::create(
+                  b, loc, buffers[init.getOperandNumber()], at, mask, value);
             else
-              vector::StoreOp::create(b, loc, value, init.get(), at);
+              vector::StoreOp::create(b, loc, value,
+                                      buffers[init.getOperandNumber()], at);
           }
         };
 
@@ -228,12 +276,25 @@ void vectorize(IRRewriter &rewriter, linalg::GenericOp op) {
 struct VectorizeElementwisePass
     : qat::impl::VectorizeElementwiseBase<VectorizeElementwisePass> {
   void runOnOperation() override {
+    IRRewriter rewriter(&getContext());
+    // Packing and unpacking copies are transposes; buffers start as fills.
+    // As generics they are lowered the same way where they stay scalar.
+    SmallVector<linalg::LinalgOp> named;
+    getOperation()->walk([&](linalg::LinalgOp op) {
+      if (isa<linalg::TransposeOp, linalg::CopyOp, linalg::FillOp,
+              linalg::BroadcastOp>(op) &&
+          op.hasPureBufferSemantics())
+        named.push_back(op);
+    });
+    for (linalg::LinalgOp op : named) {
+      rewriter.setInsertionPoint(op);
+      (void)linalg::generalizeNamedOp(rewriter, op);
+    }
     SmallVector<linalg::GenericOp> found;
     getOperation()->walk([&](linalg::GenericOp op) {
       if (matches(op))
         found.push_back(op);
     });
-    IRRewriter rewriter(&getContext());
     for (linalg::GenericOp op : found)
       vectorize(rewriter, op);
   }

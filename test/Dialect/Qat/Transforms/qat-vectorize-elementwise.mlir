@@ -66,6 +66,26 @@ func.func @slice(%x: memref<2x4x16xf32, strided<[128, 16, 1], offset: ?>>, %y: m
   return
 }
 
+// Packing copies: a transpose whose output ends in a unit dimension runs
+// along the last loop longer than 1, the unit dimension folded into it; a
+// fill broadcasts its value.
+// CHECK-LABEL: func.func @pack_copy
+// CHECK-SAME:    (%[[IN:.*]]: memref<5x1x3x16xf32>, %[[OUT:.*]]: memref<3x5x16x1xf32>, %[[V:.*]]: f32, %[[F:.*]]: memref<2x32xf32>)
+// CHECK:         %[[FLAT:.*]] = memref.collapse_shape %[[OUT]] {{\[\[}}0], [1], [2, 3]] : memref<3x5x16x1xf32> into memref<3x5x16xf32>
+// CHECK:         scf.for %[[K:.*]] =
+// CHECK:           scf.for %[[M:.*]] =
+// CHECK:             scf.for %[[I:.*]] =
+// CHECK:               %[[LOAD:.*]] = vector.load %[[IN]][%[[M]], %{{.*}}, %[[K]], %[[I]]] : memref<5x1x3x16xf32>, vector<16xf32>
+// CHECK:               vector.store %[[LOAD]], %[[FLAT]][%[[K]], %[[M]], %[[I]]] : memref<3x5x16xf32>, vector<16xf32>
+// CHECK:         %[[SPLAT:.*]] = vector.broadcast %[[V]] : f32 to vector<16xf32>
+// CHECK:         vector.store %[[SPLAT]], %[[F]]
+// CHECK-NOT:     linalg.
+func.func @pack_copy(%in: memref<5x1x3x16xf32>, %out: memref<3x5x16x1xf32>, %v: f32, %f: memref<2x32xf32>) {
+  linalg.transpose ins(%in : memref<5x1x3x16xf32>) outs(%out : memref<3x5x16x1xf32>) permutation = [2, 0, 3, 1]
+  linalg.fill ins(%v : f32) outs(%f : memref<2x32xf32>)
+  return
+}
+
 // Left alone: a transposed operand (its innermost index is not contiguous),
 // i1 elements, short rows, integer division, a reduction, and index values.
 // CHECK-LABEL: func.func @left_alone

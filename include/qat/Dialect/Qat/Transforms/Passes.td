@@ -442,13 +442,16 @@ def VectorizeMinMaxReductions : Pass<"qat-vectorize-min-max-reductions"> {
 def VectorizeElementwise : Pass<"qat-vectorize-elementwise"> {
   let summary = "Run elementwise linalg ops on buffers over 16-lane vectors";
   let description = [{
-    Rewrites an all-parallel `linalg.generic` on buffers whose innermost
-    loop is the contiguous last index of every operand that depends on it
-    (the others are loaded once per row and broadcast) and whose body is
-    lane-wise `arith`/`math` into a loop nest over the outer loops with the
-    innermost loop in 16-lane vectors, and one masked chunk for its tail.
-    Batch norm, activation masks, fake quantization and the optimizer's
-    update then run in `zmm` registers instead of one element at a time.
+    Rewrites an all-parallel `linalg.generic` on buffers (and the
+    transposes, copies, fills and broadcasts that packing leaves, as
+    generics) whose vector loop (the innermost loop longer than 1) is a
+    unit-stride index of every operand that depends on it, followed only by
+    unit dimensions (the other operands are loaded once per row and
+    broadcast), and whose body is lane-wise `arith`/`math`, into a loop
+    nest over the outer loops with the vector loop in 16-lane vectors and
+    one masked chunk for its tail. Batch norm, activation masks, fake
+    quantization, packing copies and the optimizer's update then run in
+    `zmm` registers instead of one element at a time.
 
     Each element gets the same operations in the same order: results do not
     change by a bit. Left alone: innermost loops shorter than 8, operands
