@@ -99,26 +99,33 @@ vectorPosition(linalg::GenericOp op, OpOperand &operand, unsigned inner) {
   return position;
 }
 
-bool matches(linalg::GenericOp op) {
+/// For each operand of an op this pass rewrites, where it has the vector
+/// loop (nothing: the same value in every lane); nothing for other ops.
+using VectorPositions = SmallVector<std::optional<unsigned>>;
+std::optional<VectorPositions> match(linalg::GenericOp op) {
   if (!op.hasPureBufferSemantics() || op.getNumLoops() == 0 ||
       op.getNumParallelLoops() != op.getNumLoops())
-    return false;
+    return std::nullopt;
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   if (llvm::any_of(ranges, ShapedType::isDynamic))
-    return false;
+    return std::nullopt;
   unsigned inner = vectorLoop(ranges);
-  if (ranges[inner] < kMinInnerExtent)
-    return false;
+  if (ranges[inner] < kMinInnerExtent ||
+      !llvm::all_of(op.getBody()->without_terminator(), isLaneWise))
+    return std::nullopt;
+  VectorPositions positions;
   for (OpOperand &operand : op->getOpOperands()) {
     FailureOr<std::optional<unsigned>> position =
         vectorPosition(op, operand, inner);
     if (failed(position) || (op.isDpsInit(&operand) && !*position))
-      return false;
+      return std::nullopt;
+    positions.push_back(*position);
   }
-  return llvm::all_of(op.getBody()->without_terminator(), isLaneWise);
+  return positions;
 }
 
-void vectorize(IRRewriter &rewriter, linalg::GenericOp op) {
+void vectorize(IRRewriter &rewriter, linalg::GenericOp op,
+               ArrayRef<std::optional<unsigned>> positions) {
   Location loc = op.getLoc();
   rewriter.setInsertionPoint(op);
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
@@ -131,7 +138,7 @@ void vectorize(IRRewriter &rewriter, linalg::GenericOp op) {
   // it, so that each vector runs along the last dimension.
   SmallVector<Value> buffers;
   for (OpOperand &operand : op->getOpOperands()) {
-    std::optional<unsigned> position = *vectorPosition(op, operand, inner);
+    std::optional<unsigned> position = positions[operand.getOperandNumber()];
     auto type = dyn_cast<MemRefType>(operand.get().getType());
     if (!position || *position + 1 == type.getRank()) {
       buffers.push_back(operand.get());
@@ -177,10 +184,10 @@ void vectorize(IRRewriter &rewriter, linalg::GenericOp op) {
         auto vectorType = [](Type element) {
           return VectorType::get({kLanes}, element);
         };
-        // Operands without the innermost loop: one load, all lanes alike.
+        // Operands without the vector loop: one load, all lanes alike.
         DenseMap<unsigned, Value> invariant;
         for (OpOperand *input : op.getDpsInputOperands()) {
-          if (op.getMatchingIndexingMap(input).isFunctionOfDim(inner) ||
+          if (positions[input->getOperandNumber()] ||
               body->getArgument(input->getOperandNumber()).use_empty())
             continue;
           Value scalar = input->get();
@@ -290,13 +297,13 @@ struct VectorizeElementwisePass
       rewriter.setInsertionPoint(op);
       (void)linalg::generalizeNamedOp(rewriter, op);
     }
-    SmallVector<linalg::GenericOp> found;
+    SmallVector<std::pair<linalg::GenericOp, VectorPositions>> found;
     getOperation()->walk([&](linalg::GenericOp op) {
-      if (matches(op))
-        found.push_back(op);
+      if (std::optional<VectorPositions> positions = match(op))
+        found.emplace_back(op, std::move(*positions));
     });
-    for (linalg::GenericOp op : found)
-      vectorize(rewriter, op);
+    for (auto &[op, positions] : found)
+      vectorize(rewriter, op, positions);
   }
 };
 
