@@ -1,4 +1,4 @@
-//===- VectorizeElementwise.cpp - elementwise ops on 16-lane vectors ------===//
+//===- VectorizeElementwise.cpp - lane-wise linalg ops on 16-lane vectors -===//
 //
 // Part of qat-mlir. The --qat-vectorize-elementwise pass.
 //
@@ -12,6 +12,9 @@
 
 #include "qat/Dialect/Qat/Transforms/Passes.h"
 
+#include "LoopUtils.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
@@ -72,7 +75,8 @@ unsigned vectorLoop(ArrayRef<int64_t> ranges) {
 
 /// Where operand `operand` has the vector loop `inner`: the result position
 /// (nothing if it does not depend on it), or failure unless that position
-/// has unit stride and only unit dimensions follow it.
+/// steps by one element with the loop (unit stride, unit coefficient), no
+/// other position moves with it, and only unit dimensions follow it.
 FailureOr<std::optional<unsigned>>
 vectorPosition(linalg::GenericOp op, OpOperand &operand, unsigned inner) {
   Type operandType = operand.get().getType();
@@ -83,10 +87,14 @@ vectorPosition(linalg::GenericOp op, OpOperand &operand, unsigned inner) {
   if (!type || !isVectorizableElement(type.getElementType()))
     return failure();
   AffineMap map = op.getMatchingIndexingMap(&operand);
-  if (!map.isProjectedPermutation())
-    return failure();
-  std::optional<unsigned> position =
-      map.getResultPosition(getAffineDimExpr(inner, op.getContext()));
+  std::optional<unsigned> position;
+  for (auto [index, expr] : llvm::enumerate(map.getResults())) {
+    if (!expr.isFunctionOfDim(inner))
+      continue;
+    if (position || !isUnitStep(expr, inner, map.getNumDims()))
+      return failure();
+    position = index;
+  }
   if (!position)
     return std::optional<unsigned>();
   SmallVector<int64_t> strides;
@@ -101,10 +109,13 @@ vectorPosition(linalg::GenericOp op, OpOperand &operand, unsigned inner) {
 
 /// For each operand of an op this pass rewrites, where it has the vector
 /// loop (nothing: the same value in every lane); nothing for other ops.
+/// Every output must move with the vector loop: its lanes then update
+/// distinct elements, so the vector loop may also be one of a reduction's
+/// loops (a scatter such as a convolution's input gradient), and the loops
+/// around it keep their order.
 using VectorPositions = SmallVector<std::optional<unsigned>>;
 std::optional<VectorPositions> match(linalg::GenericOp op) {
-  if (!op.hasPureBufferSemantics() || op.getNumLoops() == 0 ||
-      op.getNumParallelLoops() != op.getNumLoops())
+  if (!op.hasPureBufferSemantics() || op.getNumLoops() == 0)
     return std::nullopt;
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   if (llvm::any_of(ranges, ShapedType::isDynamic))
@@ -171,13 +182,22 @@ void vectorize(IRRewriter &rewriter, linalg::GenericOp op,
           unsigned rank =
               cast<MemRefType>(buffers[operand.getOperandNumber()].getType())
                   .getRank();
-          for (AffineExpr expr :
-               op.getMatchingIndexingMap(&operand).getResults().take_front(
-                   rank)) {
-            unsigned dim = cast<AffineDimExpr>(expr).getPosition();
-            result.push_back(dim < inner    ? outer[dim]
-                             : dim == inner ? innerIndex
-                                            : zero);
+          AffineMap map = op.getMatchingIndexingMap(&operand);
+          // The loops' values: outer ones, the vector chunk's first
+          // element, and 0 for the unit loops after it.
+          SmallVector<Value> loops;
+          for (unsigned dim = 0; dim < map.getNumDims(); ++dim)
+            loops.push_back(dim < inner                  ? outer[dim]
+                            : dim == inner && innerIndex ? innerIndex
+                                                         : zero);
+          for (AffineExpr expr : map.getResults().take_front(rank)) {
+            if (auto dim = dyn_cast<AffineDimExpr>(expr)) {
+              result.push_back(loops[dim.getPosition()]);
+              continue;
+            }
+            // A window (`oh + kh`) or strided (`oh * 2 + kh`) index.
+            result.push_back(affine::AffineApplyOp::create(
+                b, loc, AffineMap::get(map.getNumDims(), 0, expr), loops));
           }
           return result;
         };

@@ -86,12 +86,68 @@ func.func @pack_copy(%in: memref<5x1x3x16xf32>, %out: memref<3x5x16x1xf32>, %v: 
   return
 }
 
+// A depthwise convolution with ow innermost: the reduction loops (kh, kw)
+// stay outside the vector loop, the weight is loaded once per row, the
+// input row starts at ow + kw (an affine.apply of the loops), and the
+// output row is read, updated and stored in each (kh, kw) iteration.
+// CHECK-LABEL: func.func @depthwise
+// CHECK-SAME:    (%[[X:.*]]: memref<2x4x22x22xf32>, %[[W:.*]]: memref<4x3x3xf32>, %[[Y:.*]]: memref<2x4x20x20xf32>)
+// CHECK:         scf.for %[[N:.*]] =
+// CHECK:           scf.for %[[C:.*]] =
+// CHECK:             scf.for %[[OH:.*]] =
+// CHECK:               scf.for %[[KH:.*]] =
+// CHECK:                 scf.for %[[KW:.*]] =
+// CHECK:                   %[[WEIGHT:.*]] = memref.load %[[W]][%[[C]], %[[KH]], %[[KW]]]
+// CHECK:                   %[[WV:.*]] = vector.broadcast %[[WEIGHT]] : f32 to vector<16xf32>
+// CHECK:                   scf.for %[[OW:.*]] =
+// CHECK:                     %[[IH:.*]] = affine.apply #{{.*}}(%[[N]], %[[C]], %[[OH]], %[[KH]], %[[KW]], %[[OW]])
+// CHECK:                     %[[IW:.*]] = affine.apply #{{.*}}(%[[N]], %[[C]], %[[OH]], %[[KH]], %[[KW]], %[[OW]])
+// CHECK:                     %[[IN:.*]] = vector.load %[[X]][%[[N]], %[[C]], %[[IH]], %[[IW]]]
+// CHECK:                     %[[ACC:.*]] = vector.load %[[Y]][%[[N]], %[[C]], %[[OH]], %[[OW]]]
+// CHECK:                     %[[MUL:.*]] = arith.mulf %[[IN]], %[[WV]] : vector<16xf32>
+// CHECK:                     %[[SUM:.*]] = arith.addf %[[ACC]], %[[MUL]] : vector<16xf32>
+// CHECK:                     vector.store %[[SUM]], %[[Y]][%[[N]], %[[C]], %[[OH]], %[[OW]]]
+// CHECK:                   vector.maskedload %[[X]]
+// CHECK:                   vector.maskedstore %[[Y]]
+func.func @depthwise(%x: memref<2x4x22x22xf32>, %w: memref<4x3x3xf32>, %y: memref<2x4x20x20xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(n, c, oh, kh, kw, ow) -> (n, c, oh + kh, ow + kw)>, affine_map<(n, c, oh, kh, kw, ow) -> (c, kh, kw)>, affine_map<(n, c, oh, kh, kw, ow) -> (n, c, oh, ow)>], iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction", "parallel"]} ins(%x, %w : memref<2x4x22x22xf32>, memref<4x3x3xf32>) outs(%y : memref<2x4x20x20xf32>) {
+  ^bb0(%a: f32, %b: f32, %out: f32):
+    %0 = arith.mulf %a, %b : f32
+    %1 = arith.addf %out, %0 : f32
+    linalg.yield %1 : f32
+  }
+  return
+}
+
+// Its input gradient, a scatter with ow innermost: ow is a reduction loop,
+// but each lane adds into its own element dx[ow + kw].
+// CHECK-LABEL: func.func @scatter
+// CHECK-SAME:    (%[[DY:.*]]: memref<2x4x20x20xf32>, %[[W:.*]]: memref<4x3x3xf32>, %[[DX:.*]]: memref<2x4x22x22xf32>)
+// CHECK-COUNT-5: scf.for
+// CHECK:                   scf.for %[[OW:.*]] =
+// CHECK:                     vector.load %[[DY]]
+// CHECK:                     %[[IH:.*]] = affine.apply #{{.*}}(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[OW]])
+// CHECK:                     %[[IW:.*]] = affine.apply #{{.*}}(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[OW]])
+// CHECK:                     vector.load %[[DX]][%{{.*}}, %{{.*}}, %[[IH]], %[[IW]]]
+// CHECK:                     vector.store %{{.*}}, %[[DX]][%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] : memref<2x4x22x22xf32>, vector<16xf32>
+func.func @scatter(%dy: memref<2x4x20x20xf32>, %w: memref<4x3x3xf32>, %dx: memref<2x4x22x22xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(n, c, oh, kh, kw, ow) -> (n, c, oh, ow)>, affine_map<(n, c, oh, kh, kw, ow) -> (c, kh, kw)>, affine_map<(n, c, oh, kh, kw, ow) -> (n, c, oh + kh, ow + kw)>], iterator_types = ["parallel", "parallel", "reduction", "reduction", "reduction", "reduction"]} ins(%dy, %w : memref<2x4x20x20xf32>, memref<4x3x3xf32>) outs(%dx : memref<2x4x22x22xf32>) {
+  ^bb0(%a: f32, %b: f32, %out: f32):
+    %0 = arith.mulf %a, %b : f32
+    %1 = arith.addf %out, %0 : f32
+    linalg.yield %1 : f32
+  }
+  return
+}
+
 // Left alone: a transposed operand (its innermost index is not contiguous),
-// i1 elements, short rows, integer division, a reduction, and index values.
+// i1 elements, short rows, integer division, a reduction along the vector
+// loop (into a row: the lanes would add into one element), index values,
+// and a stride-2 window (ow * 2 + kw steps by 2).
 // CHECK-LABEL: func.func @left_alone
 // CHECK-NOT:     vector
-// CHECK-COUNT-6: linalg.generic
-func.func @left_alone(%x: memref<2x16x16xf32>, %m: memref<2x16x16xi1>, %short: memref<2x16x7xf32>, %i: memref<2x16x16xi32>, %row: memref<2x16xf32>) {
+// CHECK-COUNT-7: linalg.generic
+func.func @left_alone(%x: memref<2x16x16xf32>, %m: memref<2x16x16xi1>, %short: memref<2x16x7xf32>, %i: memref<2x16x16xi32>, %row: memref<2x16xf32>, %wide: memref<2x16x40xf32>, %k: memref<2xf32>) {
   linalg.generic {indexing_maps = [#transposed, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%x : memref<2x16x16xf32>) outs(%x : memref<2x16x16xf32>) {
   ^bb0(%a: f32, %out: f32):
     linalg.yield %a : f32
@@ -121,6 +177,11 @@ func.func @left_alone(%x: memref<2x16x16xf32>, %m: memref<2x16x16xi1>, %short: m
     %0 = arith.index_cast %a : i32 to index
     %1 = arith.index_cast %0 : index to i32
     linalg.yield %1 : i32
+  }
+  linalg.generic {indexing_maps = [affine_map<(n, c, kw, ow) -> (n, c, ow * 2 + kw)>, affine_map<(n, c, kw, ow) -> (kw)>, affine_map<(n, c, kw, ow) -> (n, c, ow)>], iterator_types = ["parallel", "parallel", "reduction", "parallel"]} ins(%wide, %k : memref<2x16x40xf32>, memref<2xf32>) outs(%x : memref<2x16x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %out: f32):
+    %0 = arith.addf %a, %out : f32
+    linalg.yield %0 : f32
   }
   return
 }

@@ -440,18 +440,24 @@ def VectorizeMinMaxReductions : Pass<"qat-vectorize-min-max-reductions"> {
 }
 
 def VectorizeElementwise : Pass<"qat-vectorize-elementwise"> {
-  let summary = "Run elementwise linalg ops on buffers over 16-lane vectors";
+  let summary = "Run lane-wise linalg ops on buffers over 16-lane vectors";
   let description = [{
-    Rewrites an all-parallel `linalg.generic` on buffers (and the
-    transposes, copies, fills and broadcasts that packing leaves, as
-    generics) whose vector loop (the innermost loop longer than 1) is a
-    unit-stride index of every operand that depends on it, followed only by
-    unit dimensions (the other operands are loaded once per row and
-    broadcast), and whose body is lane-wise `arith`/`math`, into a loop
-    nest over the outer loops with the vector loop in 16-lane vectors and
-    one masked chunk for its tail. Batch norm, activation masks, fake
-    quantization, packing copies and the optimizer's update then run in
-    `zmm` registers instead of one element at a time.
+    Rewrites a `linalg.generic` on buffers (and the transposes, copies,
+    fills and broadcasts that packing leaves, as generics) whose vector loop
+    (the innermost loop longer than 1) steps one element at a time through
+    every operand that depends on it (unit stride and coefficient: `ow`,
+    `ow + kw`), followed only by unit dimensions, and whose body is
+    lane-wise `arith`/`math`, into a loop nest over the outer loops with the
+    vector loop in 16-lane vectors and one masked chunk for its tail.
+    Operands without the vector loop are loaded once per row and broadcast.
+    Every output must depend on the vector loop, so its lanes update
+    distinct elements: the loops outside it may be reductions (a depthwise
+    convolution with `ow` innermost, a sum over the batch), and the vector
+    loop itself may be one of a scatter's reduction loops (a convolution's
+    input gradient, `dx[ow + kw] += dy[ow] * w[kw]` with `ow` innermost).
+    Batch norm, activation masks, fake quantization, packing copies, the
+    optimizer's update and depthwise convolutions then run in `zmm`
+    registers instead of one element at a time.
 
     Each element gets the same operations in the same order: results do not
     change by a bit. Left alone: innermost loops shorter than 8, operands
@@ -459,7 +465,8 @@ def VectorizeElementwise : Pass<"qat-vectorize-elementwise"> {
     `index` values, and integer division (it could trap on the masked-off
     lanes).
   }];
-  let dependentDialects = ["::mlir::arith::ArithDialect",
+  let dependentDialects = ["::mlir::affine::AffineDialect",
+                           "::mlir::arith::ArithDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::vector::VectorDialect"];
@@ -469,15 +476,21 @@ def InterchangeLoops : Pass<"qat-interchange-loops"> {
   let summary = "Make the output's contiguous dimension the innermost loop";
   let description = [{
     For every `linalg` op with a reduction (convolutions, matmuls, pooling,
-    their gradients), moves the loop that indexes the output's last
-    (contiguous) dimension innermost when that loop is parallel, generalizing
-    named ops first. `out[.., ow] += x[.., ow + kw] * w[..]` then runs with
-    `ow` innermost: a loop LLVM vectorizes without reassociating floating
-    point, where the reduction loops innermost could not be.
+    their gradients), moves the loop that walks the output's last
+    (contiguous) dimension innermost, generalizing named ops first.
+    `out[.., ow] += x[.., ow + kw] * w[..]` then runs with `ow` innermost: a
+    loop that `--qat-vectorize-elementwise` runs on vectors without
+    reassociating floating point, where the reduction loops innermost could
+    not be. That loop is the parallel one that indexes the dimension, or,
+    for a scatter into it (a convolution's input gradient,
+    `dx[.., ow + kw] += dy[.., ow] * w[.., kw]`), the longest reduction loop
+    that steps it by one element (`ow`, not the 3-wide `kw`).
 
-    Reduction loops keep their relative order, so each output element is
-    still accumulated in exactly the same order: results do not change by a
-    bit.
+    The other loops keep their relative order. Where the moved loop is
+    parallel, each output element is still accumulated in exactly the same
+    order: results do not change by a bit. A scatter's element `dx[i]` sums
+    its terms by `kw` instead of by `ow`: a different rounding of the same
+    sum.
   }];
 }
 
