@@ -17,10 +17,17 @@ with linear warm-up and cosine decay:
                             quantize the `+` of MobileNetV2's residuals)
 Columns: test accuracy (fake quantization for QAT rows) mean and standard
 deviation over seeds, and training images/s. Writes the table as Markdown.
+
+Each finished run is recorded in experiments/runs (one JSON file named by
+its settings) and not trained again, so that the MobileNetV2 rows (hours)
+can be run in parts, a seed or a row at a time:
+
+    /usr/bin/python3 experiments/statassist-gradboost.py --model mobilenet_v2 --seeds 0 --rows fp32 qat
 """
 
 import argparse
 import csv
+import json
 import math
 import os
 import statistics
@@ -52,9 +59,21 @@ parser.add_argument("--threads", type=int, default=2)
 parser.add_argument("--quick", action="store_true",
                     help="1 seed, 1 epoch (+1 warm-up), 12800 training and 2000 test images")
 parser.add_argument("--output", default=None, help="Markdown table (default: stdout only)")
+parser.add_argument("--runs", default=None,
+                    help="directory of finished runs, one JSON file each (default: "
+                         "experiments/runs; a fresh temporary one for --quick): a run "
+                         "recorded there with the same settings is not trained again, so a "
+                         "long experiment can be run in parts")
+parser.add_argument("--rows", nargs="+", default=None,
+                    help="train only these rows (fp32 qat sa gb-reference gb-corrected peer); "
+                         "the table still shows every recorded row")
+parser.add_argument("--rerun", action="store_true", help="train even if a run is recorded")
 args = parser.parse_args()
 if args.quick:
     args.seeds, args.epochs, args.train_limit, args.test_limit = [0], 1, 12800, 2000
+if args.runs is None:
+    args.runs = (tempfile.mkdtemp(prefix="qat-runs-") if args.quick
+                 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "runs"))
 torch.set_num_threads(args.threads)
 BATCH = 64
 FUSE = [["conv1", "bn1", "relu1"], ["conv2", "bn2", "relu2"]]
@@ -73,7 +92,7 @@ def qat_train(model_path, tmp, name, extra):
     command = [qat_mlir.find_tool("qat-train"), model_path, "--batch-size", str(BATCH),
                "--lr", str(args.lr), "--lr-warmup-epochs", str(args.lr_warmup_epochs),
                "--train-limit", str(args.train_limit), "--test-limit", str(args.test_limit),
-               "--log", log, "--no-progress", *extra]
+               "--num-threads", str(args.threads), "--log", log, "--no-progress", *extra]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     rows = list(csv.DictReader(open(log)))
     speed = statistics.mean(float(r["images_per_second"]) for r in rows)
@@ -130,30 +149,71 @@ def tensors(split, limit):
 train, test = tensors("train", args.train_limit), tensors("test", args.test_limit)
 rows = {}
 fp_warmup = ["--fp-warmup-epochs", str(args.fp_warmup_epochs)]
-variants = [
-    ("fp32", "fp", []),
-    ("QAT from scratch", "qat", []),
-    ("QAT + StatAssist", "qat", fp_warmup),
-    ("QAT + StatAssist + GradBoost (reference)", "qat", fp_warmup + ["--grad-boost"]),
-    ("QAT + StatAssist + GradBoost (corrected)", "qat",
-     fp_warmup + ["--grad-boost", "--grad-boost-variant", "corrected"]),
-]
 QCONFIG = ["--qconfig", "per-tensor"]  # qnnpack: int8 symmetric weights, uint8 activations
+# (key, table row, qat-train options; None: PyTorch's eager QAT)
+variants = [
+    ("fp32", "fp32", []),
+    ("qat", "QAT from scratch", QCONFIG),
+    ("sa", "QAT + StatAssist", QCONFIG + fp_warmup),
+    ("gb-reference", "QAT + StatAssist + GradBoost (reference)",
+     QCONFIG + fp_warmup + ["--grad-boost"]),
+    ("gb-corrected", "QAT + StatAssist + GradBoost (corrected)",
+     QCONFIG + fp_warmup + ["--grad-boost", "--grad-boost-variant", "corrected"]),
+]
+if args.model == "small_cnn":
+    variants.append(("peer", "PyTorch 1.13 eager QAT (qnnpack), peer", None))
+
+
+def run_record(key, seed):
+    """Where a run with these settings is recorded."""
+    warmup = args.fp_warmup_epochs if key in ("sa", "gb-reference", "gb-corrected") else 0
+    name = (f"{args.model}-{key}-seed{seed}-epochs{args.epochs}-warmup{warmup}"
+            f"-lr{args.lr}-lrwarmup{args.lr_warmup_epochs}"
+            f"-train{args.train_limit or 60000}-test{args.test_limit or 10000}.json")
+    return os.path.join(args.runs, name)
+
+
+def git_commit():
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, cwd=os.path.dirname(os.path.abspath(__file__)),
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+os.makedirs(args.runs, exist_ok=True)
 with tempfile.TemporaryDirectory() as tmp:
     for seed in args.seeds:
         example = torch.zeros(BATCH, 1, 28, 28)
         torch.jit.trace(fresh(seed).train(), example, check_trace=False).save(f"{tmp}/fp.pt")
-        for name, kind, extra in variants:
-            accuracy, speed = qat_train(f"{tmp}/fp.pt", tmp, f"{kind}-{seed}",
-                                        ["--epochs", str(args.epochs), "--seed", str(seed),
-                                         *(QCONFIG if kind == "qat" else []), *extra])
-            rows.setdefault(name, []).append((accuracy, speed))
-            print(f"seed {seed}: {name}: {accuracy:.2f}% ({speed:.0f} images/s)", flush=True)
-        if args.model != "small_cnn":
-            continue
-        accuracy, speed = pytorch_qat(seed, train, test)
-        rows.setdefault("PyTorch 1.13 eager QAT (qnnpack), peer", []).append((accuracy, speed))
-        print(f"seed {seed}: PyTorch eager QAT: {accuracy:.2f}% ({speed:.0f} images/s)", flush=True)
+        for key, name, options in variants:
+            path = run_record(key, seed)
+            if os.path.exists(path) and not args.rerun:
+                record = json.load(open(path))
+                print(f"seed {seed}: {name}: {record['accuracy']:.2f}% "
+                      f"({record['images_per_second']:.0f} images/s), recorded "
+                      f"{record['date']}", flush=True)
+            elif args.rows is None or key in args.rows:
+                if options is None:
+                    accuracy, speed = pytorch_qat(seed, train, test)
+                else:
+                    accuracy, speed = qat_train(
+                        f"{tmp}/fp.pt", tmp, f"{key}-{seed}",
+                        ["--epochs", str(args.epochs), "--seed", str(seed), *options])
+                record = {"model": args.model, "row": name, "seed": seed,
+                          "accuracy": accuracy, "images_per_second": speed,
+                          "epochs": args.epochs, "threads": args.threads,
+                          "date": time.strftime("%Y-%m-%d"), "commit": git_commit()}
+                # Write then rename: a killed run leaves no half-written record.
+                with open(path + ".tmp", "w") as f:
+                    json.dump(record, f, indent=1)
+                os.replace(path + ".tmp", path)
+                print(f"seed {seed}: {name}: {accuracy:.2f}% ({speed:.0f} images/s)",
+                      flush=True)
+            else:
+                continue
+            rows.setdefault(name, []).append((record["accuracy"], record["images_per_second"]))
 
 
 def summary(values):
@@ -166,9 +226,13 @@ def summary(values):
 MODEL_NAMES = {"small_cnn": "small CNN", "mobilenet_v2": "MobileNetV2 (28x28, width 0.5)"}
 table = [f"| model: {MODEL_NAMES[args.model]} | test accuracy, % (mean ± std) | training images/s |",
          "| --- | --- | --- |"]
-for name, values in rows.items():
+for _, name, _ in variants:
+    if name not in rows:
+        continue
+    values = rows[name]
     accuracy, speed = summary(values)
-    table.append(f"| {name} | {accuracy} | {speed} |")
+    seeds = "" if len(values) == len(args.seeds) else f" ({len(values)} of {len(args.seeds)} seeds)"
+    table.append(f"| {name}{seeds} | {accuracy} | {speed} |")
 setup = (f"{len(args.seeds)} seed(s) {args.seeds}, {args.epochs} epoch(s)"
          f" (+{args.fp_warmup_epochs} FP warm-up for StatAssist rows), batch {BATCH},"
          f" lr {args.lr}, train images {args.train_limit or 60000},"

@@ -10,12 +10,14 @@
 
 using namespace mlir;
 
-bool mlir::qat::isUnitStep(AffineExpr expr, unsigned dim, unsigned numDims) {
+std::optional<int64_t> mlir::qat::constantStep(AffineExpr expr, unsigned dim,
+                                               unsigned numDims) {
   AffineExpr loop = getAffineDimExpr(dim, expr.getContext());
-  // expr(dim + 1) - expr(dim) folds to the constant 1 only where dim enters
-  // linearly with coefficient 1.
+  // expr(dim + 1) - expr(dim) folds to a constant only where dim enters
+  // linearly.
   AffineExpr step =
       simplifyAffineExpr(expr.replace(loop, loop + 1) - expr, numDims, 0);
-  auto constant = dyn_cast<AffineConstantExpr>(step);
-  return constant && constant.getValue() == 1;
+  if (auto constant = dyn_cast<AffineConstantExpr>(step))
+    return constant.getValue();
+  return std::nullopt;
 }

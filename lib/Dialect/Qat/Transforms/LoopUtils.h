@@ -11,12 +11,21 @@
 
 #include "mlir/IR/AffineExpr.h"
 
+#include <optional>
+
 namespace mlir::qat {
 
-/// Whether `expr` (of `numDims` loops) grows by exactly 1 with each step of
-/// loop `dim`, whatever the other loops are: `d3`, `d4 + d7`, `d2 * 2 + d4`
-/// for d4; not `d4 * 2` or `d4 floordiv 2`.
-bool isUnitStep(AffineExpr expr, unsigned dim, unsigned numDims);
+/// How much `expr` (of `numDims` loops) grows with each step of loop `dim`,
+/// whatever the other loops are, if that is a constant: 1 for `d3`,
+/// `d4 + d7` or `d2 * 2 + d4` (for d4), 2 for `d4 * 2 + d7`; nothing for
+/// `d4 floordiv 2` or `d4 * d5`.
+std::optional<int64_t> constantStep(AffineExpr expr, unsigned dim,
+                                    unsigned numDims);
+
+/// Whether `expr` grows by exactly 1 with each step of loop `dim`.
+inline bool isUnitStep(AffineExpr expr, unsigned dim, unsigned numDims) {
+  return constantStep(expr, dim, numDims) == 1;
+}
 
 } // namespace mlir::qat
 

@@ -51,17 +51,14 @@ bool isVectorizableElement(Type type) {
 /// Body ops that work on vectors lane by lane and cannot trap on the
 /// don't-care lanes of a masked tail.
 bool isLaneWise(Operation &op) {
-  if (matchPattern(&op, m_Constant()))
-    return true;
   if (!isa<arith::ArithDialect, math::MathDialect>(op.getDialect()) ||
       !OpTrait::hasElementwiseMappableTraits(&op) || op.getNumRegions() != 0)
     return false;
   if (isa<arith::DivSIOp, arith::DivUIOp, arith::RemSIOp, arith::RemUIOp,
           arith::CeilDivSIOp, arith::CeilDivUIOp, arith::FloorDivSIOp>(op))
     return false;
-  return llvm::all_of(op.getResultTypes(), [](Type type) {
-    return type.isIntOrFloat() && !type.isIndex();
-  });
+  return llvm::all_of(op.getResultTypes(),
+                      [](Type type) { return type.isIntOrIndexOrFloat(); });
 }
 
 /// The loop to run on vectors: the last one longer than 1 (packing copies
@@ -73,70 +70,128 @@ unsigned vectorLoop(ArrayRef<int64_t> ranges) {
   return loop;
 }
 
-/// Where operand `operand` has the vector loop `inner`: the result position
-/// (nothing if it does not depend on it), or failure unless that position
-/// steps by one element with the loop (unit stride, unit coefficient), no
-/// other position moves with it, and only unit dimensions follow it.
-FailureOr<std::optional<unsigned>>
-vectorPosition(linalg::GenericOp op, OpOperand &operand, unsigned inner) {
+/// How an operand is read or written along the vector loop.
+struct VectorAccess {
+  /// The index that moves with the vector loop; nothing: the same element
+  /// in every lane.
+  std::optional<unsigned> position;
+  /// Elements between neighbouring lanes: 1 for a vector load or store,
+  /// more for an input read with a gather (a stride-2 window).
+  int64_t laneStride = 1;
+};
+
+/// How operand `operand` moves with the vector loop `inner`, or failure
+/// unless one of its indices steps by a constant with the loop, no other
+/// index moves with it, and only unit dimensions follow that index. Outputs
+/// must step one element at a time (so that lanes update distinct elements
+/// with vector stores); inputs may be gathered.
+FailureOr<VectorAccess> vectorAccess(linalg::GenericOp op, OpOperand &operand,
+                                     unsigned inner) {
   Type operandType = operand.get().getType();
   // A scalar input (linalg.fill's value): the same in every lane.
   if (isVectorizableElement(operandType) && op.isDpsInput(&operand))
-    return std::optional<unsigned>();
+    return VectorAccess();
   auto type = dyn_cast<MemRefType>(operandType);
   if (!type || !isVectorizableElement(type.getElementType()))
     return failure();
   AffineMap map = op.getMatchingIndexingMap(&operand);
-  std::optional<unsigned> position;
+  VectorAccess access;
+  std::optional<int64_t> step;
   for (auto [index, expr] : llvm::enumerate(map.getResults())) {
     if (!expr.isFunctionOfDim(inner))
       continue;
-    if (position || !isUnitStep(expr, inner, map.getNumDims()))
+    step = constantStep(expr, inner, map.getNumDims());
+    if (access.position || !step || *step < 1)
       return failure();
-    position = index;
+    access.position = index;
   }
-  if (!position)
-    return std::optional<unsigned>();
+  if (!access.position)
+    return access;
   SmallVector<int64_t> strides;
   int64_t offset;
   if (failed(type.getStridesAndOffset(strides, offset)) ||
-      strides[*position] != 1 ||
-      llvm::any_of(type.getShape().drop_front(*position + 1),
+      ShapedType::isDynamic(strides[*access.position]) ||
+      llvm::any_of(type.getShape().drop_front(*access.position + 1),
                    [](int64_t size) { return size != 1; }))
     return failure();
-  return position;
+  access.laneStride = *step * strides[*access.position];
+  // A gather takes element offsets from a unit-stride innermost dimension.
+  if (access.laneStride != 1 &&
+      (op.isDpsInit(&operand) || strides.back() != 1 ||
+       access.laneStride * kLanes > std::numeric_limits<int32_t>::max()))
+    return failure();
+  return access;
 }
 
-/// For each operand of an op this pass rewrites, where it has the vector
-/// loop (nothing: the same value in every lane); nothing for other ops.
+/// Body values that are the same in every lane: loop indices outside the
+/// vector loop, operands without it, values from outside the body, and what
+/// is computed from those alone. They stay scalars (an index computation,
+/// the position in a pooling window) and are broadcast where a lane-wise op
+/// uses them. Nothing if some op is neither uniform nor lane-wise.
+std::optional<DenseSet<Value>> uniformValues(linalg::GenericOp op,
+                                             unsigned inner,
+                                             ArrayRef<VectorAccess> accesses) {
+  Block *body = op.getBody();
+  DenseSet<Value> uniform;
+  for (BlockArgument arg : body->getArguments())
+    if (!accesses[arg.getArgNumber()].position)
+      uniform.insert(arg);
+  auto isUniform = [&](Value value) {
+    return uniform.contains(value) || value.getParentBlock() != body;
+  };
+  for (Operation &bodyOp : body->without_terminator()) {
+    if (auto index = dyn_cast<linalg::IndexOp>(bodyOp)) {
+      if (index.getDim() != inner)
+        uniform.insert(index);
+      continue;
+    }
+    if (isPure(&bodyOp) && bodyOp.getNumRegions() == 0 &&
+        llvm::all_of(bodyOp.getOperands(), isUniform)) {
+      uniform.insert(bodyOp.result_begin(), bodyOp.result_end());
+      continue;
+    }
+    if (!isLaneWise(bodyOp))
+      return std::nullopt;
+  }
+  return uniform;
+}
+
+/// What the rewrite needs to know about an op it can vectorize.
+struct VectorPlan {
+  SmallVector<VectorAccess> accesses; // one per operand
+  DenseSet<Value> uniform;
+};
+
 /// Every output must move with the vector loop: its lanes then update
 /// distinct elements, so the vector loop may also be one of a reduction's
 /// loops (a scatter such as a convolution's input gradient), and the loops
 /// around it keep their order.
-using VectorPositions = SmallVector<std::optional<unsigned>>;
-std::optional<VectorPositions> match(linalg::GenericOp op) {
+std::optional<VectorPlan> match(linalg::GenericOp op) {
   if (!op.hasPureBufferSemantics() || op.getNumLoops() == 0)
     return std::nullopt;
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   if (llvm::any_of(ranges, ShapedType::isDynamic))
     return std::nullopt;
   unsigned inner = vectorLoop(ranges);
-  if (ranges[inner] < kMinInnerExtent ||
-      !llvm::all_of(op.getBody()->without_terminator(), isLaneWise))
+  if (ranges[inner] < kMinInnerExtent)
     return std::nullopt;
-  VectorPositions positions;
+  VectorPlan plan;
   for (OpOperand &operand : op->getOpOperands()) {
-    FailureOr<std::optional<unsigned>> position =
-        vectorPosition(op, operand, inner);
-    if (failed(position) || (op.isDpsInit(&operand) && !*position))
+    FailureOr<VectorAccess> access = vectorAccess(op, operand, inner);
+    if (failed(access) || (op.isDpsInit(&operand) && !access->position))
       return std::nullopt;
-    positions.push_back(*position);
+    plan.accesses.push_back(*access);
   }
-  return positions;
+  std::optional<DenseSet<Value>> uniform =
+      uniformValues(op, inner, plan.accesses);
+  if (!uniform)
+    return std::nullopt;
+  plan.uniform = std::move(*uniform);
+  return plan;
 }
 
 void vectorize(IRRewriter &rewriter, linalg::GenericOp op,
-               ArrayRef<std::optional<unsigned>> positions) {
+               const VectorPlan &plan) {
   Location loc = op.getLoc();
   rewriter.setInsertionPoint(op);
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
@@ -145,21 +200,23 @@ void vectorize(IRRewriter &rewriter, linalg::GenericOp op,
   auto index = [&](OpBuilder &b, int64_t value) -> Value {
     return arith::ConstantIndexOp::create(b, loc, value);
   };
-  // Operands whose vector index is followed by unit dimensions: folded into
-  // it, so that each vector runs along the last dimension.
+  // Operands loaded or stored as vectors whose vector index is followed by
+  // unit dimensions: folded into it, so that each vector runs along the
+  // last dimension. (Gathers take element offsets; they keep the shape.)
   SmallVector<Value> buffers;
   for (OpOperand &operand : op->getOpOperands()) {
-    std::optional<unsigned> position = positions[operand.getOperandNumber()];
+    const VectorAccess &access = plan.accesses[operand.getOperandNumber()];
     auto type = dyn_cast<MemRefType>(operand.get().getType());
-    if (!position || *position + 1 == type.getRank()) {
+    if (!access.position || access.laneStride != 1 ||
+        *access.position + 1 == type.getRank()) {
       buffers.push_back(operand.get());
       continue;
     }
     SmallVector<ReassociationIndices> groups;
-    for (unsigned dim = 0; dim < *position; ++dim)
+    for (unsigned dim = 0; dim < *access.position; ++dim)
       groups.push_back({dim});
     groups.emplace_back(llvm::to_vector_of<int64_t, 2>(
-        llvm::seq<int64_t>(*position, type.getRank())));
+        llvm::seq<int64_t>(*access.position, type.getRank())));
     buffers.push_back(
         memref::CollapseShapeOp::create(rewriter, loc, operand.get(), groups));
   }
@@ -170,26 +227,32 @@ void vectorize(IRRewriter &rewriter, linalg::GenericOp op,
     steps.push_back(index(rewriter, 1));
   }
   Block *body = op.getBody();
+  auto vectorType = [](Type element) {
+    return VectorType::get({kLanes}, element);
+  };
 
   scf::buildLoopNest(
       rewriter, loc, lbs, ubs, steps,
       [&](OpBuilder &b, Location, ValueRange outer) {
         Value zero = index(b, 0);
-        // Indices into buffers[operand]: the loops' values, up to the
-        // vector loop's position.
+        // The loops' values: outer ones, the chunk's first element (or 0
+        // for what does not move with the vector loop), and 0 for the unit
+        // loops after it.
+        auto loopValue = [&](unsigned dim, Value innerIndex) -> Value {
+          if (dim < inner)
+            return outer[dim];
+          return dim == inner && innerIndex ? innerIndex : zero;
+        };
+        // Indices into buffers[operand].
         auto indices = [&](OpOperand &operand, Value innerIndex) {
           SmallVector<Value> result;
           unsigned rank =
               cast<MemRefType>(buffers[operand.getOperandNumber()].getType())
                   .getRank();
           AffineMap map = op.getMatchingIndexingMap(&operand);
-          // The loops' values: outer ones, the vector chunk's first
-          // element, and 0 for the unit loops after it.
           SmallVector<Value> loops;
           for (unsigned dim = 0; dim < map.getNumDims(); ++dim)
-            loops.push_back(dim < inner                  ? outer[dim]
-                            : dim == inner && innerIndex ? innerIndex
-                                                         : zero);
+            loops.push_back(loopValue(dim, innerIndex));
           for (AffineExpr expr : map.getResults().take_front(rank)) {
             if (auto dim = dyn_cast<AffineDimExpr>(expr)) {
               result.push_back(loops[dim.getPosition()]);
@@ -201,62 +264,95 @@ void vectorize(IRRewriter &rewriter, linalg::GenericOp op,
           }
           return result;
         };
-        auto vectorType = [](Type element) {
-          return VectorType::get({kLanes}, element);
-        };
-        // Operands without the vector loop: one load, all lanes alike.
-        DenseMap<unsigned, Value> invariant;
+        // Operands without the vector loop: one load per row, and its
+        // broadcast for the lane-wise ops.
+        IRMapping rowScalars;
+        DenseMap<Value, Value> rowLanes;
         for (OpOperand *input : op.getDpsInputOperands()) {
-          if (positions[input->getOperandNumber()] ||
-              body->getArgument(input->getOperandNumber()).use_empty())
+          BlockArgument arg = body->getArgument(input->getOperandNumber());
+          if (plan.accesses[input->getOperandNumber()].position ||
+              arg.use_empty())
             continue;
           Value scalar = input->get();
           if (isa<MemRefType>(scalar.getType()))
             scalar = memref::LoadOp::create(b, loc,
                                             buffers[input->getOperandNumber()],
                                             indices(*input, Value()));
-          invariant[input->getOperandNumber()] = vector::BroadcastOp::create(
-              b, loc, vectorType(scalar.getType()), scalar);
+          rowScalars.map(arg, scalar);
+          if (llvm::any_of(arg.getUsers(), [&](Operation *user) {
+                return !plan.uniform.contains(user->getResult(0));
+              }))
+            rowLanes[arg] = vector::BroadcastOp::create(
+                b, loc, vectorType(scalar.getType()), scalar);
         }
 
         // One chunk of kLanes elements from `offset`, masked for the tail.
         auto chunk = [&](OpBuilder &b, Value offset, Value mask) {
-          IRMapping lanes;
+          IRMapping scalars = rowScalars;          // uniform values
+          DenseMap<Value, Value> lanes = rowLanes; // vectors and broadcasts
+          auto laneValue = [&](Value value) -> Value {
+            if (Value vector = lanes.lookup(value))
+              return vector;
+            Value scalar = scalars.lookupOrDefault(value);
+            Value broadcast = vector::BroadcastOp::create(
+                b, loc, vectorType(scalar.getType()), scalar);
+            lanes[value] = broadcast;
+            return broadcast;
+          };
           for (OpOperand &operand : op->getOpOperands()) {
             unsigned number = operand.getOperandNumber();
             BlockArgument arg = body->getArgument(number);
-            if (arg.use_empty())
+            const VectorAccess &access = plan.accesses[number];
+            if (arg.use_empty() || !access.position)
               continue;
-            if (auto it = invariant.find(number); it != invariant.end()) {
-              lanes.map(arg, it->second);
-              continue;
-            }
             VectorType type = vectorType(arg.getType());
             SmallVector<Value> at = indices(operand, offset);
-            Value loaded =
-                mask ? vector::MaskedLoadOp::create(
-                           b, loc, type, buffers[number], at, mask,
-                           arith::ConstantOp::create(b, loc, type,
-                                                     b.getZeroAttr(type)))
-                           .getResult()
-                     : vector::LoadOp::create(b, loc, type, buffers[number], at)
-                           .getResult();
-            lanes.map(arg, loaded);
+            auto passThru = [&]() -> Value {
+              return arith::ConstantOp::create(b, loc, type,
+                                               b.getZeroAttr(type));
+            };
+            Value loaded;
+            if (access.laneStride != 1) {
+              auto offsetsType = VectorType::get({kLanes}, b.getI32Type());
+              SmallVector<int32_t> offsets;
+              for (int64_t lane = 0; lane < kLanes; ++lane)
+                offsets.push_back(lane * access.laneStride);
+              Value laneOffsets = arith::ConstantOp::create(
+                  b, loc, offsetsType,
+                  DenseElementsAttr::get(offsetsType, ArrayRef(offsets)));
+              Value allLanes = mask;
+              if (!allLanes)
+                allLanes = vector::ConstantMaskOp::create(
+                    b, loc, VectorType::get({kLanes}, b.getI1Type()),
+                    ArrayRef<int64_t>{kLanes});
+              loaded =
+                  vector::GatherOp::create(b, loc, type, buffers[number], at,
+                                           laneOffsets, allLanes, passThru());
+            } else if (mask) {
+              loaded = vector::MaskedLoadOp::create(
+                  b, loc, type, buffers[number], at, mask, passThru());
+            } else {
+              loaded =
+                  vector::LoadOp::create(b, loc, type, buffers[number], at);
+            }
+            lanes[arg] = loaded;
           }
-          // Scalars from outside the body (or its constants): broadcast.
-          auto laneValue = [&](Value value) -> Value {
-            if (Value mapped = lanes.lookupOrNull(value);
-                mapped && isa<VectorType>(mapped.getType()))
-              return mapped;
-            Value scalar = lanes.lookupOrDefault(value);
-            Value broadcast = vector::BroadcastOp::create(
-                b, loc, vectorType(scalar.getType()), scalar);
-            lanes.map(value, broadcast);
-            return broadcast;
-          };
           for (Operation &bodyOp : body->without_terminator()) {
-            if (matchPattern(&bodyOp, m_Constant())) {
-              b.clone(bodyOp, lanes);
+            if (auto indexOp = dyn_cast<linalg::IndexOp>(bodyOp)) {
+              unsigned dim = indexOp.getDim();
+              if (dim != inner) {
+                scalars.map(indexOp, loopValue(dim, offset));
+                continue;
+              }
+              // offset, offset + 1, ... across the lanes.
+              VectorType type = vectorType(b.getIndexType());
+              lanes[indexOp] = arith::AddIOp::create(
+                  b, loc, vector::BroadcastOp::create(b, loc, type, offset),
+                  vector::StepOp::create(b, loc, type));
+              continue;
+            }
+            if (plan.uniform.contains(bodyOp.getResult(0))) {
+              b.clone(bodyOp, scalars);
               continue;
             }
             OperationState state(loc, bodyOp.getName());
@@ -266,7 +362,9 @@ void vectorize(IRRewriter &rewriter, linalg::GenericOp op,
               state.addTypes(vectorType(type));
             state.addAttributes(bodyOp.getAttrs());
             Operation *laneOp = b.create(state);
-            lanes.map(bodyOp.getResults(), laneOp->getResults());
+            for (auto [result, laneResult] :
+                 llvm::zip_equal(bodyOp.getResults(), laneOp->getResults()))
+              lanes[result] = laneResult;
           }
           for (auto [yielded, init] :
                llvm::zip_equal(body->getTerminator()->getOperands(),
@@ -317,13 +415,13 @@ struct VectorizeElementwisePass
       rewriter.setInsertionPoint(op);
       (void)linalg::generalizeNamedOp(rewriter, op);
     }
-    SmallVector<std::pair<linalg::GenericOp, VectorPositions>> found;
+    SmallVector<std::pair<linalg::GenericOp, VectorPlan>> found;
     getOperation()->walk([&](linalg::GenericOp op) {
-      if (std::optional<VectorPositions> positions = match(op))
-        found.emplace_back(op, std::move(*positions));
+      if (std::optional<VectorPlan> plan = match(op))
+        found.emplace_back(op, std::move(*plan));
     });
-    for (auto &[op, positions] : found)
-      vectorize(rewriter, op, positions);
+    for (auto &[op, plan] : found)
+      vectorize(rewriter, op, plan);
   }
 };
 

@@ -6,9 +6,11 @@
 #transposed = affine_map<(n, c, w) -> (n, w, c)>
 
 // Fake quantization with a per-channel scale: loops over n and c, the
-// per-channel and 0-d operands loaded once per row and broadcast, the
-// 40-element rows as two full 16-lane chunks and one chunk of 8 under a
-// mask. Constants and values from outside the body are broadcast.
+// per-channel and 0-d operands loaded once per row (and broadcast where a
+// lane-wise op uses them), the 40-element rows as two full 16-lane chunks
+// and one chunk of 8 under a mask. What is the same in every lane (the
+// zero-point's conversion) stays a scalar; constants and values from
+// outside the body are broadcast.
 // CHECK-LABEL: func.func @fake_quant
 // CHECK-SAME:    (%[[X:.*]]: memref<2x3x40xf32>, %[[S:.*]]: memref<3xf32>, %[[Z:.*]]: memref<i32>, %[[Y:.*]]: memref<2x3x40xf32>, %[[HI:.*]]: f32)
 // CHECK-NOT:     linalg.generic
@@ -17,13 +19,14 @@
 // CHECK:             %[[SCALE:.*]] = memref.load %[[S]][%[[C]]]
 // CHECK:             %[[SCALEV:.*]] = vector.broadcast %[[SCALE]] : f32 to vector<16xf32>
 // CHECK:             %[[ZERO:.*]] = memref.load %[[Z]][]
-// CHECK:             %[[ZEROV:.*]] = vector.broadcast %[[ZERO]] : i32 to vector<16xi32>
+// CHECK-NOT:           vector.broadcast %[[ZERO]]
 // CHECK:             scf.for %[[W:.*]] = %{{.*}} to %[[C32:.*]] step %[[C16:.*]] {
 // CHECK:               %[[LOAD:.*]] = vector.load %[[X]][%[[N]], %[[C]], %[[W]]] : memref<2x3x40xf32>, vector<16xf32>
 // CHECK:               %[[MUL:.*]] = arith.mulf %[[LOAD]], %[[SCALEV]] : vector<16xf32>
 // CHECK:               %[[ROUND:.*]] = math.roundeven %[[MUL]] : vector<16xf32>
-// CHECK:               %[[SHIFT:.*]] = arith.sitofp %[[ZEROV]] : vector<16xi32> to vector<16xf32>
-// CHECK:               %[[ADD:.*]] = arith.addf %[[ROUND]], %[[SHIFT]] : vector<16xf32>
+// CHECK:               %[[SHIFT:.*]] = arith.sitofp %[[ZERO]] : i32 to f32
+// CHECK:               %[[SHIFTV:.*]] = vector.broadcast %[[SHIFT]] : f32 to vector<16xf32>
+// CHECK:               %[[ADD:.*]] = arith.addf %[[ROUND]], %[[SHIFTV]] : vector<16xf32>
 // CHECK:               %[[HIV:.*]] = vector.broadcast %[[HI]] : f32 to vector<16xf32>
 // CHECK:               %[[MIN:.*]] = arith.minimumf %[[ADD]], %[[HIV]] : vector<16xf32>
 // CHECK:               %[[LOW:.*]] = arith.constant -1.280000e+02 : f32
@@ -140,13 +143,69 @@ func.func @scatter(%dy: memref<2x4x20x20xf32>, %w: memref<4x3x3xf32>, %dx: memre
   return
 }
 
+// Max pooling's search for the window position of the maximum: the
+// stride-2 input is gathered (lanes 2 elements apart), the position
+// kh * 2 + kw (loop indices outside the vector loop) is computed once as a
+// scalar and broadcast.
+// CHECK-LABEL: func.func @pool_index
+// CHECK-SAME:    (%[[X:.*]]: memref<2x4x8x40xf32>, %[[M:.*]]: memref<2x4x4x20xf32>, %[[W:.*]]: memref<2x2xf32>, %[[IDX:.*]]: memref<2x4x4x20xi32>, %[[NONE:.*]]: i32)
+// CHECK-COUNT-3: scf.for
+// CHECK:         scf.for %[[KH:.*]] =
+// CHECK:           scf.for %[[KW:.*]] =
+// CHECK:             scf.for %[[OW:.*]] =
+// CHECK:               %[[LANES:.*]] = arith.constant dense<[0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30]> : vector<16xi32>
+// CHECK:               %[[IN:.*]] = vector.gather %[[X]][%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] [%[[LANES]]]
+// CHECK:               %[[MAX:.*]] = vector.load %[[M]]
+// CHECK:               %[[EQ:.*]] = arith.cmpf oeq, %[[IN]], %[[MAX]] : vector<16xf32>
+// CHECK:               %[[ROW:.*]] = arith.muli %[[KH]], %{{.*}} : index
+// CHECK:               %[[POS:.*]] = arith.addi %[[ROW]], %[[KW]] : index
+// CHECK:               %[[POS32:.*]] = arith.index_cast %[[POS]] : index to i32
+// CHECK:               %[[POSV:.*]] = vector.broadcast %[[POS32]] : i32 to vector<16xi32>
+// CHECK:               arith.select %[[EQ]], %[[POSV]], %{{.*}} : vector<16xi1>, vector<16xi32>
+// CHECK:             vector.gather %[[X]]{{.*}}, %{{.*}}, %{{.*}} : memref<2x4x8x40xf32>, vector<16xi32>, vector<16xi1>, vector<16xf32> into vector<16xf32>
+func.func @pool_index(%x: memref<2x4x8x40xf32>, %m: memref<2x4x4x20xf32>, %w: memref<2x2xf32>, %idx: memref<2x4x4x20xi32>, %none: i32) {
+  linalg.generic {indexing_maps = [affine_map<(n, c, oh, kh, kw, ow) -> (n, c, oh * 2 + kh, ow * 2 + kw)>, affine_map<(n, c, oh, kh, kw, ow) -> (n, c, oh, ow)>, affine_map<(n, c, oh, kh, kw, ow) -> (kh, kw)>, affine_map<(n, c, oh, kh, kw, ow) -> (n, c, oh, ow)>], iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction", "parallel"]} ins(%x, %m, %w : memref<2x4x8x40xf32>, memref<2x4x4x20xf32>, memref<2x2xf32>) outs(%idx : memref<2x4x4x20xi32>) {
+  ^bb0(%in: f32, %max: f32, %unused: f32, %out: i32):
+    %eq = arith.cmpf oeq, %in, %max : f32
+    %kh = linalg.index 3 : index
+    %kw = linalg.index 4 : index
+    %c2 = arith.constant 2 : index
+    %row = arith.muli %kh, %c2 : index
+    %pos = arith.addi %row, %kw : index
+    %pos32 = arith.index_cast %pos : index to i32
+    %sel = arith.select %eq, %pos32, %none : i32
+    %min = arith.minsi %out, %sel : i32
+    linalg.yield %min : i32
+  }
+  return
+}
+
+// The vector loop's own index: the chunk's first element plus the lanes'
+// positions.
+// CHECK-LABEL: func.func @lane_index
+// CHECK:         scf.for
+// CHECK:         scf.for %[[W:.*]] =
+// CHECK:           %[[BASE:.*]] = vector.broadcast %[[W]] : index to vector<16xindex>
+// CHECK:           %[[STEP:.*]] = vector.step : vector<16xindex>
+// CHECK:           %[[I:.*]] = arith.addi %[[BASE]], %[[STEP]] : vector<16xindex>
+// CHECK:           arith.index_cast %[[I]] : vector<16xindex> to vector<16xi32>
+func.func @lane_index(%y: memref<4x32xi32>) {
+  linalg.generic {indexing_maps = [affine_map<(n, w) -> (n, w)>], iterator_types = ["parallel", "parallel"]} outs(%y : memref<4x32xi32>) {
+  ^bb0(%out: i32):
+    %w = linalg.index 1 : index
+    %0 = arith.index_cast %w : index to i32
+    linalg.yield %0 : i32
+  }
+  return
+}
+
 // Left alone: a transposed operand (its innermost index is not contiguous),
 // i1 elements, short rows, integer division, a reduction along the vector
-// loop (into a row: the lanes would add into one element), index values,
-// and a stride-2 window (ow * 2 + kw steps by 2).
+// loop (into a row: the lanes would add into one element), and a stride-2
+// output (dx[ow * 2 + kw], max pooling's gradient: a scatter).
 // CHECK-LABEL: func.func @left_alone
 // CHECK-NOT:     vector
-// CHECK-COUNT-7: linalg.generic
+// CHECK-COUNT-6: linalg.generic
 func.func @left_alone(%x: memref<2x16x16xf32>, %m: memref<2x16x16xi1>, %short: memref<2x16x7xf32>, %i: memref<2x16x16xi32>, %row: memref<2x16xf32>, %wide: memref<2x16x40xf32>, %k: memref<2xf32>) {
   linalg.generic {indexing_maps = [#transposed, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%x : memref<2x16x16xf32>) outs(%x : memref<2x16x16xf32>) {
   ^bb0(%a: f32, %out: f32):
@@ -172,13 +231,7 @@ func.func @left_alone(%x: memref<2x16x16xf32>, %m: memref<2x16x16xi1>, %short: m
     %0 = arith.addf %a, %out : f32
     linalg.yield %0 : f32
   }
-  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%i : memref<2x16x16xi32>) outs(%i : memref<2x16x16xi32>) {
-  ^bb0(%a: i32, %out: i32):
-    %0 = arith.index_cast %a : i32 to index
-    %1 = arith.index_cast %0 : index to i32
-    linalg.yield %1 : i32
-  }
-  linalg.generic {indexing_maps = [affine_map<(n, c, kw, ow) -> (n, c, ow * 2 + kw)>, affine_map<(n, c, kw, ow) -> (kw)>, affine_map<(n, c, kw, ow) -> (n, c, ow)>], iterator_types = ["parallel", "parallel", "reduction", "parallel"]} ins(%wide, %k : memref<2x16x40xf32>, memref<2xf32>) outs(%x : memref<2x16x16xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(n, c, kw, ow) -> (n, c, ow)>, affine_map<(n, c, kw, ow) -> (kw)>, affine_map<(n, c, kw, ow) -> (n, c, ow * 2 + kw)>], iterator_types = ["parallel", "parallel", "reduction", "reduction"]} ins(%x, %k : memref<2x16x16xf32>, memref<2xf32>) outs(%wide : memref<2x16x40xf32>) {
   ^bb0(%a: f32, %b: f32, %out: f32):
     %0 = arith.addf %a, %out : f32
     linalg.yield %0 : f32

@@ -443,27 +443,35 @@ def VectorizeElementwise : Pass<"qat-vectorize-elementwise"> {
   let summary = "Run lane-wise linalg ops on buffers over 16-lane vectors";
   let description = [{
     Rewrites a `linalg.generic` on buffers (and the transposes, copies,
-    fills and broadcasts that packing leaves, as generics) whose vector loop
-    (the innermost loop longer than 1) steps one element at a time through
-    every operand that depends on it (unit stride and coefficient: `ow`,
-    `ow + kw`), followed only by unit dimensions, and whose body is
-    lane-wise `arith`/`math`, into a loop nest over the outer loops with the
-    vector loop in 16-lane vectors and one masked chunk for its tail.
-    Operands without the vector loop are loaded once per row and broadcast.
-    Every output must depend on the vector loop, so its lanes update
-    distinct elements: the loops outside it may be reductions (a depthwise
-    convolution with `ow` innermost, a sum over the batch), and the vector
-    loop itself may be one of a scatter's reduction loops (a convolution's
-    input gradient, `dx[ow + kw] += dy[ow] * w[kw]` with `ow` innermost).
-    Batch norm, activation masks, fake quantization, packing copies, the
-    optimizer's update and depthwise convolutions then run in `zmm`
-    registers instead of one element at a time.
+    fills and broadcasts that packing leaves, as generics) into a loop nest
+    over its outer loops with the vector loop (the innermost loop longer
+    than 1) in 16-lane vectors and one masked chunk for its tail, when:
+
+    - every operand that depends on the vector loop has one index that
+      steps by a constant with it, followed only by unit dimensions: one
+      element (`ow`, `ow + kw`) for a vector load or store, more (`ow * 2 +
+      kw`, a stride-2 window) for an input, which is then gathered;
+    - every output depends on it one element at a time, so its lanes
+      update distinct elements: the loops outside may be reductions (a
+      depthwise convolution with `ow` innermost, a sum over the batch), and
+      the vector loop itself may be one of a scatter's reduction loops (a
+      convolution's input gradient, `dx[ow + kw] += dy[ow] * w[kw]`);
+    - the body is lane-wise `arith`/`math`, apart from what is the same in
+      every lane (loop indices outside the vector loop, operands without
+      it, and what is computed from those alone, such as max pooling's
+      window position `kh * 2 + kw`), which is computed once as a scalar.
+      `linalg.index` of the vector loop becomes the lanes' positions.
+
+    Operands without the vector loop are loaded once per row. Batch norm,
+    activation masks, fake quantization, packing copies, the optimizer's
+    update, depthwise convolutions and max pooling's forward then run in
+    `zmm` registers instead of one element at a time.
 
     Each element gets the same operations in the same order: results do not
-    change by a bit. Left alone: innermost loops shorter than 8, operands
-    with strided innermost access or `i1` elements (a byte each in memory),
-    `index` values, and integer division (it could trap on the masked-off
-    lanes).
+    change by a bit. Left alone: innermost loops shorter than 8, outputs
+    with strided innermost access (max pooling's gradient, a strided
+    scatter), `i1` buffers (a byte each in memory), and integer division (it
+    could trap on the masked-off lanes).
   }];
   let dependentDialects = ["::mlir::affine::AffineDialect",
                            "::mlir::arith::ArithDialect",
