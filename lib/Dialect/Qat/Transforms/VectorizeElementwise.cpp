@@ -139,6 +139,21 @@ std::optional<DenseSet<Value>> uniformValues(linalg::GenericOp op,
   auto isUniform = [&](Value value) {
     return uniform.contains(value) || value.getParentBlock() != body;
   };
+  // linalg's affine.apply of indices takes all of them, used or not.
+  auto usesOnlyUniform = [&](Operation &bodyOp) {
+    auto apply = dyn_cast<affine::AffineApplyOp>(bodyOp);
+    if (!apply)
+      return llvm::all_of(bodyOp.getOperands(), isUniform);
+    AffineMap map = apply.getAffineMap();
+    for (auto [position, operand] : llvm::enumerate(apply.getMapOperands())) {
+      bool used = position < map.getNumDims()
+                      ? map.isFunctionOfDim(position)
+                      : map.isFunctionOfSymbol(position - map.getNumDims());
+      if (used && !isUniform(operand))
+        return false;
+    }
+    return true;
+  };
   for (Operation &bodyOp : body->without_terminator()) {
     if (auto index = dyn_cast<linalg::IndexOp>(bodyOp)) {
       if (index.getDim() != inner)
@@ -146,7 +161,7 @@ std::optional<DenseSet<Value>> uniformValues(linalg::GenericOp op,
       continue;
     }
     if (isPure(&bodyOp) && bodyOp.getNumRegions() == 0 &&
-        llvm::all_of(bodyOp.getOperands(), isUniform)) {
+        usesOnlyUniform(bodyOp)) {
       uniform.insert(bodyOp.result_begin(), bodyOp.result_end());
       continue;
     }
@@ -344,7 +359,9 @@ void vectorize(IRRewriter &rewriter, linalg::GenericOp op,
                 scalars.map(indexOp, loopValue(dim, offset));
                 continue;
               }
-              // offset, offset + 1, ... across the lanes.
+              // offset, offset + 1, ... across the lanes. (The scalar is
+              // for affine.apply ops that take the index without using it.)
+              scalars.map(indexOp, offset);
               VectorType type = vectorType(b.getIndexType());
               lanes[indexOp] = arith::AddIOp::create(
                   b, loc, vector::BroadcastOp::create(b, loc, type, offset),

@@ -145,8 +145,8 @@ func.func @scatter(%dy: memref<2x4x20x20xf32>, %w: memref<4x3x3xf32>, %dx: memre
 
 // Max pooling's search for the window position of the maximum: the
 // stride-2 input is gathered (lanes 2 elements apart), the position
-// kh * 2 + kw (loop indices outside the vector loop) is computed once as a
-// scalar and broadcast.
+// kh * 2 + kw (loop indices outside the vector loop; linalg's affine.apply
+// also takes ow, unused) is computed once as a scalar and broadcast.
 // CHECK-LABEL: func.func @pool_index
 // CHECK-SAME:    (%[[X:.*]]: memref<2x4x8x40xf32>, %[[M:.*]]: memref<2x4x4x20xf32>, %[[W:.*]]: memref<2x2xf32>, %[[IDX:.*]]: memref<2x4x4x20xi32>, %[[NONE:.*]]: i32)
 // CHECK-COUNT-3: scf.for
@@ -157,7 +157,8 @@ func.func @scatter(%dy: memref<2x4x20x20xf32>, %w: memref<4x3x3xf32>, %dx: memre
 // CHECK:               %[[IN:.*]] = vector.gather %[[X]][%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] [%[[LANES]]]
 // CHECK:               %[[MAX:.*]] = vector.load %[[M]]
 // CHECK:               %[[EQ:.*]] = arith.cmpf oeq, %[[IN]], %[[MAX]] : vector<16xf32>
-// CHECK:               %[[ROW:.*]] = arith.muli %[[KH]], %{{.*}} : index
+// CHECK:               %[[KHV:.*]] = affine.apply #{{.*}}(%{{.*}}, %{{.*}}, %{{.*}}, %[[KH]], %[[KW]], %[[OW]])
+// CHECK:               %[[ROW:.*]] = arith.muli %[[KHV]], %{{.*}} : index
 // CHECK:               %[[POS:.*]] = arith.addi %[[ROW]], %[[KW]] : index
 // CHECK:               %[[POS32:.*]] = arith.index_cast %[[POS]] : index to i32
 // CHECK:               %[[POSV:.*]] = vector.broadcast %[[POS32]] : i32 to vector<16xi32>
@@ -167,7 +168,13 @@ func.func @pool_index(%x: memref<2x4x8x40xf32>, %m: memref<2x4x4x20xf32>, %w: me
   linalg.generic {indexing_maps = [affine_map<(n, c, oh, kh, kw, ow) -> (n, c, oh * 2 + kh, ow * 2 + kw)>, affine_map<(n, c, oh, kh, kw, ow) -> (n, c, oh, ow)>, affine_map<(n, c, oh, kh, kw, ow) -> (kh, kw)>, affine_map<(n, c, oh, kh, kw, ow) -> (n, c, oh, ow)>], iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction", "parallel"]} ins(%x, %m, %w : memref<2x4x8x40xf32>, memref<2x4x4x20xf32>, memref<2x2xf32>) outs(%idx : memref<2x4x4x20xi32>) {
   ^bb0(%in: f32, %max: f32, %unused: f32, %out: i32):
     %eq = arith.cmpf oeq, %in, %max : f32
-    %kh = linalg.index 3 : index
+    %i0 = linalg.index 0 : index
+    %i1 = linalg.index 1 : index
+    %i2 = linalg.index 2 : index
+    %i3 = linalg.index 3 : index
+    %i4 = linalg.index 4 : index
+    %i5 = linalg.index 5 : index
+    %kh = affine.apply affine_map<(d0, d1, d2, d3, d4, d5) -> (d3)>(%i0, %i1, %i2, %i3, %i4, %i5)
     %kw = linalg.index 4 : index
     %c2 = arith.constant 2 : index
     %row = arith.muli %kh, %c2 : index
