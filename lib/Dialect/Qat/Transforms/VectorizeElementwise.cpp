@@ -76,8 +76,11 @@ struct VectorAccess {
   /// in every lane.
   std::optional<unsigned> position;
   /// Elements between neighbouring lanes: 1 for a vector load or store,
-  /// more for an input read with a gather (a stride-2 window).
+  /// more for an input read with a gather.
   int64_t laneStride = 1;
+  /// Every other element of a contiguous row (a stride-2 window): two
+  /// vector loads and a shuffle instead of a gather.
+  bool pairs = false;
 };
 
 /// How operand `operand` moves with the vector loop `inner`, or failure
@@ -115,9 +118,12 @@ FailureOr<VectorAccess> vectorAccess(linalg::GenericOp op, OpOperand &operand,
                    [](int64_t size) { return size != 1; }))
     return failure();
   access.laneStride = *step * strides[*access.position];
+  access.pairs = access.laneStride == 2 && strides[*access.position] == 1;
+  if (access.laneStride != 1 && op.isDpsInit(&operand))
+    return failure();
   // A gather takes element offsets from a unit-stride innermost dimension.
-  if (access.laneStride != 1 &&
-      (op.isDpsInit(&operand) || strides.back() != 1 ||
+  if (access.laneStride != 1 && !access.pairs &&
+      (strides.back() != 1 ||
        access.laneStride * kLanes > std::numeric_limits<int32_t>::max()))
     return failure();
   return access;
@@ -222,7 +228,7 @@ void vectorize(IRRewriter &rewriter, linalg::GenericOp op,
   for (OpOperand &operand : op->getOpOperands()) {
     const VectorAccess &access = plan.accesses[operand.getOperandNumber()];
     auto type = dyn_cast<MemRefType>(operand.get().getType());
-    if (!access.position || access.laneStride != 1 ||
+    if (!access.position || (access.laneStride != 1 && !access.pairs) ||
         *access.position + 1 == type.getRank()) {
       buffers.push_back(operand.get());
       continue;
@@ -301,8 +307,10 @@ void vectorize(IRRewriter &rewriter, linalg::GenericOp op,
                 b, loc, vectorType(scalar.getType()), scalar);
         }
 
-        // One chunk of kLanes elements from `offset`, masked for the tail.
-        auto chunk = [&](OpBuilder &b, Value offset, Value mask) {
+        // One chunk of `active` elements from `offset` (kLanes, or fewer
+        // under `mask` for the tail).
+        auto chunk = [&](OpBuilder &b, Value offset, Value mask,
+                         int64_t active) {
           IRMapping scalars = rowScalars;          // uniform values
           DenseMap<Value, Value> lanes = rowLanes; // vectors and broadcasts
           auto laneValue = [&](Value value) -> Value {
@@ -327,7 +335,34 @@ void vectorize(IRRewriter &rewriter, linalg::GenericOp op,
                                                b.getZeroAttr(type));
             };
             Value loaded;
-            if (access.laneStride != 1) {
+            if (access.pairs) {
+              // Elements 0, 2, ..., 2 * (active - 1) from `at`: the even
+              // lanes of two vectors, loaded under masks that stop at the
+              // last element used.
+              int64_t span = 2 * active - 1;
+              auto half = [&](int64_t first) -> Value {
+                int64_t count = std::clamp<int64_t>(span - first, 0, kLanes);
+                if (count == 0)
+                  return passThru();
+                SmallVector<Value> from = at;
+                if (first)
+                  from.back() = arith::AddIOp::create(b, loc, from.back(),
+                                                      index(b, first));
+                if (count == kLanes)
+                  return vector::LoadOp::create(b, loc, type, buffers[number],
+                                                from);
+                Value halfMask = vector::ConstantMaskOp::create(
+                    b, loc, VectorType::get({kLanes}, b.getI1Type()),
+                    ArrayRef<int64_t>{count});
+                return vector::MaskedLoadOp::create(
+                    b, loc, type, buffers[number], from, halfMask, passThru());
+              };
+              SmallVector<int64_t> even;
+              for (int64_t lane = 0; lane < kLanes; ++lane)
+                even.push_back(2 * lane);
+              loaded = vector::ShuffleOp::create(b, loc, half(0), half(kLanes),
+                                                 even);
+            } else if (access.laneStride != 1) {
               auto offsetsType = VectorType::get({kLanes}, b.getI32Type());
               SmallVector<int32_t> offsets;
               for (int64_t lane = 0; lane < kLanes; ++lane)
@@ -402,14 +437,14 @@ void vectorize(IRRewriter &rewriter, linalg::GenericOp op,
           scf::ForOp::create(b, loc, index(b, 0), index(b, vectorEnd),
                              index(b, kLanes), ValueRange(),
                              [&](OpBuilder &b, Location, Value i, ValueRange) {
-                               chunk(b, i, Value());
+                               chunk(b, i, Value(), kLanes);
                                scf::YieldOp::create(b, loc);
                              });
         if (vectorEnd < extent) {
           Value mask = vector::CreateMaskOp::create(
               b, loc, VectorType::get({kLanes}, b.getI1Type()),
               ValueRange{index(b, extent - vectorEnd)});
-          chunk(b, index(b, vectorEnd), mask);
+          chunk(b, index(b, vectorEnd), mask, extent - vectorEnd);
         }
       });
   rewriter.eraseOp(op);

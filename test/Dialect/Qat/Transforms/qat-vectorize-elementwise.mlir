@@ -144,7 +144,8 @@ func.func @scatter(%dy: memref<2x4x20x20xf32>, %w: memref<4x3x3xf32>, %dx: memre
 }
 
 // Max pooling's search for the window position of the maximum: the
-// stride-2 input is gathered (lanes 2 elements apart), the position
+// stride-2 input is read as the even lanes of two vectors (the second
+// masked after the 31st element, the tail's 4 lanes need only 7), the position
 // kh * 2 + kw (loop indices outside the vector loop; linalg's affine.apply
 // also takes ow, unused) is computed once as a scalar and broadcast.
 // CHECK-LABEL: func.func @pool_index
@@ -153,8 +154,13 @@ func.func @scatter(%dy: memref<2x4x20x20xf32>, %w: memref<4x3x3xf32>, %dx: memre
 // CHECK:         scf.for %[[KH:.*]] =
 // CHECK:           scf.for %[[KW:.*]] =
 // CHECK:             scf.for %[[OW:.*]] =
-// CHECK:               %[[LANES:.*]] = arith.constant dense<[0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30]> : vector<16xi32>
-// CHECK:               %[[IN:.*]] = vector.gather %[[X]][%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] [%[[LANES]]]
+// CHECK:               %[[IH:.*]] = affine.apply
+// CHECK:               %[[IW:.*]] = affine.apply
+// CHECK:               %[[LOW:.*]] = vector.load %[[X]][%{{.*}}, %{{.*}}, %[[IH]], %[[IW]]] : memref<2x4x8x40xf32>, vector<16xf32>
+// CHECK:               %[[IW16:.*]] = arith.addi %[[IW]], %{{.*}} : index
+// CHECK:               %[[LAST:.*]] = vector.constant_mask [15] : vector<16xi1>
+// CHECK:               %[[HIGH:.*]] = vector.maskedload %[[X]][%{{.*}}, %{{.*}}, %[[IH]], %[[IW16]]], %[[LAST]]
+// CHECK:               %[[IN:.*]] = vector.shuffle %[[LOW]], %[[HIGH]] [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30]
 // CHECK:               %[[MAX:.*]] = vector.load %[[M]]
 // CHECK:               %[[EQ:.*]] = arith.cmpf oeq, %[[IN]], %[[MAX]] : vector<16xf32>
 // CHECK:               %[[KHV:.*]] = affine.apply #{{.*}}(%{{.*}}, %{{.*}}, %{{.*}}, %[[KH]], %[[KW]], %[[OW]])
@@ -163,7 +169,10 @@ func.func @scatter(%dy: memref<2x4x20x20xf32>, %w: memref<4x3x3xf32>, %dx: memre
 // CHECK:               %[[POS32:.*]] = arith.index_cast %[[POS]] : index to i32
 // CHECK:               %[[POSV:.*]] = vector.broadcast %[[POS32]] : i32 to vector<16xi32>
 // CHECK:               arith.select %[[EQ]], %[[POSV]], %{{.*}} : vector<16xi1>, vector<16xi32>
-// CHECK:             vector.gather %[[X]]{{.*}}, %{{.*}}, %{{.*}} : memref<2x4x8x40xf32>, vector<16xi32>, vector<16xi1>, vector<16xf32> into vector<16xf32>
+// CHECK:             %[[TAIL:.*]] = vector.constant_mask [7] : vector<16xi1>
+// CHECK:             vector.maskedload %[[X]]{{.*}}, %[[TAIL]]
+// CHECK-NOT:         vector.maskedload %[[X]]
+// CHECK:             vector.shuffle
 func.func @pool_index(%x: memref<2x4x8x40xf32>, %m: memref<2x4x4x20xf32>, %w: memref<2x2xf32>, %idx: memref<2x4x4x20xi32>, %none: i32) {
   linalg.generic {indexing_maps = [affine_map<(n, c, oh, kh, kw, ow) -> (n, c, oh * 2 + kh, ow * 2 + kw)>, affine_map<(n, c, oh, kh, kw, ow) -> (n, c, oh, ow)>, affine_map<(n, c, oh, kh, kw, ow) -> (kh, kw)>, affine_map<(n, c, oh, kh, kw, ow) -> (n, c, oh, ow)>], iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction", "parallel"]} ins(%x, %m, %w : memref<2x4x8x40xf32>, memref<2x4x4x20xf32>, memref<2x2xf32>) outs(%idx : memref<2x4x4x20xi32>) {
   ^bb0(%in: f32, %max: f32, %unused: f32, %out: i32):
@@ -183,6 +192,18 @@ func.func @pool_index(%x: memref<2x4x8x40xf32>, %m: memref<2x4x4x20xf32>, %w: me
     %sel = arith.select %eq, %pos32, %none : i32
     %min = arith.minsi %out, %sel : i32
     linalg.yield %min : i32
+  }
+  return
+}
+
+// Lanes 3 elements apart: a gather.
+// CHECK-LABEL: func.func @stride3
+// CHECK:         %[[LANES:.*]] = arith.constant dense<[0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 36, 39, 42, 45]> : vector<16xi32>
+// CHECK:         vector.gather %{{.*}}[%{{.*}}, %{{.*}}] [%[[LANES]]]
+func.func @stride3(%x: memref<2x48xf32>, %y: memref<2x16xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(n, w) -> (n, w * 3)>, affine_map<(n, w) -> (n, w)>], iterator_types = ["parallel", "parallel"]} ins(%x : memref<2x48xf32>) outs(%y : memref<2x16xf32>) {
+  ^bb0(%a: f32, %out: f32):
+    linalg.yield %a : f32
   }
   return
 }
