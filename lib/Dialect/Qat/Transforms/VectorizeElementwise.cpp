@@ -211,244 +211,350 @@ std::optional<VectorPlan> match(linalg::GenericOp op) {
   return plan;
 }
 
-void vectorize(IRRewriter &rewriter, linalg::GenericOp op,
-               const VectorPlan &plan) {
-  Location loc = op.getLoc();
-  rewriter.setInsertionPoint(op);
-  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
-  unsigned inner = vectorLoop(ranges);
-  int64_t extent = ranges[inner];
-  auto index = [&](OpBuilder &b, int64_t value) -> Value {
-    return arith::ConstantIndexOp::create(b, loc, value);
-  };
-  // Operands loaded or stored as vectors whose vector index is followed by
-  // unit dimensions: folded into it, so that each vector runs along the
-  // last dimension. (Gathers take element offsets; they keep the shape.)
-  SmallVector<Value> buffers;
-  for (OpOperand &operand : op->getOpOperands()) {
-    const VectorAccess &access = plan.accesses[operand.getOperandNumber()];
-    auto type = dyn_cast<MemRefType>(operand.get().getType());
-    if (!access.position || (access.laneStride != 1 && !access.pairs) ||
-        *access.position + 1 == type.getRank()) {
-      buffers.push_back(operand.get());
-      continue;
-    }
-    SmallVector<ReassociationIndices> groups;
-    for (unsigned dim = 0; dim < *access.position; ++dim)
-      groups.push_back({dim});
-    groups.emplace_back(llvm::to_vector_of<int64_t, 2>(
-        llvm::seq<int64_t>(*access.position, type.getRank())));
-    buffers.push_back(
-        memref::CollapseShapeOp::create(rewriter, loc, operand.get(), groups));
-  }
-  SmallVector<Value> lbs, ubs, steps;
-  for (int64_t range : ArrayRef(ranges).take_front(inner)) {
-    lbs.push_back(index(rewriter, 0));
-    ubs.push_back(index(rewriter, range));
-    steps.push_back(index(rewriter, 1));
-  }
-  Block *body = op.getBody();
-  auto vectorType = [](Type element) {
-    return VectorType::get({kLanes}, element);
-  };
-
-  scf::buildLoopNest(
-      rewriter, loc, lbs, ubs, steps,
-      [&](OpBuilder &b, Location, ValueRange outer) {
-        Value zero = index(b, 0);
-        // The loops' values: outer ones, the chunk's first element (or 0
-        // for what does not move with the vector loop), and 0 for the unit
-        // loops after it.
-        auto loopValue = [&](unsigned dim, Value innerIndex) -> Value {
-          if (dim < inner)
-            return outer[dim];
-          return dim == inner && innerIndex ? innerIndex : zero;
-        };
-        // Indices into buffers[operand].
-        auto indices = [&](OpOperand &operand, Value innerIndex) {
-          SmallVector<Value> result;
-          unsigned rank =
-              cast<MemRefType>(buffers[operand.getOperandNumber()].getType())
-                  .getRank();
-          AffineMap map = op.getMatchingIndexingMap(&operand);
-          SmallVector<Value> loops;
-          for (unsigned dim = 0; dim < map.getNumDims(); ++dim)
-            loops.push_back(loopValue(dim, innerIndex));
-          for (AffineExpr expr : map.getResults().take_front(rank)) {
-            if (auto dim = dyn_cast<AffineDimExpr>(expr)) {
-              result.push_back(loops[dim.getPosition()]);
-              continue;
-            }
-            // A window (`oh + kh`) or strided (`oh * 2 + kh`) index.
-            result.push_back(affine::AffineApplyOp::create(
-                b, loc, AffineMap::get(map.getNumDims(), 0, expr), loops));
-          }
-          return result;
-        };
-        // Operands without the vector loop: one load per row, and its
-        // broadcast for the lane-wise ops.
-        IRMapping rowScalars;
-        DenseMap<Value, Value> rowLanes;
-        for (OpOperand *input : op.getDpsInputOperands()) {
-          BlockArgument arg = body->getArgument(input->getOperandNumber());
-          if (plan.accesses[input->getOperandNumber()].position ||
-              arg.use_empty())
-            continue;
-          Value scalar = input->get();
-          if (isa<MemRefType>(scalar.getType()))
-            scalar = memref::LoadOp::create(b, loc,
-                                            buffers[input->getOperandNumber()],
-                                            indices(*input, Value()));
-          rowScalars.map(arg, scalar);
-          if (llvm::any_of(arg.getUsers(), [&](Operation *user) {
-                return !plan.uniform.contains(user->getResult(0));
-              }))
-            rowLanes[arg] = vector::BroadcastOp::create(
-                b, loc, vectorType(scalar.getType()), scalar);
-        }
-
-        // One chunk of `active` elements from `offset` (kLanes, or fewer
-        // under `mask` for the tail).
-        auto chunk = [&](OpBuilder &b, Value offset, Value mask,
-                         int64_t active) {
-          IRMapping scalars = rowScalars;          // uniform values
-          DenseMap<Value, Value> lanes = rowLanes; // vectors and broadcasts
-          auto laneValue = [&](Value value) -> Value {
-            if (Value vector = lanes.lookup(value))
-              return vector;
-            Value scalar = scalars.lookupOrDefault(value);
-            Value broadcast = vector::BroadcastOp::create(
-                b, loc, vectorType(scalar.getType()), scalar);
-            lanes[value] = broadcast;
-            return broadcast;
-          };
-          for (OpOperand &operand : op->getOpOperands()) {
-            unsigned number = operand.getOperandNumber();
-            BlockArgument arg = body->getArgument(number);
-            const VectorAccess &access = plan.accesses[number];
-            if (arg.use_empty() || !access.position)
-              continue;
-            VectorType type = vectorType(arg.getType());
-            SmallVector<Value> at = indices(operand, offset);
-            auto passThru = [&]() -> Value {
-              return arith::ConstantOp::create(b, loc, type,
-                                               b.getZeroAttr(type));
-            };
-            Value loaded;
-            if (access.pairs) {
-              // Elements 0, 2, ..., 2 * (active - 1) from `at`: the even
-              // lanes of two vectors, loaded under masks that stop at the
-              // last element used.
-              int64_t span = 2 * active - 1;
-              auto half = [&](int64_t first) -> Value {
-                int64_t count = std::clamp<int64_t>(span - first, 0, kLanes);
-                if (count == 0)
-                  return passThru();
-                SmallVector<Value> from = at;
-                if (first)
-                  from.back() = arith::AddIOp::create(b, loc, from.back(),
-                                                      index(b, first));
-                if (count == kLanes)
-                  return vector::LoadOp::create(b, loc, type, buffers[number],
-                                                from);
-                Value halfMask = vector::ConstantMaskOp::create(
-                    b, loc, VectorType::get({kLanes}, b.getI1Type()),
-                    ArrayRef<int64_t>{count});
-                return vector::MaskedLoadOp::create(
-                    b, loc, type, buffers[number], from, halfMask, passThru());
-              };
-              SmallVector<int64_t> even;
-              for (int64_t lane = 0; lane < kLanes; ++lane)
-                even.push_back(2 * lane);
-              loaded = vector::ShuffleOp::create(b, loc, half(0), half(kLanes),
-                                                 even);
-            } else if (access.laneStride != 1) {
-              auto offsetsType = VectorType::get({kLanes}, b.getI32Type());
-              SmallVector<int32_t> offsets;
-              for (int64_t lane = 0; lane < kLanes; ++lane)
-                offsets.push_back(lane * access.laneStride);
-              Value laneOffsets = arith::ConstantOp::create(
-                  b, loc, offsetsType,
-                  DenseElementsAttr::get(offsetsType, ArrayRef(offsets)));
-              Value allLanes = mask;
-              if (!allLanes)
-                allLanes = vector::ConstantMaskOp::create(
-                    b, loc, VectorType::get({kLanes}, b.getI1Type()),
-                    ArrayRef<int64_t>{kLanes});
-              loaded =
-                  vector::GatherOp::create(b, loc, type, buffers[number], at,
-                                           laneOffsets, allLanes, passThru());
-            } else if (mask) {
-              loaded = vector::MaskedLoadOp::create(
-                  b, loc, type, buffers[number], at, mask, passThru());
-            } else {
-              loaded =
-                  vector::LoadOp::create(b, loc, type, buffers[number], at);
-            }
-            lanes[arg] = loaded;
-          }
-          for (Operation &bodyOp : body->without_terminator()) {
-            if (auto indexOp = dyn_cast<linalg::IndexOp>(bodyOp)) {
-              unsigned dim = indexOp.getDim();
-              if (dim != inner) {
-                scalars.map(indexOp, loopValue(dim, offset));
-                continue;
-              }
-              // offset, offset + 1, ... across the lanes. (The scalar is
-              // for affine.apply ops that take the index without using it.)
-              scalars.map(indexOp, offset);
-              VectorType type = vectorType(b.getIndexType());
-              lanes[indexOp] = arith::AddIOp::create(
-                  b, loc, vector::BroadcastOp::create(b, loc, type, offset),
-                  vector::StepOp::create(b, loc, type));
-              continue;
-            }
-            if (plan.uniform.contains(bodyOp.getResult(0))) {
-              b.clone(bodyOp, scalars);
-              continue;
-            }
-            OperationState state(loc, bodyOp.getName());
-            for (Value operand : bodyOp.getOperands())
-              state.addOperands(laneValue(operand));
-            for (Type type : bodyOp.getResultTypes())
-              state.addTypes(vectorType(type));
-            state.addAttributes(bodyOp.getAttrs());
-            Operation *laneOp = b.create(state);
-            for (auto [result, laneResult] :
-                 llvm::zip_equal(bodyOp.getResults(), laneOp->getResults()))
-              lanes[result] = laneResult;
-          }
-          for (auto [yielded, init] :
-               llvm::zip_equal(body->getTerminator()->getOperands(),
-                               op.getDpsInitsMutable())) {
-            Value value = laneValue(yielded);
-            SmallVector<Value> at = indices(init, offset);
-            if (mask)
-              vector::MaskedStoreOp::create(
-                  b, loc, buffers[init.getOperandNumber()], at, mask, value);
-            else
-              vector::StoreOp::create(b, loc, value,
-                                      buffers[init.getOperandNumber()], at);
-          }
-        };
-
-        int64_t vectorEnd = extent - extent % kLanes;
-        if (vectorEnd > 0)
-          scf::ForOp::create(b, loc, index(b, 0), index(b, vectorEnd),
-                             index(b, kLanes), ValueRange(),
-                             [&](OpBuilder &b, Location, Value i, ValueRange) {
-                               chunk(b, i, Value(), kLanes);
-                               scf::YieldOp::create(b, loc);
-                             });
-        if (vectorEnd < extent) {
-          Value mask = vector::CreateMaskOp::create(
-              b, loc, VectorType::get({kLanes}, b.getI1Type()),
-              ValueRange{index(b, extent - vectorEnd)});
-          chunk(b, index(b, vectorEnd), mask, extent - vectorEnd);
-        }
-      });
-  rewriter.eraseOp(op);
+/// The loops before the vector loop that are a reduction's, if the vector
+/// loop can keep its outputs in registers across them: they come last
+/// (after every parallel loop but the vector loop), and no output depends
+/// on them. Each output chunk is then loaded once, updated through the
+/// reduction loops and stored once, each element still summed in the same
+/// order. Nothing otherwise (and for scatters).
+std::optional<unsigned> accumulationStart(linalg::GenericOp op,
+                                          unsigned inner) {
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  if (iterators[inner] != utils::IteratorType::parallel)
+    return std::nullopt;
+  unsigned start = inner;
+  while (start > 0 && iterators[start - 1] == utils::IteratorType::reduction)
+    --start;
+  if (start == inner || llvm::any_of(ArrayRef(iterators).take_front(start),
+                                     [](utils::IteratorType type) {
+                                       return type !=
+                                              utils::IteratorType::parallel;
+                                     }))
+    return std::nullopt;
+  for (OpOperand &init : op.getDpsInitsMutable())
+    for (unsigned loop = start; loop < inner; ++loop)
+      if (op.getMatchingIndexingMap(&init).isFunctionOfDim(loop))
+        return std::nullopt;
+  return start;
 }
+
+/// Rewrites one matched op.
+class Vectorizer {
+public:
+  Vectorizer(IRRewriter &rewriter, linalg::GenericOp op, const VectorPlan &plan)
+      : rewriter(rewriter), op(op), plan(plan), loc(op.getLoc()),
+        body(op.getBody()), ranges(op.getStaticLoopRanges()),
+        inner(vectorLoop(ranges)) {}
+
+  void run() {
+    rewriter.setInsertionPoint(op);
+    foldUnitDimensions();
+    std::optional<unsigned> reductions = accumulationStart(op, inner);
+    unsigned outerLoops = reductions.value_or(inner);
+    SmallVector<Value> lbs, ubs, steps;
+    for (int64_t range : ArrayRef(ranges).take_front(outerLoops)) {
+      lbs.push_back(index(rewriter, 0));
+      ubs.push_back(index(rewriter, range));
+      steps.push_back(index(rewriter, 1));
+    }
+    scf::buildLoopNest(rewriter, loc, lbs, ubs, steps,
+                       [&](OpBuilder &b, Location, ValueRange outer) {
+                         if (reductions) {
+                           forEachChunk(b, [&](OpBuilder &b, Value offset,
+                                               Value mask, int64_t active) {
+                             accumulatingChunk(b, outer, offset, mask, active);
+                           });
+                           return;
+                         }
+                         Invariants row = loadInvariants(b, outer);
+                         forEachChunk(b, [&](OpBuilder &b, Value offset,
+                                             Value mask, int64_t active) {
+                           SmallVector<Value> results = computeChunk(
+                               b, outer, row, offset, mask, active, {});
+                           storeChunk(b, outer, offset, mask, results);
+                         });
+                       });
+    rewriter.eraseOp(op);
+  }
+
+private:
+  /// Operands without the vector loop, loaded once for a row: the scalars,
+  /// and their broadcasts for the lane-wise ops.
+  struct Invariants {
+    IRMapping scalars;
+    DenseMap<Value, Value> lanes;
+  };
+  using ChunkBuilder = function_ref<void(OpBuilder &, Value, Value, int64_t)>;
+
+  Value index(OpBuilder &b, int64_t value) {
+    return arith::ConstantIndexOp::create(b, loc, value);
+  }
+  static VectorType vectorType(Type element) {
+    return VectorType::get({kLanes}, element);
+  }
+
+  /// Operands loaded or stored as vectors whose vector index is followed by
+  /// unit dimensions: folded into it, so that each vector runs along the
+  /// last dimension. (Gathers take element offsets; they keep the shape.)
+  void foldUnitDimensions() {
+    for (OpOperand &operand : op->getOpOperands()) {
+      const VectorAccess &access = plan.accesses[operand.getOperandNumber()];
+      auto type = dyn_cast<MemRefType>(operand.get().getType());
+      if (!access.position || (access.laneStride != 1 && !access.pairs) ||
+          *access.position + 1 == type.getRank()) {
+        buffers.push_back(operand.get());
+        continue;
+      }
+      SmallVector<ReassociationIndices> groups;
+      for (unsigned dim = 0; dim < *access.position; ++dim)
+        groups.push_back({dim});
+      groups.emplace_back(llvm::to_vector_of<int64_t, 2>(
+          llvm::seq<int64_t>(*access.position, type.getRank())));
+      buffers.push_back(memref::CollapseShapeOp::create(rewriter, loc,
+                                                        operand.get(), groups));
+    }
+  }
+
+  /// The value of loop `dim`: `loops` holds the loops before the vector
+  /// loop (only the parallel ones outside a reduction, for the outputs,
+  /// which do not depend on the others); the vector loop is at the chunk's
+  /// first element (0 for operands that do not move with it), the unit
+  /// loops after it at 0.
+  Value loopValue(OpBuilder &b, ValueRange loops, unsigned dim,
+                  Value innerIndex) {
+    if (dim < loops.size())
+      return loops[dim];
+    return dim == inner && innerIndex ? innerIndex : index(b, 0);
+  }
+
+  /// Indices into buffers[operand].
+  SmallVector<Value> indices(OpBuilder &b, ValueRange loops, OpOperand &operand,
+                             Value innerIndex) {
+    unsigned rank =
+        cast<MemRefType>(buffers[operand.getOperandNumber()].getType())
+            .getRank();
+    AffineMap map = op.getMatchingIndexingMap(&operand);
+    SmallVector<Value> values;
+    for (unsigned dim = 0; dim < map.getNumDims(); ++dim)
+      values.push_back(loopValue(b, loops, dim, innerIndex));
+    SmallVector<Value> result;
+    for (AffineExpr expr : map.getResults().take_front(rank)) {
+      if (auto dim = dyn_cast<AffineDimExpr>(expr)) {
+        result.push_back(values[dim.getPosition()]);
+        continue;
+      }
+      // A window (`oh + kh`) or strided (`oh * 2 + kh`) index.
+      result.push_back(affine::AffineApplyOp::create(
+          b, loc, AffineMap::get(map.getNumDims(), 0, expr), values));
+    }
+    return result;
+  }
+
+  Invariants loadInvariants(OpBuilder &b, ValueRange loops) {
+    Invariants row;
+    for (OpOperand *input : op.getDpsInputOperands()) {
+      BlockArgument arg = body->getArgument(input->getOperandNumber());
+      if (plan.accesses[input->getOperandNumber()].position || arg.use_empty())
+        continue;
+      Value scalar = input->get();
+      if (isa<MemRefType>(scalar.getType()))
+        scalar =
+            memref::LoadOp::create(b, loc, buffers[input->getOperandNumber()],
+                                   indices(b, loops, *input, Value()));
+      row.scalars.map(arg, scalar);
+      if (llvm::any_of(arg.getUsers(), [&](Operation *user) {
+            return !plan.uniform.contains(user->getResult(0));
+          }))
+        row.lanes[arg] = vector::BroadcastOp::create(
+            b, loc, vectorType(scalar.getType()), scalar);
+    }
+    return row;
+  }
+
+  /// Calls `build` for each chunk of the vector loop: kLanes elements at a
+  /// time, then the tail under a mask.
+  void forEachChunk(OpBuilder &b, ChunkBuilder build) {
+    int64_t extent = ranges[inner];
+    int64_t vectorEnd = extent - extent % kLanes;
+    if (vectorEnd > 0)
+      scf::ForOp::create(b, loc, index(b, 0), index(b, vectorEnd),
+                         index(b, kLanes), ValueRange(),
+                         [&](OpBuilder &b, Location, Value i, ValueRange) {
+                           build(b, i, Value(), kLanes);
+                           scf::YieldOp::create(b, loc);
+                         });
+    if (vectorEnd < extent) {
+      Value mask = vector::CreateMaskOp::create(
+          b, loc, VectorType::get({kLanes}, b.getI1Type()),
+          ValueRange{index(b, extent - vectorEnd)});
+      build(b, index(b, vectorEnd), mask, extent - vectorEnd);
+    }
+  }
+
+  /// Operand `operand` for the `active` lanes from `offset`.
+  Value loadLanes(OpBuilder &b, ValueRange loops, OpOperand &operand,
+                  Value offset, Value mask, int64_t active) {
+    unsigned number = operand.getOperandNumber();
+    const VectorAccess &access = plan.accesses[number];
+    VectorType type = vectorType(body->getArgument(number).getType());
+    SmallVector<Value> at = indices(b, loops, operand, offset);
+    auto passThru = [&]() -> Value {
+      return arith::ConstantOp::create(b, loc, type, b.getZeroAttr(type));
+    };
+    auto lanesMask = [&](int64_t count) -> Value {
+      return vector::ConstantMaskOp::create(
+          b, loc, VectorType::get({kLanes}, b.getI1Type()),
+          ArrayRef<int64_t>{count});
+    };
+    if (access.pairs) {
+      // Elements 0, 2, ..., 2 * (active - 1) from `at`: the even lanes of
+      // two vectors, loaded under masks that stop at the last element used.
+      int64_t span = 2 * active - 1;
+      auto half = [&](int64_t first) -> Value {
+        int64_t count = std::clamp<int64_t>(span - first, 0, kLanes);
+        if (count == 0)
+          return passThru();
+        SmallVector<Value> from = at;
+        if (first)
+          from.back() =
+              arith::AddIOp::create(b, loc, from.back(), index(b, first));
+        if (count == kLanes)
+          return vector::LoadOp::create(b, loc, type, buffers[number], from);
+        return vector::MaskedLoadOp::create(b, loc, type, buffers[number], from,
+                                            lanesMask(count), passThru());
+      };
+      SmallVector<int64_t> even;
+      for (int64_t lane = 0; lane < kLanes; ++lane)
+        even.push_back(2 * lane);
+      return vector::ShuffleOp::create(b, loc, half(0), half(kLanes), even);
+    }
+    if (access.laneStride != 1) {
+      auto offsetsType = VectorType::get({kLanes}, b.getI32Type());
+      SmallVector<int32_t> offsets;
+      for (int64_t lane = 0; lane < kLanes; ++lane)
+        offsets.push_back(lane * access.laneStride);
+      Value laneOffsets = arith::ConstantOp::create(
+          b, loc, offsetsType,
+          DenseElementsAttr::get(offsetsType, ArrayRef(offsets)));
+      return vector::GatherOp::create(
+          b, loc, type, buffers[number], at, laneOffsets,
+          mask ? mask : lanesMask(kLanes), passThru());
+    }
+    if (mask)
+      return vector::MaskedLoadOp::create(b, loc, type, buffers[number], at,
+                                          mask, passThru());
+    return vector::LoadOp::create(b, loc, type, buffers[number], at);
+  }
+
+  /// The body on one chunk: the values it yields, as vectors. `outputs`
+  /// holds the outputs' current values when they are kept in registers
+  /// (empty: they are loaded).
+  SmallVector<Value> computeChunk(OpBuilder &b, ValueRange loops,
+                                  const Invariants &row, Value offset,
+                                  Value mask, int64_t active,
+                                  ValueRange outputs) {
+    IRMapping scalars = row.scalars;          // uniform values
+    DenseMap<Value, Value> lanes = row.lanes; // vectors and broadcasts
+    auto laneValue = [&](Value value) -> Value {
+      if (Value vector = lanes.lookup(value))
+        return vector;
+      Value scalar = scalars.lookupOrDefault(value);
+      Value broadcast = vector::BroadcastOp::create(
+          b, loc, vectorType(scalar.getType()), scalar);
+      lanes[value] = broadcast;
+      return broadcast;
+    };
+    for (OpOperand &operand : op->getOpOperands()) {
+      BlockArgument arg = body->getArgument(operand.getOperandNumber());
+      if (arg.use_empty() || !plan.accesses[arg.getArgNumber()].position)
+        continue;
+      if (op.isDpsInit(&operand) && !outputs.empty()) {
+        lanes[arg] = outputs[operand.getOperandNumber() - op.getNumDpsInputs()];
+        continue;
+      }
+      lanes[arg] = loadLanes(b, loops, operand, offset, mask, active);
+    }
+    for (Operation &bodyOp : body->without_terminator()) {
+      if (auto indexOp = dyn_cast<linalg::IndexOp>(bodyOp)) {
+        unsigned dim = indexOp.getDim();
+        // (The scalar of the vector loop's index is for affine.apply ops
+        // that take it without using it.)
+        scalars.map(indexOp, loopValue(b, loops, dim, offset));
+        if (dim == inner) {
+          // offset, offset + 1, ... across the lanes.
+          VectorType type = vectorType(b.getIndexType());
+          lanes[indexOp] = arith::AddIOp::create(
+              b, loc, vector::BroadcastOp::create(b, loc, type, offset),
+              vector::StepOp::create(b, loc, type));
+        }
+        continue;
+      }
+      if (plan.uniform.contains(bodyOp.getResult(0))) {
+        b.clone(bodyOp, scalars);
+        continue;
+      }
+      OperationState state(loc, bodyOp.getName());
+      for (Value operand : bodyOp.getOperands())
+        state.addOperands(laneValue(operand));
+      for (Type type : bodyOp.getResultTypes())
+        state.addTypes(vectorType(type));
+      state.addAttributes(bodyOp.getAttrs());
+      Operation *laneOp = b.create(state);
+      for (auto [result, laneResult] :
+           llvm::zip_equal(bodyOp.getResults(), laneOp->getResults()))
+        lanes[result] = laneResult;
+    }
+    return llvm::map_to_vector(body->getTerminator()->getOperands(), laneValue);
+  }
+
+  void storeChunk(OpBuilder &b, ValueRange loops, Value offset, Value mask,
+                  ValueRange values) {
+    for (auto [value, init] :
+         llvm::zip_equal(values, op.getDpsInitsMutable())) {
+      SmallVector<Value> at = indices(b, loops, init, offset);
+      Value buffer = buffers[init.getOperandNumber()];
+      if (mask)
+        vector::MaskedStoreOp::create(b, loc, buffer, at, mask, value);
+      else
+        vector::StoreOp::create(b, loc, value, buffer, at);
+    }
+  }
+
+  /// A chunk whose outputs stay in registers through the reduction loops
+  /// (the loops from `outer.size()` up to the vector loop).
+  void accumulatingChunk(OpBuilder &b, ValueRange outer, Value offset,
+                         Value mask, int64_t active) {
+    SmallVector<Value> outputs;
+    for (OpOperand &init : op.getDpsInitsMutable())
+      outputs.push_back(loadLanes(b, outer, init, offset, mask, active));
+    SmallVector<Value> lbs, ubs, steps;
+    for (int64_t range :
+         ArrayRef(ranges).slice(outer.size(), inner - outer.size())) {
+      lbs.push_back(index(b, 0));
+      ubs.push_back(index(b, range));
+      steps.push_back(index(b, 1));
+    }
+    scf::LoopNest nest = scf::buildLoopNest(
+        b, loc, lbs, ubs, steps, outputs,
+        [&](OpBuilder &b, Location, ValueRange reductionLoops,
+            ValueRange current) -> scf::ValueVector {
+          SmallVector<Value> loops(outer);
+          llvm::append_range(loops, reductionLoops);
+          Invariants row = loadInvariants(b, loops);
+          return computeChunk(b, loops, row, offset, mask, active, current);
+        });
+    storeChunk(b, outer, offset, mask, nest.results);
+  }
+
+  IRRewriter &rewriter;
+  linalg::GenericOp op;
+  const VectorPlan &plan;
+  Location loc;
+  Block *body;
+  SmallVector<int64_t> ranges;
+  unsigned inner;
+  SmallVector<Value> buffers;
+};
 
 struct VectorizeElementwisePass
     : qat::impl::VectorizeElementwiseBase<VectorizeElementwisePass> {
@@ -473,7 +579,7 @@ struct VectorizeElementwisePass
         found.emplace_back(op, std::move(*plan));
     });
     for (auto &[op, plan] : found)
-      vectorize(rewriter, op, plan);
+      Vectorizer(rewriter, op, plan).run();
   }
 };
 

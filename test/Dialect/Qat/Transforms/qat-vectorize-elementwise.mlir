@@ -90,28 +90,31 @@ func.func @pack_copy(%in: memref<5x1x3x16xf32>, %out: memref<3x5x16x1xf32>, %v: 
 }
 
 // A depthwise convolution with ow innermost: the reduction loops (kh, kw)
-// stay outside the vector loop, the weight is loaded once per row, the
-// input row starts at ow + kw (an affine.apply of the loops), and the
-// output row is read, updated and stored in each (kh, kw) iteration.
+// come right before the vector loop, so each output chunk stays in a
+// register through them (loaded once, stored once; each element still sums
+// kh, kw in order). The weight is loaded per (kh, kw) and broadcast, the
+// input row starts at ow + kw (an affine.apply of the loops).
 // CHECK-LABEL: func.func @depthwise
 // CHECK-SAME:    (%[[X:.*]]: memref<2x4x22x22xf32>, %[[W:.*]]: memref<4x3x3xf32>, %[[Y:.*]]: memref<2x4x20x20xf32>)
 // CHECK:         scf.for %[[N:.*]] =
 // CHECK:           scf.for %[[C:.*]] =
 // CHECK:             scf.for %[[OH:.*]] =
-// CHECK:               scf.for %[[KH:.*]] =
-// CHECK:                 scf.for %[[KW:.*]] =
-// CHECK:                   %[[WEIGHT:.*]] = memref.load %[[W]][%[[C]], %[[KH]], %[[KW]]]
-// CHECK:                   %[[WV:.*]] = vector.broadcast %[[WEIGHT]] : f32 to vector<16xf32>
-// CHECK:                   scf.for %[[OW:.*]] =
+// CHECK:               scf.for %[[OW:.*]] =
+// CHECK:                 %[[INIT:.*]] = vector.load %[[Y]][%[[N]], %[[C]], %[[OH]], %[[OW]]]
+// CHECK:                 %[[SUM:.*]] = scf.for %[[KH:.*]] = {{.*}} iter_args(%[[ACC_KH:.*]] = %[[INIT]]) -> (vector<16xf32>)
+// CHECK:                   scf.for %[[KW:.*]] = {{.*}} iter_args(%[[ACC:.*]] = %[[ACC_KH]]) -> (vector<16xf32>)
+// CHECK:                     %[[WEIGHT:.*]] = memref.load %[[W]][%[[C]], %[[KH]], %[[KW]]]
+// CHECK:                     %[[WV:.*]] = vector.broadcast %[[WEIGHT]] : f32 to vector<16xf32>
 // CHECK:                     %[[IH:.*]] = affine.apply #{{.*}}(%[[N]], %[[C]], %[[OH]], %[[KH]], %[[KW]], %[[OW]])
 // CHECK:                     %[[IW:.*]] = affine.apply #{{.*}}(%[[N]], %[[C]], %[[OH]], %[[KH]], %[[KW]], %[[OW]])
 // CHECK:                     %[[IN:.*]] = vector.load %[[X]][%[[N]], %[[C]], %[[IH]], %[[IW]]]
-// CHECK:                     %[[ACC:.*]] = vector.load %[[Y]][%[[N]], %[[C]], %[[OH]], %[[OW]]]
 // CHECK:                     %[[MUL:.*]] = arith.mulf %[[IN]], %[[WV]] : vector<16xf32>
-// CHECK:                     %[[SUM:.*]] = arith.addf %[[ACC]], %[[MUL]] : vector<16xf32>
-// CHECK:                     vector.store %[[SUM]], %[[Y]][%[[N]], %[[C]], %[[OH]], %[[OW]]]
+// CHECK:                     %[[NEXT:.*]] = arith.addf %[[ACC]], %[[MUL]] : vector<16xf32>
+// CHECK:                     scf.yield %[[NEXT]]
+// CHECK:                 vector.store %[[SUM]], %[[Y]][%[[N]], %[[C]], %[[OH]], %[[OW]]]
+// CHECK:               vector.maskedload %[[Y]]
 // CHECK:                   vector.maskedload %[[X]]
-// CHECK:                   vector.maskedstore %[[Y]]
+// CHECK:               vector.maskedstore %[[Y]]
 func.func @depthwise(%x: memref<2x4x22x22xf32>, %w: memref<4x3x3xf32>, %y: memref<2x4x20x20xf32>) {
   linalg.generic {indexing_maps = [affine_map<(n, c, oh, kh, kw, ow) -> (n, c, oh + kh, ow + kw)>, affine_map<(n, c, oh, kh, kw, ow) -> (c, kh, kw)>, affine_map<(n, c, oh, kh, kw, ow) -> (n, c, oh, ow)>], iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction", "parallel"]} ins(%x, %w : memref<2x4x22x22xf32>, memref<4x3x3xf32>) outs(%y : memref<2x4x20x20xf32>) {
   ^bb0(%a: f32, %b: f32, %out: f32):
@@ -151,9 +154,10 @@ func.func @scatter(%dy: memref<2x4x20x20xf32>, %w: memref<4x3x3xf32>, %dx: memre
 // CHECK-LABEL: func.func @pool_index
 // CHECK-SAME:    (%[[X:.*]]: memref<2x4x8x40xf32>, %[[M:.*]]: memref<2x4x4x20xf32>, %[[W:.*]]: memref<2x2xf32>, %[[IDX:.*]]: memref<2x4x4x20xi32>, %[[NONE:.*]]: i32)
 // CHECK-COUNT-3: scf.for
-// CHECK:         scf.for %[[KH:.*]] =
-// CHECK:           scf.for %[[KW:.*]] =
-// CHECK:             scf.for %[[OW:.*]] =
+// CHECK:         scf.for %[[OW:.*]] =
+// CHECK:           %[[FIRST:.*]] = vector.load %[[IDX]]
+// CHECK:           scf.for %[[KH:.*]] = {{.*}} iter_args
+// CHECK:             scf.for %[[KW:.*]] = {{.*}} iter_args(%[[ACC:.*]] = %{{.*}})
 // CHECK:               %[[IH:.*]] = affine.apply
 // CHECK:               %[[IW:.*]] = affine.apply
 // CHECK:               %[[LOW:.*]] = vector.load %[[X]][%{{.*}}, %{{.*}}, %[[IH]], %[[IW]]] : memref<2x4x8x40xf32>, vector<16xf32>
@@ -168,11 +172,14 @@ func.func @scatter(%dy: memref<2x4x20x20xf32>, %w: memref<4x3x3xf32>, %dx: memre
 // CHECK:               %[[POS:.*]] = arith.addi %[[ROW]], %[[KW]] : index
 // CHECK:               %[[POS32:.*]] = arith.index_cast %[[POS]] : index to i32
 // CHECK:               %[[POSV:.*]] = vector.broadcast %[[POS32]] : i32 to vector<16xi32>
-// CHECK:               arith.select %[[EQ]], %[[POSV]], %{{.*}} : vector<16xi1>, vector<16xi32>
-// CHECK:             %[[TAIL:.*]] = vector.constant_mask [7] : vector<16xi1>
-// CHECK:             vector.maskedload %[[X]]{{.*}}, %[[TAIL]]
-// CHECK-NOT:         vector.maskedload %[[X]]
-// CHECK:             vector.shuffle
+// CHECK:               %[[SEL:.*]] = arith.select %[[EQ]], %[[POSV]], %{{.*}} : vector<16xi1>, vector<16xi32>
+// CHECK:               %[[MIN:.*]] = arith.minsi %[[ACC]], %[[SEL]] : vector<16xi32>
+// CHECK:               scf.yield %[[MIN]]
+// CHECK:           vector.store %{{.*}}, %[[IDX]]
+// CHECK:         %[[TAIL:.*]] = vector.constant_mask [7] : vector<16xi1>
+// CHECK:         vector.maskedload %[[X]]{{.*}}, %[[TAIL]]
+// CHECK-NOT:     vector.maskedload %[[X]]
+// CHECK:         vector.shuffle
 func.func @pool_index(%x: memref<2x4x8x40xf32>, %m: memref<2x4x4x20xf32>, %w: memref<2x2xf32>, %idx: memref<2x4x4x20xi32>, %none: i32) {
   linalg.generic {indexing_maps = [affine_map<(n, c, oh, kh, kw, ow) -> (n, c, oh * 2 + kh, ow * 2 + kw)>, affine_map<(n, c, oh, kh, kw, ow) -> (n, c, oh, ow)>, affine_map<(n, c, oh, kh, kw, ow) -> (kh, kw)>, affine_map<(n, c, oh, kh, kw, ow) -> (n, c, oh, ow)>], iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction", "parallel"]} ins(%x, %m, %w : memref<2x4x8x40xf32>, memref<2x4x4x20xf32>, memref<2x2xf32>) outs(%idx : memref<2x4x4x20xi32>) {
   ^bb0(%in: f32, %max: f32, %unused: f32, %out: i32):
