@@ -461,6 +461,16 @@ private:
     auto laneValue = [&](Value value) -> Value {
       if (Value vector = lanes.lookup(value))
         return vector;
+      if (auto indexOp = value.getDefiningOp<linalg::IndexOp>();
+          indexOp && indexOp.getDim() == inner) {
+        // offset, offset + 1, ... across the lanes.
+        VectorType type = vectorType(b.getIndexType());
+        Value positions = arith::AddIOp::create(
+            b, loc, vector::BroadcastOp::create(b, loc, type, offset),
+            vector::StepOp::create(b, loc, type));
+        lanes[value] = positions;
+        return positions;
+      }
       Value scalar = scalars.lookupOrDefault(value);
       Value broadcast = vector::BroadcastOp::create(
           b, loc, vectorType(scalar.getType()), scalar);
@@ -479,17 +489,10 @@ private:
     }
     for (Operation &bodyOp : body->without_terminator()) {
       if (auto indexOp = dyn_cast<linalg::IndexOp>(bodyOp)) {
-        unsigned dim = indexOp.getDim();
-        // (The scalar of the vector loop's index is for affine.apply ops
-        // that take it without using it.)
-        scalars.map(indexOp, loopValue(b, loops, dim, offset));
-        if (dim == inner) {
-          // offset, offset + 1, ... across the lanes.
-          VectorType type = vectorType(b.getIndexType());
-          lanes[indexOp] = arith::AddIOp::create(
-              b, loc, vector::BroadcastOp::create(b, loc, type, offset),
-              vector::StepOp::create(b, loc, type));
-        }
+        // The vector loop's index becomes the lanes' positions where a
+        // lane-wise op uses it (laneValue); its scalar is for affine.apply
+        // ops that take it without using it.
+        scalars.map(indexOp, loopValue(b, loops, indexOp.getDim(), offset));
         continue;
       }
       if (plan.uniform.contains(bodyOp.getResult(0))) {
