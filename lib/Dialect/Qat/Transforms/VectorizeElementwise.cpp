@@ -238,6 +238,11 @@ std::optional<unsigned> accumulationStart(linalg::GenericOp op,
     for (unsigned loop = start; loop < inner; ++loop)
       if (op.getMatchingIndexingMap(&init).isFunctionOfDim(loop))
         return std::nullopt;
+  // An input that is also an output would have to see each update.
+  if (llvm::any_of(op.getDpsInputs(), [&](Value input) {
+        return llvm::is_contained(op.getDpsInits(), input);
+      }))
+    return std::nullopt;
   return start;
 }
 

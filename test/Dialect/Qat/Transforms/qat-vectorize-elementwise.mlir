@@ -215,6 +215,21 @@ func.func @stride3(%x: memref<2x48xf32>, %y: memref<2x16xf32>) {
   return
 }
 
+// An output that is also an input is updated in memory at every reduction
+// step (the input must see each update), not kept in a register.
+// CHECK-LABEL: func.func @aliased_output
+// CHECK-NOT:     iter_args
+// CHECK:         vector.store
+// CHECK-NOT:     iter_args
+func.func @aliased_output(%x: memref<2x3x16xf32>, %y: memref<2x16xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(n, r, w) -> (n, r, w)>, affine_map<(n, r, w) -> (n, w)>, affine_map<(n, r, w) -> (n, w)>], iterator_types = ["parallel", "reduction", "parallel"]} ins(%x, %y : memref<2x3x16xf32>, memref<2x16xf32>) outs(%y : memref<2x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %out: f32):
+    %0 = arith.addf %a, %b : f32
+    linalg.yield %0 : f32
+  }
+  return
+}
+
 // The vector loop's own index: the chunk's first element plus the lanes'
 // positions.
 // CHECK-LABEL: func.func @lane_index
