@@ -183,6 +183,7 @@ def git_commit():
 
 
 os.makedirs(args.runs, exist_ok=True)
+COMMIT = git_commit()  # the code the runs start with
 with tempfile.TemporaryDirectory() as tmp:
     for seed in args.seeds:
         example = torch.zeros(BATCH, 1, 28, 28)
@@ -204,7 +205,7 @@ with tempfile.TemporaryDirectory() as tmp:
                 record = {"model": args.model, "row": name, "seed": seed,
                           "accuracy": accuracy, "images_per_second": speed,
                           "epochs": args.epochs, "threads": args.threads,
-                          "date": time.strftime("%Y-%m-%d"), "commit": git_commit()}
+                          "date": time.strftime("%Y-%m-%d"), "commit": COMMIT}
                 # Write then rename: a killed run leaves no half-written record.
                 with open(path + ".tmp", "w") as f:
                     json.dump(record, f, indent=1)
