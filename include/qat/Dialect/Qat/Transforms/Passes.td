@@ -462,7 +462,11 @@ def VectorizeElementwise : Pass<"qat-vectorize-elementwise"> {
       window position `kh * 2 + kw`), which is computed once as a scalar.
       `linalg.index` of the vector loop becomes the lanes' positions.
 
-    Operands without the vector loop are loaded once per row. Batch norm,
+    When the reduction loops come right before the vector loop (and no
+    output is also an input), each output chunk stays in a register through
+    them: one load and one store per chunk (the linear layer, depthwise
+    convolutions, pooling). Operands without the vector loop are loaded once
+    per row. Batch norm,
     activation masks, fake quantization, packing copies, the optimizer's
     update, depthwise convolutions and max pooling's forward then run in
     `zmm` registers instead of one element at a time.
