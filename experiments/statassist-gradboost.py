@@ -65,8 +65,8 @@ parser.add_argument("--runs", default=None,
                          "recorded there with the same settings is not trained again, so a "
                          "long experiment can be run in parts")
 parser.add_argument("--rows", nargs="+", default=None,
-                    help="train only these rows (fp32 qat sa gb-reference gb-corrected peer); "
-                         "the table still shows every recorded row")
+                    choices=["fp32", "qat", "sa", "gb-reference", "gb-corrected", "peer"],
+                    help="train only these rows; the table still shows every recorded row")
 parser.add_argument("--rerun", action="store_true", help="train even if a run is recorded")
 args = parser.parse_args()
 if args.quick:
