@@ -68,6 +68,12 @@ parser.add_argument("--rows", nargs="+", default=None,
                     choices=["fp32", "qat", "sa", "gb-reference", "gb-corrected", "peer"],
                     help="train only these rows; the table still shows every recorded row")
 parser.add_argument("--rerun", action="store_true", help="train even if a run is recorded")
+parser.add_argument("--cache-dir",
+                    default=os.environ.get("QAT_MLIR_CACHE_DIR") or os.path.join(
+                        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
+                        "qat-mlir"),
+                    help="qat-train's compile cache: the seeds of a row share one compile "
+                         "(default: $QAT_MLIR_CACHE_DIR, else ~/.cache/qat-mlir)")
 args = parser.parse_args()
 if args.quick:
     args.seeds, args.epochs, args.train_limit, args.test_limit = [0], 1, 12800, 2000
@@ -92,7 +98,8 @@ def qat_train(model_path, tmp, name, extra):
     command = [qat_mlir.find_tool("qat-train"), model_path, "--batch-size", str(BATCH),
                "--lr", str(args.lr), "--lr-warmup-epochs", str(args.lr_warmup_epochs),
                "--train-limit", str(args.train_limit), "--test-limit", str(args.test_limit),
-               "--num-threads", str(args.threads), "--log", log, "--no-progress", *extra]
+               "--num-threads", str(args.threads), "--cache-dir", args.cache_dir, "--log", log,
+               "--no-progress", *extra]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     rows = list(csv.DictReader(open(log)))
     speed = statistics.mean(float(r["images_per_second"]) for r in rows)

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qat/ExecutionEngine/JitRunner.h"
+#include "qat/ExecutionEngine/CompileCache.h"
 #include "qat/Pipelines/Pipelines.h"
 #include "qat/Support/CodegenOptions.h"
 
@@ -17,6 +18,15 @@
 #include "mlir/Transforms/Passes.h"
 
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ExecutionEngine/JITEventListener.h"
+#include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
+#include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/ExecutionEngine/Orc/RTDyldObjectLinkingLayer.h"
+#include "llvm/ExecutionEngine/SectionMemoryManager.h"
+#include "llvm/Support/DynamicLibrary.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Process.h"
 #include "llvm/Support/TargetSelect.h"
 
 #include <algorithm>
@@ -162,6 +172,64 @@ LogicalResult checkInputType(func::FuncOp func, unsigned index, Type type,
   return success();
 }
 
+/// ExecutionEngine's name for the packed wrapper of `entry`'s C interface.
+std::string packedName(StringRef entry) {
+  return ("_mlir__mlir_ciface_" + entry).str();
+}
+
+/// Links an object compiled by ExecutionEngine (packed wrappers included)
+/// into a JIT of its own, resolving its symbols as ExecutionEngine does:
+/// in `sharedLibs` and in the process. ExecutionEngine itself only takes
+/// MLIR; this is the part of it a compiled object needs.
+llvm::Expected<std::unique_ptr<llvm::orc::LLJIT>>
+linkObject(std::unique_ptr<llvm::MemoryBuffer> object,
+           ArrayRef<std::string> sharedLibs) {
+  for (const std::string &lib : sharedLibs) {
+    std::string error;
+    auto library =
+        llvm::sys::DynamicLibrary::getPermanentLibrary(lib.c_str(), &error);
+    if (!library.isValid())
+      return llvm::createStringError("cannot load '" + lib + "': " + error);
+    // Such a library hands its symbols to ExecutionEngine instead of
+    // exporting them; only a compile can link against it.
+    if (library.getAddressOfSymbol(ExecutionEngine::kLibraryInitFnName))
+      return llvm::createStringError(
+          "'" + lib + "' registers its symbols with ExecutionEngine");
+  }
+  auto jit =
+      llvm::orc::LLJITBuilder()
+          .setObjectLinkingLayerCreator(
+              [](llvm::orc::ExecutionSession &session)
+                  -> llvm::Expected<std::unique_ptr<llvm::orc::ObjectLayer>> {
+                auto layer =
+                    std::make_unique<llvm::orc::RTDyldObjectLinkingLayer>(
+                        session, [](const llvm::MemoryBuffer &) {
+                          return std::make_unique<llvm::SectionMemoryManager>();
+                        });
+                // As ExecutionEngine: debuggers and perf see the code.
+                layer->registerJITEventListener(
+                    *llvm::JITEventListener::createGDBRegistrationListener());
+                if (auto *perf =
+                        llvm::JITEventListener::createPerfJITEventListener())
+                  layer->registerJITEventListener(*perf);
+                return layer;
+              })
+          .create();
+  if (!jit)
+    return jit.takeError();
+  llvm::orc::JITDylib &main = (*jit)->getMainJITDylib();
+  auto process = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+      (*jit)->getDataLayout().getGlobalPrefix());
+  if (!process)
+    return process.takeError();
+  main.addGenerator(std::move(*process));
+  if (llvm::Error error = (*jit)->addObjectFile(std::move(object)))
+    return std::move(error);
+  if (llvm::Error error = (*jit)->initialize(main))
+    return std::move(error);
+  return std::move(*jit);
+}
+
 double secondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
       .count();
@@ -209,13 +277,56 @@ JitModule::compile(ModuleOp module, ArrayRef<std::string> entries,
   }
 
   auto compileStart = std::chrono::steady_clock::now();
-  PassManager pm(module.getContext());
   // Compile only what the entries need: everything else becomes private,
-  // and symbol-dce drops what no entry reaches.
+  // and symbol-dce drops what no entry reaches (the globals too, so the
+  // cache key does not see the initial weights).
   for (auto func : module.getOps<func::FuncOp>())
     if (!llvm::is_contained(entries, func.getName().str()))
       func.setPrivate();
-  pm.addPass(createSymbolDCEPass());
+  PassManager dce(module.getContext());
+  dce.addPass(createSymbolDCEPass());
+  if (failed(dce.run(module)))
+    return failure();
+
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  std::string cacheKey;
+  if (!options.cacheDir.empty()) {
+    std::string settings =
+        llvm::formatv("O{0} threads={1} int8-isa={2}", options.optLevel,
+                      options.threads, options.int8Isa)
+            .str();
+    cacheKey = compileCacheKey(module, entries, settings);
+    std::string warning;
+    if (auto object = readCachedObject(options.cacheDir, cacheKey, warning)) {
+      auto linked = linkObject(std::move(object), options.sharedLibs);
+      if (linked) {
+        for (const std::string &entry : entries) {
+          auto address = (*linked)->lookup(packedName(entry));
+          if (!address) {
+            warning = "ignoring the cached object for '" + entry +
+                      "': " + llvm::toString(address.takeError());
+            break;
+          }
+          jit->functions[entry] = address->toPtr<void (*)(void **)>();
+        }
+        if (warning.empty()) {
+          jit->cachedCode = std::move(*linked);
+          jit->fromCache = true;
+          jit->compileTime = secondsSince(compileStart);
+          return jit;
+        }
+        jit->functions.clear();
+      } else {
+        warning = "ignoring the cached object " + cacheKey +
+                  ".o: " + llvm::toString(linked.takeError());
+      }
+    }
+    if (!warning.empty())
+      emitWarning(module.getLoc()) << warning << "; compiling";
+  }
+
+  PassManager pm(module.getContext());
   LowerToLLVMOptions lowering;
   lowering.threads = options.threads;
   lowering.int8Isa = options.int8Isa;
@@ -223,8 +334,6 @@ JitModule::compile(ModuleOp module, ArrayRef<std::string> entries,
   if (failed(pm.run(module)))
     return failure();
 
-  llvm::InitializeNativeTarget();
-  llvm::InitializeNativeTargetAsmPrinter();
   configureCodegenForGeneratedCode();
   ExecutionEngineOptions engineOptions;
   // No target machine for the optimizer, on purpose: with the host's
@@ -241,6 +350,7 @@ JitModule::compile(ModuleOp module, ArrayRef<std::string> entries,
   SmallVector<StringRef> libs(options.sharedLibs.begin(),
                               options.sharedLibs.end());
   engineOptions.sharedLibPaths = libs;
+  engineOptions.enableObjectDump = !cacheKey.empty();
   auto engine = ExecutionEngine::create(module, engineOptions);
   if (!engine)
     return module.emitError()
@@ -248,12 +358,33 @@ JitModule::compile(ModuleOp module, ArrayRef<std::string> entries,
   jit->engine = std::move(*engine);
   // The JIT generates code on first lookup: do it now, so that compile
   // time is counted here and not in the first call.
-  for (const std::string &entry : entries)
-    if (auto function = jit->engine->lookupPacked("_mlir_ciface_" + entry);
-        !function)
+  for (const std::string &entry : entries) {
+    auto function = jit->engine->lookupPacked("_mlir_ciface_" + entry);
+    if (!function)
       return module.emitError() << "JIT compilation failed: "
                                 << llvm::toString(function.takeError());
+    jit->functions[entry] = *function;
+  }
   jit->compileTime = secondsSince(compileStart);
+  if (!cacheKey.empty()) {
+    // A failure to cache costs the next run a compile, not this one.
+    std::string temporary;
+    if (std::error_code error =
+            llvm::sys::fs::create_directories(options.cacheDir)) {
+      emitWarning(module.getLoc())
+          << "cannot create the cache directory '" << options.cacheDir
+          << "': " << error.message();
+      return jit;
+    }
+    temporary = (options.cacheDir + "/" + cacheKey + ".o.tmp-" +
+                 std::to_string(llvm::sys::Process::getProcessId()));
+    jit->engine->dumpToObjectFile(temporary);
+    if (llvm::Error error =
+            storeCachedObject(options.cacheDir, cacheKey, temporary))
+      emitWarning(module.getLoc())
+          << "cannot store the compiled code in the cache: "
+          << llvm::toString(std::move(error));
+  }
   return jit;
 }
 
@@ -299,10 +430,10 @@ LogicalResult JitModule::call(StringRef entry,
   SmallVector<void *> packedArgs;
   for (void *&pointer : descriptorPointers)
     packedArgs.push_back(&pointer);
-  if (llvm::Error error =
-          engine->invokePacked(("_mlir_ciface_" + entry).str(), packedArgs))
-    return emitError(UnknownLoc::get(context))
-           << "call failed: " << llvm::toString(std::move(error));
+  // ExecutionEngine::invokePacked, less its per-call symbol lookup.
+  if (engine)
+    engine->initialize();
+  functions.find(entry)->second(packedArgs.data());
   return success();
 }
 
@@ -331,6 +462,7 @@ FailureOr<JitResult> mlir::qat::runJit(ModuleOp module, StringRef entry,
     return failure();
   JitResult result;
   result.compileSeconds = (*jit)->compileSeconds();
+  result.loadedFromCache = (*jit)->loadedFromCache();
   for (unsigned call = 0; call < std::max(options.calls, 1u); ++call) {
     // Fresh copies: the previous call may have overwritten its arguments.
     std::vector<NpyArray> arguments(inputs.begin(), inputs.end());

@@ -221,7 +221,6 @@ LogicalResult Trainer::build() {
   boost.decay = options.gradBoostDecay;
   boost.clip = options.gradBoostClip;
   boost.coinProbability = options.gradBoostCoinProbability;
-  boost.seed = static_cast<int64_t>(options.seed);
   // The training step of `forward` (and, to switch to after the batch
   // norms freeze, the one of its frozen twin): same state, same names.
   auto addStep = [&](StringRef forward, StringRef suffix) {
@@ -255,6 +254,7 @@ LogicalResult Trainer::build() {
   jitOptions.optLevel = options.optLevel;
   jitOptions.sharedLibs = options.sharedLibs;
   jitOptions.threads = options.threads;
+  jitOptions.cacheDir = options.cacheDir;
   std::vector<std::string> entries = {"train_step", "forward_eval"};
   if (options.freezeBatchNormAfterEpochs > 0)
     entries.push_back("train_step_frozen_bn");
@@ -376,7 +376,10 @@ LogicalResult Trainer::run() {
   }
   if (failed(build()))
     return failure();
-  out << llvm::format("compiled the training step in %.1f s\n",
+  out << llvm::format(jit->loadedFromCache()
+                          ? "loaded the compiled training step from the "
+                            "cache in %.1f s\n"
+                          : "compiled the training step in %.1f s\n",
                       jit->compileSeconds());
 
   int64_t stepsPerEpoch = train.count / batch; // the last partial batch is
@@ -459,6 +462,9 @@ LogicalResult Trainer::run() {
           // Noise in every step: there is no FP warm-up phase yet.
           value = NpyArray::zeros(NpyElementType::Float32, {});
           *reinterpret_cast<float *>(value.data.data()) = 1.0f;
+        } else if (argument.name == "grad_boost_seed") {
+          value = NpyArray::zeros(NpyElementType::Int64, {});
+          *reinterpret_cast<uint64_t *>(value.data.data()) = options.seed;
         } else if (argument.name == "rng_seed") {
           value = NpyArray::zeros(NpyElementType::Int64, {});
           *reinterpret_cast<uint64_t *>(value.data.data()) =

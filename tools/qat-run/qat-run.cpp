@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "qat/ExecutionEngine/CompileCache.h"
 #include "qat/ExecutionEngine/JitRunner.h"
 #include "qat/InitAll.h"
 #include "qat/Support/Npy.h"
@@ -73,6 +74,12 @@ static cl::opt<unsigned>
             cl::desc("Threads each large op runs on (OpenMP); default 1"),
             cl::init(1), cl::cat(toolOptions));
 
+static cl::opt<std::string> cacheDir(
+    "cache-dir",
+    cl::desc("Keep compiled code in this directory and reuse it when the same "
+             "code is compiled again (default: $QAT_MLIR_CACHE_DIR; unset: no "
+             "cache)"),
+    cl::value_desc("directory"), cl::cat(toolOptions));
 static int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "qat-run") << message << "\n";
   return 1;
@@ -82,7 +89,8 @@ static void printTimes(const qat::JitResult &result) {
   std::vector<double> times = result.callSeconds;
   std::sort(times.begin(), times.end());
   llvm::errs() << llvm::format(
-      "qat-run: compiled in %.3f s; %zu calls: median %.6f s, min %.6f s\n",
+      "qat-run: %s in %.3f s; %zu calls: median %.6f s, min %.6f s\n",
+      result.loadedFromCache ? "loaded from the cache" : "compiled",
       result.compileSeconds, times.size(), times[times.size() / 2],
       times.front());
 }
@@ -131,6 +139,7 @@ int main(int argc, char **argv) {
   options.calls = calls;
   options.threads = std::max(1u, threads.getValue());
   options.int8Isa = int8Isa;
+  options.cacheDir = qat::compileCacheDir(cacheDir);
   if (options.threads > 1)
     options.sharedLibs.push_back(QAT_OPENMP_RUNTIME);
   FailureOr<qat::JitResult> result =

@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "qat/ExecutionEngine/CompileCache.h"
 #include "qat/ExecutionEngine/JitRunner.h"
 #include "qat/Import/Torch/TorchImporter.h"
 #include "qat/InitAll.h"
@@ -119,8 +120,9 @@ static cl::opt<float>
     gradBoostCoin("grad-boost-coin-probability", cl::init(0.5f),
                   cl::desc("GradBoost coin probability (1: no coin toss)"),
                   cl::cat(toolOptions));
-static cl::opt<uint64_t> seed("seed", cl::desc("Shuffling and dropout seed"),
-                              cl::init(0), cl::cat(toolOptions));
+static cl::opt<uint64_t>
+    seed("seed", cl::desc("Seed of the shuffling, dropout and GradBoost noise"),
+         cl::init(0), cl::cat(toolOptions));
 static cl::opt<int64_t>
     trainLimit("train-limit",
                cl::desc("Train on the first N images only (0: all)"),
@@ -137,6 +139,12 @@ static cl::opt<unsigned>
             cl::desc("Threads the compiled step runs on (OpenMP; default: "
                      "both cores of the development machine)"),
             cl::init(2), cl::cat(toolOptions));
+static cl::opt<std::string> cacheDir(
+    "cache-dir",
+    cl::desc("Keep compiled code in this directory and reuse it when the same "
+             "code is compiled again (default: $QAT_MLIR_CACHE_DIR; unset: no "
+             "cache)"),
+    cl::value_desc("directory"), cl::cat(toolOptions));
 static cl::opt<unsigned> optLevel("O", cl::desc("LLVM optimization level"),
                                   cl::Prefix, cl::init(2),
                                   cl::cat(toolOptions));
@@ -214,6 +222,7 @@ int main(int argc, char **argv) {
   options.logPath = logFile;
   options.optLevel = optLevel;
   options.progress = !noProgress;
+  options.cacheDir = qat::compileCacheDir(cacheDir);
   options.sharedLibs.push_back(QAT_C_RUNNER_UTILS);
   options.threads = std::max(1u, threads.getValue());
   if (options.threads > 1)

@@ -18,6 +18,10 @@
 #include <string>
 #include <vector>
 
+namespace llvm::orc {
+class LLJIT;
+} // namespace llvm::orc
+
 namespace mlir {
 class ExecutionEngine;
 } // namespace mlir
@@ -37,6 +41,8 @@ struct JitOptions {
   /// How many times to call the entry function (for timing); the outputs
   /// are those of the last call. Every call sees the original inputs.
   unsigned calls = 1;
+  /// Directory of the compile cache (CompileCache.h); empty: no cache.
+  std::string cacheDir;
 };
 
 /// One argument or result of a compiled function: its .npy element type,
@@ -61,9 +67,12 @@ public:
   ~JitModule();
 
   /// Lowers `module` (in place) with the qat-lower-to-llvm pipeline and
-  /// JIT-compiles it. Each of `entries` must be a func.func whose arguments
-  /// and results are ranked tensors of .npy element types, results
-  /// statically shaped. Errors are reported through `module`'s diagnostics.
+  /// JIT-compiles it, or, with options.cacheDir, links the object a
+  /// previous compile of the same code left there (then `module` is not
+  /// lowered) and stores the object there after compiling. Each of
+  /// `entries` must be a func.func whose arguments and results are ranked
+  /// tensors of .npy element types, results statically shaped. Errors are
+  /// reported through `module`'s diagnostics.
   static FailureOr<std::unique_ptr<JitModule>>
   compile(ModuleOp module, ArrayRef<std::string> entries,
           const JitOptions &options);
@@ -77,10 +86,19 @@ public:
                      std::vector<NpyArray> &results);
 
   double compileSeconds() const { return compileTime; }
+  /// Whether the code came from the compile cache.
+  bool loadedFromCache() const { return fromCache; }
 
 private:
   JitModule() = default;
+  /// Owns the code: the engine that compiled it, or the JIT that linked
+  /// the cached object.
   std::unique_ptr<ExecutionEngine> engine;
+  std::unique_ptr<llvm::orc::LLJIT> cachedCode;
+  /// Each entry's packed wrapper (ExecutionEngine's calling convention:
+  /// one array of pointers to the arguments and out-parameters).
+  llvm::StringMap<void (*)(void **)> functions;
+  bool fromCache = false;
   llvm::StringMap<FunctionSpec> specs;
   double compileTime = 0;
   MLIRContext *context = nullptr;
@@ -89,8 +107,9 @@ private:
 struct JitResult {
   /// One array per result of the entry function.
   std::vector<NpyArray> outputs;
-  /// Seconds spent lowering and JIT-compiling.
+  /// Seconds spent lowering and JIT-compiling (or loading from the cache).
   double compileSeconds = 0;
+  bool loadedFromCache = false;
   /// Wall-clock seconds of each call.
   std::vector<double> callSeconds;
 };

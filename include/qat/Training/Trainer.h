@@ -69,6 +69,8 @@ struct TrainOptions {
   unsigned threads = 1;
   /// Shared libraries the compiled code needs (mlir_c_runner_utils).
   std::vector<std::string> sharedLibs;
+  /// Directory of the compile cache (JitOptions::cacheDir); empty: none.
+  std::string cacheDir;
   /// Where to save the trained module after every epoch (empty: nowhere),
   /// and the CSV log of epochs (empty: none).
   std::string outputPath, logPath;

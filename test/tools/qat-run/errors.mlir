@@ -12,6 +12,11 @@
 // RUN: qat-run %s --entry bump --input %t/x.npy -o %t/bumped.npy --repeat 3 2>&1 | FileCheck %s --check-prefix=REPEAT
 // REPEAT: qat-run: compiled in {{[0-9.]+}} s; 3 calls: median {{[0-9.]+}} s, min {{[0-9.]+}} s
 // RUN: %python -c "import numpy as np; v = np.load('%t/bumped.npy'); assert v.tolist() == [1, 1, 2, 3], v"
+// The compile cache: the second run links the first one's object.
+// RUN: qat-run %s --entry bump --input %t/x.npy -o %t/c1.npy --repeat 3 --cache-dir %t/cache 2>&1 | FileCheck %s --check-prefix=REPEAT
+// RUN: qat-run %s --entry bump --input %t/x.npy -o %t/c2.npy --repeat 2 --cache-dir %t/cache 2>&1 | FileCheck %s --check-prefix=CACHED
+// CACHED: qat-run: loaded from the cache in {{[0-9.]+}} s; 2 calls
+// RUN: %python -c "import numpy as np; assert np.load('%t/c2.npy').tolist() == [1, 1, 2, 3]"
 // RUN: not qat-run %s --entry bump --input %t/x.npy --repeat 0 2>&1 | FileCheck %s --check-prefix=REPEAT0
 // REPEAT0: qat-run: error: --repeat must be at least 1
 //

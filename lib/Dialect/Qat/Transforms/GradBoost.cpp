@@ -69,7 +69,8 @@ struct GradBoostPass : qat::impl::GradBoostBase<GradBoostPass> {
     SmallVector<std::pair<Type, DictionaryAttr>> added = {
         {i64Scalar, stateDict("qat.state", "grad_boost.step")},
         {i64Scalar, stateDict("qat.state", "grad_boost.qat_steps")},
-        {f32Scalar, stateDict("qat.input", "grad_boost_noise")}};
+        {f32Scalar, stateDict("qat.input", "grad_boost_noise")},
+        {i64Scalar, stateDict("qat.input", "grad_boost_seed")}};
     SmallVector<unsigned> gradientResults;
     for (unsigned i = 0; i < callee.getNumResults(); ++i)
       if (auto name =
@@ -93,6 +94,9 @@ struct GradBoostPass : qat::impl::GradBoostBase<GradBoostPass> {
     Value stepCount = body.getArgument(first);
     Value qatSteps = body.getArgument(first + 1);
     Value noise = body.getArgument(first + 2);
+    // A runtime input, so that runs differing only in their seed share one
+    // compiled step (qat-train's compile cache).
+    Value seedValue = body.getArgument(first + 3);
     b.setInsertionPointAfter(call);
     Value one = arith::ConstantOp::create(
         b, loc, DenseElementsAttr::get(i64Scalar, int64_t(1)));
@@ -103,8 +107,6 @@ struct GradBoostPass : qat::impl::GradBoostBase<GradBoostPass> {
         arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, noise, zero);
     Value newQatSteps = arith::AddIOp::create(
         b, loc, qatSteps, arith::ExtUIOp::create(b, loc, i64Scalar, noisy));
-    Value seedValue = arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(i64Scalar, int64_t(seed)));
 
     SmallVector<Value> newResults{newStep, newQatSteps};
     SmallVector<DictionaryAttr> newResultAttrs{
@@ -112,8 +114,8 @@ struct GradBoostPass : qat::impl::GradBoostBase<GradBoostPass> {
         stateDict("qat.state", "grad_boost.qat_steps")};
     for (auto [stream, resultIndex] : llvm::enumerate(gradientResults)) {
       Value gradient = call.getResult(resultIndex);
-      Value max = body.getArgument(first + 3 + 2 * stream);
-      Value min = body.getArgument(first + 4 + 2 * stream);
+      Value max = body.getArgument(first + 4 + 2 * stream);
+      Value min = body.getArgument(first + 5 + 2 * stream);
       auto boost = GradBoostOp::create(
           b, loc, TypeRange{gradient.getType(), max.getType(), min.getType()},
           GradBoostVariantAttr::get(ctx, variant), gradient, max, min, newStep,
@@ -124,8 +126,8 @@ struct GradBoostPass : qat::impl::GradBoostBase<GradBoostPass> {
       gradient.replaceAllUsesExcept(boost.getBoostedGradient(), boost);
       newResults.push_back(boost.getNewMaxStat());
       newResults.push_back(boost.getNewMinStat());
-      newResultAttrs.push_back(step.getArgAttrDict(first + 3 + 2 * stream));
       newResultAttrs.push_back(step.getArgAttrDict(first + 4 + 2 * stream));
+      newResultAttrs.push_back(step.getArgAttrDict(first + 5 + 2 * stream));
     }
 
     auto ret = cast<func::ReturnOp>(body.getTerminator());

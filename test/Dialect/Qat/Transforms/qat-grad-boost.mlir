@@ -1,11 +1,12 @@
-// RUN: qat-opt --qat-generate-backward --qat-optimizer --qat-grad-boost="variant=corrected seed=7 clip=0.5" %s | FileCheck %s
+// RUN: qat-opt --qat-generate-backward --qat-optimizer --qat-grad-boost="variant=corrected clip=0.5" %s | FileCheck %s
 // RUN: qat-opt --qat-generate-backward --qat-optimizer --qat-grad-boost %s | FileCheck %s --check-prefix=DEFAULT
 // RUN: not qat-opt --qat-grad-boost %s 2>&1 | FileCheck %s --check-prefix=NOSTEP
 // RUN: not qat-opt --qat-generate-backward --qat-optimizer --qat-grad-boost --qat-grad-boost %s 2>&1 | FileCheck %s --check-prefix=TWICE
 
 // Every gradient goes through qat.grad_boost before the SGD update; the
 // statistics and the two counters are state kept in zero-initialized
-// mutable globals; grad_boost_noise switches the noise.
+// mutable globals; grad_boost_noise switches the noise and grad_boost_seed
+// seeds it.
 
 // CHECK-DAG: ml_program.global private mutable @grad_boost.step(dense<0> : tensor<i64>) : tensor<i64>
 // CHECK-DAG: ml_program.global private mutable @grad_boost.qat_steps(dense<0> : tensor<i64>) : tensor<i64>
@@ -27,6 +28,7 @@ func.func @forward(%w: tensor<2x4xf32> {qat.state = "w", qat.trainable}, %b: ten
 // CHECK-SAME:    %[[T:[a-z0-9]+]]: tensor<i64> {qat.state = "grad_boost.step"}
 // CHECK-SAME:    %[[K:[a-z0-9]+]]: tensor<i64> {qat.state = "grad_boost.qat_steps"}
 // CHECK-SAME:    %[[ON:[a-z0-9]+]]: tensor<f32> {qat.input = "grad_boost_noise"}
+// CHECK-SAME:    %[[SEED:[a-z0-9]+]]: tensor<i64> {qat.input = "grad_boost_seed"}
 // CHECK-SAME:    %[[WMAX:[a-z0-9]+]]: tensor<2x4xf32> {qat.state = "grad_boost.max.w"}
 // CHECK-SAME:    %[[WMIN:[a-z0-9]+]]: tensor<2x4xf32> {qat.state = "grad_boost.min.w"}
 // CHECK-SAME:    %[[BMAX:[a-z0-9]+]]: tensor<4xf32> {qat.state = "grad_boost.max.b"}
@@ -38,7 +40,6 @@ func.func @forward(%w: tensor<2x4xf32> {qat.state = "w", qat.trainable}, %b: ten
 // CHECK:         %[[NOISY:.*]] = arith.cmpf une, %[[ON]], %{{.*}} : tensor<f32>
 // CHECK:         %[[INC:.*]] = arith.extui %[[NOISY]] : tensor<i1> to tensor<i64>
 // CHECK:         %[[K1:.*]] = arith.addi %[[K]], %[[INC]] : tensor<i64>
-// CHECK:         %[[SEED:.*]] = arith.constant dense<7> : tensor<i64>
 // CHECK:         %[[GW:.*]], %[[WMAX1:.*]], %[[WMIN1:.*]] = qat.grad_boost corrected %[[R]]#2, %[[WMAX]], %[[WMIN]] step %[[T1]] qat_steps %[[K]] seed %[[SEED]] noise %[[ON]] stream 0 {{{.*}}clip = 5.000000e-01
 // CHECK:         %[[GB:.*]], %[[BMAX1:.*]], %[[BMIN1:.*]] = qat.grad_boost corrected %[[R]]#3, %[[BMAX]], %[[BMIN]] step %[[T1]] qat_steps %[[K]] seed %[[SEED]] noise %[[ON]] stream 1
 // The update uses the boosted gradients.

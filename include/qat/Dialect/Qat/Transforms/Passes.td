@@ -305,7 +305,9 @@ def GradBoost : Pass<"qat-grad-boost", "::mlir::ModuleOp"> {
     runtime input `grad_boost_noise : tensor<f32>` switches the noise: 0
     updates only the statistics (the StatAssist warm-up), anything else adds
     noise and counts a QAT step. Parameter number `i` (in argument order)
-    draws from noise stream `i`, seeded by the `seed` option.
+    draws from noise stream `i`, seeded by the runtime input
+    `grad_boost_seed : tensor<i64>` (an input rather than an option, so
+    that runs differing only in their seed share one compiled step).
   }];
   let options = [
     Option<"functionName", "function", "std::string", "\"train_step\"",
@@ -322,8 +324,7 @@ def GradBoost : Pass<"qat-grad-boost", "::mlir::ModuleOp"> {
            "Noise decay lambda per QAT step">,
     Option<"clip", "clip", "float", "1e-3f", "Noise magnitude bound">,
     Option<"coinProbability", "coin-probability", "float", "0.5f",
-           "Probability that an element gets noise (1: coin toss off)">,
-    Option<"seed", "seed", "int64_t", "0", "Seed of the noise">
+           "Probability that an element gets noise (1: coin toss off)">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
