@@ -79,6 +79,8 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
   pm.addPass(createInterchangeLoops());
   // One function per linalg op keeps LLVM's compile time linear.
   pm.addPass(createOutlineKernels());
+  // Most kernels are copies (same-shaped layers, the warm-up step).
+  pm.addPass(createDeduplicateKernels());
   // Inside the kernels: observers' min/max over whole tensors and
   // elementwise ops as vector loops rather than scalar ones.
   pm.addPass(createVectorizeMinMaxReductions());

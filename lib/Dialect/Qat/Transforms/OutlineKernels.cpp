@@ -25,6 +25,8 @@ using namespace mlir::qat;
 namespace {
 
 struct OutlineKernelsPass : qat::impl::OutlineKernelsBase<OutlineKernelsPass> {
+  using Base::Base;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SymbolTable symbols(module);
@@ -42,7 +44,31 @@ struct OutlineKernelsPass : qat::impl::OutlineKernelsBase<OutlineKernelsPass> {
       for (auto [index, kernel] : llvm::enumerate(kernels))
         outline(symbols, func, kernel,
                 (func.getName() + "_kernel_" + llvm::Twine(index)).str());
+      if (!kernels.empty() && optNoneAbove > 0)
+        compileLargeGlueUnoptimized(func);
     }
+  }
+
+  /// What remains of `func` is glue: allocations, views and kernel calls,
+  /// in one basic block. LLVM's instruction selection is quadratic in a
+  /// block's loads and stores (DAG combining's alias queries dominated the
+  /// profile of a MobileNetV2 gradient's ~20,000 glue ops). Above the
+  /// threshold the glue is compiled unoptimized (optnone, which also needs
+  /// noinline); its run time is a few instructions per kernel call either
+  /// way, and the kernels are optimized as before.
+  void compileLargeGlueUnoptimized(func::FuncOp func) {
+    int64_t ops = 0;
+    func.getBody().walk([&](Operation *) { ++ops; });
+    if (ops <= static_cast<int64_t>(optNoneAbove))
+      return;
+    Builder builder(func.getContext());
+    SmallVector<Attribute> passthrough;
+    if (auto existing = func->getAttrOfType<ArrayAttr>("passthrough"))
+      passthrough.append(existing.begin(), existing.end());
+    for (StringRef flag : {"noinline", "optnone"})
+      if (!llvm::is_contained(passthrough, builder.getStringAttr(flag)))
+        passthrough.push_back(builder.getStringAttr(flag));
+    func->setAttr("passthrough", builder.getArrayAttr(passthrough));
   }
 
   void outline(SymbolTable &symbols, func::FuncOp parent, Operation *op,

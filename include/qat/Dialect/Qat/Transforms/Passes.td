@@ -705,7 +705,41 @@ def OutlineKernels : Pass<"qat-outline-kernels", "::mlir::ModuleOp"> {
     One function per kernel keeps compile time linear in model size, and
     gives later passes (parallelization, microkernels) one unit per op.
 
+    What remains of a function is glue (allocations, views, kernel calls)
+    in one basic block, and LLVM's instruction selection is quadratic in a
+    block's loads and stores (DAG combining's alias queries dominated the
+    profile of a MobileNetV2 gradient's ~20,000 glue ops). A function left
+    with more than `optnone-above` ops is marked `optnone` (and
+    `noinline`), so LLVM compiles its glue without optimizing it; the
+    kernels it calls are optimized as before.
+
     Runs after bufferization, before `linalg` is lowered to loops.
+  }];
+  let options = [
+    Option<"optNoneAbove", "optnone-above", "unsigned", "4096",
+           "Mark functions left with more ops than this optnone (0: never)">
+  ];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
+}
+
+def DeduplicateKernels : Pass<"qat-deduplicate-kernels", "::mlir::ModuleOp"> {
+  let summary = "Merge private functions with identical bodies";
+  let description = [{
+    Keeps one of each set of private functions whose bodies are the same
+    ops with the same attributes and types (locations aside) and whose own
+    attributes other than their names agree, and redirects the calls of the
+    others to it. Functions that anything other than a direct `func.call`
+    refers to are left alone. The first function of a set in module order
+    is kept, so the output is deterministic.
+
+    Why: after `--qat-outline-kernels` most kernels of a training step are
+    copies: layers of the same shape within a network, and the StatAssist
+    warm-up step's copy of everything the fake quantization does not touch.
+    A MobileNetV2 QAT step with its warm-up and evaluation functions has
+    about 10,600 kernels and 1,270 distinct ones; every later pass and all
+    of LLVM's work scale with the number of copies.
+
+    Runs right after `--qat-outline-kernels`.
   }];
   let dependentDialects = ["::mlir::func::FuncDialect"];
 }
