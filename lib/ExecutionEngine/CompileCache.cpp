@@ -14,6 +14,7 @@
 #include "llvm/Object/ObjectFile.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
 #include "llvm/Support/SHA256.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/TargetParser/Host.h"
@@ -139,21 +140,33 @@ mlir::qat::readCachedObject(llvm::StringRef dir, llvm::StringRef key,
   return std::move(*buffer);
 }
 
-llvm::Error mlir::qat::storeCachedObject(llvm::StringRef dir,
-                                         llvm::StringRef key,
-                                         llvm::StringRef objectPath) {
-  llvm::scope_exit removeTemporary([&] { llvm::sys::fs::remove(objectPath); });
-  auto buffer = llvm::MemoryBuffer::getFile(objectPath);
+llvm::Error mlir::qat::storeCachedObject(
+    llvm::StringRef dir, llvm::StringRef key,
+    llvm::function_ref<void(llvm::StringRef)> writeObject) {
+  if (std::error_code error = llvm::sys::fs::create_directories(dir))
+    return llvm::createStringError(error,
+                                   "cannot create the cache directory '" + dir +
+                                       "': " + error.message());
+  // Named per process, so concurrent runs never write the same file.
+  std::string temporary = entryPath(dir, key) + ".tmp-" +
+                          std::to_string(llvm::sys::Process::getProcessId());
+  llvm::scope_exit removeTemporary([&] { llvm::sys::fs::remove(temporary); });
+  writeObject(temporary);
+  auto buffer = llvm::MemoryBuffer::getFile(temporary);
   if (!buffer)
     return llvm::createStringError(buffer.getError(),
-                                   "the compiled object was not written");
+                                   "cannot store the compiled code in the "
+                                   "cache: it was not written");
   if (auto object = llvm::object::ObjectFile::createObjectFile(
           (*buffer)->getMemBufferRef());
       !object)
-    return object.takeError();
+    return llvm::createStringError(
+        "cannot store the compiled code in the cache: " +
+        llvm::toString(object.takeError()));
   if (std::error_code error =
-          llvm::sys::fs::rename(objectPath, entryPath(dir, key)))
-    return llvm::createStringError(error, "cannot rename '" + objectPath +
-                                              "' into the cache");
+          llvm::sys::fs::rename(temporary, entryPath(dir, key)))
+    return llvm::createStringError(error,
+                                   "cannot rename '" + temporary +
+                                       "' into the cache: " + error.message());
   return llvm::Error::success();
 }

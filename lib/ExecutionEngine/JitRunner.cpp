@@ -24,9 +24,7 @@
 #include "llvm/ExecutionEngine/Orc/RTDyldObjectLinkingLayer.h"
 #include "llvm/ExecutionEngine/SectionMemoryManager.h"
 #include "llvm/Support/DynamicLibrary.h"
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
-#include "llvm/Support/Process.h"
 #include "llvm/Support/TargetSelect.h"
 
 #include <algorithm>
@@ -172,18 +170,25 @@ LogicalResult checkInputType(func::FuncOp func, unsigned index, Type type,
   return success();
 }
 
-/// ExecutionEngine's name for the packed wrapper of `entry`'s C interface.
-std::string packedName(StringRef entry) {
-  return ("_mlir__mlir_ciface_" + entry).str();
+/// The C-interface function ExecutionEngine wraps for `entry`.
+std::string cInterfaceName(StringRef entry) {
+  return ("_mlir_ciface_" + entry).str();
 }
+
+/// Cached code, linked: the JIT that owns it and each entry's packed
+/// wrapper.
+struct LinkedObject {
+  std::unique_ptr<llvm::orc::LLJIT> jit;
+  llvm::StringMap<void (*)(void **)> functions;
+};
 
 /// Links an object compiled by ExecutionEngine (packed wrappers included)
 /// into a JIT of its own, resolving its symbols as ExecutionEngine does:
 /// in `sharedLibs` and in the process. ExecutionEngine itself only takes
 /// MLIR; this is the part of it a compiled object needs.
-llvm::Expected<std::unique_ptr<llvm::orc::LLJIT>>
+llvm::Expected<LinkedObject>
 linkObject(std::unique_ptr<llvm::MemoryBuffer> object,
-           ArrayRef<std::string> sharedLibs) {
+           ArrayRef<std::string> sharedLibs, ArrayRef<std::string> entries) {
   for (const std::string &lib : sharedLibs) {
     std::string error;
     auto library =
@@ -227,7 +232,16 @@ linkObject(std::unique_ptr<llvm::MemoryBuffer> object,
     return std::move(error);
   if (llvm::Error error = (*jit)->initialize(main))
     return std::move(error);
-  return std::move(*jit);
+  LinkedObject linked;
+  for (const std::string &entry : entries) {
+    // ExecutionEngine's name for the packed wrapper.
+    auto address = (*jit)->lookup("_mlir_" + cInterfaceName(entry));
+    if (!address)
+      return address.takeError();
+    linked.functions[entry] = address->toPtr<void (*)(void **)>();
+  }
+  linked.jit = std::move(*jit);
+  return linked;
 }
 
 double secondsSince(std::chrono::steady_clock::time_point start) {
@@ -299,28 +313,16 @@ JitModule::compile(ModuleOp module, ArrayRef<std::string> entries,
     cacheKey = compileCacheKey(module, entries, settings);
     std::string warning;
     if (auto object = readCachedObject(options.cacheDir, cacheKey, warning)) {
-      auto linked = linkObject(std::move(object), options.sharedLibs);
+      auto linked = linkObject(std::move(object), options.sharedLibs, entries);
       if (linked) {
-        for (const std::string &entry : entries) {
-          auto address = (*linked)->lookup(packedName(entry));
-          if (!address) {
-            warning = "ignoring the cached object for '" + entry +
-                      "': " + llvm::toString(address.takeError());
-            break;
-          }
-          jit->functions[entry] = address->toPtr<void (*)(void **)>();
-        }
-        if (warning.empty()) {
-          jit->cachedCode = std::move(*linked);
-          jit->fromCache = true;
-          jit->compileTime = secondsSince(compileStart);
-          return jit;
-        }
-        jit->functions.clear();
-      } else {
-        warning = "ignoring the cached object " + cacheKey +
-                  ".o: " + llvm::toString(linked.takeError());
+        jit->cachedCode = std::move(linked->jit);
+        jit->functions = std::move(linked->functions);
+        jit->fromCache = true;
+        jit->compileTime = secondsSince(compileStart);
+        return jit;
       }
+      warning = "ignoring the cached object " + cacheKey +
+                ".o: " + llvm::toString(linked.takeError());
     }
     if (!warning.empty())
       emitWarning(module.getLoc()) << warning << "; compiling";
@@ -359,32 +361,20 @@ JitModule::compile(ModuleOp module, ArrayRef<std::string> entries,
   // The JIT generates code on first lookup: do it now, so that compile
   // time is counted here and not in the first call.
   for (const std::string &entry : entries) {
-    auto function = jit->engine->lookupPacked("_mlir_ciface_" + entry);
+    auto function = jit->engine->lookupPacked(cInterfaceName(entry));
     if (!function)
       return module.emitError() << "JIT compilation failed: "
                                 << llvm::toString(function.takeError());
     jit->functions[entry] = *function;
   }
   jit->compileTime = secondsSince(compileStart);
-  if (!cacheKey.empty()) {
-    // A failure to cache costs the next run a compile, not this one.
-    std::string temporary;
-    if (std::error_code error =
-            llvm::sys::fs::create_directories(options.cacheDir)) {
-      emitWarning(module.getLoc())
-          << "cannot create the cache directory '" << options.cacheDir
-          << "': " << error.message();
-      return jit;
-    }
-    temporary = (options.cacheDir + "/" + cacheKey + ".o.tmp-" +
-                 std::to_string(llvm::sys::Process::getProcessId()));
-    jit->engine->dumpToObjectFile(temporary);
+  // A failure to cache costs the next run a compile, not this one.
+  if (!cacheKey.empty())
     if (llvm::Error error =
-            storeCachedObject(options.cacheDir, cacheKey, temporary))
-      emitWarning(module.getLoc())
-          << "cannot store the compiled code in the cache: "
-          << llvm::toString(std::move(error));
-  }
+            storeCachedObject(options.cacheDir, cacheKey, [&](StringRef path) {
+              jit->engine->dumpToObjectFile(path);
+            }))
+      emitWarning(module.getLoc()) << llvm::toString(std::move(error));
   return jit;
 }
 

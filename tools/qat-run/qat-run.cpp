@@ -74,12 +74,10 @@ static cl::opt<unsigned>
             cl::desc("Threads each large op runs on (OpenMP); default 1"),
             cl::init(1), cl::cat(toolOptions));
 
-static cl::opt<std::string> cacheDir(
-    "cache-dir",
-    cl::desc("Keep compiled code in this directory and reuse it when the same "
-             "code is compiled again (default: $QAT_MLIR_CACHE_DIR; unset: no "
-             "cache)"),
-    cl::value_desc("directory"), cl::cat(toolOptions));
+static cl::opt<std::string> cacheDir("cache-dir",
+                                     cl::desc(qat::kCompileCacheDirHelp),
+                                     cl::value_desc("directory"),
+                                     cl::cat(toolOptions));
 static int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "qat-run") << message << "\n";
   return 1;

@@ -139,12 +139,10 @@ static cl::opt<unsigned>
             cl::desc("Threads the compiled step runs on (OpenMP; default: "
                      "both cores of the development machine)"),
             cl::init(2), cl::cat(toolOptions));
-static cl::opt<std::string> cacheDir(
-    "cache-dir",
-    cl::desc("Keep compiled code in this directory and reuse it when the same "
-             "code is compiled again (default: $QAT_MLIR_CACHE_DIR; unset: no "
-             "cache)"),
-    cl::value_desc("directory"), cl::cat(toolOptions));
+static cl::opt<std::string> cacheDir("cache-dir",
+                                     cl::desc(qat::kCompileCacheDirHelp),
+                                     cl::value_desc("directory"),
+                                     cl::cat(toolOptions));
 static cl::opt<unsigned> optLevel("O", cl::desc("LLVM optimization level"),
                                   cl::Prefix, cl::init(2),
                                   cl::cat(toolOptions));

@@ -18,6 +18,7 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -51,12 +52,19 @@ std::unique_ptr<llvm::MemoryBuffer> readCachedObject(llvm::StringRef dir,
                                                      llvm::StringRef key,
                                                      std::string &warning);
 
-/// Stores the object file at `objectPath` (written by
-/// ExecutionEngine::dumpToObjectFile) as the entry for `key`, after checking
-/// that it is a complete object file: it is renamed into place, so readers
-/// never see a partial entry. `objectPath` is removed either way.
-llvm::Error storeCachedObject(llvm::StringRef dir, llvm::StringRef key,
-                              llvm::StringRef objectPath);
+/// Stores the entry for `key` in `dir` (created if missing):
+/// `writeObject` writes the object to the temporary path it is given (as
+/// ExecutionEngine::dumpToObjectFile does), which is checked to be a
+/// complete object file and renamed into place, so readers never see a
+/// partial entry. The temporary file is removed either way.
+llvm::Error
+storeCachedObject(llvm::StringRef dir, llvm::StringRef key,
+                  llvm::function_ref<void(llvm::StringRef)> writeObject);
+
+/// The help text of the tools' --cache-dir option.
+inline constexpr const char *kCompileCacheDirHelp =
+    "Keep compiled code in this directory and reuse it when the same code is "
+    "compiled again (default: $QAT_MLIR_CACHE_DIR; unset: no cache)";
 
 } // namespace mlir::qat
 
