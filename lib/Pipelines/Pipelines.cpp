@@ -81,10 +81,12 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
   pm.addPass(createOutlineKernels());
   // Most kernels are copies (same-shaped layers, the warm-up step).
   pm.addPass(createDeduplicateKernels());
-  // Inside the kernels: observers' min/max over whole tensors and
-  // elementwise ops as vector loops rather than scalar ones.
+  // Inside the kernels: observers' min/max over whole tensors,
+  // elementwise ops and layout changes as vector loops rather than scalar
+  // ones.
   pm.addPass(createVectorizeMinMaxReductions());
   pm.addPass(createVectorizeElementwise());
+  pm.addPass(createVectorizeTransposes());
 
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   if (parallel) {
@@ -98,6 +100,8 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createConvertVectorToLLVMPass());
+  // The don't-care lanes of --qat-vectorize-transposes' shuffles.
+  pm.addPass(createUBToLLVMConversionPass());
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());

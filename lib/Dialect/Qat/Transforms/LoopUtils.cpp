@@ -6,6 +6,8 @@
 
 #include "LoopUtils.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/AffineExprVisitor.h"
 
 using namespace mlir;
@@ -20,4 +22,15 @@ std::optional<int64_t> mlir::qat::constantStep(AffineExpr expr, unsigned dim,
   if (auto constant = dyn_cast<AffineConstantExpr>(step))
     return constant.getValue();
   return std::nullopt;
+}
+
+bool mlir::qat::isLaneWise(Operation &op) {
+  if (!isa<arith::ArithDialect, math::MathDialect>(op.getDialect()) ||
+      !OpTrait::hasElementwiseMappableTraits(&op) || op.getNumRegions() != 0)
+    return false;
+  if (isa<arith::DivSIOp, arith::DivUIOp, arith::RemSIOp, arith::RemUIOp,
+          arith::CeilDivSIOp, arith::CeilDivUIOp, arith::FloorDivSIOp>(op))
+    return false;
+  return llvm::all_of(op.getResultTypes(),
+                      [](Type type) { return type.isIntOrIndexOrFloat(); });
 }

@@ -2,7 +2,8 @@
 //
 // Part of qat-mlir. Private to lib/Dialect/Qat/Transforms: what the passes
 // that pick an op's innermost loop (--qat-interchange-loops,
-// --qat-vectorize-elementwise) ask of an indexing expression.
+// --qat-vectorize-elementwise, --qat-vectorize-transposes) ask of an
+// indexing expression and of a body op.
 //
 //===----------------------------------------------------------------------===//
 
@@ -10,6 +11,7 @@
 #define QAT_LIB_DIALECT_QAT_TRANSFORMS_LOOPUTILS_H
 
 #include "mlir/IR/AffineExpr.h"
+#include "mlir/IR/Operation.h"
 
 #include <optional>
 
@@ -26,6 +28,11 @@ std::optional<int64_t> constantStep(AffineExpr expr, unsigned dim,
 inline bool isUnitStep(AffineExpr expr, unsigned dim, unsigned numDims) {
   return constantStep(expr, dim, numDims) == 1;
 }
+
+/// Whether `op` (in a linalg body) works on vectors lane by lane and cannot
+/// trap on the don't-care lanes of a masked tail: `arith`/`math` ops with
+/// scalar results, other than integer division.
+bool isLaneWise(Operation &op);
 
 } // namespace mlir::qat
 

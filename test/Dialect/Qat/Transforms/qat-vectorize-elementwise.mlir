@@ -54,9 +54,12 @@ func.func @fake_quant(%x: memref<2x3x40xf32>, %s: memref<3xf32>, %z: memref<i32>
 }
 
 // A strided view (a thread's slice) with a unit innermost stride, rows of
-// exactly 16: no masked chunk.
+// exactly 16, contiguous across its last two dimensions: one row of 64
+// per slice, no masked chunk.
 // CHECK-LABEL: func.func @slice
-// CHECK:         vector.load {{.*}} : memref<2x4x16xf32, strided<[128, 16, 1], offset: ?>>, vector<16xf32>
+// CHECK:         memref.collapse_shape %{{.*}} {{\[}}[0], [1, 2]] : memref<2x4x16xf32, strided<[128, 16, 1], offset: ?>> into memref<2x64xf32, strided<[128, 1], offset: ?>>
+// CHECK:         scf.for %{{.*}} = %c0{{.*}} to %c64{{.*}} step %c16
+// CHECK:         vector.load {{.*}} : memref<2x64xf32, strided<[128, 1], offset: ?>>, vector<16xf32>
 // CHECK:         arith.negf {{.*}} : vector<16xf32>
 // CHECK:         vector.store
 // CHECK-NOT:     vector.create_mask
@@ -249,14 +252,44 @@ func.func @lane_index(%y: memref<4x32xi32>) {
   return
 }
 
+// Loops over which every operand is contiguous merge into the vector loop:
+// a batch norm's 7x7 maps (rows of 7, too short alone) become rows of 49
+// per channel, the per-channel operand (a `(0, c, 0, 0)` broadcast) still
+// loaded once per row. A window index (`oh + kh`) keeps its loops apart.
+// CHECK-LABEL: func.func @merged_rows
+// CHECK-DAG:     memref.collapse_shape %{{.*}} {{\[}}[0], [1], [2, 3]] : memref<4x8x7x7xf32> into memref<4x8x49xf32>
+// CHECK-DAG:     memref.collapse_shape %{{.*}} {{\[}}[0], [1], [2, 3]] : memref<4x8x7x7xf32> into memref<4x8x49xf32>
+// CHECK:         scf.for %[[N:.*]] = %c0{{.*}} to %c4
+// CHECK:           scf.for %[[C:.*]] = %c0{{.*}} to %c8
+// CHECK:             memref.load %{{.*}}[%{{.*}}, %[[C]], %{{.*}}, %{{.*}}] : memref<1x8x1x1xf32>
+// CHECK:             scf.for %{{.*}} = %c0{{.*}} to %c48{{.*}} step %c16
+// CHECK:             vector.maskedload {{.*}} : memref<4x8x49xf32>, vector<16xi1>, vector<16xf32>
+// CHECK:         linalg.generic
+// CHECK-SAME:        iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]
+func.func @merged_rows(%x: memref<4x8x7x7xf32>, %s: memref<1x8x1x1xf32>, %y: memref<4x8x7x7xf32>, %p: memref<4x8x9x9xf32>, %w: memref<3x3xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(n, c, h, w) -> (n, c, h, w)>, affine_map<(n, c, h, w) -> (0, c, 0, 0)>, affine_map<(n, c, h, w) -> (n, c, h, w)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%x, %s : memref<4x8x7x7xf32>, memref<1x8x1x1xf32>) outs(%y : memref<4x8x7x7xf32>) {
+  ^bb0(%a: f32, %scale: f32, %out: f32):
+    %0 = arith.mulf %a, %scale : f32
+    linalg.yield %0 : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(n, c, h, w, kh, kw) -> (n, c, h + kh, w + kw)>, affine_map<(n, c, h, w, kh, kw) -> (kh, kw)>, affine_map<(n, c, h, w, kh, kw) -> (n, c, h, w)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%p, %w : memref<4x8x9x9xf32>, memref<3x3xf32>) outs(%y : memref<4x8x7x7xf32>) {
+  ^bb0(%a: f32, %b: f32, %out: f32):
+    %0 = arith.mulf %a, %b : f32
+    %1 = arith.addf %0, %out : f32
+    linalg.yield %1 : f32
+  }
+  return
+}
+
 // Left alone: a transposed operand (its innermost index is not contiguous),
-// i1 elements, short rows, integer division, a reduction along the vector
+// i1 elements, short rows (here a slice: not contiguous with the next
+// row), integer division, a reduction along the vector
 // loop (into a row: the lanes would add into one element), and a stride-2
 // output (dx[ow * 2 + kw], max pooling's gradient: a scatter).
 // CHECK-LABEL: func.func @left_alone
 // CHECK-NOT:     vector
 // CHECK-COUNT-6: linalg.generic
-func.func @left_alone(%x: memref<2x16x16xf32>, %m: memref<2x16x16xi1>, %short: memref<2x16x7xf32>, %i: memref<2x16x16xi32>, %row: memref<2x16xf32>, %wide: memref<2x16x40xf32>, %k: memref<2xf32>) {
+func.func @left_alone(%x: memref<2x16x16xf32>, %m: memref<2x16x16xi1>, %short: memref<2x16x7xf32, strided<[128, 8, 1]>>, %i: memref<2x16x16xi32>, %row: memref<2x16xf32>, %wide: memref<2x16x40xf32>, %k: memref<2xf32>) {
   linalg.generic {indexing_maps = [#transposed, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%x : memref<2x16x16xf32>) outs(%x : memref<2x16x16xf32>) {
   ^bb0(%a: f32, %out: f32):
     linalg.yield %a : f32
@@ -266,7 +299,7 @@ func.func @left_alone(%x: memref<2x16x16xf32>, %m: memref<2x16x16xi1>, %short: m
     %0 = arith.uitofp %b : i1 to f32
     linalg.yield %0 : f32
   }
-  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%short : memref<2x16x7xf32>) outs(%short : memref<2x16x7xf32>) {
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%short : memref<2x16x7xf32, strided<[128, 8, 1]>>) outs(%short : memref<2x16x7xf32, strided<[128, 8, 1]>>) {
   ^bb0(%a: f32, %out: f32):
     %0 = arith.negf %a : f32
     linalg.yield %0 : f32

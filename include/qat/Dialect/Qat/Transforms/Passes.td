@@ -463,6 +463,14 @@ def VectorizeElementwise : Pass<"qat-vectorize-elementwise"> {
       window position `kh * 2 + kw`), which is computed once as a scalar.
       `linalg.index` of the vector loop becomes the lanes' positions.
 
+    First, the vector loop absorbs the parallel loops before it over which
+    every operand is contiguous (each operand indexes all of them, in
+    order, as plain dimensions its layout can merge, or none of them): a
+    batch norm's 7x7 map runs as one row of 49 per channel rather than 7
+    rows of 7 (too short for vectors), a 28x28 one as 49 full chunks rather
+    than 28 rows of 16 + 12 lanes, whose masked stores stall the next row's
+    loads.
+
     When the reduction loops come right before the vector loop (and no
     output is also an input), each output chunk stays in a register through
     them: one load and one store per chunk (the linear layer, depthwise
@@ -473,15 +481,44 @@ def VectorizeElementwise : Pass<"qat-vectorize-elementwise"> {
     `zmm` registers instead of one element at a time.
 
     Each element gets the same operations in the same order: results do not
-    change by a bit. Left alone: innermost loops shorter than 8, outputs
-    with strided innermost access (max pooling's gradient, a strided
-    scatter), `i1` buffers (a byte each in memory), and integer division (it
-    could trap on the masked-off lanes).
+    change by a bit. Left alone: innermost loops shorter than 8 (after
+    merging), outputs with strided innermost access (max pooling's
+    gradient, a strided scatter), `i1` buffers (a byte each in memory), and
+    integer division (it could trap on the masked-off lanes).
   }];
   let dependentDialects = ["::mlir::affine::AffineDialect",
                            "::mlir::arith::ArithDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
+def VectorizeTransposes : Pass<"qat-vectorize-transposes"> {
+  let summary = "Run transposing copies on buffers as in-register tiles";
+  let description = [{
+    Rewrites an all-parallel `linalg.generic` (or `linalg.transpose`) on f32
+    buffers with one input and one output whose contiguous dimensions (the
+    last one longer than 1, with unit stride) are indexed by different
+    loops, each of at least 8 iterations: the layout changes that
+    convolutions as GEMMs leave (NHWC results to NCHW, `linalg.pack`'s
+    transposing copies, im2col rows to panels). Such an op has no loop that
+    `--qat-vectorize-elementwise` can run on vectors.
+
+    The loops other than the two run as a loop nest; inside, tiles of 16
+    (8 when the loop has 8 iterations) rows along the output's contiguous
+    loop, each row 16 (or 8) elements along the input's: rows are loaded
+    with vector loads, the tile is transposed in registers
+    (`vector.transpose`, lowered right away to shuffles with upstream's
+    `shuffle16x16` patterns) and each of its columns is stored as a row of
+    the output. Tails load and store under masks. A lane-wise body (`out +
+    in` as well as a copy) is applied to each output row, so every element
+    gets the same operations as in the scalar loop: results do not change
+    by a bit.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::ub::UBDialect",
                            "::mlir::vector::VectorDialect"];
 }
 
