@@ -184,6 +184,14 @@ struct ClampGradient : Model<ClampGradient, tosa::ClampOp> {
 
 /// tosa.matmul [B, M, K] x [B, K, N]: dA = g B^T, dB = A^T g. The
 /// zero-points are not differentiable.
+///
+/// Each contraction's innermost loop is contiguous in its output and its
+/// operands, so that it runs on vectors with the sum over the reduction
+/// kept in registers: dA reads B transposed ([B, N, K], a copy of K x N
+/// elements against the M x N x K of the product); dB is computed
+/// transposed ([B, N, K], then transposed back) when N is too short for a
+/// vector and K is not (a linear layer's 10 classes against its 1568
+/// inputs). Every element sums the same terms in the same order either way.
 struct MatMulGradient : Model<MatMulGradient, tosa::MatMulOp> {
   bool isDifferentiableOperand(Operation *op, unsigned index) const {
     return index < 2;
@@ -195,18 +203,41 @@ struct MatMulGradient : Model<MatMulGradient, tosa::MatMulOp> {
     MLIRContext *ctx = op->getContext();
     Value lhs = op->getOperand(0), rhs = op->getOperand(1);
     Value g = resultGradients[0];
-    // Loops (batch, m, n, k).
-    AffineExpr batch = getAffineDimExpr(0, ctx), m = getAffineDimExpr(1, ctx),
-               n = getAffineDimExpr(2, ctx), k = getAffineDimExpr(3, ctx);
+    ArrayRef<int64_t> lhsShape = typeOf(lhs).getShape();
+    int64_t batchSize = lhsShape[0], k = lhsShape[2];
+    int64_t n = typeOf(rhs).getDimSize(2);
+    auto dim = [&](unsigned position) {
+      return getAffineDimExpr(position, ctx);
+    };
     auto map = [&](ArrayRef<AffineExpr> exprs) {
       return AffineMap::get(4, 0, exprs, ctx);
     };
-    AffineMap lhsMap = map({batch, m, k}), rhsMap = map({batch, k, n}),
-              outMap = map({batch, m, n});
-    operandGradients[0] = contract(b, loc, ValueRange{g, rhs}, {outMap, rhsMap},
-                                   2, typeOf(lhs), lhsMap);
-    operandGradients[1] = contract(b, loc, ValueRange{lhs, g}, {lhsMap, outMap},
-                                   2, typeOf(rhs), rhsMap);
+    auto swapLast = [&](Value value, RankedTensorType type) -> Value {
+      return tosa::TransposeOp::create(b, loc, type, value,
+                                       ArrayRef<int32_t>{0, 2, 1});
+    };
+    Type element = typeOf(lhs).getElementType();
+    auto transposedRhsType = RankedTensorType::get({batchSize, n, k}, element);
+    // dA[b, m, k] = sum_n g[b, m, n] B^T[b, n, k]: loops (b, m, n, k).
+    operandGradients[0] =
+        contract(b, loc, ValueRange{g, swapLast(rhs, transposedRhsType)},
+                 {map({dim(0), dim(1), dim(2)}), map({dim(0), dim(2), dim(3)})},
+                 2, typeOf(lhs), map({dim(0), dim(1), dim(3)}));
+    constexpr int64_t kVectorLanes = 16;
+    if (n < kVectorLanes && k > n) {
+      // dB^T[b, n, k] = sum_m g[b, m, n] A[b, m, k]: loops (b, n, m, k).
+      Value transposed = contract(
+          b, loc, ValueRange{g, lhs},
+          {map({dim(0), dim(2), dim(1)}), map({dim(0), dim(2), dim(3)})}, 2,
+          transposedRhsType, map({dim(0), dim(1), dim(3)}));
+      operandGradients[1] = swapLast(transposed, typeOf(rhs));
+      return success();
+    }
+    // dB[b, k, n] = sum_m A[b, m, k] g[b, m, n]: loops (b, m, k, n).
+    operandGradients[1] =
+        contract(b, loc, ValueRange{lhs, g},
+                 {map({dim(0), dim(1), dim(2)}), map({dim(0), dim(1), dim(3)})},
+                 2, typeOf(rhs), map({dim(0), dim(2), dim(3)}));
     return success();
   }
 };
