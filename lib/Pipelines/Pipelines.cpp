@@ -44,6 +44,8 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
   pm.addPass(createLowerPackUnpack());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  // After CSE: a fill per accumulator, not a copy of one shared fill.
+  pm.addPass(createDuplicateFills());
   if (parallel) {
     ParallelizeKernelsOptions split;
     split.threads = options.threads;

@@ -376,6 +376,18 @@ def StatAssist : Pass<"qat-stat-assist", "::mlir::ModuleOp"> {
   ];
 }
 
+def DuplicateFills : Pass<"qat-duplicate-fills"> {
+  let summary = "Give each destination of a tensor fill its own fill";
+  let description = [{
+    A `linalg.fill` on tensors used as the destination (init) of several
+    ops, as CSE leaves the zero-initialized accumulators of one shape, is
+    cloned before each such use but the first. One-shot bufferization would
+    otherwise give the fill one buffer and copy it (a serial `memcpy`)
+    before every op that writes into it in place. Values do not change.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def ParallelizeKernels : Pass<"qat-parallelize-kernels"> {
   let summary = "Split each linalg op over threads with scf.forall";
   let description = [{
