@@ -479,7 +479,7 @@ def VectorizeElementwise : Pass<"qat-vectorize-elementwise"> {
     every operand is contiguous (each operand indexes all of them, in
     order, as plain dimensions its layout can merge, or none of them): a
     batch norm's 7x7 map runs as one row of 49 per channel rather than 7
-    rows of 7 (too short for vectors), a 28x28 one as 49 full chunks rather
+    rows of 7 (mostly mask), a 28x28 one as 49 full chunks rather
     than 28 rows of 16 + 12 lanes, whose masked stores stall the next row's
     loads.
 
@@ -493,7 +493,7 @@ def VectorizeElementwise : Pass<"qat-vectorize-elementwise"> {
     `zmm` registers instead of one element at a time.
 
     Each element gets the same operations in the same order: results do not
-    change by a bit. Left alone: innermost loops shorter than 8 (after
+    change by a bit. Left alone: innermost loops shorter than 7 (after
     merging), outputs with strided innermost access (max pooling's
     gradient, a strided scatter), `i1` buffers (a byte each in memory), and
     integer division (it could trap on the masked-off lanes).
