@@ -34,3 +34,15 @@ bool mlir::qat::isLaneWise(Operation &op) {
   return llvm::all_of(op.getResultTypes(),
                       [](Type type) { return type.isIntOrIndexOrFloat(); });
 }
+
+SmallVector<ReassociationIndices>
+mlir::qat::mergeDims(unsigned rank, unsigned first, unsigned count) {
+  SmallVector<ReassociationIndices> groups;
+  for (unsigned dim = 0; dim < rank; ++dim) {
+    if (dim > first && dim < first + count)
+      groups.back().push_back(dim);
+    else
+      groups.push_back({dim});
+  }
+  return groups;
+}

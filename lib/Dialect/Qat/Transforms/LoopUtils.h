@@ -10,6 +10,7 @@
 #ifndef QAT_LIB_DIALECT_QAT_TRANSFORMS_LOOPUTILS_H
 #define QAT_LIB_DIALECT_QAT_TRANSFORMS_LOOPUTILS_H
 
+#include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
 #include "mlir/IR/AffineExpr.h"
 #include "mlir/IR/Operation.h"
 
@@ -28,6 +29,13 @@ std::optional<int64_t> constantStep(AffineExpr expr, unsigned dim,
 inline bool isUnitStep(AffineExpr expr, unsigned dim, unsigned numDims) {
   return constantStep(expr, dim, numDims) == 1;
 }
+
+/// The reassociation of a rank-`rank` shape that merges the `count`
+/// dimensions from `first` into one and keeps the others: what
+/// memref.collapse_shape takes to fold a row's trailing unit dimensions or
+/// merged loops into one dimension.
+SmallVector<ReassociationIndices> mergeDims(unsigned rank, unsigned first,
+                                            unsigned count);
 
 /// Whether `op` (in a linalg body) works on vectors lane by lane and cannot
 /// trap on the don't-care lanes of a masked tail: `arith`/`math` ops with

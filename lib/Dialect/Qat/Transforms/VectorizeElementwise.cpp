@@ -105,15 +105,9 @@ linalg::GenericOp mergeContiguousLoops(IRRewriter &rewriter,
         if (!position || *position != *positions.front() + k)
           return false;
       auto type = cast<MemRefType>(operand.get().getType());
-      unsigned first = *positions.front();
-      SmallVector<ReassociationIndices> groups;
-      for (unsigned dim = 0; dim < type.getRank(); ++dim) {
-        if (dim > first && dim < first + loops.size())
-          groups.back().push_back(dim);
-        else
-          groups.push_back({dim});
-      }
-      if (!memref::CollapseShapeOp::isGuaranteedCollapsible(type, groups))
+      if (!memref::CollapseShapeOp::isGuaranteedCollapsible(
+              type,
+              mergeDims(type.getRank(), *positions.front(), loops.size())))
         return false;
     }
     return true;
@@ -152,22 +146,19 @@ linalg::GenericOp mergeContiguousLoops(IRRewriter &rewriter,
     AffineMap map = op.getMatchingIndexingMap(&operand);
     std::optional<unsigned> start =
         map.getResultPosition(getAffineDimExpr(first, context));
+    // The merged dimensions keep the first's index: the merged loop.
     SmallVector<AffineExpr> results;
-    SmallVector<ReassociationIndices> dims;
-    for (auto [position, expr] : llvm::enumerate(map.getResults())) {
-      if (start && position > *start && position <= *start + merged) {
-        dims.back().push_back(position);
-        continue;
-      }
-      results.push_back(expr.replaceDims(renumbered));
-      dims.push_back({static_cast<int64_t>(position)});
-    }
+    for (auto [position, expr] : llvm::enumerate(map.getResults()))
+      if (!start || position <= *start || position > *start + merged)
+        results.push_back(expr.replaceDims(renumbered));
     mergedMaps.push_back(
         AffineMap::get(op.getNumLoops() - merged, 0, results, context));
-    operands.push_back(start ? memref::CollapseShapeOp::create(
-                                   rewriter, op.getLoc(), operand.get(), dims)
-                                   .getResult()
-                             : operand.get());
+    operands.push_back(
+        start ? memref::CollapseShapeOp::create(
+                    rewriter, op.getLoc(), operand.get(),
+                    mergeDims(map.getNumResults(), *start, group.size()))
+                    .getResult()
+              : operand.get());
   }
   SmallVector<utils::IteratorType> mergedIterators = iterators;
   mergedIterators.erase(mergedIterators.begin() + first + 1,
@@ -425,13 +416,10 @@ private:
         buffers.push_back(operand.get());
         continue;
       }
-      SmallVector<ReassociationIndices> groups;
-      for (unsigned dim = 0; dim < *access.position; ++dim)
-        groups.push_back({dim});
-      groups.emplace_back(llvm::to_vector_of<int64_t, 2>(
-          llvm::seq<int64_t>(*access.position, type.getRank())));
-      buffers.push_back(memref::CollapseShapeOp::create(rewriter, loc,
-                                                        operand.get(), groups));
+      buffers.push_back(memref::CollapseShapeOp::create(
+          rewriter, loc, operand.get(),
+          mergeDims(type.getRank(), *access.position,
+                    type.getRank() - *access.position)));
     }
   }
 

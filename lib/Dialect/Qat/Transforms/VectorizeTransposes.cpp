@@ -175,12 +175,9 @@ private:
     auto type = cast<MemRefType>(buffer.getType());
     if (dim + 1 == type.getRank())
       return buffer;
-    SmallVector<ReassociationIndices> groups;
-    for (unsigned d = 0; d < dim; ++d)
-      groups.push_back({d});
-    groups.emplace_back(llvm::to_vector_of<int64_t, 2>(
-        llvm::seq<int64_t>(dim, type.getRank())));
-    return memref::CollapseShapeOp::create(rewriter, loc, buffer, groups);
+    return memref::CollapseShapeOp::create(
+        rewriter, loc, buffer,
+        mergeDims(type.getRank(), dim, type.getRank() - dim));
   }
 
   /// Calls `build` for each tile of a loop of `extent` iterations: `size`
