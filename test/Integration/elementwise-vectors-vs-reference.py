@@ -15,7 +15,7 @@ import numpy as np
 import qat_mlir
 
 rng = np.random.default_rng(20261127)
-N, C = 8, 64  # 512 rows: every op is split over the threads
+N, C = 128, 64  # 8192 rows: at 8 per row, 64K elements, enough to split over threads
 
 
 def module(w):
