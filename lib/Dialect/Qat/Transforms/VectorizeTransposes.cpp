@@ -122,6 +122,8 @@ public:
                       const TransposePlan &plan)
       : rewriter(rewriter), op(op), plan(plan), loc(op.getLoc()),
         ranges(op.getStaticLoopRanges()),
+        inputMap(op.getMatchingIndexingMap(op.getDpsInputOperand(0))),
+        outputMap(op.getMatchingIndexingMap(op.getDpsInitOperand(0))),
         // A loop of 8 takes 8-lane rows: a tile of 16 would be half mask.
         rowLanes(ranges[plan.inputLoop] <= 8 ? 8 : kLanes),
         tileRows(ranges[plan.outputLoop] <= 8 ? 8 : kLanes) {}
@@ -235,8 +237,6 @@ private:
   /// is a row of the output.
   void tile(OpBuilder &b, SmallVector<Value> loops, int64_t rows,
             int64_t columns) {
-    AffineMap inputMap = op.getMatchingIndexingMap(op.getDpsInputOperand(0));
-    AffineMap outputMap = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
     Value rowStart = loops[plan.outputLoop];
     Value columnStart = loops[plan.inputLoop];
     auto tileType = VectorType::get({tileRows, rowLanes}, b.getF32Type());
@@ -298,6 +298,7 @@ private:
   const TransposePlan &plan;
   Location loc;
   SmallVector<int64_t> ranges;
+  AffineMap inputMap, outputMap;
   /// Lanes of a loaded row (along the input loop) and rows of a tile
   /// (along the output loop): a tile is rows x rowLanes, and its transpose
   /// rowLanes output rows of tileRows lanes.
