@@ -41,6 +41,8 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
   // loop nest each: fewer passes over memory and fewer buffers. After the
   // GEMM rewrite, which matches the gradients' plain multiply-add bodies.
   pm.addPass(createFuseElementwise());
+  // After fusion, which would fold copies into the generic products.
+  pm.addPass(createFoldMmt4dPacks());
   pm.addPass(createLowerPackUnpack());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

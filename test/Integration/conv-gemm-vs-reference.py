@@ -1,6 +1,7 @@
 # f32 convolutions and their two gradients as --qat-conv-to-mmt4d computes
 # them (im2col, linalg.pack, linalg.mmt4d on the FMA microkernel, unpack,
-# col2im for the input gradient), against NumPy in f64. The gradients are
+# col2im for the input gradient; packs and unpacks without padding read in
+# place by --qat-fold-mmt4d-packs), against NumPy in f64. The gradients are
 # written as --qat-generate-backward writes them: linalg.generic
 # contractions over the convolution's loops, accumulating into the filter
 # (weight gradient) or into the padded image (input gradient, scatter form).
@@ -8,7 +9,8 @@
 # filters, F and C*KH*KW not multiples of the 16 lanes, N*OH*OW not of the
 # 8 rows), stride 2, dilation 2; the forward adds into a non-zero init (a
 # bias). Every value must be within 1e-5 of the f64 result, relative to
-# the largest magnitude of its tensor.
+# the largest magnitude of its tensor. The small CNN's layers also run on
+# two threads (each op split along M1): the same bits as on one.
 #
 # RUN: %python %s | FileCheck %s
 #
@@ -107,5 +109,10 @@ for n, c, ih, iw, f, kh, kw, s, d in SHAPES:
     check((shape, "forward"), qat_mlir.run(source, "forward", [x, w, bias])[0], y)
     check((shape, "weight gradient"), qat_mlir.run(source, "weight_gradient", [x, g])[0], dw)
     check((shape, "input gradient"), qat_mlir.run(source, "input_gradient", [g, w])[0], dx)
+    if shape in SHAPES[:2]:
+        for entry, inputs in [("forward", [x, w, bias]), ("weight_gradient", [x, g]),
+                              ("input_gradient", [g, w])]:
+            one, two = (qat_mlir.run(source, entry, inputs, threads=t)[0] for t in (1, 2))
+            assert np.array_equal(one, two), (shape, entry, "differs on two threads")
 
 print(f"{len(SHAPES)} convolutions x 3 roles: rewritten, within 1e-5 of f64")

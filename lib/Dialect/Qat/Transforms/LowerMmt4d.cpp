@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "qat/Dialect/Qat/Gradients/GradientUtils.h"
 #include "qat/Dialect/Qat/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -116,6 +117,66 @@ std::optional<Tiles> matchFloatTiles(linalg::Mmt4DOp op) {
   return Tiles{l[0], r[0], l[1], l[2]};
 }
 
+/// The loops of mmt4d, (m1, n1, k1, m0, n0, k0), that index each operand,
+/// in the order of its dimensions.
+constexpr std::array<std::array<unsigned, 4>, 3> kMmt4dOperandLoops = {{
+    {0, 2, 3, 5}, // lhs[m1, k1, m0, k0]
+    {1, 2, 4, 5}, // rhs[n1, k1, n0, k0]
+    {0, 1, 3, 4}, // out[m1, n1, m0, n0]
+}};
+
+/// For each operand of a generic with mmt4d's loops, iterators and f32
+/// multiply-add body whose maps permute mmt4d's (--qat-fold-mmt4d-packs'
+/// products): the permutation that gives mmt4d's layout, or nullopt.
+std::optional<std::array<SmallVector<int64_t>, 3>>
+matchTransposedMmt4d(linalg::GenericOp op) {
+  using utils::IteratorType;
+  const IteratorType p = IteratorType::parallel, r = IteratorType::reduction;
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+      op.getNumDpsInits() != 1 ||
+      op.getIteratorTypesArray() !=
+          SmallVector<IteratorType>{p, p, r, p, p, r} ||
+      !qat::gradients::isMulAdd(op))
+    return std::nullopt;
+  std::array<SmallVector<int64_t>, 3> permutations;
+  for (auto [operand, loops] :
+       llvm::zip_equal(op->getOpOperands(), kMmt4dOperandLoops)) {
+    auto type = dyn_cast<MemRefType>(operand.get().getType());
+    AffineMap map = op.getMatchingIndexingMap(&operand);
+    if (!type || !type.getElementType().isF32() ||
+        !map.isProjectedPermutation() || map.getNumResults() != loops.size())
+      return std::nullopt;
+    SmallVector<int64_t> &permutation =
+        permutations[operand.getOperandNumber()];
+    for (unsigned loop : loops) {
+      std::optional<unsigned> dim =
+          map.getResultPosition(getAffineDimExpr(loop, op.getContext()));
+      if (!dim)
+        return std::nullopt;
+      permutation.push_back(*dim);
+    }
+  }
+  return permutations;
+}
+
+/// linalg.mmt4d on `memref.transpose` views of the generic's operands.
+void rewriteAsMmt4d(OpBuilder &b, linalg::GenericOp op,
+                    ArrayRef<SmallVector<int64_t>> permutations) {
+  SmallVector<Value> views;
+  for (auto [operand, permutation] :
+       llvm::zip_equal(op->getOperands(), permutations)) {
+    auto map = AffineMap::getPermutationMap(
+        llvm::to_vector_of<unsigned>(permutation), b.getContext());
+    views.push_back(map.isIdentity()
+                        ? operand
+                        : memref::TransposeOp::create(b, op.getLoc(), operand,
+                                                      AffineMapAttr::get(map))
+                              .getResult());
+  }
+  linalg::Mmt4DOp::create(b, op.getLoc(), TypeRange{},
+                          ValueRange{views[0], views[1]}, ValueRange{views[2]});
+}
+
 struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
   using Base::Base;
 
@@ -125,6 +186,16 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
       getOperation()->emitError("--qat-lower-mmt4d: unknown isa '")
           << isa << "' (avx512vnni, avxvnni or dotprod)";
       return signalPassFailure();
+    }
+    SmallVector<linalg::GenericOp> transposed;
+    getOperation()->walk([&](linalg::GenericOp op) {
+      if (matchTransposedMmt4d(op))
+        transposed.push_back(op);
+    });
+    for (linalg::GenericOp op : transposed) {
+      OpBuilder b(op);
+      rewriteAsMmt4d(b, op, *matchTransposedMmt4d(op));
+      op.erase();
     }
     SmallVector<std::pair<linalg::Mmt4DOp, Tiles>> ops, floatOps;
     getOperation()->walk([&](linalg::Mmt4DOp op) {

@@ -51,3 +51,41 @@ func.func @other_f32_tiles(%lhs: memref<2x7x8x1xf32>, %rhs: memref<3x7x8x1xf32>,
   linalg.mmt4d ins(%lhs, %rhs : memref<2x7x8x1xf32>, memref<3x7x8x1xf32>) outs(%out : memref<2x3x8x8xf32>)
   return
 }
+
+// --qat-fold-mmt4d-packs' products: mmt4d's loops and body on operands in
+// other layouts become the same microkernel on transposed views (the LHS
+// rows m0 and the accumulator's tiles read in place, a K-major RHS).
+#lhs_rows = affine_map<(m1, n1, k1, m0, n0, k0) -> (m1, m0, k1, k0)>
+#rhs_k_major = affine_map<(m1, n1, k1, m0, n0, k0) -> (k1, k0, n1, n0)>
+#out_rows = affine_map<(m1, n1, k1, m0, n0, k0) -> (m1, m0, n1, n0)>
+// CHECK-LABEL: func @transposed_operands
+// CHECK-SAME:    (%[[LHS:.*]]: memref<2x8x7x1xf32>, %[[RHS:.*]]: memref<7x1x3x16xf32>, %[[OUT:.*]]: memref<2x8x3x16xf32>)
+// CHECK-DAG:     %[[L:.*]] = memref.transpose %[[LHS]] (d0, d1, d2, d3) -> (d0, d2, d1, d3) : memref<2x8x7x1xf32> to memref<2x7x8x1xf32, strided<[56, 1, 7, 1]>>
+// CHECK-DAG:     %[[R:.*]] = memref.transpose %[[RHS]] (d0, d1, d2, d3) -> (d2, d0, d3, d1) : memref<7x1x3x16xf32> to memref<3x7x16x1xf32, strided<[16, 48, 1, 48]>>
+// CHECK-DAG:     %[[O:.*]] = memref.transpose %[[OUT]] (d0, d1, d2, d3) -> (d0, d2, d1, d3) : memref<2x8x3x16xf32> to memref<2x3x8x16xf32, strided<[384, 16, 48, 1]>>
+// CHECK:         scf.for
+// CHECK-COUNT-16:    vector.load %[[O]]
+// CHECK:             memref.load %[[L]]
+// CHECK:             vector.fma
+// CHECK-NOT:     linalg.generic
+func.func @transposed_operands(%lhs: memref<2x8x7x1xf32>, %rhs: memref<7x1x3x16xf32>, %out: memref<2x8x3x16xf32>) {
+  linalg.generic {indexing_maps = [#lhs_rows, #rhs_k_major, #out_rows], iterator_types = ["parallel", "parallel", "reduction", "parallel", "parallel", "reduction"]} ins(%lhs, %rhs : memref<2x8x7x1xf32>, memref<7x1x3x16xf32>) outs(%out : memref<2x8x3x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// Another body (a product without the sum) is not a matrix product.
+// CHECK-LABEL: func @not_a_product
+// CHECK:         linalg.generic
+func.func @not_a_product(%lhs: memref<2x8x7x1xf32>, %rhs: memref<7x1x3x16xf32>, %out: memref<2x8x3x16xf32>) {
+  linalg.generic {indexing_maps = [#lhs_rows, #rhs_k_major, #out_rows], iterator_types = ["parallel", "parallel", "reduction", "parallel", "parallel", "reduction"]} ins(%lhs, %rhs : memref<2x8x7x1xf32>, memref<7x1x3x16xf32>) outs(%out : memref<2x8x3x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    linalg.yield %p : f32
+  }
+  return
+}

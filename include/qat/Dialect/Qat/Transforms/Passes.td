@@ -600,6 +600,33 @@ def StridedCopiesToLinalg : Pass<"qat-strided-copies-to-linalg"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def FoldMmt4dPacks : Pass<"qat-fold-mmt4d-packs"> {
+  let summary = "f32 mmt4d reads and writes unpacked tensors in place";
+  let description = [{
+    For every f32 `linalg.mmt4d` on tensors: an operand packed without
+    padding is the pack's source reshaped and transposed
+    (`tensor.expand_shape` + `linalg.transpose`, upstream's `lowerPack`);
+    the product reads the reshaped source directly, its indexing map
+    composed with the transpose, so no copy is made. The RHS does so only
+    when its 16 lanes stay the source's contiguous dimension (a K-major
+    matrix), as the microkernel loads them as one vector; the LHS is read
+    one element at a time and always does. Likewise a zero-filled
+    accumulator unpacked without padding becomes a zero fill of the
+    unpacked layout, written in place. The product becomes a
+    `linalg.generic` with mmt4d's loops `(m1, n1, k1, m0, n0, k0)` and
+    body, which `--qat-lower-mmt4d` lowers with the same microkernel, so
+    every output still sums its K terms in the same order.
+
+    Why: in the small CNN's training step, packing the im2col matrix (both
+    ways) and unpacking the input gradient's product took a fifth of the
+    step's time, at memory bandwidth.
+  }];
+  let dependentDialects = [
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 def LowerPackUnpack : Pass<"qat-lower-pack-unpack"> {
   let summary = "linalg.pack and linalg.unpack as pad, reshape and transpose";
   let description = [{
@@ -647,7 +674,10 @@ def LowerMmt4d : Pass<"qat-lower-mmt4d"> {
     neither. The result is exact (i32 wrap-around included, as the generic
     lowering).
 
-    f32 `linalg.mmt4d` ops with LHS tiles `M0 x 1`, RHS tiles `16 x 1` and
+    f32 `linalg.mmt4d` ops, and `linalg.generic` ops with mmt4d's loops,
+    iterators and body whose operands are transposes of mmt4d's layouts
+    (`--qat-fold-mmt4d-packs`' products, read through `memref.transpose`
+    views), with LHS tiles `M0 x 1`, RHS tiles `16 x 1` and
     accumulator tiles `M0 x 16` (`--qat-conv-to-mmt4d`'s) become an FMA
     microkernel for any `isa`: per step along K one 16-lane RHS vector per
     panel, and per row a broadcast and one `vector.fma` per panel; two RHS
