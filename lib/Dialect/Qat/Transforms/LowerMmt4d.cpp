@@ -99,6 +99,10 @@ std::optional<Tiles> matchTiles(linalg::Mmt4DOp op, const Isa &isa) {
 /// along K), accumulators M0 x 16. Operands may be views (a thread's slice
 /// of M1) as long as each tile is contiguous.
 constexpr int64_t kFloatLanes = qat::kFloatMmt4dLanes;
+/// Steps along K per block of the f32 microkernel: 256 rows of a K-major
+/// RHS of 144 columns (the small CNN's weight gradient) are 144 KB, well
+/// inside a Zen 4 core's 1 MB L2.
+constexpr int64_t kFloatDepthBlock = 256;
 
 std::optional<Tiles> matchFloatTiles(linalg::Mmt4DOp op) {
   std::optional<Operands> operands = staticOperands(op);
@@ -217,11 +221,14 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
     }
   }
 
-  /// for m1, for n1 (two panels at a time, then one):
-  ///   acc[m0] = out[m1, n1, m0]
-  ///   for k1: acc[m0] = fma(broadcast(lhs[m1, k1, m0]), rhs[n1, k1], acc[m0])
-  ///   out[m1, n1, m0] = acc[m0]
-  /// Each output sums K in order, one fused multiply-add per term.
+  /// for each block of kFloatDepthBlock steps along K:
+  ///   for m1, for n1 (two panels at a time, then one):
+  ///     acc[m0] = out[m1, n1, m0]
+  ///     for k1 in the block:
+  ///       acc[m0] = fma(broadcast(lhs[m1, k1, m0]), rhs[n1, k1], acc[m0])
+  ///     out[m1, n1, m0] = acc[m0]
+  /// Each output sums K in order, one fused multiply-add per term; the
+  /// blocks only split where the sum goes through memory.
   static void lowerToFmas(OpBuilder &b, linalg::Mmt4DOp op, Tiles tiles) {
     Location loc = op.getLoc();
     auto lanes = VectorType::get({kFloatLanes}, b.getF32Type());
@@ -235,7 +242,9 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
     Value out = op.getDpsInits()[0];
     Value zero = index(0), one = index(1);
 
-    // `panels` adjacent RHS panels from n1 on: panels * M0 accumulators.
+    // `panels` adjacent RHS panels from n1 on: panels * M0 accumulators,
+    // over K from kBegin to kEnd.
+    Value kBegin, kEnd;
     auto block = [&](OpBuilder &b, Location loc, Value m1, Value n1,
                      int64_t panels) {
       SmallVector<Value> columns{n1};
@@ -247,7 +256,7 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
           init.push_back(vector::LoadOp::create(
               b, loc, lanes, out, ValueRange{m1, column, index(m0), zero}));
       auto loop = scf::ForOp::create(
-          b, loc, zero, index(tiles.k1), one, init,
+          b, loc, kBegin, kEnd, one, init,
           [&](OpBuilder &b, Location loc, Value k1, ValueRange accs) {
             SmallVector<Value> weights;
             for (Value column : columns)
@@ -271,20 +280,40 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
     };
 
     int64_t pairs = tiles.n1 / 2;
-    scf::ForOp::create(b, loc, zero, index(tiles.m1), one, ValueRange{},
-                       [&](OpBuilder &b, Location loc, Value m1, ValueRange) {
-                         if (pairs > 0)
-                           scf::ForOp::create(b, loc, zero, index(2 * pairs),
-                                              index(2), ValueRange{},
-                                              [&](OpBuilder &b, Location loc,
-                                                  Value n1, ValueRange) {
-                                                block(b, loc, m1, n1, 2);
-                                                scf::YieldOp::create(b, loc);
-                                              });
-                         if (tiles.n1 % 2)
-                           block(b, loc, m1, index(tiles.n1 - 1), 1);
-                         scf::YieldOp::create(b, loc);
-                       });
+    auto panels = [&](OpBuilder &b, Location loc) {
+      scf::ForOp::create(b, loc, zero, index(tiles.m1), one, ValueRange{},
+                         [&](OpBuilder &b, Location loc, Value m1, ValueRange) {
+                           if (pairs > 0)
+                             scf::ForOp::create(b, loc, zero, index(2 * pairs),
+                                                index(2), ValueRange{},
+                                                [&](OpBuilder &b, Location loc,
+                                                    Value n1, ValueRange) {
+                                                  block(b, loc, m1, n1, 2);
+                                                  scf::YieldOp::create(b, loc);
+                                                });
+                           if (tiles.n1 % 2)
+                             block(b, loc, m1, index(tiles.n1 - 1), 1);
+                           scf::YieldOp::create(b, loc);
+                         });
+    };
+    if (tiles.k1 <= kFloatDepthBlock) {
+      kBegin = zero;
+      kEnd = index(tiles.k1);
+      panels(b, loc);
+      return;
+    }
+    // A long K (a weight gradient's N*OH*OW) in blocks: each block of both
+    // operands is read from the cache by every panel, not from memory.
+    scf::ForOp::create(
+        b, loc, zero, index(tiles.k1), index(kFloatDepthBlock), ValueRange{},
+        [&](OpBuilder &b, Location loc, Value k, ValueRange) {
+          kBegin = k;
+          kEnd = arith::MinSIOp::create(
+              b, loc, arith::AddIOp::create(b, loc, k, index(kFloatDepthBlock)),
+              index(tiles.k1));
+          panels(b, loc);
+          scf::YieldOp::create(b, loc);
+        });
   }
 
   /// for m1: comp[m0] = sum_k1 vpdpbusd(0, 0x80.., broadcast(lhs[m1, k1, m0]))

@@ -89,3 +89,21 @@ func.func @not_a_product(%lhs: memref<2x8x7x1xf32>, %rhs: memref<7x1x3x16xf32>, 
   }
   return
 }
+
+// A long K (a weight gradient's N*OH*OW) runs in blocks of 256 steps, each
+// block over every panel: the accumulators go through memory between
+// blocks, and every output still sums its terms in order.
+// CHECK-LABEL: func @long_k
+// CHECK-DAG:     %[[C256:.*]] = arith.constant 256 : index
+// CHECK-DAG:     %[[C600:.*]] = arith.constant 600 : index
+// CHECK:         scf.for %[[K:.*]] = %{{.*}} to %[[C600]] step %[[C256]] {
+// CHECK:           %[[NEXT:.*]] = arith.addi %[[K]], %[[C256]]
+// CHECK:           %[[END:.*]] = arith.minsi %[[NEXT]], %[[C600]]
+// CHECK:           scf.for
+// CHECK:             scf.for
+// CHECK:               scf.for %{{.*}} = %[[K]] to %[[END]] step
+// CHECK:                 vector.fma
+func.func @long_k(%lhs: memref<2x600x8x1xf32>, %rhs: memref<2x600x16x1xf32>, %out: memref<2x2x8x16xf32>) {
+  linalg.mmt4d ins(%lhs, %rhs : memref<2x600x8x1xf32>, memref<2x600x16x1xf32>) outs(%out : memref<2x2x8x16xf32>)
+  return
+}
