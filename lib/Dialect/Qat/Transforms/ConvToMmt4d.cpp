@@ -227,21 +227,31 @@ struct ConvToMmt4dPass : qat::impl::ConvToMmt4dBase<ConvToMmt4dPass> {
           SmallVector<ReassociationIndices>{{0}, {1, 2, 3}});
       return accumulate(b, loc, grad, permutation({0, 1, 2, 3}), filter);
     }
-    // image[n, c, oh*s + kh*d, ow*s + kw*d] += (g^T . filter)[...]: the
-    // product in im2col layout, then summed back onto the image (col2im).
-    Value g = transpose(b, loc, output, {0, 2, 3, 1});
-    Value lhs = collapse(b, loc, g, 3);
-    Value w = collapse(b, loc, filter, 1);          // f x (c, kh, kw): K-major
-    Value product = gemm(b, loc, {lhs}, {w, true}); // (n, oh, ow) x (c, kh, kw)
+    // image[n, c, oh*s + kh*d, ow*s + kw*d] += (filter^T . g)[...]: the
+    // product in a transposed im2col layout, (c, kh, kw) x (n, oh, ow),
+    // then summed back onto the image (col2im) along rows of ow, which are
+    // contiguous on both sides.
+    Value g = transpose(b, loc, output, {1, 0, 2, 3}); // as the weight grad's
+    Value rhs = collapse(b, loc, g, 1);    // f x (n, oh, ow): K-major
+    Value w = collapse(b, loc, filter, 1); // f x (c, kh, kw): K-major
+    Value product = gemm(b, loc, {w, true}, {rhs, true});
     Value cols = tensor::ExpandShapeOp::create(
-        b, loc, RankedTensorType::get({s.n, s.oh, s.ow, s.c, s.kh, s.kw}, f32),
+        b, loc, RankedTensorType::get({s.c, s.kh, s.kw, s.n, s.oh, s.ow}, f32),
         product, SmallVector<ReassociationIndices>{{0, 1, 2}, {3, 4, 5}});
-    // n and c are parallel; the window loops reduce onto overlapping pixels.
+    // Loops (n, c, kh, kw, oh, ow): n and c are parallel; the others reduce
+    // onto overlapping pixels, each pixel's terms in (kh, kw) order.
+    AffineExpr kh2, kw2, oh2, ow2;
+    bindDims(ctx, n, c, kh2, kw2, oh2, ow2);
+    AffineMap pixels =
+        AffineMap::get(6, 0,
+                       {n, c, oh2 * s.rows.stride + kh2 * s.rows.dilation,
+                        ow2 * s.cols.stride + kw2 * s.cols.dilation},
+                       ctx);
     using utils::IteratorType;
     SmallVector<IteratorType> iterators(6, IteratorType::reduction);
-    iterators[0] = iterators[3] = IteratorType::parallel;
-    return accumulate(b, loc, cols, b.getMultiDimIdentityMap(6), image, window,
-                      iterators);
+    iterators[0] = iterators[1] = IteratorType::parallel;
+    return accumulate(b, loc, cols, permutation({1, 2, 3, 0, 4, 5}), image,
+                      pixels, iterators);
   }
 
   /// im2col: the image's windows as an (N*OH*OW) x (C*KH*KW) matrix.

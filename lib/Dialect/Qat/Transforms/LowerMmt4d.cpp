@@ -280,21 +280,48 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
     };
 
     int64_t pairs = tiles.n1 / 2;
-    auto panels = [&](OpBuilder &b, Location loc) {
+    // Every RHS panel (pairs, then the odd one) against LHS panel m1.
+    auto rhsPanels = [&](OpBuilder &b, Location loc, Value m1) {
+      if (pairs > 0)
+        scf::ForOp::create(
+            b, loc, zero, index(2 * pairs), index(2), ValueRange{},
+            [&](OpBuilder &b, Location loc, Value n1, ValueRange) {
+              block(b, loc, m1, n1, 2);
+              scf::YieldOp::create(b, loc);
+            });
+      if (tiles.n1 % 2)
+        block(b, loc, m1, index(tiles.n1 - 1), 1);
+    };
+    // Every LHS panel against RHS panels n1 (count of them).
+    auto lhsPanels = [&](OpBuilder &b, Location loc, Value n1, int64_t count) {
       scf::ForOp::create(b, loc, zero, index(tiles.m1), one, ValueRange{},
                          [&](OpBuilder &b, Location loc, Value m1, ValueRange) {
-                           if (pairs > 0)
-                             scf::ForOp::create(b, loc, zero, index(2 * pairs),
-                                                index(2), ValueRange{},
-                                                [&](OpBuilder &b, Location loc,
-                                                    Value n1, ValueRange) {
-                                                  block(b, loc, m1, n1, 2);
-                                                  scf::YieldOp::create(b, loc);
-                                                });
-                           if (tiles.n1 % 2)
-                             block(b, loc, m1, index(tiles.n1 - 1), 1);
+                           block(b, loc, m1, n1, count);
                            scf::YieldOp::create(b, loc);
                          });
+    };
+    // The outer loop walks the larger operand once; the smaller one is
+    // read again for each of its panels, from the cache.
+    bool rhsIsLarger = tiles.n1 * kFloatLanes > tiles.m1 * tiles.m0;
+    auto panels = [&](OpBuilder &b, Location loc) {
+      if (!rhsIsLarger) {
+        scf::ForOp::create(
+            b, loc, zero, index(tiles.m1), one, ValueRange{},
+            [&](OpBuilder &b, Location loc, Value m1, ValueRange) {
+              rhsPanels(b, loc, m1);
+              scf::YieldOp::create(b, loc);
+            });
+        return;
+      }
+      if (pairs > 0)
+        scf::ForOp::create(
+            b, loc, zero, index(2 * pairs), index(2), ValueRange{},
+            [&](OpBuilder &b, Location loc, Value n1, ValueRange) {
+              lhsPanels(b, loc, n1, 2);
+              scf::YieldOp::create(b, loc);
+            });
+      if (tiles.n1 % 2)
+        lhsPanels(b, loc, index(tiles.n1 - 1), 1);
     };
     if (tiles.k1 <= kFloatDepthBlock) {
       kBegin = zero;

@@ -1,7 +1,11 @@
 // RUN: qat-opt --qat-conv-to-mmt4d %s | FileCheck %s
 
 // The window of image pixels under each (n, oh, ow, c, kh, kw).
-// CHECK:       #[[WINDOW:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d3, d1 * 2 + d4, d2 * 2 + d5)>
+// CHECK-DAG:   #[[WINDOW:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d3, d1 * 2 + d4, d2 * 2 + d5)>
+// The transposed im2col layout (c, kh, kw, n, oh, ow) over col2im's loops
+// (n, c, kh, kw, oh, ow), and the pixels they add onto.
+// CHECK-DAG:   #[[COLS_MAP:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d1, d2, d3, d0, d4, d5)>
+// CHECK-DAG:   #[[PIXELS_MAP:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d4 * 2 + d2, d5 * 2 + d3)>
 
 #image = affine_map<(n, f, oh, ow, c, kh, kw) -> (n, c, oh * 2 + kh, ow * 2 + kw)>
 #filter = affine_map<(n, f, oh, ow, c, kh, kw) -> (f, c, kh, kw)>
@@ -51,17 +55,20 @@ func.func @weight_gradient(%x: tensor<2x3x9x9xf32>, %g: tensor<2x5x4x4xf32>) -> 
   return %dw : tensor<5x3x3x3xf32>
 }
 
-// Into the image: the output gradient as (N*OH*OW) x F times the filter
-// (F x (C*KH*KW), transposed by its pack), then col2im: summed onto the
-// pixels each window covers.
+// Into the image: the filter as (C*KH*KW) x F (K-major) times the output
+// gradient as F x (N*OH*OW) (K-major, the weight gradient's transpose),
+// then col2im over loops (n, c, kh, kw, oh, ow): the product's rows and
+// the image's both run along ow.
 // CHECK-LABEL: func @input_gradient
-// CHECK:         linalg.transpose ins(%arg0 : tensor<2x5x4x4xf32>) {{.*}} permutation = [0, 2, 3, 1]
+// CHECK:         %[[G:.*]] = linalg.transpose ins(%arg0 : tensor<2x5x4x4xf32>) {{.*}} permutation = [1, 0, 2, 3]
+// CHECK:         %[[GM:.*]] = tensor.collapse_shape %[[G]] {{\[\[}}0], [1, 2, 3]] : tensor<5x2x4x4xf32> into tensor<5x32xf32>
 // CHECK:         %[[W:.*]] = tensor.collapse_shape %arg1 {{\[\[}}0], [1, 2, 3]] : tensor<5x3x3x3xf32> into tensor<5x27xf32>
-// CHECK:         linalg.pack %[[W]] {{.*}} outer_dims_perm = [1, 0] inner_dims_pos = [1, 0] inner_tiles = [16, 1] {{.*}} -> tensor<2x5x16x1xf32>
-// CHECK:         linalg.mmt4d ins(%{{.*}}, %{{.*}} : tensor<4x5x8x1xf32>, tensor<2x5x16x1xf32>)
-// CHECK:         %[[C:.*]] = linalg.unpack {{.*}} -> tensor<32x27xf32>
-// CHECK:         %[[COLS:.*]] = tensor.expand_shape %[[C]] {{.*}} output_shape [2, 4, 4, 3, 3, 3]
-// CHECK:         linalg.generic {indexing_maps = [#{{.*}}, #[[WINDOW]]], iterator_types = ["parallel", "reduction", "reduction", "parallel", "reduction", "reduction"]} ins(%[[COLS]] : tensor<2x4x4x3x3x3xf32>) outs(%{{.*}} : tensor<2x3x9x9xf32>)
+// CHECK:         %[[PW:.*]] = linalg.pack %[[W]] {{.*}} outer_dims_perm = [1, 0] inner_dims_pos = [1, 0] inner_tiles = [8, 1] {{.*}} -> tensor<4x5x8x1xf32>
+// CHECK:         %[[PG:.*]] = linalg.pack %[[GM]] {{.*}} outer_dims_perm = [1, 0] inner_dims_pos = [1, 0] inner_tiles = [16, 1] {{.*}} -> tensor<2x5x16x1xf32>
+// CHECK:         linalg.mmt4d ins(%[[PW]], %[[PG]] : tensor<4x5x8x1xf32>, tensor<2x5x16x1xf32>)
+// CHECK:         %[[C:.*]] = linalg.unpack {{.*}} -> tensor<27x32xf32>
+// CHECK:         %[[CT:.*]] = tensor.expand_shape %[[C]] {{.*}} output_shape [3, 3, 3, 2, 4, 4]
+// CHECK:         linalg.generic {indexing_maps = [#[[COLS_MAP]], #[[PIXELS_MAP]]], iterator_types = ["parallel", "parallel", "reduction", "reduction", "reduction", "reduction"]} ins(%[[CT]] : tensor<3x3x3x2x4x4xf32>) outs(%{{.*}} : tensor<2x3x9x9xf32>)
 func.func @input_gradient(%g: tensor<2x5x4x4xf32>, %w: tensor<5x3x3x3xf32>) -> tensor<2x3x9x9xf32> {
   %zero = arith.constant 0.0 : f32
   %e = tensor.empty() : tensor<2x3x9x9xf32>

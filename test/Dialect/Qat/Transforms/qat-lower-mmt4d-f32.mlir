@@ -3,9 +3,10 @@
 
 // The f32 microkernel (any isa): per LHS panel, RHS panels two at a time
 // (16 accumulators of 16 lanes) and the odd last one alone (8), each over
-// K with one broadcast per row and one FMA per row and panel.
+// K with one broadcast per row and one FMA per row and panel. The LHS
+// (64 rows) is the larger operand: its panels are the outer loop.
 // CHECK-LABEL: func @mmt4d_f32
-// CHECK-SAME:    (%[[LHS:.*]]: memref<2x7x8x1xf32>, %[[RHS:.*]]: memref<3x7x16x1xf32>, %[[OUT:.*]]: memref<2x3x8x16xf32>)
+// CHECK-SAME:    (%[[LHS:.*]]: memref<8x7x8x1xf32>, %[[RHS:.*]]: memref<3x7x16x1xf32>, %[[OUT:.*]]: memref<8x3x8x16xf32>)
 // CHECK:         %[[R:.*]] = memref.collapse_shape %[[RHS]] {{\[\[}}0], [1], [2, 3]] : memref<3x7x16x1xf32> into memref<3x7x16xf32>
 // CHECK:         scf.for %[[M1:.*]] =
 // CHECK:           scf.for %[[N1:.*]] = %{{.*}} to %{{.*}} step %c2
@@ -13,7 +14,7 @@
 // CHECK:             scf.for %[[K1:.*]] = {{.*}} iter_args
 // CHECK:               vector.load %[[R]][%[[N1]], %[[K1]], %{{.*}}] : memref<3x7x16xf32>, vector<16xf32>
 // CHECK:               vector.load %[[R]]
-// CHECK:               %[[A:.*]] = memref.load %[[LHS]][%[[M1]], %[[K1]], %{{.*}}, %{{.*}}] : memref<2x7x8x1xf32>
+// CHECK:               %[[A:.*]] = memref.load %[[LHS]][%[[M1]], %[[K1]], %{{.*}}, %{{.*}}] : memref<8x7x8x1xf32>
 // CHECK:               %[[ROW:.*]] = vector.broadcast %[[A]] : f32 to vector<16xf32>
 // CHECK:               vector.fma %[[ROW]], %{{.*}}, %{{.*}} : vector<16xf32>
 // CHECK:               vector.fma %[[ROW]]
@@ -28,7 +29,24 @@
 // The hot loop multiplies by broadcast memory operands on zmm registers.
 // ASM-LABEL: mmt4d_f32:
 // ASM:         vfmadd231ps {{.*}}{1to16}, %zmm{{[0-9]+}}, %zmm{{[0-9]+}}
-func.func @mmt4d_f32(%lhs: memref<2x7x8x1xf32>, %rhs: memref<3x7x16x1xf32>, %out: memref<2x3x8x16xf32>) {
+func.func @mmt4d_f32(%lhs: memref<8x7x8x1xf32>, %rhs: memref<3x7x16x1xf32>, %out: memref<8x3x8x16xf32>) {
+  linalg.mmt4d ins(%lhs, %rhs : memref<8x7x8x1xf32>, memref<3x7x16x1xf32>) outs(%out : memref<8x3x8x16xf32>)
+  return
+}
+
+// A larger RHS (48 columns against 16 rows) is walked once by the outer
+// loop, RHS panels two at a time, then the odd one; every LHS panel inside.
+// CHECK-LABEL: func @wide_rhs
+// CHECK:         scf.for %[[N1:.*]] = %{{.*}} to %{{.*}} step %c2
+// CHECK:           scf.for %[[M1:.*]] =
+// CHECK-COUNT-16:    vector.load
+// CHECK:             scf.for
+// CHECK-COUNT-16:      vector.fma
+// CHECK:         scf.for %[[M1:.*]] =
+// CHECK-COUNT-8:     vector.load
+// CHECK:           scf.for
+// CHECK-COUNT-8:     vector.fma
+func.func @wide_rhs(%lhs: memref<2x7x8x1xf32>, %rhs: memref<3x7x16x1xf32>, %out: memref<2x3x8x16xf32>) {
   linalg.mmt4d ins(%lhs, %rhs : memref<2x7x8x1xf32>, memref<3x7x16x1xf32>) outs(%out : memref<2x3x8x16xf32>)
   return
 }
