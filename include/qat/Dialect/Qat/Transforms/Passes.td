@@ -601,7 +601,7 @@ def StridedCopiesToLinalg : Pass<"qat-strided-copies-to-linalg"> {
 }
 
 def FoldMmt4dPacks : Pass<"qat-fold-mmt4d-packs"> {
-  let summary = "f32 mmt4d reads and writes unpacked tensors in place";
+  let summary = "Read and write unpadded f32 mmt4d operands in place";
   let description = [{
     For every f32 `linalg.mmt4d` on tensors: an operand packed without
     padding is the pack's source reshaped and transposed
@@ -754,8 +754,10 @@ def ConvToMmt4d : Pass<"qat-conv-to-mmt4d"> {
       `output += (im2col(image) . filter^T)^T`, M = N*OH*OW, K = C*KH*KW;
     - into the filter (weight gradient):
       `filter += g^T . im2col(image)`, M = F, K = N*OH*OW;
-    - into the image (input gradient): `cols = g . filter` in im2col layout,
-      K = F, then summed back onto the overlapping pixels (col2im).
+    - into the image (input gradient): `cols = filter^T . g` in a
+      transposed im2col layout `(c, kh, kw) x (n, oh, ow)`, K = F, then
+      summed back onto the overlapping pixels (col2im) along rows of `ow`,
+      each pixel's terms in `(kh, kw)` order.
 
     Any stride and dilation; padding is the producer's `tensor.pad`. Every
     product sums its K terms in order with fused multiply-adds, so results
