@@ -196,11 +196,7 @@ struct ConvToMmt4dPass : qat::impl::ConvToMmt4dBase<ConvToMmt4dPass> {
     bindDims(ctx, n, oh, ow, c, kh, kw);
     // Where image[n, c, oh*s + kh*d, ow*s + kw*d] is, over the im2col loops
     // (n, oh, ow, c, kh, kw).
-    AffineMap window =
-        AffineMap::get(6, 0,
-                       {n, c, oh * s.rows.stride + kh * s.rows.dilation,
-                        ow * s.cols.stride + kw * s.cols.dilation},
-                       ctx);
+    AffineMap window = pixelMap(s, n, c, oh, ow, kh, kw);
     auto permutation = [&](ArrayRef<unsigned> dims) {
       return AffineMap::getPermutationMap(dims, ctx);
     };
@@ -240,18 +236,24 @@ struct ConvToMmt4dPass : qat::impl::ConvToMmt4dBase<ConvToMmt4dPass> {
         product, SmallVector<ReassociationIndices>{{0, 1, 2}, {3, 4, 5}});
     // Loops (n, c, kh, kw, oh, ow): n and c are parallel; the others reduce
     // onto overlapping pixels, each pixel's terms in (kh, kw) order.
-    AffineExpr kh2, kw2, oh2, ow2;
-    bindDims(ctx, n, c, kh2, kw2, oh2, ow2);
-    AffineMap pixels =
-        AffineMap::get(6, 0,
-                       {n, c, oh2 * s.rows.stride + kh2 * s.rows.dilation,
-                        ow2 * s.cols.stride + kw2 * s.cols.dilation},
-                       ctx);
+    bindDims(ctx, n, c, kh, kw, oh, ow);
+    AffineMap pixels = pixelMap(s, n, c, oh, ow, kh, kw);
     using utils::IteratorType;
     SmallVector<IteratorType> iterators(6, IteratorType::reduction);
     iterators[0] = iterators[1] = IteratorType::parallel;
     return accumulate(b, loc, cols, permutation({1, 2, 3, 0, 4, 5}), image,
                       pixels, iterators);
+  }
+
+  /// image[n, c, oh*s + kh*d, ow*s + kw*d] over 6 loops bound to the
+  /// expressions.
+  static AffineMap pixelMap(const ConvShape &s, AffineExpr n, AffineExpr c,
+                            AffineExpr oh, AffineExpr ow, AffineExpr kh,
+                            AffineExpr kw) {
+    return AffineMap::get(6, 0,
+                          {n, c, oh * s.rows.stride + kh * s.rows.dilation,
+                           ow * s.cols.stride + kw * s.cols.dilation},
+                          n.getContext());
   }
 
   /// im2col: the image's windows as an (N*OH*OW) x (C*KH*KW) matrix.

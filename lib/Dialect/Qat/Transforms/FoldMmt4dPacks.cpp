@@ -31,24 +31,14 @@ using namespace mlir;
 
 namespace {
 
-/// Whether `pack` copies without padding: every tiled dimension of its
-/// source is a multiple of its tile.
-bool packsWithoutPadding(linalg::PackOp pack) {
-  ArrayRef<int64_t> source = pack.getSourceType().getShape();
+/// Whether a pack or unpack moves data without padding: every tiled
+/// dimension of the unpacked tensor (`unpacked`) is a multiple of its tile.
+template <typename PackOrUnPack>
+bool tilesWithoutPadding(PackOrUnPack op, ShapedType unpacked) {
   for (auto [dim, tile] :
-       llvm::zip_equal(pack.getInnerDimsPos(), pack.getStaticInnerTiles()))
-    if (ShapedType::isDynamic(source[dim]) || ShapedType::isDynamic(tile) ||
-        source[dim] % tile != 0)
-      return false;
-  return true;
-}
-
-bool unpacksWithoutPadding(linalg::UnPackOp unpack) {
-  ArrayRef<int64_t> dest = unpack.getDestType().getShape();
-  for (auto [dim, tile] :
-       llvm::zip_equal(unpack.getInnerDimsPos(), unpack.getStaticInnerTiles()))
-    if (ShapedType::isDynamic(dest[dim]) || ShapedType::isDynamic(tile) ||
-        dest[dim] % tile != 0)
+       llvm::zip_equal(op.getInnerDimsPos(), op.getStaticInnerTiles()))
+    if (ShapedType::isDynamic(unpacked.getDimSize(dim)) ||
+        ShapedType::isDynamic(tile) || unpacked.getDimSize(dim) % tile != 0)
       return false;
   return true;
 }
@@ -101,7 +91,8 @@ struct FoldMmt4dPacksPass : qat::impl::FoldMmt4dPacksBase<FoldMmt4dPacksPass> {
     bool changed = false;
     for (auto [index, input] : llvm::enumerate(inputs)) {
       auto pack = input.getDefiningOp<linalg::PackOp>();
-      if (!pack || !pack->hasOneUse() || !packsWithoutPadding(pack))
+      if (!pack || !pack->hasOneUse() ||
+          !tilesWithoutPadding(pack, pack.getSourceType()))
         continue;
       rewriter.setInsertionPoint(pack);
       FailureOr<linalg::LowerPackResult> lowered =
@@ -134,7 +125,8 @@ struct FoldMmt4dPacksPass : qat::impl::FoldMmt4dPacksBase<FoldMmt4dPacksPass> {
     auto unpack = result.hasOneUse()
                       ? dyn_cast<linalg::UnPackOp>(*result.getUsers().begin())
                       : linalg::UnPackOp();
-    if (fill && fill->hasOneUse() && unpack && unpacksWithoutPadding(unpack)) {
+    if (fill && fill->hasOneUse() && unpack &&
+        tilesWithoutPadding(unpack, unpack.getDestType())) {
       rewriter.setInsertionPoint(unpack);
       FailureOr<linalg::LowerUnPackOpResult> lowered = linalg::lowerUnPack(
           rewriter, unpack, /*lowerUnpadLikeWithExtractSlice=*/false);
