@@ -116,8 +116,9 @@ struct FoldMmt4dPacksPass : qat::impl::FoldMmt4dPacksBase<FoldMmt4dPacksPass> {
       changed = true;
     }
 
-    // The accumulator: a zero fill unpacked into a fresh tensor becomes a
-    // fill of the unpacked layout that the product writes in place.
+    // The accumulator: a fill (the products' zero) unpacked into a fresh
+    // tensor becomes the same fill of the unpacked layout, which the
+    // product then updates in place.
     Value init = op.getDpsInits()[0];
     Value result = op.getResult(0);
     linalg::TransposeOp resultTranspose;

@@ -610,9 +610,9 @@ def FoldMmt4dPacks : Pass<"qat-fold-mmt4d-packs"> {
     composed with the transpose, so no copy is made. The RHS does so only
     when its 16 lanes stay the source's contiguous dimension (a K-major
     matrix), as the microkernel loads them as one vector; the LHS is read
-    one element at a time and always does. Likewise a zero-filled
-    accumulator unpacked without padding becomes a zero fill of the
-    unpacked layout, written in place. The product becomes a
+    one element at a time and always does. Likewise a filled accumulator
+    (the products' zero) unpacked without padding becomes the same fill of
+    the unpacked layout, updated in place. The product becomes a
     `linalg.generic` with mmt4d's loops `(m1, n1, k1, m0, n0, k0)` and
     body, which `--qat-lower-mmt4d` lowers with the same microkernel, so
     every output still sums its K terms in the same order.
