@@ -2,6 +2,7 @@
 
     /usr/bin/python3 benchmarks/training-vs-pytorch.py [--steps 50] [--threads 2]
                                                        [--model small_cnn|mobilenet_v2]
+                                                       [--repeat 1]
 
 The training issue's models at batch 64, SGD with momentum and Nesterov, on
 the first images of Fashion-MNIST, both sides on --threads threads:
@@ -15,12 +16,15 @@ the first images of Fashion-MNIST, both sides on --threads threads:
 
 qat-train's figure is its own images/s over one epoch of `steps` batches
 (step calls plus batch assembly, without the JIT compile); PyTorch's is the
-same number of steps, timed the same way.
+same number of steps, timed the same way. With --repeat N the two sides
+alternate N times and the median ratio is printed as well: on a shared or
+virtual machine one run's ratio can move by 30%.
 """
 
 import argparse
 import csv
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,6 +41,8 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--steps", type=int, default=50)
 parser.add_argument("--threads", type=int, default=2)
 parser.add_argument("--model", choices=["small_cnn", "mobilenet_v2"], default="small_cnn")
+parser.add_argument("--repeat", type=int, default=1,
+                    help="alternate the two sides this many times; print the median ratio")
 args = parser.parse_args()
 batch = 64
 FUSE = {"small_cnn": [["conv1", "bn1", "relu1"], ["conv2", "bn2", "relu2"]],
@@ -82,11 +88,19 @@ def theirs(model):
     return batch * args.steps / (time.perf_counter() - start)
 
 
-rows = [("fp32", ours([]), theirs(fresh()), "PyTorch eager")]
+rows = [("fp32", lambda: ours([]), lambda: theirs(fresh()), "PyTorch eager")]
 if FUSE:
-    rows.append(("QAT", ours(["--qconfig", "per-tensor", "--fp-warmup-epochs", "0"]),
-                 theirs(models.qat_ready(fresh(), FUSE)), "PyTorch eager QAT"))
-for name, our_speed, their_speed, peer in rows:
-    print(f"{args.model} {name}, batch {batch}, {args.steps} steps, {args.threads} threads: "
-          f"qat-train {our_speed:.0f} images/s, {peer} {their_speed:.0f} images/s: "
-          f"ratio {our_speed / their_speed:.2f}")
+    rows.append(("QAT", lambda: ours(["--qconfig", "per-tensor", "--fp-warmup-epochs", "0"]),
+                 lambda: theirs(models.qat_ready(fresh(), FUSE)), "PyTorch eager QAT"))
+for name, our_run, their_run, peer in rows:
+    ratios = []
+    for _ in range(args.repeat):
+        our_speed, their_speed = our_run(), their_run()
+        ratios.append(our_speed / their_speed)
+        print(f"{args.model} {name}, batch {batch}, {args.steps} steps, {args.threads} threads: "
+              f"qat-train {our_speed:.0f} images/s, {peer} {their_speed:.0f} images/s: "
+              f"ratio {ratios[-1]:.2f}", flush=True)
+    if args.repeat > 1:
+        print(f"{args.model} {name}, {args.threads} threads: median ratio "
+              f"{statistics.median(ratios):.2f} over {args.repeat} alternations "
+              f"(min {min(ratios):.2f}, max {max(ratios):.2f})", flush=True)
