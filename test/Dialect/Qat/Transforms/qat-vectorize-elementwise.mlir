@@ -97,14 +97,14 @@ func.func @pack_copy(%in: memref<5x1x3x16xf32>, %out: memref<3x5x16x1xf32>, %v: 
 // A depthwise convolution with ow innermost: the reduction loops (kh, kw)
 // come right before the vector loop, so each output chunk stays in a
 // register through them (loaded once, stored once; each element still sums
-// kh, kw in order). The weight is loaded per (kh, kw) and broadcast, the
+// kh, kw in order). A row of 20 has one full chunk (at 0), then the tail. The weight is loaded per (kh, kw) and broadcast, the
 // input row starts at ow + kw (an affine.apply of the loops).
 // CHECK-LABEL: func.func @depthwise
 // CHECK-SAME:    (%[[X:.*]]: memref<2x4x22x22xf32>, %[[W:.*]]: memref<4x3x3xf32>, %[[Y:.*]]: memref<2x4x20x20xf32>)
 // CHECK:         scf.for %[[N:.*]] =
 // CHECK:           scf.for %[[C:.*]] =
 // CHECK:             scf.for %[[OH:.*]] =
-// CHECK:               scf.for %[[OW:.*]] =
+// CHECK:               %[[OW:c0_[0-9]+]] = arith.constant 0 : index
 // CHECK:                 %[[INIT:.*]] = vector.load %[[Y]][%[[N]], %[[C]], %[[OH]], %[[OW]]]
 // CHECK:                 %[[SUM:.*]] = scf.for %[[KH:.*]] = {{.*}} iter_args(%[[ACC_KH:.*]] = %[[INIT]]) -> (vector<16xf32>)
 // CHECK:                   scf.for %[[KW:.*]] = {{.*}} iter_args(%[[ACC:.*]] = %[[ACC_KH]]) -> (vector<16xf32>)
@@ -159,7 +159,7 @@ func.func @scatter(%dy: memref<2x4x20x20xf32>, %w: memref<4x3x3xf32>, %dx: memre
 // CHECK-LABEL: func.func @pool_index
 // CHECK-SAME:    (%[[X:.*]]: memref<2x4x8x40xf32>, %[[M:.*]]: memref<2x4x4x20xf32>, %[[W:.*]]: memref<2x2xf32>, %[[IDX:.*]]: memref<2x4x4x20xi32>, %[[NONE:.*]]: i32)
 // CHECK-COUNT-3: scf.for
-// CHECK:         scf.for %[[OW:.*]] =
+// CHECK:         %[[OW:c0_[0-9]+]] = arith.constant 0 : index
 // CHECK:           %[[FIRST:.*]] = vector.load %[[IDX]]
 // CHECK:           scf.for %[[KH:.*]] = {{.*}} iter_args
 // CHECK:             scf.for %[[KW:.*]] = {{.*}} iter_args(%[[ACC:.*]] = %{{.*}})
@@ -320,6 +320,32 @@ func.func @left_alone(%x: memref<2x16x16xf32>, %m: memref<2x16x16xi1>, %short: m
   ^bb0(%a: f32, %b: f32, %out: f32):
     %0 = arith.addf %a, %out : f32
     linalg.yield %0 : f32
+  }
+  return
+}
+
+// A sum over the batch into rows of 80 (batch norm's statistics): full
+// chunks four at a time, four independent accumulators through the
+// reduction loop (each reads 64 consecutive elements of a row per step),
+// then the fifth chunk alone; each element still sums n in order.
+// CHECK-LABEL: func.func @accumulate_four_chunks
+// CHECK-SAME:    (%[[X:.*]]: memref<8x3x80xf32>, %[[S:.*]]: memref<3x80xf32>)
+// CHECK:         scf.for %[[C:.*]] =
+// CHECK:           scf.for %[[W:.*]] = %{{.*}} to %{{.*}} step %c64
+// CHECK-COUNT-4:     vector.load %[[S]][%[[C]], %{{.*}}]
+// CHECK:             %{{.*}}:4 = scf.for %[[N:.*]] = {{.*}} iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK-COUNT-4:       arith.addf
+// CHECK:               scf.yield
+// CHECK-COUNT-4:     vector.store {{.*}}, %[[S]][%[[C]], %{{.*}}]
+// CHECK:           %[[LAST:.*]] = arith.constant 64 : index
+// CHECK:           vector.load %[[S]][%[[C]], %[[LAST]]]
+// CHECK:           scf.for {{.*}} -> (vector<16xf32>)
+// CHECK:           vector.store {{.*}}, %[[S]][%[[C]], %[[LAST]]]
+func.func @accumulate_four_chunks(%x: memref<8x3x80xf32>, %s: memref<3x80xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(c, n, w) -> (n, c, w)>, affine_map<(c, n, w) -> (c, w)>], iterator_types = ["parallel", "reduction", "parallel"]} ins(%x : memref<8x3x80xf32>) outs(%s : memref<3x80xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.addf %acc, %a : f32
+    linalg.yield %r : f32
   }
   return
 }
