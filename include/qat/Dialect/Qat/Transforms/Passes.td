@@ -486,7 +486,9 @@ def VectorizeElementwise : Pass<"qat-vectorize-elementwise"> {
     When the reduction loops come right before the vector loop (and no
     output is also an input), each output chunk stays in a register through
     them: one load and one store per chunk (the linear layer, depthwise
-    convolutions, pooling). Operands without the vector loop are loaded once
+    convolutions, pooling, batch-norm sums), four full chunks at a time so
+    that four independent sums overlap and each reduction step reads 64
+    consecutive elements. Operands without the vector loop are loaded once
     per row. Batch norm,
     activation masks, fake quantization, packing copies, the optimizer's
     update, depthwise convolutions and max pooling's forward then run in
@@ -682,9 +684,11 @@ def LowerMmt4d : Pass<"qat-lower-mmt4d"> {
     microkernel for any `isa`: per step along K one 16-lane RHS vector per
     panel, and per row a broadcast and one `vector.fma` per panel; two RHS
     panels at a time (`2 * M0` accumulators: 16 zmm registers with AVX-512),
-    an odd last panel alone. Each output sums its K terms in order.
-    Operands may be strided views whose tiles are contiguous (a thread's
-    slice of M1).
+    an odd last panel alone; the outer loop walks the larger operand's
+    panels, and a K longer than 256 runs in blocks of 256 steps over all
+    panels, so that each block is read from the cache. Each output sums its
+    K terms in order. Operands may be strided views whose tiles are
+    contiguous (a thread's slice of M1).
 
     Other `linalg.mmt4d` ops stay for the generic lowering to loops.
   }];
