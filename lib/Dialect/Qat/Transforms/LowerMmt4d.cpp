@@ -191,14 +191,16 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
           << isa << "' (avx512vnni, avxvnni or dotprod)";
       return signalPassFailure();
     }
-    SmallVector<linalg::GenericOp> transposed;
+    SmallVector<
+        std::pair<linalg::GenericOp, std::array<SmallVector<int64_t>, 3>>>
+        transposed;
     getOperation()->walk([&](linalg::GenericOp op) {
-      if (matchTransposedMmt4d(op))
-        transposed.push_back(op);
+      if (auto permutations = matchTransposedMmt4d(op))
+        transposed.push_back({op, std::move(*permutations)});
     });
-    for (linalg::GenericOp op : transposed) {
+    for (auto &[op, permutations] : transposed) {
       OpBuilder b(op);
-      rewriteAsMmt4d(b, op, *matchTransposedMmt4d(op));
+      rewriteAsMmt4d(b, op, permutations);
       op.erase();
     }
     SmallVector<std::pair<linalg::Mmt4DOp, Tiles>> ops, floatOps;
@@ -222,7 +224,8 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
   }
 
   /// for each block of kFloatDepthBlock steps along K:
-  ///   for m1, for n1 (two panels at a time, then one):
+  ///   for m1, for n1 (two panels at a time, then one; n1 outside m1 when
+  ///   the RHS is the larger operand):
   ///     acc[m0] = out[m1, n1, m0]
   ///     for k1 in the block:
   ///       acc[m0] = fma(broadcast(lhs[m1, k1, m0]), rhs[n1, k1], acc[m0])
@@ -279,49 +282,50 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
                                   out, ValueRange{m1, column, index(m0), zero});
     };
 
+    using LhsPanelBuilder = function_ref<void(OpBuilder &, Location, Value)>;
+    using RhsGroupBuilder =
+        function_ref<void(OpBuilder &, Location, Value, int64_t)>;
+    // Every LHS panel m1.
+    auto forEachLhsPanel = [&](OpBuilder &b, Location loc,
+                               LhsPanelBuilder build) {
+      scf::ForOp::create(b, loc, zero, index(tiles.m1), one, ValueRange{},
+                         [&](OpBuilder &b, Location loc, Value m1, ValueRange) {
+                           build(b, loc, m1);
+                           scf::YieldOp::create(b, loc);
+                         });
+    };
+    // Every RHS panel: pairs from n1, then the odd last one alone.
     int64_t pairs = tiles.n1 / 2;
-    // Every RHS panel (pairs, then the odd one) against LHS panel m1.
-    auto rhsPanels = [&](OpBuilder &b, Location loc, Value m1) {
+    auto forEachRhsGroup = [&](OpBuilder &b, Location loc,
+                               RhsGroupBuilder build) {
       if (pairs > 0)
         scf::ForOp::create(
             b, loc, zero, index(2 * pairs), index(2), ValueRange{},
             [&](OpBuilder &b, Location loc, Value n1, ValueRange) {
-              block(b, loc, m1, n1, 2);
+              build(b, loc, n1, 2);
               scf::YieldOp::create(b, loc);
             });
       if (tiles.n1 % 2)
-        block(b, loc, m1, index(tiles.n1 - 1), 1);
-    };
-    // Every LHS panel against RHS panels n1 (count of them).
-    auto lhsPanels = [&](OpBuilder &b, Location loc, Value n1, int64_t count) {
-      scf::ForOp::create(b, loc, zero, index(tiles.m1), one, ValueRange{},
-                         [&](OpBuilder &b, Location loc, Value m1, ValueRange) {
-                           block(b, loc, m1, n1, count);
-                           scf::YieldOp::create(b, loc);
-                         });
+        build(b, loc, index(tiles.n1 - 1), 1);
     };
     // The outer loop walks the larger operand once; the smaller one is
     // read again for each of its panels, from the cache.
     bool rhsIsLarger = tiles.n1 * kFloatLanes > tiles.m1 * tiles.m0;
     auto panels = [&](OpBuilder &b, Location loc) {
-      if (!rhsIsLarger) {
-        scf::ForOp::create(
-            b, loc, zero, index(tiles.m1), one, ValueRange{},
-            [&](OpBuilder &b, Location loc, Value m1, ValueRange) {
-              rhsPanels(b, loc, m1);
-              scf::YieldOp::create(b, loc);
+      if (rhsIsLarger)
+        forEachRhsGroup(
+            b, loc, [&](OpBuilder &b, Location loc, Value n1, int64_t count) {
+              forEachLhsPanel(b, loc,
+                              [&](OpBuilder &b, Location loc, Value m1) {
+                                block(b, loc, m1, n1, count);
+                              });
             });
-        return;
-      }
-      if (pairs > 0)
-        scf::ForOp::create(
-            b, loc, zero, index(2 * pairs), index(2), ValueRange{},
-            [&](OpBuilder &b, Location loc, Value n1, ValueRange) {
-              lhsPanels(b, loc, n1, 2);
-              scf::YieldOp::create(b, loc);
-            });
-      if (tiles.n1 % 2)
-        lhsPanels(b, loc, index(tiles.n1 - 1), 1);
+      else
+        forEachLhsPanel(b, loc, [&](OpBuilder &b, Location loc, Value m1) {
+          forEachRhsGroup(b, loc,
+                          [&](OpBuilder &b, Location loc, Value n1,
+                              int64_t count) { block(b, loc, m1, n1, count); });
+        });
     };
     if (tiles.k1 <= kFloatDepthBlock) {
       kBegin = zero;
