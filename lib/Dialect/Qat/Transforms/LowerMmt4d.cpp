@@ -11,12 +11,16 @@
 #include "qat/Dialect/Qat/Gradients/GradientUtils.h"
 #include "qat/Dialect/Qat/Transforms/Passes.h"
 
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace mlir::qat {
 #define GEN_PASS_DEF_LOWERMMT4D
@@ -121,6 +125,121 @@ std::optional<Tiles> matchFloatTiles(linalg::Mmt4DOp op) {
   return Tiles{l[0], r[0], l[1], l[2]};
 }
 
+/// The op before `op` in its block that may touch memory, skipping views,
+/// constants and index arithmetic.
+Operation *previousEffectfulOp(Operation *op) {
+  for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode())
+    if (!isMemoryEffectFree(prev))
+      return prev;
+  return nullptr;
+}
+
+/// Whether `a`, computed in one iteration of a parallel loop with
+/// induction variable `ivA`, is the value `b` computed in another loop's
+/// iteration `ivB` with the same induction value: the same value from
+/// outside, the induction variables themselves, or the same affine.apply.
+bool sameIndexOfIteration(Value a, Value b, Value ivA, Value ivB) {
+  if (a == b)
+    return a != ivA && b != ivB;
+  if (a == ivA && b == ivB)
+    return true;
+  auto applyA = a.getDefiningOp<affine::AffineApplyOp>();
+  auto applyB = b.getDefiningOp<affine::AffineApplyOp>();
+  if (!applyA || !applyB || applyA.getMap() != applyB.getMap())
+    return false;
+  return llvm::all_of_zip(
+      applyA.getOperands(), applyB.getOperands(),
+      [&](Value x, Value y) { return sameIndexOfIteration(x, y, ivA, ivB); });
+}
+
+/// Whether the subviews `a` (in iteration `ivA`) and `b` (in `ivB`) are
+/// the same slice of the same buffer.
+bool sameSliceOfIteration(Value a, Value b, Value ivA, Value ivB) {
+  auto viewA = a.getDefiningOp<memref::SubViewOp>();
+  auto viewB = b.getDefiningOp<memref::SubViewOp>();
+  if (!viewA || !viewB || viewA.getSource() != viewB.getSource() ||
+      viewA.getType() != viewB.getType() ||
+      viewA.getStaticOffsets() != viewB.getStaticOffsets() ||
+      viewA.getStaticSizes() != viewB.getStaticSizes() ||
+      viewA.getStaticStrides() != viewB.getStaticStrides() ||
+      !viewA.getSizes().empty() || !viewA.getStrides().empty() ||
+      !viewB.getSizes().empty() || !viewB.getStrides().empty())
+    return false;
+  return llvm::all_of_zip(
+      viewA.getOffsets(), viewB.getOffsets(),
+      [&](Value x, Value y) { return sameIndexOfIteration(x, y, ivA, ivB); });
+}
+
+/// A one-dimensional scf.parallel whose body touches memory only through
+/// `op` (views and index arithmetic aside).
+scf::ParallelOp parallelAround(Operation *op) {
+  auto loop = dyn_cast<scf::ParallelOp>(op->getParentOp());
+  if (!loop || loop.getNumLoops() != 1 || loop.getNumReductions() != 0)
+    return nullptr;
+  for (Operation &other : loop.getBody()->without_terminator())
+    if (&other != op && !isMemoryEffectFree(&other))
+      return nullptr;
+  return loop;
+}
+
+/// The linalg.fill of +0.0 that does nothing but zero `product`'s
+/// accumulator: the memory op right before it on the same buffer, or,
+/// both split over threads, the loop right before its loop filling the
+/// same slice per thread. The microkernel then starts its accumulators
+/// from zero (fma(a, b, +0.0) is what it computed after the fill) and
+/// the fill's pass over memory goes.
+linalg::FillOp zeroFillOfAccumulator(linalg::Mmt4DOp product) {
+  Value out = product.getDpsInits()[0];
+  // --qat-fold-mmt4d-packs' products: the fill is of the untransposed
+  // buffer, the same elements.
+  if (auto view = out.getDefiningOp<memref::TransposeOp>())
+    out = view.getIn();
+  auto isZeroFill = [](Operation *op) -> linalg::FillOp {
+    auto fill = dyn_cast_or_null<linalg::FillOp>(op);
+    if (fill && fill.hasPureBufferSemantics() &&
+        matchPattern(fill.getInputs()[0], m_PosZeroFloat()))
+      return fill;
+    return nullptr;
+  };
+  if (linalg::FillOp fill = isZeroFill(previousEffectfulOp(product)))
+    return fill.getOutputs()[0] == out ? fill : nullptr;
+
+  scf::ParallelOp loop = parallelAround(product);
+  if (!loop)
+    return nullptr;
+  auto fillLoop = dyn_cast_or_null<scf::ParallelOp>(previousEffectfulOp(loop));
+  auto sameBound = [](Value a, Value b) {
+    return isEqualConstantIntOrValue(getAsOpFoldResult(a),
+                                     getAsOpFoldResult(b));
+  };
+  if (!fillLoop || fillLoop.getNumLoops() != 1 ||
+      fillLoop.getNumReductions() != 0 ||
+      !sameBound(fillLoop.getLowerBound()[0], loop.getLowerBound()[0]) ||
+      !sameBound(fillLoop.getUpperBound()[0], loop.getUpperBound()[0]) ||
+      !sameBound(fillLoop.getStep()[0], loop.getStep()[0]))
+    return nullptr;
+  linalg::FillOp fill;
+  for (Operation &op : fillLoop.getBody()->without_terminator())
+    if (!isMemoryEffectFree(&op) && (fill || !(fill = isZeroFill(&op))))
+      return nullptr;
+  if (!fill || !sameSliceOfIteration(fill.getOutputs()[0], out,
+                                     fillLoop.getInductionVars()[0],
+                                     loop.getInductionVars()[0]))
+    return nullptr;
+  return fill;
+}
+
+/// Erases `fill`, and the loop around it when nothing else is left there.
+void eraseFill(linalg::FillOp fill) {
+  Operation *parent = fill->getParentOp();
+  fill.erase();
+  auto loop = dyn_cast<scf::ParallelOp>(parent);
+  if (loop &&
+      llvm::all_of(loop.getBody()->without_terminator(),
+                   [](Operation &op) { return isMemoryEffectFree(&op); }))
+    loop.erase();
+}
+
 /// The loops of mmt4d, (m1, n1, k1, m0, n0, k0), that index each operand,
 /// in the order of its dimensions.
 constexpr std::array<std::array<unsigned, 4>, 3> kMmt4dOperandLoops = {{
@@ -217,8 +336,11 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
       op.erase();
     }
     for (auto [op, tiles] : floatOps) {
+      linalg::FillOp fill = zeroFillOfAccumulator(op);
+      if (fill)
+        eraseFill(fill);
       OpBuilder b(op);
-      lowerToFmas(b, op, tiles);
+      lowerToFmas(b, op, tiles, /*fromZero=*/static_cast<bool>(fill));
       op.erase();
     }
   }
@@ -226,13 +348,14 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
   /// for each block of kFloatDepthBlock steps along K:
   ///   for m1, for n1 (two panels at a time, then one; n1 outside m1 when
   ///   the RHS is the larger operand):
-  ///     acc[m0] = out[m1, n1, m0]
+  ///     acc[m0] = out[m1, n1, m0] (0 in the first block `fromZero`)
   ///     for k1 in the block:
   ///       acc[m0] = fma(broadcast(lhs[m1, k1, m0]), rhs[n1, k1], acc[m0])
   ///     out[m1, n1, m0] = acc[m0]
   /// Each output sums K in order, one fused multiply-add per term; the
   /// blocks only split where the sum goes through memory.
-  static void lowerToFmas(OpBuilder &b, linalg::Mmt4DOp op, Tiles tiles) {
+  static void lowerToFmas(OpBuilder &b, linalg::Mmt4DOp op, Tiles tiles,
+                          bool fromZero) {
     Location loc = op.getLoc();
     auto lanes = VectorType::get({kFloatLanes}, b.getF32Type());
     auto index = [&](int64_t v) -> Value {
@@ -246,8 +369,11 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
     Value zero = index(0), one = index(1);
 
     // `panels` adjacent RHS panels from n1 on: panels * M0 accumulators,
-    // over K from kBegin to kEnd.
+    // over K from kBegin to kEnd, starting from zero or from `out`.
     Value kBegin, kEnd;
+    bool blockFromZero = false;
+    Value zeros =
+        arith::ConstantOp::create(b, loc, lanes, b.getZeroAttr(lanes));
     auto block = [&](OpBuilder &b, Location loc, Value m1, Value n1,
                      int64_t panels) {
       SmallVector<Value> columns{n1};
@@ -256,8 +382,11 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
       SmallVector<Value> init;
       for (Value column : columns)
         for (int64_t m0 = 0; m0 < tiles.m0; ++m0)
-          init.push_back(vector::LoadOp::create(
-              b, loc, lanes, out, ValueRange{m1, column, index(m0), zero}));
+          init.push_back(blockFromZero
+                             ? zeros
+                             : vector::LoadOp::create(
+                                   b, loc, lanes, out,
+                                   ValueRange{m1, column, index(m0), zero}));
       auto loop = scf::ForOp::create(
           b, loc, kBegin, kEnd, one, init,
           [&](OpBuilder &b, Location loc, Value k1, ValueRange accs) {
@@ -327,17 +456,23 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
                               int64_t count) { block(b, loc, m1, n1, count); });
         });
     };
-    if (tiles.k1 <= kFloatDepthBlock) {
-      kBegin = zero;
-      kEnd = index(tiles.k1);
-      panels(b, loc);
-      return;
-    }
     // A long K (a weight gradient's N*OH*OW) in blocks: each block of both
-    // operands is read from the cache by every panel, not from memory.
+    // operands is read from the cache by every panel, not from memory. The
+    // first block is apart when it starts from zero.
+    int64_t firstBlock = 0;
+    if (fromZero || tiles.k1 <= kFloatDepthBlock) {
+      kBegin = zero;
+      kEnd = index(std::min(tiles.k1, kFloatDepthBlock));
+      blockFromZero = fromZero;
+      panels(b, loc);
+      blockFromZero = false;
+      firstBlock = kFloatDepthBlock;
+    }
+    if (tiles.k1 <= firstBlock)
+      return;
     scf::ForOp::create(
-        b, loc, zero, index(tiles.k1), index(kFloatDepthBlock), ValueRange{},
-        [&](OpBuilder &b, Location loc, Value k, ValueRange) {
+        b, loc, index(firstBlock), index(tiles.k1), index(kFloatDepthBlock),
+        ValueRange{}, [&](OpBuilder &b, Location loc, Value k, ValueRange) {
           kBegin = k;
           kEnd = arith::MinSIOp::create(
               b, loc, arith::AddIOp::create(b, loc, k, index(kFloatDepthBlock)),

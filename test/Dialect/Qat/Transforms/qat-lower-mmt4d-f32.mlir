@@ -125,3 +125,142 @@ func.func @long_k(%lhs: memref<2x600x8x1xf32>, %rhs: memref<2x600x16x1xf32>, %ou
   linalg.mmt4d ins(%lhs, %rhs : memref<2x600x8x1xf32>, memref<2x600x16x1xf32>) outs(%out : memref<2x2x8x16xf32>)
   return
 }
+
+// An accumulator zero-filled just before the product: the fill goes and
+// the accumulators start from +0.0 in registers (what the loads of the
+// fill's zeros gave: the same sums).
+// CHECK-LABEL: func @zero_filled_accumulator
+// CHECK-SAME:    (%{{.*}}: memref<8x7x8x1xf32>, %{{.*}}: memref<3x7x16x1xf32>, %[[OUT:.*]]: memref<8x3x8x16xf32>)
+// CHECK-NOT:     linalg.fill
+// CHECK:         %[[ZEROS:.*]] = arith.constant dense<0.000000e+00> : vector<16xf32>
+// CHECK-NOT:     vector.load %[[OUT]]
+// CHECK:         scf.for {{.*}} iter_args(%{{.*}} = %[[ZEROS]], %{{.*}} = %[[ZEROS]],
+// CHECK:           vector.fma
+// CHECK:         vector.store %{{.*}}, %[[OUT]]
+// CHECK-NOT:     vector.load %[[OUT]]
+// CHECK:         return
+func.func @zero_filled_accumulator(%lhs: memref<8x7x8x1xf32>, %rhs: memref<3x7x16x1xf32>, %out: memref<8x3x8x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%out : memref<8x3x8x16xf32>)
+  %c = arith.constant 1 : index
+  linalg.mmt4d ins(%lhs, %rhs : memref<8x7x8x1xf32>, memref<3x7x16x1xf32>) outs(%out : memref<8x3x8x16xf32>)
+  return
+}
+
+// Over a long K, the first block starts from zero and the blocks after it
+// from memory.
+// CHECK-LABEL: func @zero_filled_long_k
+// CHECK-SAME:    (%{{.*}}: memref<2x600x8x1xf32>, %{{.*}}: memref<2x600x16x1xf32>, %[[OUT:.*]]: memref<2x2x8x16xf32>)
+// CHECK-NOT:     linalg.fill
+// CHECK-DAG:     %[[C256:.*]] = arith.constant 256 : index
+// CHECK-DAG:     %[[ZEROS:.*]] = arith.constant dense<0.000000e+00> : vector<16xf32>
+// CHECK:         scf.for %{{.*}} = %{{.*}} to %[[C256]] step %{{.*}} iter_args(%{{.*}} = %[[ZEROS]],
+// CHECK:         scf.for %{{.*}} = %c256{{(_[0-9]+)?}} to %c600{{(_[0-9]+)?}} step %c256{{(_[0-9]+)?}} {
+// CHECK:           vector.load %[[OUT]]
+func.func @zero_filled_long_k(%lhs: memref<2x600x8x1xf32>, %rhs: memref<2x600x16x1xf32>, %out: memref<2x2x8x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%out : memref<2x2x8x16xf32>)
+  linalg.mmt4d ins(%lhs, %rhs : memref<2x600x8x1xf32>, memref<2x600x16x1xf32>) outs(%out : memref<2x2x8x16xf32>)
+  return
+}
+
+// Split over threads (--qat-parallelize-kernels), the fill's loop and the
+// product's loop cover the same slice per iteration: the fill's loop goes.
+#half = affine_map<(d0) -> (d0 * 4)>
+// CHECK-LABEL: func @zero_filled_per_thread
+// CHECK:         scf.parallel
+// CHECK-NOT:       linalg.fill
+// CHECK:           arith.constant dense<0.000000e+00> : vector<16xf32>
+// CHECK-NOT:     scf.parallel
+func.func @zero_filled_per_thread(%lhs: memref<8x7x8x1xf32>, %rhs: memref<3x7x16x1xf32>, %out: memref<8x3x8x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  scf.parallel (%i) = (%c0) to (%c2) step (%c1) {
+    %m = affine.apply #half(%i)
+    %o = memref.subview %out[%m, 0, 0, 0] [4, 3, 8, 16] [1, 1, 1, 1] : memref<8x3x8x16xf32> to memref<4x3x8x16xf32, strided<[384, 128, 16, 1], offset: ?>>
+    linalg.fill ins(%zero : f32) outs(%o : memref<4x3x8x16xf32, strided<[384, 128, 16, 1], offset: ?>>)
+    scf.reduce
+  }
+  %c0_0 = arith.constant 0 : index
+  %c2_0 = arith.constant 2 : index
+  scf.parallel (%i) = (%c0_0) to (%c2_0) step (%c1) {
+    %m = affine.apply #half(%i)
+    %l = memref.subview %lhs[%m, 0, 0, 0] [4, 7, 8, 1] [1, 1, 1, 1] : memref<8x7x8x1xf32> to memref<4x7x8x1xf32, strided<[56, 8, 1, 1], offset: ?>>
+    %o = memref.subview %out[%m, 0, 0, 0] [4, 3, 8, 16] [1, 1, 1, 1] : memref<8x3x8x16xf32> to memref<4x3x8x16xf32, strided<[384, 128, 16, 1], offset: ?>>
+    linalg.mmt4d ins(%l, %rhs : memref<4x7x8x1xf32, strided<[56, 8, 1, 1], offset: ?>>, memref<3x7x16x1xf32>) outs(%o : memref<4x3x8x16xf32, strided<[384, 128, 16, 1], offset: ?>>)
+    scf.reduce
+  }
+  return
+}
+
+// The fill stays where the accumulator starts from anything else: another
+// slice per iteration, another value, or a read of the zeros in between.
+// CHECK-LABEL: func @other_slice_per_thread
+// CHECK:         scf.parallel
+// CHECK:           linalg.fill
+// CHECK:         scf.parallel
+// CHECK:           vector.load
+func.func @other_slice_per_thread(%lhs: memref<8x7x8x1xf32>, %rhs: memref<3x7x16x1xf32>, %out: memref<8x3x8x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  scf.parallel (%i) = (%c0) to (%c2) step (%c1) {
+    %m = affine.apply #half(%i)
+    %o = memref.subview %out[%m, 0, 0, 0] [4, 3, 8, 16] [1, 1, 1, 1] : memref<8x3x8x16xf32> to memref<4x3x8x16xf32, strided<[384, 128, 16, 1], offset: ?>>
+    linalg.fill ins(%zero : f32) outs(%o : memref<4x3x8x16xf32, strided<[384, 128, 16, 1], offset: ?>>)
+    scf.reduce
+  }
+  scf.parallel (%i) = (%c0) to (%c2) step (%c1) {
+    %m = affine.apply #half(%i)
+    %flipped = arith.subi %c1, %i : index
+    %n = affine.apply #half(%flipped)
+    %l = memref.subview %lhs[%m, 0, 0, 0] [4, 7, 8, 1] [1, 1, 1, 1] : memref<8x7x8x1xf32> to memref<4x7x8x1xf32, strided<[56, 8, 1, 1], offset: ?>>
+    %o = memref.subview %out[%n, 0, 0, 0] [4, 3, 8, 16] [1, 1, 1, 1] : memref<8x3x8x16xf32> to memref<4x3x8x16xf32, strided<[384, 128, 16, 1], offset: ?>>
+    linalg.mmt4d ins(%l, %rhs : memref<4x7x8x1xf32, strided<[56, 8, 1, 1], offset: ?>>, memref<3x7x16x1xf32>) outs(%o : memref<4x3x8x16xf32, strided<[384, 128, 16, 1], offset: ?>>)
+    scf.reduce
+  }
+  return
+}
+
+// CHECK-LABEL: func @nonzero_fill
+// CHECK:         linalg.fill
+// CHECK:         vector.load
+func.func @nonzero_fill(%lhs: memref<8x7x8x1xf32>, %rhs: memref<3x7x16x1xf32>, %out: memref<8x3x8x16xf32>) {
+  %one = arith.constant 1.0 : f32
+  linalg.fill ins(%one : f32) outs(%out : memref<8x3x8x16xf32>)
+  linalg.mmt4d ins(%lhs, %rhs : memref<8x7x8x1xf32>, memref<3x7x16x1xf32>) outs(%out : memref<8x3x8x16xf32>)
+  return
+}
+
+// CHECK-LABEL: func @zeros_read_in_between
+// CHECK:         linalg.fill
+// CHECK:         memref.copy
+// CHECK:         vector.load
+func.func @zeros_read_in_between(%lhs: memref<8x7x8x1xf32>, %rhs: memref<3x7x16x1xf32>, %out: memref<8x3x8x16xf32>, %copy: memref<8x3x8x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%out : memref<8x3x8x16xf32>)
+  memref.copy %out, %copy : memref<8x3x8x16xf32> to memref<8x3x8x16xf32>
+  linalg.mmt4d ins(%lhs, %rhs : memref<8x7x8x1xf32>, memref<3x7x16x1xf32>) outs(%out : memref<8x3x8x16xf32>)
+  return
+}
+
+// A product of --qat-fold-mmt4d-packs reads its accumulator through a
+// transposed view of the filled buffer: the same elements.
+// CHECK-LABEL: func @zero_filled_transposed
+// CHECK-NOT:     linalg.fill
+// CHECK:         arith.constant dense<0.000000e+00> : vector<16xf32>
+// CHECK-NOT:     linalg.generic
+func.func @zero_filled_transposed(%lhs: memref<2x8x7x1xf32>, %rhs: memref<7x1x3x16xf32>, %out: memref<2x8x3x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%out : memref<2x8x3x16xf32>)
+  linalg.generic {indexing_maps = [#lhs_rows, #rhs_k_major, #out_rows], iterator_types = ["parallel", "parallel", "reduction", "parallel", "parallel", "reduction"]} ins(%lhs, %rhs : memref<2x8x7x1xf32>, memref<7x1x3x16xf32>) outs(%out : memref<2x8x3x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
