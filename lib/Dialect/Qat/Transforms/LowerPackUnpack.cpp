@@ -22,6 +22,33 @@ using namespace mlir;
 
 namespace {
 
+/// Replaces a transpose that moves only unit dimensions (a pack whose
+/// outer or inner tile count is 1, like the 9 im2col columns of a 3x3
+/// single-channel convolution padded to one panel of 16) by the reshape it
+/// is: the elements keep their order in memory, so no copy is needed.
+void replaceUnitDimTranspose(RewriterBase &rewriter,
+                             linalg::TransposeOp transpose) {
+  auto input = cast<RankedTensorType>(transpose.getInput().getType());
+  auto result = cast<RankedTensorType>(transpose.getResult()[0].getType());
+  if (!input.hasStaticShape())
+    return;
+  SmallVector<int64_t> order;
+  for (int64_t dim : transpose.getPermutation())
+    if (input.getDimSize(dim) != 1)
+      order.push_back(dim);
+  if (!llvm::is_sorted(order))
+    return;
+  SmallVector<ReassociationIndices> all(1);
+  for (int64_t dim = 0; dim < input.getRank(); ++dim)
+    all[0].push_back(dim);
+  rewriter.setInsertionPoint(transpose);
+  Location loc = transpose.getLoc();
+  Value flat =
+      tensor::CollapseShapeOp::create(rewriter, loc, transpose.getInput(), all);
+  rewriter.replaceOpWithNewOp<tensor::ExpandShapeOp>(transpose, result, flat,
+                                                     all);
+}
+
 struct LowerPackUnpackPass
     : qat::impl::LowerPackUnpackBase<LowerPackUnpackPass> {
   void runOnOperation() override {
@@ -36,17 +63,25 @@ struct LowerPackUnpackPass
     IRRewriter rewriter(&getContext());
     for (linalg::PackOp pack : packs) {
       rewriter.setInsertionPoint(pack);
-      if (failed(linalg::lowerPack(rewriter, pack))) {
+      FailureOr<linalg::LowerPackResult> lowered =
+          linalg::lowerPack(rewriter, pack);
+      if (failed(lowered)) {
         pack.emitError("--qat-lower-pack-unpack: cannot lower this pack");
         return signalPassFailure();
       }
+      if (lowered->transposeOp)
+        replaceUnitDimTranspose(rewriter, lowered->transposeOp);
     }
     for (linalg::UnPackOp unpack : unpacks) {
       rewriter.setInsertionPoint(unpack);
-      if (failed(linalg::lowerUnPack(rewriter, unpack))) {
+      FailureOr<linalg::LowerUnPackOpResult> lowered =
+          linalg::lowerUnPack(rewriter, unpack);
+      if (failed(lowered)) {
         unpack.emitError("--qat-lower-pack-unpack: cannot lower this unpack");
         return signalPassFailure();
       }
+      if (lowered->transposeOp)
+        replaceUnitDimTranspose(rewriter, lowered->transposeOp);
     }
     // lowerUnPack copies its result into the unpack's destination, which is
     // a fresh tensor.empty here: that copy is the value it copies, and kept
