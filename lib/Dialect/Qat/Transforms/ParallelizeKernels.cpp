@@ -22,6 +22,30 @@ using namespace mlir::qat;
 
 namespace {
 
+/// `pad` as a fill of the padded tensor and a copy of the source into its
+/// interior: two linalg ops that can be split over threads.
+void splitPad(RewriterBase &rewriter, tensor::PadOp pad) {
+  Location loc = pad.getLoc();
+  RankedTensorType type = pad.getResultType();
+  rewriter.setInsertionPoint(pad);
+  Value empty = tensor::EmptyOp::create(rewriter, loc, type.getShape(),
+                                        type.getElementType());
+  Value filled = linalg::FillOp::create(rewriter, loc,
+                                        pad.getConstantPaddingValue(), empty)
+                     .getResult(0);
+  SmallVector<OpFoldResult> sizes =
+      tensor::getMixedSizes(rewriter, loc, pad.getSource());
+  SmallVector<OpFoldResult> strides(type.getRank(), rewriter.getIndexAttr(1));
+  SmallVector<OpFoldResult> offsets = pad.getMixedLowPad();
+  Value interior = tensor::ExtractSliceOp::create(rewriter, loc, filled,
+                                                  offsets, sizes, strides);
+  Value copied =
+      linalg::CopyOp::create(rewriter, loc, pad.getSource(), interior)
+          .getResult(0);
+  rewriter.replaceOpWithNewOp<tensor::InsertSliceOp>(pad, copied, filled,
+                                                     offsets, sizes, strides);
+}
+
 struct ParallelizeKernelsPass
     : qat::impl::ParallelizeKernelsBase<ParallelizeKernelsPass> {
   using Base::Base;
@@ -29,12 +53,23 @@ struct ParallelizeKernelsPass
   void runOnOperation() override {
     if (threads < 2)
       return;
+    IRRewriter rewriter(&getContext());
+    SmallVector<tensor::PadOp> pads;
+    getOperation()->walk([&](tensor::PadOp pad) {
+      if (pad.getResultType().hasStaticShape() &&
+          pad.getResultType().getNumElements() >= minIterations &&
+          pad.getConstantPaddingValue() && !pad.getNofold() &&
+          !pad->getParentOfType<scf::ForallOp>())
+        pads.push_back(pad);
+    });
+    for (tensor::PadOp pad : pads)
+      splitPad(rewriter, pad);
+
     SmallVector<linalg::LinalgOp> candidates;
     getOperation()->walk([&](linalg::LinalgOp op) {
       if (op.hasPureTensorSemantics() && !op->getParentOfType<scf::ForallOp>())
         candidates.push_back(op);
     });
-    IRRewriter rewriter(&getContext());
     for (linalg::LinalgOp op : candidates) {
       SmallVector<int64_t> ranges = op.getStaticLoopRanges();
       if (llvm::any_of(ranges, ShapedType::isDynamic))
