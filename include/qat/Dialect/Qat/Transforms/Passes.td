@@ -399,13 +399,20 @@ def ParallelizeKernels : Pass<"qat-parallelize-kernels"> {
     reductions stay whole inside each tile, so results do not depend on the
     number of threads: every element is computed by the same sequence of
     operations.
+
+    A `tensor.pad` of a constant that large (a convolution's input, a
+    GEMM operand padded to whole tiles) first becomes a `linalg.fill` of
+    the padded tensor and a `linalg.copy` into its interior, which are
+    then split like the rest; bufferized whole, it would fill and copy on
+    one thread.
   }];
   let options = [
     Option<"threads", "threads", "unsigned", "2", "Tiles per op">,
     Option<"minIterations", "min-iterations", "int64_t", "4096",
            "Smaller ops stay sequential">
   ];
-  let dependentDialects = ["::mlir::scf::SCFDialect",
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::scf::SCFDialect",
                            "::mlir::tensor::TensorDialect"];
 }
 
@@ -637,7 +644,9 @@ def LowerPackUnpack : Pass<"qat-lower-pack-unpack"> {
     `tensor.collapse_shape` + `tensor.extract_slice` (upstream's
     `lowerPack`/`lowerUnPack`), which bufferize and lower to loops; an
     unpack into a fresh `tensor.empty` yields the unpacked slice itself
-    rather than a copy of it into that tensor. Packing
+    rather than a copy of it into that tensor, and a transpose that moves
+    only dimensions of size 1 (a single tile along a dimension) becomes the
+    reshape it is, with no copy. Packing
     is how int8 matrix products reach the data-tiled `linalg.mmt4d` form
     that `--qat-lower-mmt4d` turns into dot-product microkernels.
   }];
@@ -689,6 +698,13 @@ def LowerMmt4d : Pass<"qat-lower-mmt4d"> {
     panels, so that each block is read from the cache. Each output sums its
     K terms in order. Operands may be strided views whose tiles are
     contiguous (a thread's slice of M1).
+
+    A `linalg.fill` of `+0.0` that only initializes such a product's
+    accumulator (the memory op right before it on the same buffer, or,
+    both split over threads, the loop right before its loop, filling the
+    same slice in each iteration) is erased, and the first block of K
+    starts its accumulators from zero in registers instead of loading
+    them: the same sums, one pass over the output less.
 
     Other `linalg.mmt4d` ops stay for the generic lowering to loops.
   }];
