@@ -30,9 +30,12 @@ void splitPad(RewriterBase &rewriter, tensor::PadOp pad) {
   rewriter.setInsertionPoint(pad);
   Value empty = tensor::EmptyOp::create(rewriter, loc, type.getShape(),
                                         type.getElementType());
-  Value filled = linalg::FillOp::create(rewriter, loc,
-                                        pad.getConstantPaddingValue(), empty)
-                     .getResult(0);
+  // A constant yielded from inside the pad's region is copied out of it.
+  Value padding = pad.getConstantPaddingValue();
+  if (pad.getRegion().isAncestor(padding.getParentRegion()))
+    padding = rewriter.clone(*padding.getDefiningOp())->getResult(0);
+  Value filled =
+      linalg::FillOp::create(rewriter, loc, padding, empty).getResult(0);
   SmallVector<OpFoldResult> sizes =
       tensor::getMixedSizes(rewriter, loc, pad.getSource());
   SmallVector<OpFoldResult> strides(type.getRank(), rewriter.getIndexAttr(1));

@@ -70,6 +70,20 @@ func.func @pad(%x: tensor<64x16x14x14xf32>) -> tensor<64x16x16x16xf32> {
   return %padded : tensor<64x16x16x16xf32>
 }
 
+// A padding constant defined inside the pad's region is copied out of it.
+// CHECK-LABEL: func.func @pad_constant_inside
+// CHECK:         %[[PADDING:.*]] = arith.constant 1.000000e+00 : f32
+// CHECK:         scf.forall
+// CHECK:           linalg.fill ins(%[[PADDING]] : f32)
+func.func @pad_constant_inside(%x: tensor<64x16x14x14xf32>) -> tensor<64x16x16x16xf32> {
+  %padded = tensor.pad %x low[0, 0, 1, 1] high[0, 0, 1, 1] {
+  ^bb0(%n: index, %c: index, %h: index, %w: index):
+    %one = arith.constant 1.0 : f32
+    tensor.yield %one : f32
+  } : tensor<64x16x14x14xf32> to tensor<64x16x16x16xf32>
+  return %padded : tensor<64x16x16x16xf32>
+}
+
 // Small pads, and pads of values that depend on the position, stay.
 // CHECK-LABEL: func.func @pads_that_stay
 // CHECK:         tensor.pad
