@@ -46,6 +46,8 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
   pm.addPass(createLowerPackUnpack());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  // Unpacked accumulators are added as a constant, not read from a fill.
+  pm.addPass(createFoldFillReads());
   // After CSE: a fill per accumulator, not a copy of one shared fill.
   pm.addPass(createDuplicateFills());
   if (parallel) {

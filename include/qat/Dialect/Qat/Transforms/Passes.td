@@ -376,6 +376,22 @@ def StatAssist : Pass<"qat-stat-assist", "::mlir::ModuleOp"> {
   ];
 }
 
+def FoldFillReads : Pass<"qat-fold-fill-reads"> {
+  let summary = "Elementwise ops read a filled destination's constant, not the fill";
+  let description = [{
+    A `linalg.generic` on tensors with only parallel loops and a permutation
+    as its output's map reads each element of its destination once, before
+    writing it. Where that destination is a `linalg.fill` of a constant, the
+    body uses the constant instead of the element, and the destination
+    becomes the fill's own (a `tensor.empty`); a fill left without uses
+    goes. The values are the same bits (a `+0.0` accumulator added to a
+    `-0.0` still gives `+0.0`), one pass over memory less: a product whose
+    `--qat-fold-mmt4d-packs` accumulator moved to the unpacked layout is
+    unpacked as `0.0 + x`, with no zero-filled buffer.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def DuplicateFills : Pass<"qat-duplicate-fills"> {
   let summary = "Give each destination of a tensor fill its own fill";
   let description = [{
