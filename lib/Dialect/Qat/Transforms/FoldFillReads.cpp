@@ -14,6 +14,7 @@
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/Matchers.h"
+#include "llvm/ADT/SetVector.h"
 
 namespace mlir::qat {
 #define GEN_PASS_DEF_FOLDFILLREADS
@@ -26,7 +27,8 @@ namespace {
 
 struct FoldFillReadsPass : qat::impl::FoldFillReadsBase<FoldFillReadsPass> {
   void runOnOperation() override {
-    SmallVector<linalg::FillOp> folded;
+    // A fill (CSE'd) may be the destination of several ops: erased once.
+    llvm::SetVector<Operation *> folded;
     getOperation()->walk([&](linalg::GenericOp op) {
       // Each destination element is read once, before it is written, only
       // without reductions and with one iteration per element.
@@ -47,12 +49,12 @@ struct FoldFillReadsPass : qat::impl::FoldFillReadsBase<FoldFillReadsPass> {
           element.replaceAllUsesWith(constant->getResult(0));
         }
         init.set(fill.getOutputs()[0]);
-        folded.push_back(fill);
+        folded.insert(fill);
       }
     });
-    for (linalg::FillOp fill : folded)
+    for (Operation *fill : folded)
       if (fill->use_empty())
-        fill.erase();
+        fill->erase();
   }
 };
 

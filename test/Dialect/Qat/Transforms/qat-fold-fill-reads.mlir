@@ -76,3 +76,27 @@ func.func @left_alone(%x: tensor<8x4xf32>, %y: tensor<8xf32>, %v: f32) -> (tenso
   } -> tensor<8xf32>
   return %sum, %scaled : tensor<8xf32>, tensor<8xf32>
 }
+
+// One fill (as CSE leaves it) read by two ops: both read the constant and
+// the fill goes once.
+// CHECK-LABEL: func.func @shared_fill
+// CHECK-NOT:     linalg.fill
+// CHECK-COUNT-2: arith.constant 2.000000e+00 : f32
+// CHECK-NOT:     linalg.fill
+// CHECK:         return
+func.func @shared_fill(%x: tensor<8xf32>, %y: tensor<8xf32>) -> (tensor<8xf32>, tensor<8xf32>) {
+  %two = arith.constant 2.0 : f32
+  %empty = tensor.empty() : tensor<8xf32>
+  %fill = linalg.fill ins(%two : f32) outs(%empty : tensor<8xf32>) -> tensor<8xf32>
+  %a = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel"]} ins(%x : tensor<8xf32>) outs(%fill : tensor<8xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %m = arith.mulf %acc, %in : f32
+    linalg.yield %m : f32
+  } -> tensor<8xf32>
+  %b = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel"]} ins(%y : tensor<8xf32>) outs(%fill : tensor<8xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %m = arith.addf %acc, %in : f32
+    linalg.yield %m : f32
+  } -> tensor<8xf32>
+  return %a, %b : tensor<8xf32>, tensor<8xf32>
+}
