@@ -9,7 +9,8 @@ build=${QAT_BUILD_DIR:-$root/build}
 packages=(
   cmake ninja-build g++ git ccache
   clang-22 lld-22 llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
-  python3 python3-numpy python3-torch libtorch-dev zlib1g-dev libomp-22-dev
+  python3 python3-numpy python3-psutil python3-torch libtorch-dev zlib1g-dev
+  libomp-22-dev
   dataset-fashion-mnist
   qemu-user-static libc6-dev-arm64-cross libgcc-12-dev-arm64-cross
   libdnnl-dev libbenchmark-dev
