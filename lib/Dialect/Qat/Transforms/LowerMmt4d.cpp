@@ -372,8 +372,9 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
     // over K from kBegin to kEnd, starting from zero or from `out`.
     Value kBegin, kEnd;
     bool blockFromZero = false;
-    Value zeros =
-        arith::ConstantOp::create(b, loc, lanes, b.getZeroAttr(lanes));
+    Value zeros = fromZero ? arith::ConstantOp::create(b, loc, lanes,
+                                                       b.getZeroAttr(lanes))
+                           : Value();
     auto block = [&](OpBuilder &b, Location loc, Value m1, Value n1,
                      int64_t panels) {
       SmallVector<Value> columns{n1};

@@ -376,18 +376,19 @@ public:
         rewriter, loc, lbs, ubs, steps,
         [&](OpBuilder &b, Location, ValueRange outer) {
           if (reductions) {
-            forEachChunkGroup(b, [&](OpBuilder &b, ArrayRef<Chunk> chunks) {
-              accumulatingChunks(b, outer, chunks);
-            });
+            forEachChunkGroup(b, kAccumulatedChunks,
+                              [&](OpBuilder &b, ArrayRef<Chunk> chunks) {
+                                accumulatingChunks(b, outer, chunks);
+                              });
             return;
           }
           Invariants row = loadInvariants(b, outer);
-          forEachChunk(
-              b, [&](OpBuilder &b, Value offset, Value mask, int64_t active) {
-                SmallVector<Value> results =
-                    computeChunk(b, outer, row, offset, mask, active, {});
-                storeChunk(b, outer, offset, mask, results);
-              });
+          forEachChunkGroup(b, 1, [&](OpBuilder &b, ArrayRef<Chunk> chunks) {
+            const Chunk &chunk = chunks.front();
+            SmallVector<Value> results = computeChunk(
+                b, outer, row, chunk.offset, chunk.mask, chunk.active, {});
+            storeChunk(b, outer, chunk.offset, chunk.mask, results);
+          });
         });
     rewriter.eraseOp(op);
   }
@@ -399,7 +400,6 @@ private:
     IRMapping scalars;
     DenseMap<Value, Value> lanes;
   };
-  using ChunkBuilder = function_ref<void(OpBuilder &, Value, Value, int64_t)>;
   /// `active` lanes of the vector loop from `offset` (under `mask`, unless
   /// all kLanes are active).
   struct Chunk {
@@ -490,38 +490,20 @@ private:
     return row;
   }
 
-  /// Calls `build` for each chunk of the vector loop: kLanes elements at a
-  /// time, then the tail under a mask.
-  void forEachChunk(OpBuilder &b, ChunkBuilder build) {
+  /// Calls `build` for each group of `groupSize` full chunks of the vector
+  /// loop (kLanes elements each), then for the full chunks left one by one,
+  /// then for the tail under a mask.
+  void forEachChunkGroup(OpBuilder &b, int64_t groupSize,
+                         ChunkGroupBuilder build) {
     int64_t extent = ranges[inner];
-    int64_t vectorEnd = extent - extent % kLanes;
-    if (vectorEnd > 0)
-      scf::ForOp::create(b, loc, index(b, 0), index(b, vectorEnd),
-                         index(b, kLanes), ValueRange(),
-                         [&](OpBuilder &b, Location, Value i, ValueRange) {
-                           build(b, i, Value(), kLanes);
-                           scf::YieldOp::create(b, loc);
-                         });
-    if (vectorEnd < extent) {
-      Value mask = vector::CreateMaskOp::create(
-          b, loc, VectorType::get({kLanes}, b.getI1Type()),
-          ValueRange{index(b, extent - vectorEnd)});
-      build(b, index(b, vectorEnd), mask, extent - vectorEnd);
-    }
-  }
-
-  /// Like forEachChunk, but full chunks kAccumulatedChunks at a time (then
-  /// the rest one by one, then the masked tail).
-  void forEachChunkGroup(OpBuilder &b, ChunkGroupBuilder build) {
-    int64_t extent = ranges[inner];
-    int64_t groupLanes = kAccumulatedChunks * kLanes;
+    int64_t groupLanes = groupSize * kLanes;
     int64_t groupEnd = extent - extent % groupLanes;
     if (groupEnd > 0)
       scf::ForOp::create(
           b, loc, index(b, 0), index(b, groupEnd), index(b, groupLanes),
           ValueRange(), [&](OpBuilder &b, Location, Value i, ValueRange) {
             SmallVector<Chunk> chunks;
-            for (int64_t chunk = 0; chunk < kAccumulatedChunks; ++chunk)
+            for (int64_t chunk = 0; chunk < groupSize; ++chunk)
               chunks.push_back(
                   {chunk == 0 ? i
                               : arith::AddIOp::create(b, loc, i,
