@@ -29,6 +29,10 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
   // tosa (elementwise, reductions, matmul, shapes) to linalg, tensor and
   // arith.
   pm.addPass(createConvertQatToTosa());
+  // A batch norm's gradient recomputes the batch statistics with the same
+  // ops as the expanded forward: merged here, before fusion makes the two
+  // copies differ, they are computed once.
+  pm.addPass(createCSEPass());
   tosa::addTosaToLinalgPasses(pm, TosaToLinalgOptions());
   pm.addPass(createTosaToArithPass());
   pm.addPass(createTosaToTensorPass());
