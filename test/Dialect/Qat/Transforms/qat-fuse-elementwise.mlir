@@ -66,9 +66,17 @@ func.func @plain_broadcast(%x: tensor<4x16x8x8xf32>, %scale: tensor<1x16x1x1xf32
   return %y : tensor<4x16x8x8xf32>
 }
 
-// A producer with two uses is not fused (upstream's rule, kept).
+// A producer with two uses: fused into the first consumer with its result
+// kept for the second, which then fuses that op in turn. One pass computes
+// both results; the shared value is never written.
 // CHECK-LABEL: func.func @two_uses
-// CHECK-COUNT-3: linalg.generic
+// CHECK:         %[[BOTH:.*]]:2 = linalg.generic {{.*}} ins(%{{.*}} : tensor<64xf32>)
+// CHECK:           %[[NEG:.*]] = arith.negf
+// CHECK:           %[[ABS:.*]] = math.absf %[[NEG]]
+// CHECK:           %[[EXP:.*]] = math.exp %[[NEG]]
+// CHECK:           linalg.yield %[[ABS]], %[[EXP]]
+// CHECK-NOT:     linalg.generic
+// CHECK:         return %[[BOTH]]#0, %[[BOTH]]#1
 func.func @two_uses(%x: tensor<64xf32>) -> (tensor<64xf32>, tensor<64xf32>) {
   %e = tensor.empty() : tensor<64xf32>
   %n = linalg.generic {indexing_maps = [affine_map<(i) -> (i)>, affine_map<(i) -> (i)>], iterator_types = ["parallel"]} ins(%x : tensor<64xf32>) outs(%e : tensor<64xf32>) {
@@ -87,4 +95,115 @@ func.func @two_uses(%x: tensor<64xf32>) -> (tensor<64xf32>, tensor<64xf32>) {
     linalg.yield %0 : f32
   } -> tensor<64xf32>
   return %a, %b : tensor<64xf32>, tensor<64xf32>
+}
+
+#row = affine_map<(i, j) -> (i, j)>
+#col = affine_map<(i, j) -> (i)>
+
+// Batch norm's forward tail: the normalized input is kept for the gradient
+// (here, a sum), the scaled output for ReLU's mask and the ReLU for the next
+// layer (both returned here); normalize, scale and ReLU become one op with
+// three results, which the later users read.
+// CHECK-LABEL: func.func @keeps_producer_results
+// CHECK:         %[[ALL:.*]]:3 = linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]} ins(%{{.*}}, %{{.*}} : tensor<8x16xf32>, tensor<8xf32>)
+// CHECK:           %[[N:.*]] = arith.mulf
+// CHECK:           %[[Y:.*]] = arith.addf %[[N]]
+// CHECK:           %[[R:.*]] = arith.maximumf %[[Y]]
+// CHECK:           linalg.yield %[[N]], %[[Y]], %[[R]]
+// CHECK:         linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[ALL]]#2, %[[ALL]]#0 : tensor<8x16xf32>, tensor<8x16xf32>)
+// CHECK:         return %{{.*}}, %[[ALL]]#1, %[[ALL]]#2
+func.func @keeps_producer_results(%x: tensor<8x16xf32>, %inv: tensor<8xf32>) -> (tensor<8xf32>, tensor<8x16xf32>, tensor<8x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %e = tensor.empty() : tensor<8x16xf32>
+  %n = linalg.generic {indexing_maps = [#row, #col, #row], iterator_types = ["parallel", "parallel"]} ins(%x, %inv : tensor<8x16xf32>, tensor<8xf32>) outs(%e : tensor<8x16xf32>) {
+  ^bb0(%a: f32, %s: f32, %o: f32):
+    %0 = arith.mulf %a, %s : f32
+    linalg.yield %0 : f32
+  } -> tensor<8x16xf32>
+  %y = linalg.generic {indexing_maps = [#row, #row], iterator_types = ["parallel", "parallel"]} ins(%n : tensor<8x16xf32>) outs(%e : tensor<8x16xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %0 = arith.addf %a, %one : f32
+    linalg.yield %0 : f32
+  } -> tensor<8x16xf32>
+  %r = linalg.generic {indexing_maps = [#row, #row], iterator_types = ["parallel", "parallel"]} ins(%y : tensor<8x16xf32>) outs(%e : tensor<8x16xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %0 = arith.maximumf %a, %zero : f32
+    linalg.yield %0 : f32
+  } -> tensor<8x16xf32>
+  %acc = tensor.empty() : tensor<8xf32>
+  %fill = linalg.fill ins(%zero : f32) outs(%acc : tensor<8xf32>) -> tensor<8xf32>
+  %sum = linalg.generic {indexing_maps = [#row, #row, #col], iterator_types = ["parallel", "reduction"]} ins(%r, %n : tensor<8x16xf32>, tensor<8x16xf32>) outs(%fill : tensor<8xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %0 = arith.mulf %a, %b : f32
+    %1 = arith.addf %0, %o : f32
+    linalg.yield %1 : f32
+  } -> tensor<8xf32>
+  return %sum, %y, %r : tensor<8xf32>, tensor<8x16xf32>, tensor<8x16xf32>
+}
+
+// What stays apart:
+// - a producer read before the consumer by another op (the fused op takes
+//   the consumer's place, after that read);
+// - a consumer that a sum will absorb (the square of batch norm's
+//   variance): its result is never written, and keeping the producer's
+//   would add a write; upstream fuses the square into the sum;
+// - a producer that changes layout (a transpose stays one op).
+// CHECK-LABEL: func.func @stays_apart
+// CHECK:         %[[D:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<8x16xf32>, tensor<8xf32>)
+// CHECK:           arith.subf
+// CHECK:         } -> tensor<8x16xf32>
+// CHECK:         %[[MAX:.*]] = linalg.generic {{.*}} ins(%[[D]] : tensor<8x16xf32>)
+// CHECK:           arith.maximumf
+// CHECK:         %[[SQUARES:.*]] = linalg.generic {{.*}} ins(%[[D]] : tensor<8x16xf32>)
+// CHECK:           %[[SQ:.*]] = arith.mulf %{{.*}}, %{{.*}}
+// CHECK:           arith.addf %[[SQ]]
+// CHECK:         %[[NEG:.*]] = linalg.generic {{.*}} ins(%[[D]], %[[MAX]] : tensor<8x16xf32>, tensor<8xf32>)
+// CHECK:           arith.subf
+// CHECK:         %[[T:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<16x8xf32>)
+// CHECK:           arith.negf
+// CHECK:         %[[U:.*]] = linalg.generic {{.*}} ins(%[[T]] : tensor<8x16xf32>)
+// CHECK:           math.absf
+// CHECK:         return %[[SQUARES]], %[[NEG]], %[[T]], %[[U]]
+func.func @stays_apart(%x: tensor<8x16xf32>, %m: tensor<8xf32>, %xt: tensor<16x8xf32>) -> (tensor<8xf32>, tensor<8x16xf32>, tensor<8x16xf32>, tensor<8x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<8x16xf32>
+  %d = linalg.generic {indexing_maps = [#row, #col, #row], iterator_types = ["parallel", "parallel"]} ins(%x, %m : tensor<8x16xf32>, tensor<8xf32>) outs(%e : tensor<8x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %0 = arith.subf %a, %b : f32
+    linalg.yield %0 : f32
+  } -> tensor<8x16xf32>
+  %acc = tensor.empty() : tensor<8xf32>
+  %fill = linalg.fill ins(%zero : f32) outs(%acc : tensor<8xf32>) -> tensor<8xf32>
+  %max = linalg.generic {indexing_maps = [#row, #col], iterator_types = ["parallel", "reduction"]} ins(%d : tensor<8x16xf32>) outs(%fill : tensor<8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %0 = arith.maximumf %a, %o : f32
+    linalg.yield %0 : f32
+  } -> tensor<8xf32>
+  %sq = linalg.generic {indexing_maps = [#row, #row], iterator_types = ["parallel", "parallel"]} ins(%d : tensor<8x16xf32>) outs(%e : tensor<8x16xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %0 = arith.mulf %a, %a : f32
+    linalg.yield %0 : f32
+  } -> tensor<8x16xf32>
+  %squares = linalg.generic {indexing_maps = [#row, #col], iterator_types = ["parallel", "reduction"]} ins(%sq : tensor<8x16xf32>) outs(%fill : tensor<8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %0 = arith.addf %a, %o : f32
+    linalg.yield %0 : f32
+  } -> tensor<8xf32>
+  %neg = linalg.generic {indexing_maps = [#row, #col, #row], iterator_types = ["parallel", "parallel"]} ins(%d, %max : tensor<8x16xf32>, tensor<8xf32>) outs(%e : tensor<8x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %0 = arith.subf %a, %b : f32
+    linalg.yield %0 : f32
+  } -> tensor<8x16xf32>
+  %t = linalg.generic {indexing_maps = [affine_map<(i, j) -> (j, i)>, #row], iterator_types = ["parallel", "parallel"]} ins(%xt : tensor<16x8xf32>) outs(%e : tensor<8x16xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %0 = arith.negf %a : f32
+    linalg.yield %0 : f32
+  } -> tensor<8x16xf32>
+  %u = linalg.generic {indexing_maps = [#row, #row], iterator_types = ["parallel", "parallel"]} ins(%t : tensor<8x16xf32>) outs(%e : tensor<8x16xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %0 = math.absf %a : f32
+    linalg.yield %0 : f32
+  } -> tensor<8x16xf32>
+  return %squares, %neg, %t, %u : tensor<8xf32>, tensor<8x16xf32>, tensor<8x16xf32>, tensor<8x16xf32>
 }

@@ -445,6 +445,18 @@ def FuseElementwise : Pass<"qat-fuse-elementwise"> {
     `rsqrt(var + eps)`, computed per channel, became an `rsqrt` per
     activation element, 2% of a MobileNetV2 training step for one layer.
 
+    A producer with several users is fused too, into an all-parallel
+    consumer that reads it point for point, when every other user comes
+    after that consumer: the fused op keeps the producer's results for
+    them. It writes what both ops wrote and no longer reads the producer's
+    result back. Batch norm's normalized input (kept for the gradient), its
+    scaled output (kept for ReLU's mask) and the ReLU become one pass
+    instead of three. Not when the consumer has one use by a generic, a
+    reduction or a reshape (it is fused there itself and never written: the
+    square that the variance sums), nor for a producer that reads its
+    destination or changes layout (a transpose stays one op for
+    `--qat-vectorize-transposes`).
+
     Fusion reorders no floating-point operation: results are bit-identical
     with and without it.
   }];
