@@ -65,12 +65,14 @@ struct DropoutGradient : Model<DropoutGradient, DropoutOp> {
 };
 
 /// Batch normalization's gradient with respect to its input, weight and
-/// bias (the running statistics are state). With xhat the normalized input
-/// and r = rsqrt(var + epsilon):
+/// bias (the running statistics are state). With xhat the normalized input,
+/// r = rsqrt(var + epsilon) and N the elements per channel:
 ///   d bias   = sum(g),  d weight = sum(g * xhat)      (per channel)
-///   d input  = r * (gw - mean(gw) - xhat * mean(gw * xhat)),  gw = g * w
-/// in training, where the batch statistics depend on the input, and
-/// d input = g * w * r with the running statistics.
+///   d input  = (g - sum(g) / N - xhat * sum(g * xhat) / N) * (r * w)
+/// in training, where the batch statistics depend on the input (PyTorch's
+/// form: the two sums are the bias and weight gradients' own, so the input
+/// gradient reads g and xhat once more rather than summing g * w again),
+/// and d input = g * w * r with the running statistics.
 struct BatchNormGradient : Model<BatchNormGradient, BatchNormOp> {
   bool isDifferentiableOperand(Operation *op, unsigned index) const {
     return index <= 2;
@@ -91,25 +93,25 @@ struct BatchNormGradient : Model<BatchNormGradient, BatchNormOp> {
     BatchNormalization normalization = normalize(b, batchNorm);
     Value mean = normalization.mean, invStd = normalization.invStd;
     Value normalized = normalization.normalized;
-    auto perChannel = [&](Value value) {
-      RankedTensorType channelType = typeOf(mean);
-      return reshape(b, loc, sumToShape(b, loc, value, channelType),
-                     {channels});
-    };
-    operandGradients[1] = perChannel(mul(b, loc, gradient, normalized));
-    operandGradients[2] = perChannel(gradient);
-    Value weighted = mul(b, loc, gradient,
-                         channelVector(b, loc, batchNorm.getWeight(), rank));
+    RankedTensorType channelType = typeOf(mean);
+    Value gradientSum = sumToShape(b, loc, gradient, channelType);
+    Value projectionSum =
+        sumToShape(b, loc, mul(b, loc, gradient, normalized), channelType);
+    operandGradients[1] = reshape(b, loc, projectionSum, {channels});
+    operandGradients[2] = reshape(b, loc, gradientSum, {channels});
+    Value weight = channelVector(b, loc, batchNorm.getWeight(), rank);
     if (!batchNorm.getTraining()) {
-      operandGradients[0] = mul(b, loc, weighted, invStd);
+      operandGradients[0] = mul(b, loc, mul(b, loc, gradient, weight), invStd);
       return success();
     }
-    Value centered = sub(b, loc, weighted, channelMean(b, loc, weighted));
+    Value perElement =
+        scalar(b, loc, 1.0f / static_cast<float>(normalization.count), rank);
+    Value centered =
+        sub(b, loc, gradient, mul(b, loc, gradientSum, perElement));
     Value projection =
-        mul(b, loc, normalized,
-            channelMean(b, loc, mul(b, loc, weighted, normalized)));
-    operandGradients[0] =
-        mul(b, loc, sub(b, loc, centered, projection), invStd);
+        mul(b, loc, normalized, mul(b, loc, projectionSum, perElement));
+    operandGradients[0] = mul(b, loc, sub(b, loc, centered, projection),
+                              mul(b, loc, invStd, weight));
     return success();
   }
 };
