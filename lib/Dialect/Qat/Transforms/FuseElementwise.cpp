@@ -136,10 +136,49 @@ struct FuseKeepingProducerResults : OpRewritePattern<linalg::GenericOp> {
   }
 };
 
+/// A transpose of outer dimensions (the innermost one stays) whose input is
+/// an elementwise op's single use, as a generic: the op then fuses into it
+/// and writes the transposed layout itself. Batch norm's input gradient,
+/// transposed for the weight gradient's product, was written and copied.
+/// Rows stay contiguous, so the fused op still runs on vectors.
+void generalizeRowTransposesOfElementwise(Operation *root) {
+  IRRewriter rewriter(root->getContext());
+  // The same transpose twice (the input and weight gradients' products both
+  // transpose the output gradient) is one: the producer then has one use.
+  SmallVector<linalg::TransposeOp> all;
+  root->walk([&](linalg::TransposeOp transpose) { all.push_back(transpose); });
+  for (auto [index, later] : llvm::enumerate(all))
+    for (linalg::TransposeOp earlier : ArrayRef(all).take_front(index))
+      if (earlier && later && earlier->getBlock() == later->getBlock() &&
+          earlier.getInput() == later.getInput() &&
+          earlier.getPermutation() == later.getPermutation() &&
+          earlier.hasPureTensorSemantics()) {
+        rewriter.replaceOp(later, earlier->getResults());
+        later = nullptr;
+        break;
+      }
+  SmallVector<linalg::TransposeOp> transposes;
+  root->walk([&](linalg::TransposeOp transpose) {
+    ArrayRef<int64_t> permutation = transpose.getPermutation();
+    auto producer = transpose.getInput().getDefiningOp<linalg::GenericOp>();
+    if (!permutation.empty() &&
+        permutation.back() == static_cast<int64_t>(permutation.size()) - 1 &&
+        transpose.hasPureTensorSemantics() && producer &&
+        producer->hasOneUse() &&
+        producer.getNumParallelLoops() == producer.getNumLoops())
+      transposes.push_back(transpose);
+  });
+  for (linalg::TransposeOp transpose : transposes) {
+    rewriter.setInsertionPoint(transpose);
+    (void)linalg::generalizeNamedOp(rewriter, transpose);
+  }
+}
+
 struct FuseElementwisePass
     : qat::impl::FuseElementwiseBase<FuseElementwisePass> {
   void runOnOperation() override {
     MLIRContext *context = &getContext();
+    generalizeRowTransposesOfElementwise(getOperation());
     RewritePatternSet patterns(context);
     // The pattern set of upstream's linalg-fuse-elementwise-ops, with the
     // broadcast rule for the fusion itself.
