@@ -160,17 +160,23 @@ struct TransposeGradient : Model<TransposeGradient, tosa::TransposeOp> {
 
 /// PyTorch's threshold_backward / hardtanh_backward: the gradient passes
 /// where min < x < max, strictly (so a ReLU passes none at x == 0).
+///
+/// With min < max the mask reads the clamp's result instead, as PyTorch's
+/// ReLU backward does: min < clamp(x) < max exactly when min < x < max (a
+/// NaN fails both ways), so the gradient is the same bit for bit, and the
+/// input need not be kept for the backward pass (a batch norm's output,
+/// written only for this mask before).
 struct ClampGradient : Model<ClampGradient, tosa::ClampOp> {
   LogicalResult buildGradients(Operation *op, OpBuilder &b,
                                ArrayRef<Value> resultGradients,
                                SmallVectorImpl<Value> &operandGradients) const {
     Location loc = op->getLoc();
     auto clamp = cast<tosa::ClampOp>(op);
-    Value x = clamp.getInput();
-    RankedTensorType type = typeOf(x);
-    int64_t rank = type.getRank();
     auto lo = cast<FloatAttr>(clamp.getMinValAttr()).getValueAsDouble();
     auto hi = cast<FloatAttr>(clamp.getMaxValAttr()).getValueAsDouble();
+    Value x = lo < hi ? clamp.getOutput() : clamp.getInput();
+    RankedTensorType type = typeOf(x);
+    int64_t rank = type.getRank();
     auto maskType = RankedTensorType::get(type.getShape(), b.getI1Type());
     Value above =
         tosa::GreaterOp::create(b, loc, maskType, x, scalar(b, loc, lo, rank));

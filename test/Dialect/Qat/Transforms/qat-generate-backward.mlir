@@ -27,6 +27,7 @@ func.func @forward(%w: tensor<1x3x4xf32> {qat.state = "w", qat.trainable}, %s: t
 // CHECK-SAME:    -> (tensor<f32> {qat.output = "loss"}, tensor<2x4xf32> {qat.output = "logits"}, tensor<1x3x4xf32> {qat.gradient = "w"})
 // CHECK:         %[[WQ:.*]] = qat.fake_quant %[[W]], %[[S]], %[[Z:.*]] to i8[-127 : 127]
 // CHECK:         %[[Y:.*]] = tosa.matmul %[[X]], %[[WQ]]
+// CHECK:         %[[R:.*]] = tosa.clamp %[[Y]]
 // CHECK:         %[[LOGITS:.*]] = tosa.reshape
 // CHECK:         %[[LOSS:.*]] = qat.softmax_cross_entropy %[[LOGITS]], %[[LABELS]]
 // Softmax minus one-hot, times 1/N.
@@ -36,9 +37,10 @@ func.func @forward(%w: tensor<1x3x4xf32> {qat.state = "w", qat.trainable}, %s: t
 // CHECK:           arith.cmpi eq
 // CHECK:         %[[DLOGITS:.*]] = tosa.mul %{{.*}} : (tensor<2x4xf32>, tensor<1x1xf32>, tensor<1xi8>) -> tensor<2x4xf32>
 // CHECK:         %[[DSUM:.*]] = tosa.reshape %[[DLOGITS]]
-// ReLU6 passes the gradient where 0 < y < 6.
-// CHECK:         tosa.greater %[[Y]]
-// CHECK:         tosa.greater %{{.*}}, %[[Y]]
+// ReLU6 passes the gradient where 0 < y < 6, read from its result
+// (0 < r < 6 exactly then), so y need not be kept.
+// CHECK:         tosa.greater %[[R]]
+// CHECK:         tosa.greater %{{.*}}, %[[R]]
 // CHECK:         %[[INSIDE:.*]] = tosa.logical_and
 // CHECK:         %[[DR:.*]] = tosa.select %[[INSIDE]], %[[DSUM]]
 // CHECK:         %[[DY:.*]] = tosa.add %[[DSUM]], %[[DR]]
