@@ -29,10 +29,6 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
   // tosa (elementwise, reductions, matmul, shapes) to linalg, tensor and
   // arith.
   pm.addPass(createConvertQatToTosa());
-  // A batch norm's gradient recomputes the batch statistics with the same
-  // ops as the expanded forward: merged here, before fusion makes the two
-  // copies differ, they are computed once.
-  pm.addPass(createCSEPass());
   tosa::addTosaToLinalgPasses(pm, TosaToLinalgOptions());
   pm.addPass(createTosaToArithPass());
   pm.addPass(createTosaToTensorPass());
@@ -41,6 +37,11 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
   // f32 convolutions and their gradients as GEMMs; then the data-tiled
   // products' packs (int8 ones come from qat-compile) as copies.
   pm.addPass(createConvToMmt4d());
+  // Before fusion makes equal computations differ: a batch norm's gradient
+  // rebuilds the batch statistics with the ops of the expanded forward, and
+  // a convolution's two gradients transpose the same output gradient. Each
+  // is then computed once.
+  pm.addPass(createCSEPass());
   // Chains of elementwise ops (batch norm, masks, fake quantization) as one
   // loop nest each: fewer passes over memory and fewer buffers. After the
   // GEMM rewrite, which matches the gradients' plain multiply-add bodies.

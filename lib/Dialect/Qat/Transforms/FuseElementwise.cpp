@@ -143,20 +143,6 @@ struct FuseKeepingProducerResults : OpRewritePattern<linalg::GenericOp> {
 /// Rows stay contiguous, so the fused op still runs on vectors.
 void generalizeRowTransposesOfElementwise(Operation *root) {
   IRRewriter rewriter(root->getContext());
-  // The same transpose twice (the input and weight gradients' products both
-  // transpose the output gradient) is one: the producer then has one use.
-  SmallVector<linalg::TransposeOp> all;
-  root->walk([&](linalg::TransposeOp transpose) { all.push_back(transpose); });
-  for (auto [index, later] : llvm::enumerate(all))
-    for (linalg::TransposeOp earlier : ArrayRef(all).take_front(index))
-      if (earlier && later && earlier->getBlock() == later->getBlock() &&
-          earlier.getInput() == later.getInput() &&
-          earlier.getPermutation() == later.getPermutation() &&
-          earlier.hasPureTensorSemantics()) {
-        rewriter.replaceOp(later, earlier->getResults());
-        later = nullptr;
-        break;
-      }
   SmallVector<linalg::TransposeOp> transposes;
   root->walk([&](linalg::TransposeOp transpose) {
     ArrayRef<int64_t> permutation = transpose.getPermutation();

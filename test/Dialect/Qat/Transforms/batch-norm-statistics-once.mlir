@@ -2,7 +2,7 @@
 
 // A training batch norm's gradient needs the batch's mean and variance
 // again. It rebuilds them with the same ops as the expanded forward, so
-// that the CSE which --qat-lower-to-llvm runs right after the expansion
+// that the CSE which --qat-lower-to-llvm runs before fusion
 // computes them once: three sums over the input for the mean, three over
 // the squared deviations for the variance, and no more.
 

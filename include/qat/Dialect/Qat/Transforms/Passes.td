@@ -460,9 +460,10 @@ def FuseElementwise : Pass<"qat-fuse-elementwise"> {
     A `linalg.transpose` of outer dimensions (the innermost one stays, so
     rows stay contiguous) whose input is an elementwise op's only result
     becomes a generic first, so that the op fuses into it and writes the
-    transposed layout itself (identical transposes of one value are merged
-    before): batch norm's input gradient is written in the layout that the
-    weight gradient's product reads, rather than written and copied.
+    transposed layout itself (in `--qat-lower-to-llvm`, a CSE before this
+    pass has merged identical transposes of one value): batch norm's input
+    gradient is written in the layout that the weight gradient's product
+    reads, rather than written and copied.
 
     Fusion reorders no floating-point operation: results are bit-identical
     with and without it.
