@@ -34,9 +34,12 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
   pm.addPass(createTosaToTensorPass());
   pm.addPass(createConvertQatToLinalg());
   pm.addPass(createConvertElementwiseToLinalgPass());
-  // f32 convolutions and their gradients as GEMMs; then the data-tiled
-  // products' packs (int8 ones come from qat-compile) as copies.
-  pm.addPass(createConvToMmt4d());
+  // f32 convolutions and their gradients as GEMMs, except those on short
+  // rows that --qat-lower-direct-conv computes without im2col; then the
+  // data-tiled products' packs (int8 ones come from qat-compile) as copies.
+  ConvToMmt4dOptions convs;
+  convs.leaveDirect = true;
+  pm.addPass(createConvToMmt4d(convs));
   // Before fusion makes equal computations differ: a batch norm's gradient
   // rebuilds the batch statistics with the ops of the expanded forward, and
   // a convolution's two gradients transpose the same output gradient. Each
@@ -97,6 +100,8 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
   pm.addPass(createOutlineKernels());
   // Most kernels are copies (same-shaped layers, the warm-up step).
   pm.addPass(createDeduplicateKernels());
+  // The convolutions left by --qat-conv-to-mmt4d, inside their kernels.
+  pm.addPass(createLowerDirectConv());
   // Inside the kernels: observers' min/max over whole tensors,
   // elementwise ops and layout changes as vector loops rather than scalar
   // ones.

@@ -4,6 +4,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ConvLoops.h"
+
 #include "qat/Dialect/Qat/Transforms/Passes.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
@@ -37,6 +39,9 @@ bool fusesWithoutRecompute(OpOperand *fused) {
     return false;
   auto consumer = dyn_cast<linalg::LinalgOp>(fused->getOwner());
   auto producer = fused->get().getDefiningOp<linalg::GenericOp>();
+  // A convolution left for --qat-lower-direct-conv keeps its three maps.
+  if (consumer && matchConv(consumer))
+    return false;
   if (!consumer || !producer)
     return true;
   if (consumer.getMatchingIndexingMap(fused).isPermutation())

@@ -819,11 +819,61 @@ def ConvToMmt4d : Pass<"qat-conv-to-mmt4d"> {
     product sums its K terms in order with fused multiply-adds, so results
     differ from the loop nest's by rounding only, and do not depend on the
     number of threads. Grouped convolutions are left alone.
+
+    With `leave-direct`, the convolutions that `--qat-lower-direct-conv`
+    computes without im2col (stride 1, no dilation, 2 to 9 taps, rows of
+    12 to 16 elements) stay as they are.
   }];
+  let options = [
+    Option<"leaveDirect", "leave-direct", "bool", "false",
+           "Leave the convolutions that --qat-lower-direct-conv handles">
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::linalg::LinalgDialect",
     "::mlir::tensor::TensorDialect",
+  ];
+}
+
+def LowerDirectConv : Pass<"qat-lower-direct-conv"> {
+  let summary = "f32 convolutions with short rows as vector loops over rows";
+  let description = [{
+    Replaces every f32 `linalg` op on buffers that is a 2-D convolution in
+    NCHW/FCHW layout (any of the three roles of `--qat-conv-to-mmt4d`) with
+    stride 1, no dilation, 2 to 9 window taps and image and output rows
+    that fit one vector of 16 lanes (at least 12 of them used) by loops
+    whose vectors are rows of the feature maps. No im2col matrix is
+    written: the small CNN's second convolution would write and read
+    7.2 MB of them per training step, in each of the forward and the
+    input gradient.
+
+    - Forward, into `output[n, f, oh, :]`: 16 filters' rows accumulate in
+      registers; per input channel and tap, one masked load of the image
+      row at the tap's column offset and a multiply-add per filter with
+      the broadcast weight. Terms in `(c, kh, kw)` order, from the
+      output's initial value: the same sums as the GEMM's.
+    - Input gradient, into `image[n, c, y, :]`: 16 channels' rows
+      accumulate; per filter and row tap `kh` with `0 <= y - kh < OH`,
+      one masked load of `g[n, f, y - kh, :]`, shifted right by `kw` lanes
+      (a shuffle with zeros) for each column tap. Terms in
+      `(f, kh, kw)` order; the GEMM summed over `f`, then col2im over
+      `(kh, kw)`, so the rounding differs.
+    - Weight gradient, into `filter[f, c, :, :]`: for two filters and one
+      channel, the 2 x KH x KW taps accumulate lane-wise products of
+      `g[n, f, oh, :]` and the image row at the tap's offset over all
+      `(n, oh)`, then each is summed across its lanes in lane order and
+      added to the filter's initial value.
+
+    Each output element is computed by one thread in one fixed order, so
+    results do not depend on how `--qat-parallelize-kernels` split the op
+    (over `n` for the first two roles, over `f` for the third). Masked
+    lanes are not read, so rows at the end of a buffer are safe.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect",
   ];
 }
 

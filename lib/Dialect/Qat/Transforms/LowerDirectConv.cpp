@@ -1,0 +1,327 @@
+//===- LowerDirectConv.cpp - convolutions as vector loops over rows -------===//
+//
+// Part of qat-mlir. The --qat-lower-direct-conv pass. Upstream vectorizes
+// convolutions along channels (NHWC, after decomposing the window into 1-D
+// convolutions); the training step's NCHW feature maps of 14 x 14 have 16
+// or 32 channels and rows that each fit one AVX-512 vector, so here the
+// vectors are rows and a column tap of the window is a lane offset. That
+// needs no im2col matrix, whose 7.2 MB (the small CNN's second
+// convolution) --qat-conv-to-mmt4d writes and reads back twice per step.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ConvLoops.h"
+
+#include "qat/Dialect/Qat/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+namespace mlir::qat {
+#define GEN_PASS_DEF_LOWERDIRECTCONV
+#include "qat/Dialect/Qat/Transforms/Passes.h.inc"
+} // namespace mlir::qat
+
+using namespace mlir;
+using namespace mlir::qat;
+
+namespace {
+
+constexpr int64_t kLanes = kFloatMmt4dLanes;
+/// Rows accumulated in registers by the forward and input-gradient loops:
+/// 16 of AVX-512's 32 vector registers, the rest for operands.
+constexpr int64_t kRowBlock = 16;
+/// Filters per block of the weight gradient: 2 x (at most 9) taps of
+/// accumulators.
+constexpr int64_t kFilterBlock = 2;
+
+/// Builds the row loads, stores and loops of one convolution.
+struct RowBuilder {
+  OpBuilder &b;
+  Location loc;
+  VectorType row;
+
+  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value add(Value a, int64_t v) {
+    return v == 0 ? a : arith::AddIOp::create(b, loc, a, index(v)).getResult();
+  }
+  Value zeros() {
+    return arith::ConstantOp::create(b, loc, row, b.getZeroAttr(row));
+  }
+  Value mask(int64_t width) {
+    return vector::ConstantMaskOp::create(
+        b, loc, VectorType::get({kLanes}, b.getI1Type()),
+        ArrayRef<int64_t>{width});
+  }
+  /// `buffer[i, j, k, column + lane]` for the first `width` lanes, zeros
+  /// in the others (not read).
+  Value load(Value buffer, Value i, Value j, Value k, Value column,
+             int64_t width) {
+    SmallVector<Value> at{i, j, k, column};
+    if (width == kLanes)
+      return vector::LoadOp::create(b, loc, row, buffer, at);
+    return vector::MaskedLoadOp::create(b, loc, row, buffer, at, mask(width),
+                                        zeros());
+  }
+  void store(Value value, Value buffer, Value i, Value j, Value k,
+             int64_t width) {
+    SmallVector<Value> at{i, j, k, index(0)};
+    if (width == kLanes)
+      vector::StoreOp::create(b, loc, value, buffer, at);
+    else
+      vector::MaskedStoreOp::create(b, loc, buffer, at, mask(width), value);
+  }
+  /// `acc + broadcast(buffer[at]) * value`, one fused multiply-add.
+  Value fmaScalar(Value buffer, ValueRange at, Value value, Value acc) {
+    Value scalar = memref::LoadOp::create(b, loc, buffer, at);
+    Value splat = vector::BroadcastOp::create(b, loc, row, scalar);
+    return vector::FMAOp::create(b, loc, splat, value, acc);
+  }
+  /// for i in [lower, upper): body(i, carried) -> carried.
+  using Body = function_ref<SmallVector<Value>(Value, ValueRange)>;
+  SmallVector<Value> loop(Value lower, Value upper, ValueRange init,
+                          Body body) {
+    auto forOp = scf::ForOp::create(
+        b, loc, lower, upper, index(1), init,
+        [&](OpBuilder &nested, Location, Value i, ValueRange carried) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nested.getInsertionBlock(),
+                              nested.getInsertionPoint());
+          scf::YieldOp::create(b, loc, body(i, carried));
+        });
+    return SmallVector<Value>(forOp.getResults());
+  }
+  SmallVector<Value> loop(int64_t count, ValueRange init, Body body) {
+    return loop(index(0), index(count), init, body);
+  }
+  /// `buffer`'s size `dim`: `known` when static.
+  Value size(int64_t known, Value buffer, int64_t dim) {
+    if (!ShapedType::isDynamic(known))
+      return index(known);
+    return memref::DimOp::create(b, loc, buffer, dim);
+  }
+  /// body(start, rows) for each block of `block` of `count` (`known` when
+  /// static): a loop over the full blocks, then the rest as one block, or
+  /// one at a time when the count is dynamic (a thread's share of an odd
+  /// count).
+  void blocks(int64_t known, Value count, int64_t block,
+              function_ref<void(Value, int64_t)> body) {
+    auto each = [&](Value lower, Value upper, int64_t step) {
+      scf::ForOp::create(
+          b, loc, lower, upper, index(step), ValueRange{},
+          [&](OpBuilder &nested, Location, Value start, ValueRange) {
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPoint(nested.getInsertionBlock(),
+                                nested.getInsertionPoint());
+            body(start, step);
+            scf::YieldOp::create(b, loc);
+          });
+    };
+    if (ShapedType::isDynamic(known)) {
+      Value full = arith::MulIOp::create(
+          b, loc, arith::DivUIOp::create(b, loc, count, index(block)),
+          index(block));
+      each(index(0), full, block);
+      each(full, count, 1);
+      return;
+    }
+    if (known / block > 0)
+      each(index(0), index(known / block * block), block);
+    if (known % block)
+      body(index(known / block * block), known % block);
+  }
+};
+
+/// output[n, f, oh, :] over the filters' rows, 16 at a time:
+///   acc[r] = output[n, f0 + r, oh, :]
+///   for c, kh, kw: acc[r] += filter[f0 + r, c, kh, kw] * image[n, c, oh + kh,
+///   kw + :]
+void lowerForward(RowBuilder &rb, const ConvShape &s, Value image, Value filter,
+                  Value output) {
+  rb.loop(rb.index(0), rb.size(s.n, output, 0), {}, [&](Value n, ValueRange) {
+    rb.loop(s.oh, {}, [&](Value oh, ValueRange) {
+      rb.blocks(
+          s.f, rb.size(s.f, output, 1), kRowBlock, [&](Value f0, int64_t rows) {
+            SmallVector<Value> filters, acc;
+            for (int64_t r = 0; r < rows; ++r) {
+              filters.push_back(rb.add(f0, r));
+              acc.push_back(
+                  rb.load(output, n, filters[r], oh, rb.index(0), s.ow));
+            }
+            acc = rb.loop(
+                rb.index(0), rb.size(s.c, image, 1), acc,
+                [&](Value c, ValueRange carried) {
+                  SmallVector<Value> next(carried);
+                  for (int64_t kh = 0; kh < s.kh; ++kh)
+                    for (int64_t kw = 0; kw < s.kw; ++kw) {
+                      Value taps = rb.load(image, n, c, rb.add(oh, kh),
+                                           rb.index(kw), s.ow);
+                      for (int64_t r = 0; r < rows; ++r)
+                        next[r] = rb.fmaScalar(
+                            filter, {filters[r], c, rb.index(kh), rb.index(kw)},
+                            taps, next[r]);
+                    }
+                  return next;
+                });
+            for (int64_t r = 0; r < rows; ++r)
+              rb.store(acc[r], output, n, filters[r], oh, s.ow);
+          });
+      return SmallVector<Value>{};
+    });
+    return SmallVector<Value>{};
+  });
+}
+
+/// image[n, c, y, :] over the channels' rows, 16 at a time:
+///   acc[r] = image[n, c0 + r, y, :]
+///   for f, kh with 0 <= y - kh < OH, kw:
+///     acc[r] += filter[f, c0 + r, kh, kw] * (g[n, f, y - kh, :] shifted right
+///     by kw)
+void lowerInputGradient(RowBuilder &rb, const ConvShape &s, Value image,
+                        Value filter, Value grad) {
+  OpBuilder &b = rb.b;
+  Location loc = rb.loc;
+  rb.loop(rb.index(0), rb.size(s.n, image, 0), {}, [&](Value n, ValueRange) {
+    rb.loop(s.ih, {}, [&](Value y, ValueRange) {
+      // Row taps kh in [max(0, y - OH + 1), min(KH - 1, y)].
+      Value first = arith::MaxSIOp::create(
+          b, loc, rb.index(0),
+          arith::SubIOp::create(b, loc, y, rb.index(s.oh - 1)));
+      Value last = arith::MinSIOp::create(b, loc, rb.index(s.kh), rb.add(y, 1));
+      rb.blocks(
+          s.c, rb.size(s.c, image, 1), kRowBlock, [&](Value c0, int64_t rows) {
+            SmallVector<Value> channels, acc;
+            for (int64_t r = 0; r < rows; ++r) {
+              channels.push_back(rb.add(c0, r));
+              acc.push_back(
+                  rb.load(image, n, channels[r], y, rb.index(0), s.iw));
+            }
+            acc = rb.loop(
+                rb.index(0), rb.size(s.f, filter, 0), acc,
+                [&](Value f, ValueRange carried) {
+                  return rb.loop(
+                      first, last, carried, [&](Value kh, ValueRange carried) {
+                        SmallVector<Value> next(carried);
+                        Value oh = arith::SubIOp::create(b, loc, y, kh);
+                        Value g = rb.load(grad, n, f, oh, rb.index(0), s.ow);
+                        Value zeros = rb.zeros();
+                        for (int64_t kw = 0; kw < s.kw; ++kw) {
+                          // Lane x holds g[x - kw]: zeros, then g.
+                          SmallVector<int64_t> lanes;
+                          for (int64_t x = 0; x < kLanes; ++x)
+                            lanes.push_back(x < kw ? 0 : kLanes + x - kw);
+                          Value shifted = kw == 0 ? g
+                                                  : vector::ShuffleOp::create(
+                                                        b, loc, zeros, g, lanes)
+                                                        .getResult();
+                          for (int64_t r = 0; r < rows; ++r)
+                            next[r] = rb.fmaScalar(
+                                filter, {f, channels[r], kh, rb.index(kw)},
+                                shifted, next[r]);
+                        }
+                        return next;
+                      });
+                });
+            for (int64_t r = 0; r < rows; ++r)
+              rb.store(acc[r], image, n, channels[r], y, s.iw);
+          });
+      return SmallVector<Value>{};
+    });
+    return SmallVector<Value>{};
+  });
+}
+
+/// filter[f, c, kh, kw] for two filters and one channel at a time:
+///   acc[r][kh][kw] = sum over n, oh of g[n, f0 + r, oh, :] * image[n, c, oh +
+///   kh, kw + :] filter[f0 + r, c, kh, kw] += sum of acc[r][kh][kw]'s lanes
+void lowerWeightGradient(RowBuilder &rb, const ConvShape &s, Value image,
+                         Value filter, Value grad) {
+  OpBuilder &b = rb.b;
+  Location loc = rb.loc;
+  int64_t taps = s.kh * s.kw;
+  rb.blocks(
+      s.f, rb.size(s.f, filter, 0), kFilterBlock, [&](Value f0, int64_t rows) {
+        SmallVector<Value> filters;
+        for (int64_t r = 0; r < rows; ++r)
+          filters.push_back(rb.add(f0, r));
+        rb.loop(
+            rb.index(0), rb.size(s.c, filter, 1), {}, [&](Value c, ValueRange) {
+              SmallVector<Value> acc(rows * taps, rb.zeros());
+              acc = rb.loop(
+                  rb.index(0), rb.size(s.n, image, 0), acc,
+                  [&](Value n, ValueRange carried) {
+                    return rb.loop(
+                        s.oh, carried, [&](Value oh, ValueRange carried) {
+                          SmallVector<Value> next(carried), g;
+                          for (int64_t r = 0; r < rows; ++r)
+                            g.push_back(rb.load(grad, n, filters[r], oh,
+                                                rb.index(0), s.ow));
+                          for (int64_t kh = 0; kh < s.kh; ++kh)
+                            for (int64_t kw = 0; kw < s.kw; ++kw) {
+                              Value row = rb.load(image, n, c, rb.add(oh, kh),
+                                                  rb.index(kw), s.ow);
+                              for (int64_t r = 0; r < rows; ++r) {
+                                Value &sum = next[r * taps + kh * s.kw + kw];
+                                sum = vector::FMAOp::create(b, loc, g[r], row,
+                                                            sum);
+                              }
+                            }
+                          return next;
+                        });
+                  });
+              for (int64_t r = 0; r < rows; ++r)
+                for (int64_t kh = 0; kh < s.kh; ++kh)
+                  for (int64_t kw = 0; kw < s.kw; ++kw) {
+                    SmallVector<Value> at{filters[r], c, rb.index(kh),
+                                          rb.index(kw)};
+                    Value sum = vector::ReductionOp::create(
+                        b, loc, vector::CombiningKind::ADD,
+                        acc[r * taps + kh * s.kw + kw]);
+                    Value old = memref::LoadOp::create(b, loc, filter, at);
+                    memref::StoreOp::create(
+                        b, loc, arith::AddFOp::create(b, loc, old, sum), filter,
+                        at);
+                  }
+              return SmallVector<Value>{};
+            });
+      });
+}
+
+struct LowerDirectConvPass
+    : qat::impl::LowerDirectConvBase<LowerDirectConvPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    SmallVector<std::pair<linalg::LinalgOp, ConvShape>> convs;
+    getOperation()->walk([&](linalg::LinalgOp op) {
+      if (!op.hasPureBufferSemantics())
+        return;
+      std::optional<ConvShape> shape = matchConv(op);
+      // Rows are vectors: each operand's last dimension must be contiguous.
+      if (shape && isDirectConv(*shape, kLanes) &&
+          llvm::all_of(op->getOperandTypes(), [](Type type) {
+            return cast<MemRefType>(type).isLastDimUnitStride();
+          }))
+        convs.push_back({op, *shape});
+    });
+    for (auto [op, shape] : convs) {
+      OpBuilder b(op);
+      RowBuilder rb{b, op.getLoc(), VectorType::get({kLanes}, b.getF32Type())};
+      Value image = op->getOperand(shape.image),
+            filter = op->getOperand(shape.filter),
+            output = op->getOperand(shape.output);
+      if (shape.output == 2)
+        lowerForward(rb, shape, image, filter, output);
+      else if (shape.image == 2)
+        lowerInputGradient(rb, shape, image, filter, output);
+      else
+        lowerWeightGradient(rb, shape, image, filter, output);
+      op->erase();
+    }
+  }
+};
+
+} // namespace
