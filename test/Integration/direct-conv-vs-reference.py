@@ -5,7 +5,8 @@
 # gradients are written by --qat-generate-backward: linalg.generic
 # contractions over the convolution's loops, accumulating into the filter
 # (weight gradient) or into the padded image (input gradient, scatter
-# form). Shapes: the small CNN's conv2, output rows of 12 to 16 lanes,
+# form). Shapes: the small CNN's two convolutions, output rows of 12 to
+# 16 lanes (one vector) and of 24 to 30 (two),
 # channel and filter counts that leave partial register blocks, 2x2, 3x1
 # and 1x3 windows, images taller than wide. Every value must be within
 # 1e-5 of the f64 result, relative to the largest magnitude of its tensor,
@@ -14,7 +15,7 @@
 #
 # RUN: %python %s | FileCheck %s
 #
-# CHECK: 6 convolutions x 3 roles: direct, within 1e-5 of f64, the same bits on 2 threads
+# CHECK: 9 convolutions x 3 roles: direct, within 1e-5 of f64, the same bits on 2 threads
 
 import numpy as np
 
@@ -69,6 +70,9 @@ SHAPES = [  # n, c, ih, iw, f, kh, kw
     (2, 3, 18, 16, 7, 3, 1),     # 3x1 window: full 16-lane output rows
     (3, 4, 12, 16, 5, 1, 3),     # 1x3 window
     (4, 8, 9, 15, 6, 3, 3),      # taller than wide output (7 x 13)
+    (3, 1, 30, 30, 16, 3, 3),    # small CNN conv1: rows of two vectors (16 + 12 lanes)
+    (2, 3, 20, 26, 5, 3, 3),     # 24-lane rows, 3 channels, 5 filters
+    (2, 9, 6, 32, 3, 2, 3),      # 30-lane rows, image rows of two full vectors
 ]
 
 for n, c, ih, iw, f, kh, kw in SHAPES:

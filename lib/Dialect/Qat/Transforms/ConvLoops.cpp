@@ -142,6 +142,6 @@ std::optional<ConvShape> mlir::qat::matchConv(linalg::LinalgOp op) {
 bool mlir::qat::isDirectConv(const ConvShape &s, int64_t lanes) {
   int64_t taps = s.kh * s.kw;
   return s.rows.stride == 1 && s.cols.stride == 1 && s.rows.dilation == 1 &&
-         s.cols.dilation == 1 && taps >= 2 && taps <= 9 && s.iw <= lanes &&
-         4 * s.ow >= 3 * lanes;
+         s.cols.dilation == 1 && taps >= 2 && taps <= 9 && s.iw <= 2 * lanes &&
+         4 * s.ow >= 3 * lanes * llvm::divideCeil(s.ow, lanes);
 }

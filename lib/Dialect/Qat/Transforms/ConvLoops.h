@@ -40,9 +40,9 @@ struct ConvShape {
 std::optional<ConvShape> matchConv(linalg::LinalgOp op);
 
 /// Whether --qat-lower-direct-conv computes the convolution without im2col:
-/// stride 1, no dilation, a window of 2 to 9 taps, and image and output
-/// rows of at most `lanes` elements with the output rows at least 3/4 of
-/// a vector (a 14 x 14 map on 16 lanes: rows shorter than that waste more
+/// stride 1, no dilation, a window of 2 to 9 taps, image rows of at most
+/// two vectors of `lanes`, and output rows that fill at least 3/4 of the
+/// vectors they take (14 or 28 on 16 lanes; a 7 x 7 map would waste more
 /// of each multiply-add than the GEMM's im2col copy costs).
 bool isDirectConv(const ConvShape &shape, int64_t lanes);
 

@@ -66,13 +66,27 @@ struct RowBuilder {
     return vector::MaskedLoadOp::create(b, loc, row, buffer, at, mask(width),
                                         zeros());
   }
-  void store(Value value, Value buffer, Value i, Value j, Value k,
-             int64_t width) {
-    SmallVector<Value> at{i, j, k, index(0)};
-    if (width == kLanes)
-      vector::StoreOp::create(b, loc, value, buffer, at);
-    else
-      vector::MaskedStoreOp::create(b, loc, buffer, at, mask(width), value);
+  /// `buffer[i, j, k, column : column + width]` as vectors of kLanes
+  /// (the last one partly zeros).
+  SmallVector<Value> loadRow(Value buffer, Value i, Value j, Value k,
+                             int64_t column, int64_t width) {
+    SmallVector<Value> chunks;
+    for (int64_t lane = 0; lane < width; lane += kLanes)
+      chunks.push_back(load(buffer, i, j, k, index(column + lane),
+                            std::min(kLanes, width - lane)));
+    return chunks;
+  }
+  void storeRow(ValueRange chunks, Value buffer, Value i, Value j, Value k,
+                int64_t width) {
+    for (auto [chunk, value] : llvm::enumerate(chunks)) {
+      int64_t lane = chunk * kLanes;
+      SmallVector<Value> at{i, j, k, index(lane)};
+      if (width - lane >= kLanes)
+        vector::StoreOp::create(b, loc, value, buffer, at);
+      else
+        vector::MaskedStoreOp::create(b, loc, buffer, at, mask(width - lane),
+                                      value);
+    }
   }
   /// `acc + broadcast(buffer[at]) * value`, one fused multiply-add.
   Value fmaScalar(Value buffer, ValueRange at, Value value, Value acc) {
@@ -135,55 +149,65 @@ struct RowBuilder {
   }
 };
 
-/// output[n, f, oh, :] over the filters' rows, 16 at a time:
+/// Vectors per row of `width` elements.
+int64_t chunksOf(int64_t width) { return llvm::divideCeil(width, kLanes); }
+
+/// output[n, f, oh, :] over the filters' rows, 16 vectors at a time:
 ///   acc[r] = output[n, f0 + r, oh, :]
-///   for c, kh, kw: acc[r] += filter[f0 + r, c, kh, kw] * image[n, c, oh + kh,
-///   kw + :]
+///   for c, kh, kw:
+///     acc[r] += filter[f0 + r, c, kh, kw] * image[n, c, oh + kh, kw + :]
 void lowerForward(RowBuilder &rb, const ConvShape &s, Value image, Value filter,
                   Value output) {
+  int64_t chunks = chunksOf(s.ow);
   rb.loop(rb.index(0), rb.size(s.n, output, 0), {}, [&](Value n, ValueRange) {
     rb.loop(s.oh, {}, [&](Value oh, ValueRange) {
-      rb.blocks(
-          s.f, rb.size(s.f, output, 1), kRowBlock, [&](Value f0, int64_t rows) {
-            SmallVector<Value> filters, acc;
-            for (int64_t r = 0; r < rows; ++r) {
-              filters.push_back(rb.add(f0, r));
-              acc.push_back(
-                  rb.load(output, n, filters[r], oh, rb.index(0), s.ow));
-            }
-            acc = rb.loop(
-                rb.index(0), rb.size(s.c, image, 1), acc,
-                [&](Value c, ValueRange carried) {
-                  SmallVector<Value> next(carried);
-                  for (int64_t kh = 0; kh < s.kh; ++kh)
-                    for (int64_t kw = 0; kw < s.kw; ++kw) {
-                      Value taps = rb.load(image, n, c, rb.add(oh, kh),
-                                           rb.index(kw), s.ow);
-                      for (int64_t r = 0; r < rows; ++r)
-                        next[r] = rb.fmaScalar(
-                            filter, {filters[r], c, rb.index(kh), rb.index(kw)},
-                            taps, next[r]);
-                    }
-                  return next;
+      rb.blocks(s.f, rb.size(s.f, output, 1), kRowBlock / chunks,
+                [&](Value f0, int64_t rows) {
+                  SmallVector<Value> filters, acc;
+                  for (int64_t r = 0; r < rows; ++r) {
+                    filters.push_back(rb.add(f0, r));
+                    llvm::append_range(
+                        acc, rb.loadRow(output, n, filters[r], oh, 0, s.ow));
+                  }
+                  acc = rb.loop(
+                      rb.index(0), rb.size(s.c, image, 1), acc,
+                      [&](Value c, ValueRange carried) {
+                        SmallVector<Value> next(carried);
+                        for (int64_t kh = 0; kh < s.kh; ++kh)
+                          for (int64_t kw = 0; kw < s.kw; ++kw) {
+                            SmallVector<Value> taps = rb.loadRow(
+                                image, n, c, rb.add(oh, kh), kw, s.ow);
+                            for (int64_t r = 0; r < rows; ++r)
+                              for (auto [chunk, tap] : llvm::enumerate(taps)) {
+                                Value &sum = next[r * chunks + chunk];
+                                sum = rb.fmaScalar(
+                                    filter,
+                                    {filters[r], c, rb.index(kh), rb.index(kw)},
+                                    tap, sum);
+                              }
+                          }
+                        return next;
+                      });
+                  for (int64_t r = 0; r < rows; ++r)
+                    rb.storeRow(ArrayRef(acc).slice(r * chunks, chunks), output,
+                                n, filters[r], oh, s.ow);
                 });
-            for (int64_t r = 0; r < rows; ++r)
-              rb.store(acc[r], output, n, filters[r], oh, s.ow);
-          });
       return SmallVector<Value>{};
     });
     return SmallVector<Value>{};
   });
 }
 
-/// image[n, c, y, :] over the channels' rows, 16 at a time:
+/// image[n, c, y, :] over the channels' rows, 16 vectors at a time:
 ///   acc[r] = image[n, c0 + r, y, :]
 ///   for f, kh with 0 <= y - kh < OH, kw:
-///     acc[r] += filter[f, c0 + r, kh, kw] * (g[n, f, y - kh, :] shifted right
-///     by kw)
+///     acc[r] += filter[f, c0 + r, kh, kw] * (g[n, f, y - kh, :] shifted
+///               right by kw lanes)
 void lowerInputGradient(RowBuilder &rb, const ConvShape &s, Value image,
                         Value filter, Value grad) {
   OpBuilder &b = rb.b;
   Location loc = rb.loc;
+  int64_t chunks = chunksOf(s.iw);
   rb.loop(rb.index(0), rb.size(s.n, image, 0), {}, [&](Value n, ValueRange) {
     rb.loop(s.ih, {}, [&](Value y, ValueRange) {
       // Row taps kh in [max(0, y - OH + 1), min(KH - 1, y)].
@@ -192,12 +216,13 @@ void lowerInputGradient(RowBuilder &rb, const ConvShape &s, Value image,
           arith::SubIOp::create(b, loc, y, rb.index(s.oh - 1)));
       Value last = arith::MinSIOp::create(b, loc, rb.index(s.kh), rb.add(y, 1));
       rb.blocks(
-          s.c, rb.size(s.c, image, 1), kRowBlock, [&](Value c0, int64_t rows) {
+          s.c, rb.size(s.c, image, 1), kRowBlock / chunks,
+          [&](Value c0, int64_t rows) {
             SmallVector<Value> channels, acc;
             for (int64_t r = 0; r < rows; ++r) {
               channels.push_back(rb.add(c0, r));
-              acc.push_back(
-                  rb.load(image, n, channels[r], y, rb.index(0), s.iw));
+              llvm::append_range(acc,
+                                 rb.loadRow(image, n, channels[r], y, 0, s.iw));
             }
             acc = rb.loop(
                 rb.index(0), rb.size(s.f, filter, 0), acc,
@@ -206,27 +231,43 @@ void lowerInputGradient(RowBuilder &rb, const ConvShape &s, Value image,
                       first, last, carried, [&](Value kh, ValueRange carried) {
                         SmallVector<Value> next(carried);
                         Value oh = arith::SubIOp::create(b, loc, y, kh);
-                        Value g = rb.load(grad, n, f, oh, rb.index(0), s.ow);
+                        SmallVector<Value> g =
+                            rb.loadRow(grad, n, f, oh, 0, s.ow);
                         Value zeros = rb.zeros();
+                        auto gChunk = [&](int64_t chunk) {
+                          return chunk >= 0 &&
+                                         chunk < static_cast<int64_t>(g.size())
+                                     ? g[chunk]
+                                     : zeros;
+                        };
                         for (int64_t kw = 0; kw < s.kw; ++kw) {
-                          // Lane x holds g[x - kw]: zeros, then g.
+                          // Lane x of chunk j holds g[16 j + x - kw]: the
+                          // end of g's chunk j - 1, then the start of j.
                           SmallVector<int64_t> lanes;
                           for (int64_t x = 0; x < kLanes; ++x)
-                            lanes.push_back(x < kw ? 0 : kLanes + x - kw);
-                          Value shifted = kw == 0 ? g
-                                                  : vector::ShuffleOp::create(
-                                                        b, loc, zeros, g, lanes)
-                                                        .getResult();
-                          for (int64_t r = 0; r < rows; ++r)
-                            next[r] = rb.fmaScalar(
-                                filter, {f, channels[r], kh, rb.index(kw)},
-                                shifted, next[r]);
+                            lanes.push_back(x < kw ? kLanes - kw + x
+                                                   : kLanes + x - kw);
+                          for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+                            Value shifted = kw == 0
+                                                ? gChunk(chunk)
+                                                : vector::ShuffleOp::create(
+                                                      b, loc, gChunk(chunk - 1),
+                                                      gChunk(chunk), lanes)
+                                                      .getResult();
+                            for (int64_t r = 0; r < rows; ++r) {
+                              Value &sum = next[r * chunks + chunk];
+                              sum = rb.fmaScalar(
+                                  filter, {f, channels[r], kh, rb.index(kw)},
+                                  shifted, sum);
+                            }
+                          }
                         }
                         return next;
                       });
                 });
             for (int64_t r = 0; r < rows; ++r)
-              rb.store(acc[r], image, n, channels[r], y, s.iw);
+              rb.storeRow(ArrayRef(acc).slice(r * chunks, chunks), image, n,
+                          channels[r], y, s.iw);
           });
       return SmallVector<Value>{};
     });
@@ -234,52 +275,66 @@ void lowerInputGradient(RowBuilder &rb, const ConvShape &s, Value image,
   });
 }
 
-/// filter[f, c, kh, kw] for two filters and one channel at a time:
-///   acc[r][kh][kw] = sum over n, oh of g[n, f0 + r, oh, :] * image[n, c, oh +
-///   kh, kw + :] filter[f0 + r, c, kh, kw] += sum of acc[r][kh][kw]'s lanes
+/// filter[f, c, kh, kw] for two filters (one when rows take two vectors)
+/// and one channel at a time:
+///   acc[r][kh][kw] = sum over n, oh of
+///                    g[n, f0 + r, oh, :] * image[n, c, oh + kh, kw + :]
+///   filter[f0 + r, c, kh, kw] += sum of acc[r][kh][kw]'s lanes
 void lowerWeightGradient(RowBuilder &rb, const ConvShape &s, Value image,
                          Value filter, Value grad) {
   OpBuilder &b = rb.b;
   Location loc = rb.loc;
-  int64_t taps = s.kh * s.kw;
+  int64_t taps = s.kh * s.kw, chunks = chunksOf(s.ow);
+  // The accumulator of filter r, tap t, vector v.
+  auto slot = [&](int64_t r, int64_t t, int64_t v) {
+    return (r * taps + t) * chunks + v;
+  };
   rb.blocks(
-      s.f, rb.size(s.f, filter, 0), kFilterBlock, [&](Value f0, int64_t rows) {
+      s.f, rb.size(s.f, filter, 0), std::max<int64_t>(1, kFilterBlock / chunks),
+      [&](Value f0, int64_t rows) {
         SmallVector<Value> filters;
         for (int64_t r = 0; r < rows; ++r)
           filters.push_back(rb.add(f0, r));
         rb.loop(
             rb.index(0), rb.size(s.c, filter, 1), {}, [&](Value c, ValueRange) {
-              SmallVector<Value> acc(rows * taps, rb.zeros());
+              SmallVector<Value> acc(rows * taps * chunks, rb.zeros());
               acc = rb.loop(
                   rb.index(0), rb.size(s.n, image, 0), acc,
                   [&](Value n, ValueRange carried) {
                     return rb.loop(
                         s.oh, carried, [&](Value oh, ValueRange carried) {
-                          SmallVector<Value> next(carried), g;
+                          SmallVector<Value> next(carried);
+                          SmallVector<SmallVector<Value>> g;
                           for (int64_t r = 0; r < rows; ++r)
-                            g.push_back(rb.load(grad, n, filters[r], oh,
-                                                rb.index(0), s.ow));
+                            g.push_back(
+                                rb.loadRow(grad, n, filters[r], oh, 0, s.ow));
                           for (int64_t kh = 0; kh < s.kh; ++kh)
                             for (int64_t kw = 0; kw < s.kw; ++kw) {
-                              Value row = rb.load(image, n, c, rb.add(oh, kh),
-                                                  rb.index(kw), s.ow);
-                              for (int64_t r = 0; r < rows; ++r) {
-                                Value &sum = next[r * taps + kh * s.kw + kw];
-                                sum = vector::FMAOp::create(b, loc, g[r], row,
-                                                            sum);
-                              }
+                              SmallVector<Value> row = rb.loadRow(
+                                  image, n, c, rb.add(oh, kh), kw, s.ow);
+                              for (int64_t r = 0; r < rows; ++r)
+                                for (int64_t v = 0; v < chunks; ++v) {
+                                  Value &sum = next[slot(r, kh * s.kw + kw, v)];
+                                  sum = vector::FMAOp::create(b, loc, g[r][v],
+                                                              row[v], sum);
+                                }
                             }
                           return next;
                         });
                   });
+              // Vectors added lane by lane, then the lanes in order.
               for (int64_t r = 0; r < rows; ++r)
                 for (int64_t kh = 0; kh < s.kh; ++kh)
                   for (int64_t kw = 0; kw < s.kw; ++kw) {
+                    int64_t t = kh * s.kw + kw;
+                    Value lanes = acc[slot(r, t, 0)];
+                    for (int64_t v = 1; v < chunks; ++v)
+                      lanes = arith::AddFOp::create(b, loc, lanes,
+                                                    acc[slot(r, t, v)]);
                     SmallVector<Value> at{filters[r], c, rb.index(kh),
                                           rb.index(kw)};
                     Value sum = vector::ReductionOp::create(
-                        b, loc, vector::CombiningKind::ADD,
-                        acc[r * taps + kh * s.kw + kw]);
+                        b, loc, vector::CombiningKind::ADD, lanes);
                     Value old = memref::LoadOp::create(b, loc, filter, at);
                     memref::StoreOp::create(
                         b, loc, arith::AddFOp::create(b, loc, old, sum), filter,

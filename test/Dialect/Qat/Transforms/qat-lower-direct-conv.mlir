@@ -38,7 +38,8 @@ func.func @forward(%x: memref<2x16x16x16xf32>, %w: memref<32x16x3x3xf32>, %y: me
 // The input gradient (scatter form): per image and image row y, 16
 // channels' rows of 16 lanes accumulate; per filter, the row taps kh with
 // 0 <= y - kh < 14 load g's row y - kh once and shift it right by 1 and 2
-// lanes for the column taps.
+// lanes for the column taps (a shuffle with zeros: lanes 14, 15 of the
+// first operand).
 // CHECK-LABEL: func @input_gradient
 // CHECK-SAME:    (%[[G:.*]]: memref<2x32x14x14xf32>, %[[W:.*]]: memref<32x16x3x3xf32>, %[[DX:.*]]: memref<2x16x16x16xf32>)
 // CHECK:         scf.for %[[N:.*]] =
@@ -54,9 +55,9 @@ func.func @forward(%x: memref<2x16x16x16xf32>, %w: memref<32x16x3x3xf32>, %y: me
 // CHECK:                   %[[OH:.*]] = arith.subi %[[Y]], %[[KH]]
 // CHECK:                   %[[ROW:.*]] = vector.maskedload %[[G]][%[[N]], %[[F]], %[[OH]], %{{.*}}]
 // CHECK-COUNT-16:          vector.fma %{{.*}}, %[[ROW]]
-// CHECK:                   vector.shuffle %{{.*}}, %[[ROW]] [0, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30]
+// CHECK:                   vector.shuffle %{{.*}}, %[[ROW]] [15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30]
 // CHECK-COUNT-16:          vector.fma
-// CHECK:                   vector.shuffle %{{.*}}, %[[ROW]] [0, 0, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29]
+// CHECK:                   vector.shuffle %{{.*}}, %[[ROW]] [14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29]
 // CHECK-COUNT-16:          vector.fma
 // CHECK:                   scf.yield
 // CHECK-COUNT-16:      vector.store %{{.*}}, %[[DX]]
@@ -121,15 +122,29 @@ func.func @dynamic_sizes(%x: memref<?x16x16x16xf32>, %w: memref<?x16x3x3xf32>, %
   return
 }
 
-// Left to the GEMM path: rows longer than a vector, stride 2, a 1x1
-// window, output rows of fewer than 12 lanes.
+// Rows of two vectors (the small CNN's conv1: 28 = 16 + 12 lanes): 8
+// filters per block, each with two accumulators.
+// CHECK-LABEL: func @two_vector_rows
+// CHECK:         scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c8
+// CHECK-COUNT-8: vector.load %{{.*}} : memref<2x16x28x28xf32>, vector<16xf32>
+// CHECK:         scf.for {{.*}} iter_args
+// CHECK:           vector.load %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}, %c0{{.*}}] : memref<2x1x30x30xf32>
+// CHECK:           vector.maskedload %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}, %c16{{.*}}], %{{.*}} : memref<2x1x30x30xf32>
+// CHECK-COUNT-16:  vector.fma
+func.func @two_vector_rows(%x: memref<2x1x30x30xf32>, %w: memref<16x1x3x3xf32>, %y: memref<2x16x28x28xf32>) {
+  linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>} ins(%x, %w : memref<2x1x30x30xf32>, memref<16x1x3x3xf32>) outs(%y : memref<2x16x28x28xf32>)
+  return
+}
+
+// Left to the GEMM path: rows longer than two vectors, stride 2, a 1x1
+// window, output rows that fill less than 3/4 of their vector.
 // CHECK-LABEL: func @stays
 // CHECK-COUNT-4: linalg.conv_2d_nchw_fchw
-func.func @stays(%x28: memref<2x1x30x30xf32>, %w1: memref<16x1x3x3xf32>, %y28: memref<2x16x28x28xf32>,
+func.func @stays(%x28: memref<2x1x42x42xf32>, %w1: memref<16x1x3x3xf32>, %y28: memref<2x16x40x40xf32>,
                  %x16: memref<2x16x16x16xf32>, %w3: memref<32x16x3x3xf32>, %y7: memref<2x32x7x7xf32>,
                  %w11: memref<32x16x1x1xf32>, %y16: memref<2x32x16x16xf32>,
                  %x9: memref<2x16x9x9xf32>) {
-  linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>} ins(%x28, %w1 : memref<2x1x30x30xf32>, memref<16x1x3x3xf32>) outs(%y28 : memref<2x16x28x28xf32>)
+  linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>} ins(%x28, %w1 : memref<2x1x42x42xf32>, memref<16x1x3x3xf32>) outs(%y28 : memref<2x16x40x40xf32>)
   linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<2> : tensor<2xi64>} ins(%x16, %w3 : memref<2x16x16x16xf32>, memref<32x16x3x3xf32>) outs(%y7 : memref<2x32x7x7xf32>)
   linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>} ins(%x16, %w11 : memref<2x16x16x16xf32>, memref<32x16x1x1xf32>) outs(%y16 : memref<2x32x16x16xf32>)
   linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>} ins(%x9, %w3 : memref<2x16x9x9xf32>, memref<32x16x3x3xf32>) outs(%y7 : memref<2x32x7x7xf32>)
