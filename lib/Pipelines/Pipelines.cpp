@@ -93,6 +93,9 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
   LowerMmt4dOptions mmt4d;
   mmt4d.isa = options.int8Isa;
   pm.addPass(createLowerMmt4d(mmt4d));
+  // The convolutions left by --qat-conv-to-mmt4d. Both lowerings see the
+  // zero fills before them, which their loops replace.
+  pm.addPass(createLowerDirectConv());
   // Compiled code needs only libc: no memrefCopy from the runner utilities.
   pm.addPass(createStridedCopiesToLinalg());
   pm.addPass(createInterchangeLoops());
@@ -100,8 +103,6 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
   pm.addPass(createOutlineKernels());
   // Most kernels are copies (same-shaped layers, the warm-up step).
   pm.addPass(createDeduplicateKernels());
-  // The convolutions left by --qat-conv-to-mmt4d, inside their kernels.
-  pm.addPass(createLowerDirectConv());
   // Inside the kernels: observers' min/max over whole tensors,
   // elementwise ops and layout changes as vector loops rather than scalar
   // ones.

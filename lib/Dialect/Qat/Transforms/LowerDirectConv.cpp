@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "AccumulatorFills.h"
 #include "ConvLoops.h"
 
 #include "qat/Dialect/Qat/Transforms/Passes.h"
@@ -157,17 +158,21 @@ int64_t chunksOf(int64_t width) { return llvm::divideCeil(width, kLanes); }
 ///   for c, kh, kw:
 ///     acc[r] += filter[f0 + r, c, kh, kw] * image[n, c, oh + kh, kw + :]
 void lowerForward(RowBuilder &rb, const ConvShape &s, Value image, Value filter,
-                  Value output) {
+                  Value output, bool fromZero) {
   int64_t chunks = chunksOf(s.ow);
   rb.loop(rb.index(0), rb.size(s.n, output, 0), {}, [&](Value n, ValueRange) {
     rb.loop(s.oh, {}, [&](Value oh, ValueRange) {
       rb.blocks(s.f, rb.size(s.f, output, 1), kRowBlock / chunks,
                 [&](Value f0, int64_t rows) {
                   SmallVector<Value> filters, acc;
+                  Value zeros = fromZero ? rb.zeros() : Value();
                   for (int64_t r = 0; r < rows; ++r) {
                     filters.push_back(rb.add(f0, r));
-                    llvm::append_range(
-                        acc, rb.loadRow(output, n, filters[r], oh, 0, s.ow));
+                    if (fromZero)
+                      acc.append(chunks, zeros);
+                    else
+                      llvm::append_range(
+                          acc, rb.loadRow(output, n, filters[r], oh, 0, s.ow));
                   }
                   acc = rb.loop(
                       rb.index(0), rb.size(s.c, image, 1), acc,
@@ -204,7 +209,7 @@ void lowerForward(RowBuilder &rb, const ConvShape &s, Value image, Value filter,
 ///     acc[r] += filter[f, c0 + r, kh, kw] * (g[n, f, y - kh, :] shifted
 ///               right by kw lanes)
 void lowerInputGradient(RowBuilder &rb, const ConvShape &s, Value image,
-                        Value filter, Value grad) {
+                        Value filter, Value grad, bool fromZero) {
   OpBuilder &b = rb.b;
   Location loc = rb.loc;
   int64_t chunks = chunksOf(s.iw);
@@ -219,10 +224,14 @@ void lowerInputGradient(RowBuilder &rb, const ConvShape &s, Value image,
           s.c, rb.size(s.c, image, 1), kRowBlock / chunks,
           [&](Value c0, int64_t rows) {
             SmallVector<Value> channels, acc;
+            Value zeros = fromZero ? rb.zeros() : Value();
             for (int64_t r = 0; r < rows; ++r) {
               channels.push_back(rb.add(c0, r));
-              llvm::append_range(acc,
-                                 rb.loadRow(image, n, channels[r], y, 0, s.iw));
+              if (fromZero)
+                acc.append(chunks, zeros);
+              else
+                llvm::append_range(
+                    acc, rb.loadRow(image, n, channels[r], y, 0, s.iw));
             }
             acc = rb.loop(
                 rb.index(0), rb.size(s.f, filter, 0), acc,
@@ -233,12 +242,13 @@ void lowerInputGradient(RowBuilder &rb, const ConvShape &s, Value image,
                         Value oh = arith::SubIOp::create(b, loc, y, kh);
                         SmallVector<Value> g =
                             rb.loadRow(grad, n, f, oh, 0, s.ow);
-                        Value zeros = rb.zeros();
+                        // Lanes before and after g's row are zeros.
+                        Value outside = rb.zeros();
                         auto gChunk = [&](int64_t chunk) {
                           return chunk >= 0 &&
                                          chunk < static_cast<int64_t>(g.size())
                                      ? g[chunk]
-                                     : zeros;
+                                     : outside;
                         };
                         for (int64_t kw = 0; kw < s.kw; ++kw) {
                           // Lane x of chunk j holds g[16 j + x - kw]: the
@@ -281,7 +291,7 @@ void lowerInputGradient(RowBuilder &rb, const ConvShape &s, Value image,
 ///                    g[n, f0 + r, oh, :] * image[n, c, oh + kh, kw + :]
 ///   filter[f0 + r, c, kh, kw] += sum of acc[r][kh][kw]'s lanes
 void lowerWeightGradient(RowBuilder &rb, const ConvShape &s, Value image,
-                         Value filter, Value grad) {
+                         Value filter, Value grad, bool fromZero) {
   OpBuilder &b = rb.b;
   Location loc = rb.loc;
   int64_t taps = s.kh * s.kw, chunks = chunksOf(s.ow);
@@ -335,7 +345,13 @@ void lowerWeightGradient(RowBuilder &rb, const ConvShape &s, Value image,
                                           rb.index(kw)};
                     Value sum = vector::ReductionOp::create(
                         b, loc, vector::CombiningKind::ADD, lanes);
-                    Value old = memref::LoadOp::create(b, loc, filter, at);
+                    // From zero: +0.0 + sum, as after the fill (-0.0 + 0.0).
+                    Value old = fromZero
+                                    ? arith::ConstantOp::create(
+                                          b, loc, b.getF32FloatAttr(0.0f))
+                                          .getResult()
+                                    : memref::LoadOp::create(b, loc, filter, at)
+                                          .getResult();
                     memref::StoreOp::create(
                         b, loc, arith::AddFOp::create(b, loc, old, sum), filter,
                         at);
@@ -368,12 +384,18 @@ struct LowerDirectConvPass
       Value image = op->getOperand(shape.image),
             filter = op->getOperand(shape.filter),
             output = op->getOperand(shape.output);
+      // The zero fill of the accumulated operand goes: the loops start
+      // from zero.
+      linalg::FillOp fill = zeroFillOfAccumulator(op, op->getOperand(2));
+      if (fill)
+        eraseFill(fill);
+      bool fromZero = static_cast<bool>(fill);
       if (shape.output == 2)
-        lowerForward(rb, shape, image, filter, output);
+        lowerForward(rb, shape, image, filter, output, fromZero);
       else if (shape.image == 2)
-        lowerInputGradient(rb, shape, image, filter, output);
+        lowerInputGradient(rb, shape, image, filter, output, fromZero);
       else
-        lowerWeightGradient(rb, shape, image, filter, output);
+        lowerWeightGradient(rb, shape, image, filter, output, fromZero);
       op->erase();
     }
   }

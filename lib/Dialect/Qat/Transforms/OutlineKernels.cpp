@@ -37,8 +37,10 @@ struct OutlineKernelsPass : qat::impl::OutlineKernelsBase<OutlineKernelsPass> {
       SmallVector<Operation *> kernels;
       for (Operation &op : func.getBody().getOps()) {
         auto linalgOp = dyn_cast<linalg::LinalgOp>(&op);
+        // Loops too: the microkernels of --qat-lower-mmt4d and
+        // --qat-lower-direct-conv on one thread.
         if ((linalgOp && linalgOp.hasPureBufferSemantics()) ||
-            isa<scf::ForallOp, scf::ParallelOp>(op))
+            isa<scf::ForallOp, scf::ParallelOp, scf::ForOp>(op))
           kernels.push_back(&op);
       }
       for (auto [index, kernel] : llvm::enumerate(kernels))

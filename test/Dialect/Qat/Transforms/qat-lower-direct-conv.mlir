@@ -27,9 +27,10 @@
 // CHECK-NOT:     linalg.conv_2d_nchw_fchw
 // The hot loop: masked loads of image rows, multiply-adds with broadcast
 // weights from memory, on zmm registers.
-// ASM-LABEL: forward:
+// ASM-LABEL: forward_kernel_0:
 // ASM:         vmovups {{.*}}, %zmm{{[0-9]+}} {%k{{[0-9]}}} {z}
 // ASM:         vfmadd231ps {{.*}}{1to16}, %zmm{{[0-9]+}}, %zmm{{[0-9]+}}
+// ASM-LABEL: forward:
 func.func @forward(%x: memref<2x16x16x16xf32>, %w: memref<32x16x3x3xf32>, %y: memref<2x32x14x14xf32>) {
   linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>} ins(%x, %w : memref<2x16x16x16xf32>, memref<32x16x3x3xf32>) outs(%y : memref<2x32x14x14xf32>)
   return
@@ -148,5 +149,20 @@ func.func @stays(%x28: memref<2x1x42x42xf32>, %w1: memref<16x1x3x3xf32>, %y28: m
   linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<2> : tensor<2xi64>} ins(%x16, %w3 : memref<2x16x16x16xf32>, memref<32x16x3x3xf32>) outs(%y7 : memref<2x32x7x7xf32>)
   linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>} ins(%x16, %w11 : memref<2x16x16x16xf32>, memref<32x16x1x1xf32>) outs(%y16 : memref<2x32x16x16xf32>)
   linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>} ins(%x9, %w3 : memref<2x16x9x9xf32>, memref<32x16x3x3xf32>) outs(%y7 : memref<2x32x7x7xf32>)
+  return
+}
+
+// A zero fill right before the convolution on its accumulated buffer goes:
+// the rows start from zero vectors instead of being read back.
+// CHECK-LABEL: func @zero_filled
+// CHECK-NOT:     linalg.fill
+// CHECK-NOT:     vector.maskedload %[[Y:.*]][%{{.*}}] : memref<2x32x14x14xf32>
+// CHECK:         %[[ZEROS:.*]] = arith.constant dense<0.000000e+00> : vector<16xf32>
+// CHECK:         scf.for {{.*}} iter_args(%{{.*}} = %[[ZEROS]],
+// CHECK-COUNT-16: vector.maskedstore
+func.func @zero_filled(%x: memref<2x16x16x16xf32>, %w: memref<32x16x3x3xf32>, %y: memref<2x32x14x14xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%y : memref<2x32x14x14xf32>)
+  linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>} ins(%x, %w : memref<2x16x16x16xf32>, memref<32x16x3x3xf32>) outs(%y : memref<2x32x14x14xf32>)
   return
 }

@@ -27,8 +27,9 @@
 // CHECK-COUNT-8:   vector.store %{{.*}}, %[[OUT]]
 // CHECK-NOT:     linalg.mmt4d
 // The hot loop multiplies by broadcast memory operands on zmm registers.
-// ASM-LABEL: mmt4d_f32:
+// ASM-LABEL: mmt4d_f32_kernel_0:
 // ASM:         vfmadd231ps {{.*}}{1to16}, %zmm{{[0-9]+}}, %zmm{{[0-9]+}}
+// ASM-LABEL: mmt4d_f32:
 func.func @mmt4d_f32(%lhs: memref<8x7x8x1xf32>, %rhs: memref<3x7x16x1xf32>, %out: memref<8x3x8x16xf32>) {
   linalg.mmt4d ins(%lhs, %rhs : memref<8x7x8x1xf32>, memref<3x7x16x1xf32>) outs(%out : memref<8x3x8x16xf32>)
   return

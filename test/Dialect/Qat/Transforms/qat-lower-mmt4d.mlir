@@ -25,8 +25,9 @@
 // CHECK-COUNT-8:     vector.store %{{.*}}, %[[OUT]]
 // CHECK-NOT:     linalg.mmt4d
 // The hot loop runs on vpdpbusd with zmm registers and broadcast LHS rows.
-// ASM-LABEL: mmt4d:
+// ASM-LABEL: mmt4d_kernel_0:
 // ASM:         vpdpbusd {{.*}}{1to16}, %zmm{{[0-9]+}}, %zmm{{[0-9]+}}
+// ASM-LABEL: mmt4d:
 // ISA: --qat-lower-mmt4d: unknown isa 'sve' (avx512vnni, avxvnni or dotprod)
 func.func @mmt4d(%lhs: memref<2x3x8x4xi8>, %rhs: memref<5x3x16x4xi8>, %out: memref<2x5x8x16xi32>) {
   linalg.mmt4d ins(%lhs, %rhs : memref<2x3x8x4xi8>, memref<5x3x16x4xi8>) outs(%out : memref<2x5x8x16xi32>)
@@ -45,8 +46,9 @@ func.func @other_tiles(%lhs: memref<2x3x8x2xi8>, %rhs: memref<5x3x16x2xi8>, %out
 // AVXVNNI-LABEL: func @mmt4d_8_lanes
 // AVXVNNI:         arith.xori %{{.*}}, %{{.*}} : vector<32xi8>
 // AVXVNNI:         llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.256"({{.*}}) : (vector<8xi32>, vector<32xi8>, vector<32xi8>) -> vector<8xi32>
-// AVXVNNI-ASM-LABEL: mmt4d_8_lanes:
+// AVXVNNI-ASM-LABEL: mmt4d_8_lanes_kernel_0:
 // AVXVNNI-ASM:       {vex} vpdpbusd %ymm{{[0-9]+}}, %ymm{{[0-9]+}}, %ymm{{[0-9]+}}
+// AVXVNNI-ASM-LABEL: mmt4d_8_lanes:
 func.func @mmt4d_8_lanes(%lhs: memref<2x3x8x4xi8>, %rhs: memref<6x3x8x4xi8>, %out: memref<2x6x8x8xi32>) {
   linalg.mmt4d ins(%lhs, %rhs : memref<2x3x8x4xi8>, memref<6x3x8x4xi8>) outs(%out : memref<2x6x8x8xi32>)
   return
@@ -56,8 +58,9 @@ func.func @mmt4d_8_lanes(%lhs: memref<2x3x8x4xi8>, %rhs: memref<6x3x8x4xi8>, %ou
 // DOTPROD-LABEL: func @mmt4d_4_lanes
 // DOTPROD-NOT:     arith.xori
 // DOTPROD:         llvm.call_intrinsic "llvm.aarch64.neon.sdot.v4i32.v16i8"({{.*}}) : (vector<4xi32>, vector<16xi8>, vector<16xi8>) -> vector<4xi32>
-// DOTPROD-ASM-LABEL: mmt4d_4_lanes:
+// DOTPROD-ASM-LABEL: mmt4d_4_lanes_kernel_0:
 // DOTPROD-ASM:       sdot v{{[0-9]+}}.4s, v{{[0-9]+}}.16b, v{{[0-9]+}}.4b[0]
+// DOTPROD-ASM-LABEL: mmt4d_4_lanes:
 func.func @mmt4d_4_lanes(%lhs: memref<2x3x8x4xi8>, %rhs: memref<6x3x4x4xi8>, %out: memref<2x6x8x4xi32>) {
   linalg.mmt4d ins(%lhs, %rhs : memref<2x3x8x4xi8>, memref<6x3x4x4xi8>) outs(%out : memref<2x6x8x4xi32>)
   return

@@ -61,3 +61,23 @@ func.func @step(%x: memref<8xf32>, %y: memref<8xf32>, %z: memref<8xf32>) attribu
   }
   return
 }
+
+// A loop on one thread (a microkernel of --qat-lower-mmt4d or
+// --qat-lower-direct-conv) is a kernel too, so that glue compiled
+// unoptimized never holds a hot loop.
+// CHECK-LABEL: func.func private @loop_kernel_0(
+// CHECK-SAME:    attributes {passthrough = ["noinline"]}
+// CHECK:         scf.for
+// CHECK:           memref.store
+// CHECK-LABEL: func.func @loop(
+// CHECK-NOT:     scf.for
+// CHECK:         call @loop_kernel_0(
+func.func @loop(%a: memref<8xf32>, %v: f32) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  scf.for %i = %c0 to %c8 step %c1 {
+    memref.store %v, %a[%i] : memref<8xf32>
+  }
+  return
+}

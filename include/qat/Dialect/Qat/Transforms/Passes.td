@@ -868,6 +868,13 @@ def LowerDirectConv : Pass<"qat-lower-direct-conv"> {
     results do not depend on how `--qat-parallelize-kernels` split the op
     (over `n` for the first two roles, over `f` for the third). Masked
     lanes are not read, so rows at the end of a buffer are safe.
+
+    A `linalg.fill` of +0.0 that only zeroes the accumulated buffer right
+    before the convolution (or, both split over threads, the loop of such
+    fills before its loop) is erased, and the rows start from zero vectors:
+    `fma(a, b, +0.0)` is what they computed after the fill, and the weight
+    gradient adds its sums to +0.0. The fill's pass over memory goes (the
+    small CNN's conv1 output, 3.2 MB, in each forward).
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
@@ -881,7 +888,9 @@ def OutlineKernels : Pass<"qat-outline-kernels", "::mlir::ModuleOp"> {
   let summary = "Move each linalg op on buffers into a function of its own";
   let description = [{
     Replaces every `linalg` op on memrefs in a function body (and every
-    `scf.forall` or `scf.parallel` loop that holds such ops) by a call to a
+    `scf.forall`, `scf.parallel` or `scf.for` loop there: threads' loops
+    and the one-thread microkernels of `--qat-lower-mmt4d` and
+    `--qat-lower-direct-conv`) by a call to a
     new private function `@<function>_kernel_<N>` that holds just that op;
     its operands and the values its body captures become the function's
     arguments. The kernels are marked `noinline`.
