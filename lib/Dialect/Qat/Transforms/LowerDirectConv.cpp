@@ -39,6 +39,9 @@ constexpr int64_t kRowBlock = 16;
 /// accumulators.
 constexpr int64_t kFilterBlock = 2;
 
+/// Vectors per row of `width` elements.
+int64_t chunksOf(int64_t width) { return llvm::divideCeil(width, kLanes); }
+
 /// Builds the row loads, stores and loops of one convolution.
 struct RowBuilder {
   OpBuilder &b;
@@ -88,6 +91,33 @@ struct RowBuilder {
         vector::MaskedStoreOp::create(b, loc, buffer, at, mask(width - lane),
                                       value);
     }
+  }
+  /// `start + r` for r in [0, count).
+  SmallVector<Value> consecutive(Value start, int64_t count) {
+    SmallVector<Value> indices;
+    for (int64_t r = 0; r < count; ++r)
+      indices.push_back(add(start, r));
+    return indices;
+  }
+  /// The accumulators of the rows `buffer[i, j, k, :]` for each `j` of
+  /// `rows`, vectors of each in turn: zeros, or the rows' values.
+  SmallVector<Value> startRows(bool fromZero, Value buffer, Value i,
+                               ArrayRef<Value> rows, Value k, int64_t width) {
+    SmallVector<Value> acc;
+    Value zero = fromZero ? zeros() : Value();
+    for (Value j : rows) {
+      if (fromZero)
+        acc.append(chunksOf(width), zero);
+      else
+        llvm::append_range(acc, loadRow(buffer, i, j, k, 0, width));
+    }
+    return acc;
+  }
+  void storeRows(ArrayRef<Value> acc, Value buffer, Value i,
+                 ArrayRef<Value> rows, Value k, int64_t width) {
+    int64_t chunks = chunksOf(width);
+    for (auto [r, j] : llvm::enumerate(rows))
+      storeRow(acc.slice(r * chunks, chunks), buffer, i, j, k, width);
   }
   /// `acc + broadcast(buffer[at]) * value`, one fused multiply-add.
   Value fmaScalar(Value buffer, ValueRange at, Value value, Value acc) {
@@ -150,9 +180,6 @@ struct RowBuilder {
   }
 };
 
-/// Vectors per row of `width` elements.
-int64_t chunksOf(int64_t width) { return llvm::divideCeil(width, kLanes); }
-
 /// output[n, f, oh, :] over the filters' rows, 16 vectors at a time:
 ///   acc[r] = output[n, f0 + r, oh, :]
 ///   for c, kh, kw:
@@ -164,16 +191,9 @@ void lowerForward(RowBuilder &rb, const ConvShape &s, Value image, Value filter,
     rb.loop(s.oh, {}, [&](Value oh, ValueRange) {
       rb.blocks(s.f, rb.size(s.f, output, 1), kRowBlock / chunks,
                 [&](Value f0, int64_t rows) {
-                  SmallVector<Value> filters, acc;
-                  Value zeros = fromZero ? rb.zeros() : Value();
-                  for (int64_t r = 0; r < rows; ++r) {
-                    filters.push_back(rb.add(f0, r));
-                    if (fromZero)
-                      acc.append(chunks, zeros);
-                    else
-                      llvm::append_range(
-                          acc, rb.loadRow(output, n, filters[r], oh, 0, s.ow));
-                  }
+                  SmallVector<Value> filters = rb.consecutive(f0, rows);
+                  SmallVector<Value> acc =
+                      rb.startRows(fromZero, output, n, filters, oh, s.ow);
                   acc = rb.loop(
                       rb.index(0), rb.size(s.c, image, 1), acc,
                       [&](Value c, ValueRange carried) {
@@ -193,9 +213,7 @@ void lowerForward(RowBuilder &rb, const ConvShape &s, Value image, Value filter,
                           }
                         return next;
                       });
-                  for (int64_t r = 0; r < rows; ++r)
-                    rb.storeRow(ArrayRef(acc).slice(r * chunks, chunks), output,
-                                n, filters[r], oh, s.ow);
+                  rb.storeRows(acc, output, n, filters, oh, s.ow);
                 });
       return SmallVector<Value>{};
     });
@@ -223,16 +241,9 @@ void lowerInputGradient(RowBuilder &rb, const ConvShape &s, Value image,
       rb.blocks(
           s.c, rb.size(s.c, image, 1), kRowBlock / chunks,
           [&](Value c0, int64_t rows) {
-            SmallVector<Value> channels, acc;
-            Value zeros = fromZero ? rb.zeros() : Value();
-            for (int64_t r = 0; r < rows; ++r) {
-              channels.push_back(rb.add(c0, r));
-              if (fromZero)
-                acc.append(chunks, zeros);
-              else
-                llvm::append_range(
-                    acc, rb.loadRow(image, n, channels[r], y, 0, s.iw));
-            }
+            SmallVector<Value> channels = rb.consecutive(c0, rows);
+            SmallVector<Value> acc =
+                rb.startRows(fromZero, image, n, channels, y, s.iw);
             acc = rb.loop(
                 rb.index(0), rb.size(s.f, filter, 0), acc,
                 [&](Value f, ValueRange carried) {
@@ -275,9 +286,7 @@ void lowerInputGradient(RowBuilder &rb, const ConvShape &s, Value image,
                         return next;
                       });
                 });
-            for (int64_t r = 0; r < rows; ++r)
-              rb.storeRow(ArrayRef(acc).slice(r * chunks, chunks), image, n,
-                          channels[r], y, s.iw);
+            rb.storeRows(acc, image, n, channels, y, s.iw);
           });
       return SmallVector<Value>{};
     });
@@ -302,9 +311,7 @@ void lowerWeightGradient(RowBuilder &rb, const ConvShape &s, Value image,
   rb.blocks(
       s.f, rb.size(s.f, filter, 0), std::max<int64_t>(1, kFilterBlock / chunks),
       [&](Value f0, int64_t rows) {
-        SmallVector<Value> filters;
-        for (int64_t r = 0; r < rows; ++r)
-          filters.push_back(rb.add(f0, r));
+        SmallVector<Value> filters = rb.consecutive(f0, rows);
         rb.loop(
             rb.index(0), rb.size(s.c, filter, 1), {}, [&](Value c, ValueRange) {
               SmallVector<Value> acc(rows * taps * chunks, rb.zeros());
