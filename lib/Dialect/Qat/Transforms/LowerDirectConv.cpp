@@ -119,11 +119,19 @@ struct RowBuilder {
     for (auto [r, j] : llvm::enumerate(rows))
       storeRow(acc.slice(r * chunks, chunks), buffer, i, j, k, width);
   }
-  /// `acc + broadcast(buffer[at]) * value`, one fused multiply-add.
-  Value fmaScalar(Value buffer, ValueRange at, Value value, Value acc) {
+  /// `buffer[at]` in every lane.
+  Value broadcast(Value buffer, ValueRange at) {
     Value scalar = memref::LoadOp::create(b, loc, buffer, at);
-    Value splat = vector::BroadcastOp::create(b, loc, row, scalar);
-    return vector::FMAOp::create(b, loc, splat, value, acc);
+    return vector::BroadcastOp::create(b, loc, row, scalar);
+  }
+  /// Row `r` of the accumulators `acc` (its vectors in turn) plus
+  /// `factor * values`, one fused multiply-add per vector.
+  void fmaRow(MutableArrayRef<Value> acc, int64_t r, Value factor,
+              ArrayRef<Value> values) {
+    for (auto [chunk, value] : llvm::enumerate(values)) {
+      Value &sum = acc[r * values.size() + chunk];
+      sum = vector::FMAOp::create(b, loc, factor, value, sum);
+    }
   }
   /// for i in [lower, upper): body(i, carried) -> carried.
   using Body = function_ref<SmallVector<Value>(Value, ValueRange)>;
@@ -180,40 +188,24 @@ struct RowBuilder {
   }
 };
 
-/// output[n, f, oh, :] over the filters' rows, 16 vectors at a time:
-///   acc[r] = output[n, f0 + r, oh, :]
-///   for c, kh, kw:
-///     acc[r] += filter[f0 + r, c, kh, kw] * image[n, c, oh + kh, kw + :]
-void lowerForward(RowBuilder &rb, const ConvShape &s, Value image, Value filter,
-                  Value output, bool fromZero) {
-  int64_t chunks = chunksOf(s.ow);
-  rb.loop(rb.index(0), rb.size(s.n, output, 0), {}, [&](Value n, ValueRange) {
-    rb.loop(s.oh, {}, [&](Value oh, ValueRange) {
-      rb.blocks(s.f, rb.size(s.f, output, 1), kRowBlock / chunks,
-                [&](Value f0, int64_t rows) {
-                  SmallVector<Value> filters = rb.consecutive(f0, rows);
+/// The rows `out[n, j, y, :]` of every image n and row y (out: N x J x
+/// rows x width), in blocks of j whose vectors fill 16 registers: started
+/// (from zero, or from `out`), passed through `update(n, y, js, acc)`, and
+/// stored.
+using RowUpdate =
+    function_ref<SmallVector<Value>(Value, Value, ArrayRef<Value>, ValueRange)>;
+void accumulateRows(RowBuilder &rb, Value out, int64_t n, int64_t j,
+                    int64_t rows, int64_t width, bool fromZero,
+                    RowUpdate update) {
+  rb.loop(rb.index(0), rb.size(n, out, 0), {}, [&](Value image, ValueRange) {
+    rb.loop(rows, {}, [&](Value y, ValueRange) {
+      rb.blocks(j, rb.size(j, out, 1), kRowBlock / chunksOf(width),
+                [&](Value j0, int64_t count) {
+                  SmallVector<Value> js = rb.consecutive(j0, count);
                   SmallVector<Value> acc =
-                      rb.startRows(fromZero, output, n, filters, oh, s.ow);
-                  acc = rb.loop(
-                      rb.index(0), rb.size(s.c, image, 1), acc,
-                      [&](Value c, ValueRange carried) {
-                        SmallVector<Value> next(carried);
-                        for (int64_t kh = 0; kh < s.kh; ++kh)
-                          for (int64_t kw = 0; kw < s.kw; ++kw) {
-                            SmallVector<Value> taps = rb.loadRow(
-                                image, n, c, rb.add(oh, kh), kw, s.ow);
-                            for (int64_t r = 0; r < rows; ++r)
-                              for (auto [chunk, tap] : llvm::enumerate(taps)) {
-                                Value &sum = next[r * chunks + chunk];
-                                sum = rb.fmaScalar(
-                                    filter,
-                                    {filters[r], c, rb.index(kh), rb.index(kw)},
-                                    tap, sum);
-                              }
-                          }
-                        return next;
-                      });
-                  rb.storeRows(acc, output, n, filters, oh, s.ow);
+                      rb.startRows(fromZero, out, image, js, y, width);
+                  rb.storeRows(update(image, y, js, acc), out, image, js, y,
+                               width);
                 });
       return SmallVector<Value>{};
     });
@@ -221,8 +213,34 @@ void lowerForward(RowBuilder &rb, const ConvShape &s, Value image, Value filter,
   });
 }
 
-/// image[n, c, y, :] over the channels' rows, 16 vectors at a time:
-///   acc[r] = image[n, c0 + r, y, :]
+/// output[n, f, oh, :] over the filters' rows:
+///   for c, kh, kw:
+///     acc[r] += filter[f0 + r, c, kh, kw] * image[n, c, oh + kh, kw + :]
+void lowerForward(RowBuilder &rb, const ConvShape &s, Value image, Value filter,
+                  Value output, bool fromZero) {
+  accumulateRows(
+      rb, output, s.n, s.f, s.oh, s.ow, fromZero,
+      [&](Value n, Value oh, ArrayRef<Value> filters, ValueRange acc) {
+        return rb.loop(
+            rb.index(0), rb.size(s.c, image, 1), acc,
+            [&](Value c, ValueRange carried) {
+              SmallVector<Value> next(carried);
+              for (int64_t kh = 0; kh < s.kh; ++kh)
+                for (int64_t kw = 0; kw < s.kw; ++kw) {
+                  SmallVector<Value> taps =
+                      rb.loadRow(image, n, c, rb.add(oh, kh), kw, s.ow);
+                  for (auto [r, f] : llvm::enumerate(filters))
+                    rb.fmaRow(next, r,
+                              rb.broadcast(filter,
+                                           {f, c, rb.index(kh), rb.index(kw)}),
+                              taps);
+                }
+              return next;
+            });
+      });
+}
+
+/// image[n, c, y, :] over the channels' rows:
 ///   for f, kh with 0 <= y - kh < OH, kw:
 ///     acc[r] += filter[f, c0 + r, kh, kw] * (g[n, f, y - kh, :] shifted
 ///               right by kw lanes)
@@ -231,67 +249,56 @@ void lowerInputGradient(RowBuilder &rb, const ConvShape &s, Value image,
   OpBuilder &b = rb.b;
   Location loc = rb.loc;
   int64_t chunks = chunksOf(s.iw);
-  rb.loop(rb.index(0), rb.size(s.n, image, 0), {}, [&](Value n, ValueRange) {
-    rb.loop(s.ih, {}, [&](Value y, ValueRange) {
-      // Row taps kh in [max(0, y - OH + 1), min(KH - 1, y)].
-      Value first = arith::MaxSIOp::create(
-          b, loc, rb.index(0),
-          arith::SubIOp::create(b, loc, y, rb.index(s.oh - 1)));
-      Value last = arith::MinSIOp::create(b, loc, rb.index(s.kh), rb.add(y, 1));
-      rb.blocks(
-          s.c, rb.size(s.c, image, 1), kRowBlock / chunks,
-          [&](Value c0, int64_t rows) {
-            SmallVector<Value> channels = rb.consecutive(c0, rows);
-            SmallVector<Value> acc =
-                rb.startRows(fromZero, image, n, channels, y, s.iw);
-            acc = rb.loop(
-                rb.index(0), rb.size(s.f, filter, 0), acc,
-                [&](Value f, ValueRange carried) {
-                  return rb.loop(
-                      first, last, carried, [&](Value kh, ValueRange carried) {
-                        SmallVector<Value> next(carried);
-                        Value oh = arith::SubIOp::create(b, loc, y, kh);
-                        SmallVector<Value> g =
-                            rb.loadRow(grad, n, f, oh, 0, s.ow);
-                        // Lanes before and after g's row are zeros.
-                        Value outside = rb.zeros();
-                        auto gChunk = [&](int64_t chunk) {
-                          return chunk >= 0 &&
-                                         chunk < static_cast<int64_t>(g.size())
-                                     ? g[chunk]
-                                     : outside;
-                        };
-                        for (int64_t kw = 0; kw < s.kw; ++kw) {
-                          // Lane x of chunk j holds g[16 j + x - kw]: the
-                          // end of g's chunk j - 1, then the start of j.
-                          SmallVector<int64_t> lanes;
-                          for (int64_t x = 0; x < kLanes; ++x)
-                            lanes.push_back(x < kw ? kLanes - kw + x
-                                                   : kLanes + x - kw);
-                          for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-                            Value shifted = kw == 0
-                                                ? gChunk(chunk)
-                                                : vector::ShuffleOp::create(
-                                                      b, loc, gChunk(chunk - 1),
-                                                      gChunk(chunk), lanes)
-                                                      .getResult();
-                            for (int64_t r = 0; r < rows; ++r) {
-                              Value &sum = next[r * chunks + chunk];
-                              sum = rb.fmaScalar(
-                                  filter, {f, channels[r], kh, rb.index(kw)},
-                                  shifted, sum);
-                            }
-                          }
-                        }
-                        return next;
-                      });
-                });
-            rb.storeRows(acc, image, n, channels, y, s.iw);
-          });
-      return SmallVector<Value>{};
-    });
-    return SmallVector<Value>{};
-  });
+  accumulateRows(
+      rb, image, s.n, s.c, s.ih, s.iw, fromZero,
+      [&](Value n, Value y, ArrayRef<Value> channels, ValueRange acc) {
+        // Row taps kh in [max(0, y - OH + 1), min(KH - 1, y)].
+        Value first = arith::MaxSIOp::create(
+            b, loc, rb.index(0),
+            arith::SubIOp::create(b, loc, y, rb.index(s.oh - 1)));
+        Value last =
+            arith::MinSIOp::create(b, loc, rb.index(s.kh), rb.add(y, 1));
+        return rb.loop(
+            rb.index(0), rb.size(s.f, filter, 0), acc,
+            [&](Value f, ValueRange carried) {
+              return rb.loop(
+                  first, last, carried, [&](Value kh, ValueRange carried) {
+                    SmallVector<Value> next(carried);
+                    Value oh = arith::SubIOp::create(b, loc, y, kh);
+                    SmallVector<Value> g = rb.loadRow(grad, n, f, oh, 0, s.ow);
+                    // Lanes before and after g's row are zeros.
+                    Value outside = rb.zeros();
+                    auto gChunk = [&](int64_t chunk) {
+                      return chunk >= 0 &&
+                                     chunk < static_cast<int64_t>(g.size())
+                                 ? g[chunk]
+                                 : outside;
+                    };
+                    for (int64_t kw = 0; kw < s.kw; ++kw) {
+                      // Lane x of chunk j holds g[16 j + x - kw]: the end
+                      // of g's chunk j - 1, then the start of j.
+                      SmallVector<int64_t> lanes;
+                      for (int64_t x = 0; x < kLanes; ++x)
+                        lanes.push_back(x < kw ? kLanes - kw + x
+                                               : kLanes + x - kw);
+                      SmallVector<Value> shifted;
+                      for (int64_t chunk = 0; chunk < chunks; ++chunk)
+                        shifted.push_back(kw == 0
+                                              ? gChunk(chunk)
+                                              : vector::ShuffleOp::create(
+                                                    b, loc, gChunk(chunk - 1),
+                                                    gChunk(chunk), lanes)
+                                                    .getResult());
+                      for (auto [r, c] : llvm::enumerate(channels))
+                        rb.fmaRow(
+                            next, r,
+                            rb.broadcast(filter, {f, c, kh, rb.index(kw)}),
+                            shifted);
+                    }
+                    return next;
+                  });
+            });
+      });
 }
 
 /// filter[f, c, kh, kw] for two filters (one when rows take two vectors)

@@ -45,12 +45,12 @@ func.func @forward(%x: memref<2x16x16x16xf32>, %w: memref<32x16x3x3xf32>, %y: me
 // CHECK-SAME:    (%[[G:.*]]: memref<2x32x14x14xf32>, %[[W:.*]]: memref<32x16x3x3xf32>, %[[DX:.*]]: memref<2x16x16x16xf32>)
 // CHECK:         scf.for %[[N:.*]] =
 // CHECK:           scf.for %[[Y:.*]] =
-// CHECK:             %[[LOW:.*]] = arith.subi %[[Y]], %c13
-// CHECK:             %[[FIRST:.*]] = arith.maxsi %{{.*}}, %[[LOW]]
-// CHECK:             %[[HIGH:.*]] = arith.addi %[[Y]], %c1
-// CHECK:             %[[LAST:.*]] = arith.minsi %c3{{.*}}, %[[HIGH]]
 // CHECK:             scf.for
 // CHECK-COUNT-16:      vector.load %[[DX]]
+// CHECK:               %[[LOW:.*]] = arith.subi %[[Y]], %c13
+// CHECK:               %[[FIRST:.*]] = arith.maxsi %{{.*}}, %[[LOW]]
+// CHECK:               %[[HIGH:.*]] = arith.addi %[[Y]], %c1
+// CHECK:               %[[LAST:.*]] = arith.minsi %c3{{.*}}, %[[HIGH]]
 // CHECK:               scf.for %[[F:.*]] = {{.*}} iter_args
 // CHECK:                 scf.for %[[KH:.*]] = %[[FIRST]] to %[[LAST]]
 // CHECK:                   %[[OH:.*]] = arith.subi %[[Y]], %[[KH]]
