@@ -34,3 +34,29 @@ llvm_config.with_environment(
     "PYTHONPATH", [os.path.join(config.qat_src_root, "python")], append_path=True
 )
 llvm_config.with_environment("QAT_MLIR_TOOLS_DIR", config.qat_tools_dir)
+llvm_config.with_system_environment(["QAT_HOST_FEATURES"])
+
+# The CPU differs between machines: execution tests run the targets this
+# one runs (qat-compile's own host detection: `runs-<target>` features and
+# %host_target, its best), code for the others is checked in assembly, and
+# AArch64 runs under qemu-aarch64.
+import subprocess
+
+targets = subprocess.run(
+    [os.path.join(config.qat_tools_dir, "qat-compile"), "--print-targets"],
+    capture_output=True, text=True, check=True,
+).stdout.splitlines()
+host_target = None
+runnable = []
+for line in targets:
+    mark, name = line[:5].strip(), line[6:].split()[0]
+    if mark in ("host", "runs"):
+        runnable.append(name)
+        config.available_features.add("runs-" + name)
+    if mark == "host":
+        host_target = name
+config.substitutions.append(("%host_target", host_target))
+lit_config.note(f"host target {host_target}; runs {', '.join(runnable)}")
+# For utils/summarize-tests.py's summary line.
+with open(os.path.join(config.qat_obj_root, "test", "host-targets.txt"), "w") as f:
+    f.write(" ".join(runnable) + "\n")

@@ -32,7 +32,12 @@ int main(int argc, char **argv) {
   static float input[MODEL_INPUT_ELEMENTS], output[MODEL_OUTPUT_ELEMENTS];
   for (int i = 0; i < 28 * 28; ++i)
     input[i] = ((float)pixels[i] / 255.0f - MODEL_INPUT_MEAN) / MODEL_INPUT_STD;
-  model_run(input, output);
+  /* -1: this CPU lacks a feature the model was compiled for. */
+  if (model_run(input, output) != 0) {
+    fprintf(stderr, "this CPU lacks '%s'; compile the model for %s\n",
+            model_missing_cpu_feature(), model_best_target());
+    return 3;
+  }
 
   int best = 0;
   for (int c = 1; c < MODEL_CLASSES; ++c)

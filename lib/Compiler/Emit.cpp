@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qat/Compiler/Compiler.h"
+#include "qat/Dialect/Qat/Transforms/Int8Microkernels.h"
 #include "qat/Dialect/Qat/Transforms/Passes.h"
 #include "qat/Pipelines/Pipelines.h"
 #include "qat/Support/CodegenOptions.h"
@@ -29,39 +30,84 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/Target/TargetOptions.h"
+#include "llvm/TargetParser/Host.h"
 #include "llvm/TargetParser/Triple.h"
 
 using namespace mlir;
 using namespace mlir::qat;
+
+/// x86-64-v3's features that LLVM uses in generated code.
+#define QAT_X86_64_V3 "avx,avx2,fma,bmi,bmi2,f16c,lzcnt,movbe"
 
 const std::vector<CompileTarget> &mlir::qat::compileTargets() {
   static const std::vector<CompileTarget> targets = {
       {"x86_64-avx512vnni", "x86_64-unknown-linux-gnu", "x86-64-v4",
        "+avx512vnni", "avx512vnni",
        "x86-64 with AVX-512 and AVX512-VNNI (Ice Lake and "
-       "later Xeons, AMD Zen 4)"},
+       "later Xeons, AMD Zen 4)",
+       QAT_X86_64_V3 ",avx512f,avx512bw,avx512cd,avx512dq,avx512vl,"
+                     "avx512vnni"},
       {"x86_64-avxvnni", "x86_64-unknown-linux-gnu", "x86-64-v3", "+avxvnni",
        "avxvnni",
        "x86-64 with AVX2 and the VEX AVX-VNNI (Alder Lake and later client "
-       "chips)"},
+       "chips)",
+       QAT_X86_64_V3 ",avxvnni"},
+      {"x86_64-avx2", "x86_64-unknown-linux-gnu", "x86-64-v3", "", "avx2",
+       "x86-64-v3: AVX2, FMA, BMI2 (Haswell and later, AMD Zen 1-3); exact "
+       "int8 with vpmaddwd",
+       QAT_X86_64_V3},
       {"x86_64-generic", "x86_64-unknown-linux-gnu", "x86-64", "", "",
-       "any x86-64 (SSE2)"},
+       "any x86-64 (SSE2)", ""},
       {"aarch64-dotprod", "aarch64-unknown-linux-gnu", "generic",
        "+v8.2a,+neon,+dotprod", "dotprod",
        "AArch64 with the dot-product extension "
        "(Armv8.2-A+dotprod: Neoverse N1, Cortex-A76 "
-       "and later)"},
+       "and later)",
+       "dotprod"},
       {"aarch64-generic", "aarch64-unknown-linux-gnu", "generic", "+neon", "",
-       "any AArch64 (Armv8-A with NEON)"},
+       "any AArch64 (Armv8-A with NEON)", ""},
   };
   return targets;
 }
 
+#undef QAT_X86_64_V3
+
 const CompileTarget *mlir::qat::lookupCompileTarget(StringRef name) {
+  if (name == "host")
+    return &hostCompileTarget();
   for (const CompileTarget &target : compileTargets())
     if (target.name == name)
       return &target;
   return nullptr;
+}
+
+static bool isHostArchitecture(const CompileTarget &target) {
+  return llvm::Triple(target.triple).getArch() ==
+         llvm::Triple(llvm::sys::getProcessTriple()).getArch();
+}
+
+std::string mlir::qat::missingHostFeature(const CompileTarget &target) {
+  if (!isHostArchitecture(target))
+    return "";
+  llvm::StringMap<bool> features = hostCpuFeatures();
+  SmallVector<StringRef> required;
+  StringRef(target.required).split(required, ',', -1, /*KeepEmpty=*/false);
+  for (StringRef feature : required)
+    if (!features.lookup(feature))
+      return feature.str();
+  return "";
+}
+
+const CompileTarget &mlir::qat::hostCompileTarget() {
+  // Computed once: the CPU does not change under a running tool.
+  static const CompileTarget *host = [] {
+    for (const CompileTarget &target : compileTargets())
+      if (isHostArchitecture(target) && missingHostFeature(target).empty())
+        return &target;
+    // No target of this architecture: code that runs on any x86-64.
+    return lookupCompileTarget("x86_64-generic");
+  }();
+  return *host;
 }
 
 namespace {
@@ -211,21 +257,35 @@ std::string mlir::qat::makeHeader(const ModelInterface &interface,
       stride *= shape[d];
     }
   };
+  os << "/* The run-time CPU check (compiled for the baseline "
+        "of the architecture):\n"
+     << " * NULL when this CPU has every feature the code needs ("
+     << (options.target->required.empty() ? "none" : options.target->required)
+     << "),\n * else the first it lacks; and the qat-compile target this "
+        "CPU runs best. */\n"
+     << "const char *" << name << "_missing_cpu_feature(void);\n"
+     << "const char *" << name << "_best_target(void);\n\n";
   os << "/* Plain C: row-major arrays of " << upper << "_INPUT_ELEMENTS and "
-     << upper << "_OUTPUT_ELEMENTS floats. */\n"
-     << "static inline void " << name
+     << upper << "_OUTPUT_ELEMENTS floats. Returns 0, or -1 without running "
+     << "when\n * this CPU lacks a feature of the target (calling _mlir_ciface_"
+     << name << " there\n * would die of an illegal instruction). */\n"
+     << "static inline int " << name
      << "_run(const float *input, float *output) {\n"
+     << "  if (" << name << "_missing_cpu_feature())\n    return -1;\n"
      << "  " << name << "_input_memref in;\n  " << name
      << "_output_memref out;\n";
   fill("in", "input", interface.inputShape);
   fill("out", "output", interface.outputShape);
-  os << "  _mlir_ciface_" << name << "(&in, &out);\n}\n\n";
+  os << "  _mlir_ciface_" << name << "(&in, &out);\n  return 0;\n}\n\n";
   // Generic names for the classifier program.
   for (StringRef suffix : {"BATCH", "INPUT_ELEMENTS", "OUTPUT_ELEMENTS",
                            "CLASSES", "INPUT_MEAN", "INPUT_STD"})
     os << "#define QAT_MODEL_" << suffix << " " << upper << "_" << suffix
        << "\n";
   os << "#define QAT_MODEL_RUN " << name << "_run\n";
+  os << "#define QAT_MODEL_MISSING_CPU_FEATURE " << name
+     << "_missing_cpu_feature\n";
+  os << "#define QAT_MODEL_BEST_TARGET " << name << "_best_target\n";
   os << "#define QAT_MODEL_NAME \"" << name << "\"\n";
   os << "#define QAT_MODEL_TARGET \"" << options.target->name << "\"\n";
   os << "\n#endif\n";
@@ -251,7 +311,7 @@ LogicalResult mlir::qat::emit(ModuleOp module, const ModelInterface &interface,
   if (!options.target->int8Isa.empty()) {
     // Convolutions on the target's dot-product microkernel.
     Int8ConvToMmt4dOptions mmt4d;
-    mmt4d.lanes = *int8IsaLanes(options.target->int8Isa);
+    mmt4d.isa = options.target->int8Isa;
     pm.addPass(createInt8ConvToMmt4d(mmt4d));
   }
   LowerToLLVMOptions lowering;
@@ -294,15 +354,14 @@ LogicalResult mlir::qat::emit(ModuleOp module, const ModelInterface &interface,
     codegen.run(*llvmModule);
     return success();
   };
-  if (options.kind == EmitKind::Asm || options.kind == EmitKind::Obj)
+  if (options.kind == EmitKind::Asm)
     return writeFile(loc, outputPath, [&](llvm::raw_pwrite_stream &os) {
-      return emitMachineCode(os, options.kind == EmitKind::Asm
-                                     ? llvm::CodeGenFileType::AssemblyFile
-                                     : llvm::CodeGenFileType::ObjectFile);
+      return emitMachineCode(os, llvm::CodeGenFileType::AssemblyFile);
     });
 
-  // Library or program: the object and header in a temporary directory,
-  // linked by clang into a temporary file that becomes the output.
+  // Object, library or program: the model's object and the run-time CPU
+  // check's in a temporary directory, linked by clang (and lld) into a
+  // temporary file that becomes the output.
   SmallString<128> directory;
   if (std::error_code ec =
           llvm::sys::fs::createUniqueDirectory("qat-compile", directory))
@@ -311,6 +370,7 @@ LogicalResult mlir::qat::emit(ModuleOp module, const ModelInterface &interface,
   llvm::scope_exit cleanup(
       [&] { (void)llvm::sys::fs::remove_directories(directory); });
   std::string object = (directory + "/model.o").str();
+  std::string check = (directory + "/cpu_check.o").str();
   std::string header = (directory + "/model.h").str();
   std::string linked = (directory + "/linked").str();
   if (failed(writeFile(loc, object,
@@ -323,16 +383,40 @@ LogicalResult mlir::qat::emit(ModuleOp module, const ModelInterface &interface,
         return success();
       })))
     return failure();
+  // The check is compiled for the architecture's baseline (no -march), so
+  // that it runs, and tells, on every CPU of it.
+  std::string targetTable;
+  llvm::Triple::ArchType arch = llvm::Triple(options.target->triple).getArch();
+  for (const CompileTarget &target : compileTargets())
+    if (llvm::Triple(target.triple).getArch() == arch)
+      targetTable += (targetTable.empty() ? "" : ";") + target.name + "=" +
+                     target.required;
+  std::vector<std::string> checkArgs = {
+      "--target=" + options.target->triple,
+      "-O2",
+      "-fPIC",
+      "-c",
+      "-DQAT_CHECK_PREFIX=" + options.name,
+      "-DQAT_REQUIRED=\"" + options.target->required + "\"",
+      "-DQAT_TARGETS=\"" + targetTable + "\""};
+  if (options.kind == EmitKind::Lib)
+    checkArgs.push_back("-DQAT_CHECK_ON_LOAD");
+  checkArgs.insert(checkArgs.end(), {options.cpuCheckSource, "-o", check});
+  if (failed(runProgram(loc, options.clang, checkArgs)))
+    return failure();
+
   std::vector<std::string> args = {"--target=" + options.target->triple,
                                    "-fuse-ld=lld"};
-  if (options.kind == EmitKind::Lib) {
-    args.insert(args.end(), {"-shared", object, "-o", linked});
+  if (options.kind == EmitKind::Obj) {
+    args.insert(args.end(), {"-r", "-nostdlib", object, check, "-o", linked});
+  } else if (options.kind == EmitKind::Lib) {
+    args.insert(args.end(), {"-shared", object, check, "-o", linked});
   } else {
     // A static program: it runs on any Linux of the target (and under
     // qemu-user) without a sysroot.
     args.insert(args.end(),
                 {"-O2", "-static", "-include", header, options.runtimeSource,
-                 object, "-o", linked, "-lm"});
+                 object, check, "-o", linked, "-lm"});
   }
   if (failed(runProgram(loc, options.clang, args)))
     return failure();

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qat/ExecutionEngine/JitRunner.h"
+#include "qat/Dialect/Qat/Transforms/Int8Microkernels.h"
 #include "qat/ExecutionEngine/CompileCache.h"
 #include "qat/Pipelines/Pipelines.h"
 #include "qat/Support/CodegenOptions.h"
@@ -258,6 +259,26 @@ JitModule::compile(ModuleOp module, ArrayRef<std::string> entries,
                    const JitOptions &options) {
   std::unique_ptr<JitModule> jit(new JitModule());
   jit->context = module.getContext();
+  // The code runs here: an int8 microkernel this CPU lacks would end in an
+  // LLVM fatal error (AVX-512 on an AVX2 CPU) or an illegal instruction.
+  std::string int8Isa = options.int8Isa;
+  if (int8Isa == "host") {
+    const Int8Microkernel *best = hostInt8Microkernel();
+    int8Isa = best ? best->name.str() : "";
+  } else if (!int8Isa.empty()) {
+    const Int8Microkernel *kernel = lookupInt8Microkernel(int8Isa);
+    if (!kernel)
+      return module.emitError() << "unknown int8 isa '" << int8Isa << "' ("
+                                << int8MicrokernelNames() << ", or host)";
+    if (!int8MicrokernelRunsOn(*kernel, hostCpuFeatures())) {
+      const Int8Microkernel *best = hostInt8Microkernel();
+      return module.emitError()
+             << "int8 isa '" << int8Isa
+             << "' needs CPU features this CPU lacks; it runs "
+             << (best ? "'" + best->name.str() + "'" : "none of them")
+             << " (or 'host': its best)";
+    }
+  }
   for (const std::string &entry : entries) {
     auto func = module.lookupSymbol<func::FuncOp>(entry);
     if (!func || func.isExternal())
@@ -308,7 +329,7 @@ JitModule::compile(ModuleOp module, ArrayRef<std::string> entries,
   if (!options.cacheDir.empty()) {
     std::string settings =
         llvm::formatv("O{0} threads={1} int8-isa={2}", options.optLevel,
-                      options.threads, options.int8Isa)
+                      options.threads, int8Isa)
             .str();
     cacheKey = compileCacheKey(module, entries, settings);
     std::string warning;
@@ -331,7 +352,7 @@ JitModule::compile(ModuleOp module, ArrayRef<std::string> entries,
   PassManager pm(module.getContext());
   LowerToLLVMOptions lowering;
   lowering.threads = options.threads;
-  lowering.int8Isa = options.int8Isa;
+  lowering.int8Isa = int8Isa;
   buildLowerToLLVMPipeline(pm, lowering);
   if (failed(pm.run(module)))
     return failure();

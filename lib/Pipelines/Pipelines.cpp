@@ -143,7 +143,7 @@ struct LowerToLLVMPipelineOptions
                            llvm::cl::init(1)};
   Option<std::string> int8Isa{
       *this, "int8-isa",
-      llvm::cl::desc("int8 mmt4d microkernels: avx512vnni, avxvnni or dotprod "
+      llvm::cl::desc("int8 mmt4d microkernels: avx512vnni, avxvnni, avx2 or dotprod "
                      "(default: loops)")};
 };
 } // namespace

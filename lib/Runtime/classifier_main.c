@@ -8,7 +8,8 @@
  * prints one prediction per line, or with labels a summary (accuracy,
  * latency). --logits writes every image's output as raw little-endian f32.
  * Images are normalized as in training: (pixel / 255 - mean) / std, f32.
- * Plain C and libc only, so it cross-compiles for every target.
+ * Plain C and libc only, so it cross-compiles for every target. Exits 3,
+ * naming the feature, on a CPU that lacks one the model's code needs.
  *
  *===----------------------------------------------------------------------===*/
 
@@ -106,6 +107,18 @@ static double now_seconds(void) {
 }
 
 int main(int argc, char **argv) {
+  /* Before any model code: on a CPU without the target's features it
+   * would die of an illegal instruction, saying nothing. */
+  const char *missing = QAT_MODEL_MISSING_CPU_FEATURE();
+  if (missing) {
+    fprintf(stderr,
+            "error: %s: model '%s' was compiled for %s, which needs the CPU "
+            "feature '%s'; this CPU lacks it. Compile it with qat-compile "
+            "--target=%s (this CPU's best; --target=host on it).\n",
+            argv[0], QAT_MODEL_NAME, QAT_MODEL_TARGET, missing,
+            QAT_MODEL_BEST_TARGET());
+    return 3;
+  }
   /* The compiled model allocates its temporaries on every call; by default
    * glibc maps each large one anew and unmaps it on free, so every call
    * would page-fault them all in again. Keep freed memory instead. */

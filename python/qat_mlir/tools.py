@@ -31,14 +31,15 @@ def find_tool(name):
 def run_file(mlir_path, entry, inputs, opt_level=2, int8_isa=None, threads=1):
     """Call `entry` of the module in `mlir_path` on `inputs` (NumPy arrays).
 
-    `int8_isa` (avx512vnni, avxvnni, dotprod) lowers int8 mmt4d ops to that
-    dot-product microkernel; `threads` splits each large op over that many
+    `int8_isa` (avx512vnni, avxvnni, avx2; default: qat-run's "host", the
+    best this CPU runs; "": generic loops) lowers int8 mmt4d ops to that
+    microkernel; `threads` splits each large op over that many
     OpenMP threads. Returns the list of results as NumPy arrays.
     """
     with tempfile.TemporaryDirectory(prefix="qat-run-") as tmp:
         command = [find_tool("qat-run"), mlir_path, "--entry", entry, f"-O{opt_level}",
                    f"--num-threads={threads}"]
-        if int8_isa:
+        if int8_isa is not None:
             command.append(f"--int8-isa={int8_isa}")
         for index, array in enumerate(inputs):
             path = os.path.join(tmp, f"in{index}.npy")

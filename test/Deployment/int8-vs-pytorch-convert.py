@@ -11,7 +11,7 @@
 # RUN: rm -rf %t && mkdir -p %t
 # RUN: %python %s %t | FileCheck %s
 #
-# CHECK: ours (int8, x86_64-avx512vnni): accuracy [[ACC:[0-9.]+]]%, equal to the trained model's [[ACC]]%
+# CHECK: ours (int8, host target {{x86_64-[a-z0-9]+}}): accuracy [[ACC:[0-9.]+]]%, equal to the trained model's [[ACC]]%
 # CHECK: PyTorch qnnpack: accuracy {{[0-9.]+}}%, predictions differing from ours: {{[0-9]+}} of 10000, output codes equal: {{[0-9.]+}}%, max difference {{[0-9]+}} steps; from PyTorch's own QAT forward: {{[0-9]+}} predictions differ
 # CHECK: PyTorch onednn: accuracy {{[0-9.]+}}%, predictions differing from ours: {{[0-9]+}} of 10000, output codes equal: {{[0-9.]+}}%, max difference {{[0-9]+}} steps; from PyTorch's own QAT forward: {{[0-9]+}} predictions differ
 
@@ -52,7 +52,8 @@ summary = run([f"{out}/model", f"{data}/t10k-images-idx3-ubyte.gz",
                f"{data}/t10k-labels-idx1-ubyte.gz", "--logits", f"{out}/logits"])
 ours = np.fromfile(f"{out}/logits", dtype=np.float32).reshape(-1, 10)
 accuracy = re.search(r"accuracy ([0-9.]+)%", summary).group(1)
-print(f"ours (int8, x86_64-avx512vnni): accuracy {accuracy}%, equal to the trained model's {trained_accuracy}%")
+target = re.search(r"model \S+ \((\S+)\)", summary).group(1)
+print(f"ours (int8, host target {target}): accuracy {accuracy}%, equal to the trained model's {trained_accuracy}%")
 
 # Our output codes, from the logits and the output quantization.
 header = run([find_tool("qat-compile"), f"{out}/trained.mlir", "--emit=header", "-o", f"{out}/model.h"])

@@ -1,9 +1,10 @@
 # int8 convolutions as qat-compile generates them: the integer program's
 # `conv(pad(codes) - z, W)` rewritten by --qat-int8-conv-to-mmt4d (codes
 # shifted to int8, im2col, weights packed at compile time, linalg.mmt4d,
-# the zero-point restored by a constant per channel) and run on the
-# AVX512-VNNI microkernel (16 lanes) and the 8-lane one (here as EVEX ymm
-# vpdpbusd), and with the generic lowering without the rewrite, against
+# the zero-point restored by a constant per channel) and run on each
+# microkernel this CPU runs (AVX512-VNNI's 16 lanes, the 8-lane avxvnni one
+# (on an AVX512-VNNI CPU as EVEX ymm vpdpbusd), AVX2's vpmaddwd on 16-bit
+# codes), and with the generic lowering without the rewrite, against
 # NumPy's exact convolution of the centered codes: equal element for
 # element. Shapes: the small CNN's and TinyMobileNet's layers, strides,
 # C*KH*KW not a multiple of 4, F not a multiple of the lanes, 1x1 images,
@@ -12,8 +13,11 @@
 #
 # RUN: %python %s | FileCheck %s
 #
-# CHECK: 9 convolutions x 3 lowerings: all outputs exact
-# CHECK: extremes: exact
+# CHECK: 9 convolutions, generic loops: all outputs exact
+# CHECK: 9 convolutions, avx2: {{all outputs exact|this CPU lacks it}}
+# CHECK: 9 convolutions, avxvnni: {{all outputs exact|this CPU lacks it}}
+# CHECK: 9 convolutions, avx512vnni: {{all outputs exact|this CPU lacks it}}
+# CHECK: extremes on every microkernel this CPU runs: exact
 
 import numpy as np
 
@@ -66,13 +70,24 @@ def reference(codes, weights, stride, pad, zero_point):
     return out
 
 
-def run(source, codes, zero_point, isa, lanes):
+def run(source, codes, zero_point, isa):
     """The module on the float input whose codes (scale 1) are `codes`."""
     if isa:
-        source = qat_mlir.opt(source, f"--qat-int8-conv-to-mmt4d=lanes={lanes}")
+        source = qat_mlir.opt(source, f"--qat-int8-conv-to-mmt4d=isa={isa}")
         assert "linalg.mmt4d" in source, "the convolution was not rewritten"
     x = (codes - zero_point).astype(np.float32)
-    return qat_mlir.run(source, "conv", [x], int8_isa=isa)[0]
+    return qat_mlir.run(source, "conv", [x], int8_isa=isa or "")[0]
+
+
+def runs_here(isa):
+    """Whether qat-run takes `isa` on this CPU."""
+    try:
+        qat_mlir.run("func.func @f(%x: tensor<1xf32>) -> tensor<1xf32> { return %x : tensor<1xf32> }",
+                     "f", [np.zeros(1, np.float32)], int8_isa=isa)
+        return True
+    except qat_mlir.QatToolError as error:
+        assert "needs CPU features this CPU lacks" in str(error), error
+        return False
 
 
 U8 = ("ui8", 0, 255)
@@ -89,21 +104,30 @@ cases = [
     (2, 6, 8, 8, 9, 3, 3, 1, 1, -3, I8),      # an int8 activation grid
     (1, 24, 4, 4, 40, 3, 3, 2, 1, 0, I8),
 ]
+inputs = []
 for n, c, h, w, f, kh, kw, stride, pad, zp, grid in cases:
     codes = rng.integers(grid[1], grid[2] + 1, (n, c, h, w))
     weights = rng.integers(-128, 128, (f, c, kh, kw))
-    want = reference(codes, weights, stride, pad, zp)
-    source = conv_module(n, c, h, w, weights, stride, pad, zp, grid)
-    for isa, lanes in ((None, 16), ("avx512vnni", 16), ("avxvnni", 8)):
-        got = run(source, codes, zp, isa, lanes)
-        assert np.array_equal(got.astype(np.int64), want), (n, c, h, w, f, isa)
-print(f"{len(cases)} convolutions x 3 lowerings: all outputs exact")
+    inputs.append((codes, zp, reference(codes, weights, stride, pad, zp),
+                   conv_module(n, c, h, w, weights, stride, pad, zp, grid)))
+ran = []
+for isa in (None, "avx2", "avxvnni", "avx512vnni"):
+    name = isa or "generic loops"
+    if isa and not runs_here(isa):
+        print(f"{len(cases)} convolutions, {name}: this CPU lacks it")
+        continue
+    for (codes, zp, want, source), case in zip(inputs, cases):
+        got = run(source, codes, zp, isa)
+        assert np.array_equal(got.astype(np.int64), want), (case, isa)
+    ran.append(isa)
+    print(f"{len(cases)} convolutions, {name}: all outputs exact")
 
 # The worst case of the i32 sums: codes at the grid's far end from the
 # zero-point, weights -128.
 codes = np.full((1, 64, 6, 6), 255)
 weights = np.full((16, 64, 3, 3), -128)
 source = conv_module(1, 64, 6, 6, weights, 1, 1, 0, U8)
-got = run(source, codes, 0, "avx512vnni", 16)
-assert np.array_equal(got.astype(np.int64), reference(codes, weights, 1, 1, 0))
-print("extremes: exact")
+for isa in ran:
+    got = run(source, codes, 0, isa)
+    assert np.array_equal(got.astype(np.int64), reference(codes, weights, 1, 1, 0)), isa
+print("extremes on every microkernel this CPU runs: exact")

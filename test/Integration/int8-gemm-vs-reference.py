@@ -1,19 +1,26 @@
 # int8 matrix products in the data-tiled form (linalg.pack -> linalg.mmt4d
 # -> linalg.unpack), compiled with the generic lowering and with each
-# microkernel of --qat-lower-mmt4d (--qat-lower-to-llvm int8-isa=...):
-# avx512vnni (16-lane tiles) and avxvnni (8-lane tiles; here it runs as the
-# EVEX ymm vpdpbusd of AVX512-VNNI) through the JIT, dotprod (4-lane tiles,
-# sdot) cross-compiled for AArch64 and run under qemu-aarch64 -cpu max, against
-# NumPy's exact integer product: equal element for element, for the shapes
-# of the small CNN's layers as matrix products, odd sizes (K not a multiple
-# of 4, M not of 8, N not of 16), tiny and large ones, and the extreme
-# values -128 and 127 everywhere (the i32 sums of the worst case).
+# microkernel of --qat-lower-mmt4d (--qat-lower-to-llvm int8-isa=...) that
+# this CPU runs, through the JIT: avx512vnni (16-lane tiles of bytes),
+# avxvnni (8-lane tiles; an AVX512-VNNI CPU runs it as the EVEX ymm
+# vpdpbusd) and avx2 (vpmaddwd: 6 x 2 tiles of 16-bit LHS values, 8-lane RHS
+# tiles of bytes); dotprod (4-lane tiles, sdot) cross-compiled for AArch64
+# and run under qemu-aarch64 -cpu max. Each against NumPy's exact integer
+# product: equal element for element, for the shapes of the small CNN's
+# layers as matrix products, odd sizes (K not a multiple of 4, M not of 8,
+# N not of 16), tiny and large ones, and the extreme values -128 and 127
+# everywhere (the i32 sums of the worst case). A microkernel this CPU lacks
+# is refused by qat-run with one line (checked), and its code is checked in
+# assembly by qat-lower-mmt4d-asm.test.
 #
 # RUN: %python %s | FileCheck %s
 #
-# CHECK: 9 shapes x 3 x86 lowerings: all products exact
+# CHECK: 9 shapes, generic loops: all products exact
+# CHECK: 9 shapes, avx2 (vpmaddwd): {{all products exact|refused: this CPU lacks it}}
+# CHECK: 9 shapes, avxvnni (vpdpbusd ymm): {{all products exact|refused: this CPU lacks it}}
+# CHECK: 9 shapes, avx512vnni (vpdpbusd zmm): {{all products exact|refused: this CPU lacks it}}
 # CHECK: 9 shapes, AArch64 sdot under qemu: all products exact
-# CHECK: extremes: exact
+# CHECK: extremes on every microkernel this CPU runs: exact
 
 import numpy as np
 
@@ -21,33 +28,56 @@ import qat_mlir
 
 rng = np.random.default_rng(20261127)
 
+# isa: (LHS rows M0, depth K0, lanes N0, LHS bits), as the microkernel table
+# (include/qat/Dialect/Qat/Transforms/Int8Microkernels.h).
+TILES = {None: (8, 4, 16, 8), "avx512vnni": (8, 4, 16, 8), "avxvnni": (8, 4, 8, 8),
+         "avx2": (6, 2, 8, 16), "dotprod": (8, 4, 4, 8)}
 
-LANES = {None: 16, "avx512vnni": 16, "avxvnni": 8, "dotprod": 4}
 
-
-def gemm_module(m, k, n, lanes=16):
+def gemm_module(m, k, n, isa=None):
+    rows, depth, lanes, bits = TILES[isa]
     ceil = lambda a, b: -(-a // b)
-    m1, k1, n1 = ceil(m, 8), ceil(k, 4), ceil(n, lanes)
+    m1, k1, n1 = ceil(m, rows), ceil(k, depth), ceil(n, lanes)
+    lhs = "%a"
+    widen = ""
+    if bits == 16:
+        widen = f"%a16 = arith.extsi %a : tensor<{m}x{k}xi8> to tensor<{m}x{k}xi16>"
+        lhs = "%a16"
     return f"""
 func.func @gemm(%a: tensor<{m}x{k}xi8>, %b: tensor<{k}x{n}xi8>) -> tensor<{m}x{n}xi32> attributes {{llvm.emit_c_interface}} {{
+  {widen}
+  %za = arith.constant 0 : i{bits}
+  %ea = tensor.empty() : tensor<{m1}x{k1}x{rows}x{depth}xi{bits}>
+  %pa = linalg.pack {lhs} padding_value(%za : i{bits}) inner_dims_pos = [0, 1] inner_tiles = [{rows}, {depth}] into %ea : tensor<{m}x{k}xi{bits}> -> tensor<{m1}x{k1}x{rows}x{depth}xi{bits}>
   %z8 = arith.constant 0 : i8
-  %ea = tensor.empty() : tensor<{m1}x{k1}x8x4xi8>
-  %pa = linalg.pack %a padding_value(%z8 : i8) inner_dims_pos = [0, 1] inner_tiles = [8, 4] into %ea : tensor<{m}x{k}xi8> -> tensor<{m1}x{k1}x8x4xi8>
-  %eb = tensor.empty() : tensor<{n1}x{k1}x{lanes}x4xi8>
-  %pb = linalg.pack %b padding_value(%z8 : i8) outer_dims_perm = [1, 0] inner_dims_pos = [1, 0] inner_tiles = [{lanes}, 4] into %eb : tensor<{k}x{n}xi8> -> tensor<{n1}x{k1}x{lanes}x4xi8>
+  %eb = tensor.empty() : tensor<{n1}x{k1}x{lanes}x{depth}xi8>
+  %pb = linalg.pack %b padding_value(%z8 : i8) outer_dims_perm = [1, 0] inner_dims_pos = [1, 0] inner_tiles = [{lanes}, {depth}] into %eb : tensor<{k}x{n}xi8> -> tensor<{n1}x{k1}x{lanes}x{depth}xi8>
   %z32 = arith.constant 0 : i32
-  %ec = tensor.empty() : tensor<{m1}x{n1}x8x{lanes}xi32>
-  %c = linalg.fill ins(%z32 : i32) outs(%ec : tensor<{m1}x{n1}x8x{lanes}xi32>) -> tensor<{m1}x{n1}x8x{lanes}xi32>
-  %r = linalg.mmt4d ins(%pa, %pb : tensor<{m1}x{k1}x8x4xi8>, tensor<{n1}x{k1}x{lanes}x4xi8>) outs(%c : tensor<{m1}x{n1}x8x{lanes}xi32>) -> tensor<{m1}x{n1}x8x{lanes}xi32>
+  %ec = tensor.empty() : tensor<{m1}x{n1}x{rows}x{lanes}xi32>
+  %c = linalg.fill ins(%z32 : i32) outs(%ec : tensor<{m1}x{n1}x{rows}x{lanes}xi32>) -> tensor<{m1}x{n1}x{rows}x{lanes}xi32>
+  %r = linalg.mmt4d ins(%pa, %pb : tensor<{m1}x{k1}x{rows}x{depth}xi{bits}>, tensor<{n1}x{k1}x{lanes}x{depth}xi8>) outs(%c : tensor<{m1}x{n1}x{rows}x{lanes}xi32>) -> tensor<{m1}x{n1}x{rows}x{lanes}xi32>
   %eo = tensor.empty() : tensor<{m}x{n}xi32>
-  %o = linalg.unpack %r inner_dims_pos = [0, 1] inner_tiles = [8, {lanes}] into %eo : tensor<{m1}x{n1}x8x{lanes}xi32> -> tensor<{m}x{n}xi32>
+  %o = linalg.unpack %r inner_dims_pos = [0, 1] inner_tiles = [{rows}, {lanes}] into %eo : tensor<{m1}x{n1}x{rows}x{lanes}xi32> -> tensor<{m}x{n}xi32>
   return %o : tensor<{m}x{n}xi32>
 }}
 """
 
 
 def run(source, a, b, isa):
-    return qat_mlir.run(source, "gemm", [a, b], int8_isa=isa)[0]
+    # "" asks qat-run for the generic loops (its default is the host's best).
+    return qat_mlir.run(source, "gemm", [a, b], int8_isa=isa or "")[0]
+
+
+def refused(isa):
+    """Whether qat-run refuses `isa` on this CPU (one line, no LLVM error)."""
+    try:
+        run(gemm_module(1, 1, 1, isa), np.zeros((1, 1), np.int8), np.zeros((1, 1), np.int8), isa)
+        return False
+    except qat_mlir.QatToolError as error:
+        message = str(error)
+        assert message.count("\n") == 0 and "needs CPU features this CPU lacks" in message \
+            and "LLVM ERROR" not in message, message
+        return True
 
 
 shapes = [
@@ -57,14 +87,21 @@ shapes = [
     (784, 9, 16),        # its first convolution (1 image)
     (256, 512, 320), (100, 1023, 47),  # large, K = 1023
 ]
-for m, k, n in shapes:
-    a = rng.integers(-128, 128, (m, k)).astype(np.int8)
-    b = rng.integers(-128, 128, (k, n)).astype(np.int8)
-    want = a.astype(np.int64) @ b.astype(np.int64)
-    for isa in (None, "avx512vnni", "avxvnni"):
-        got = run(gemm_module(m, k, n, LANES[isa]), a, b, isa)
+NAMES = {None: "generic loops", "avx2": "avx2 (vpmaddwd)", "avxvnni": "avxvnni (vpdpbusd ymm)",
+         "avx512vnni": "avx512vnni (vpdpbusd zmm)"}
+ran = []
+for isa in (None, "avx2", "avxvnni", "avx512vnni"):
+    if isa and refused(isa):
+        print(f"{len(shapes)} shapes, {NAMES[isa]}: refused: this CPU lacks it")
+        continue
+    for m, k, n in shapes:
+        a = rng.integers(-128, 128, (m, k)).astype(np.int8)
+        b = rng.integers(-128, 128, (k, n)).astype(np.int8)
+        want = a.astype(np.int64) @ b.astype(np.int64)
+        got = run(gemm_module(m, k, n, isa), a, b, isa)
         assert np.array_equal(got.astype(np.int64), want), (m, k, n, isa)
-print(f"{len(shapes)} shapes x 3 x86 lowerings: all products exact")
+    ran.append(isa)
+    print(f"{len(shapes)} shapes, {NAMES[isa]}: all products exact")
 
 HARNESS = r"""
 #include <stdint.h>
@@ -121,15 +158,16 @@ for m, k, n in shapes:
     a = rng.integers(-128, 128, (m, k)).astype(np.int8)
     b = rng.integers(-128, 128, (k, n)).astype(np.int8)
     want = a.astype(np.int64) @ b.astype(np.int64)
-    got = run_aarch64(gemm_module(m, k, n, LANES["dotprod"]), a, b)
+    got = run_aarch64(gemm_module(m, k, n, "dotprod"), a, b)
     assert np.array_equal(got.astype(np.int64), want), (m, k, n, "dotprod")
 print(f"{len(shapes)} shapes, AArch64 sdot under qemu: all products exact")
 
-for value_a, value_b in ((-128, -128), (-128, 127), (127, 127)):
-    m, k, n = 9, 1024, 17
-    a = np.full((m, k), value_a, np.int8)
-    b = np.full((k, n), value_b, np.int8)
-    want = a.astype(np.int64) @ b.astype(np.int64)
-    got = run(gemm_module(m, k, n), a, b, "avx512vnni")
-    assert np.array_equal(got.astype(np.int64), want), (value_a, value_b)
-print("extremes: exact")
+for isa in ran:
+    for value_a, value_b in ((-128, -128), (-128, 127), (127, 127)):
+        m, k, n = 9, 1024, 17
+        a = np.full((m, k), value_a, np.int8)
+        b = np.full((k, n), value_b, np.int8)
+        want = a.astype(np.int64) @ b.astype(np.int64)
+        got = run(gemm_module(m, k, n, isa), a, b, isa)
+        assert np.array_equal(got.astype(np.int64), want), (value_a, value_b, isa)
+print("extremes on every microkernel this CPU runs: exact")

@@ -2,7 +2,8 @@
 //
 // Part of qat-mlir.
 //
-//   qat-compile trained.mlir --target=x86_64-avx512vnni --emit=exe -o model
+//   qat-compile trained.mlir --emit=exe -o model      (for this CPU: host)
+//   qat-compile trained.mlir --target=x86_64-avx2 --emit=exe -o model
 //
 // Folds the trained module's evaluation function into an integer program
 // (--qat-fold-batchnorm, --qat-fold-quant), binds and evaluates the trained
@@ -24,6 +25,7 @@
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/WithColor.h"
+#include "llvm/TargetParser/Triple.h"
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -50,9 +52,11 @@ static cl::opt<qat::EmitKind> emitKind(
                    "A static classifier program: ./model IMAGES.idx[.gz] "
                    "[LABELS.idx[.gz]] [--logits FILE]")),
     cl::cat(toolOptions));
-static cl::opt<std::string>
-    targetName("target", cl::desc("Code generation target (--print-targets)"),
-               cl::init("x86_64-avx512vnni"), cl::cat(toolOptions));
+static cl::opt<std::string> targetName(
+    "target",
+    cl::desc("Code generation target (--print-targets); host: the best "
+             "target this CPU runs"),
+    cl::init("host"), cl::cat(toolOptions));
 static cl::opt<bool> printTargets("print-targets",
                                   cl::desc("List the targets and exit"),
                                   cl::cat(toolOptions));
@@ -92,6 +96,10 @@ static cl::opt<std::string>
     runtimeSource("runtime-source",
                   cl::desc("The classifier program's C source"),
                   cl::init(QAT_CLASSIFIER_SOURCE), cl::cat(toolOptions));
+static cl::opt<std::string>
+    cpuCheckSource("cpu-check-source",
+                   cl::desc("The run-time CPU check's C source"),
+                   cl::init(QAT_CPU_CHECK_SOURCE), cl::cat(toolOptions));
 
 static int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "qat-compile") << message << "\n";
@@ -105,9 +113,22 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(
       argc, argv, "qat-mlir: compile a trained QAT module to int8 code\n");
   if (printTargets) {
-    for (const qat::CompileTarget &target : qat::compileTargets())
-      llvm::outs() << llvm::left_justify(target.name, 20) << target.description
-                   << "\n";
+    // Which targets this CPU runs, and which of them `host` picks.
+    const qat::CompileTarget &host = qat::hostCompileTarget();
+    for (const qat::CompileTarget &target : qat::compileTargets()) {
+      std::string missing = qat::missingHostFeature(target);
+      bool sameArch = llvm::Triple(target.triple).getArch() ==
+                      llvm::Triple(host.triple).getArch();
+      StringRef mark = &target == &host  ? "host "
+                       : !sameArch       ? "cross"
+                       : missing.empty() ? "runs "
+                                         : "     ";
+      llvm::outs() << mark << " " << llvm::left_justify(target.name, 20)
+                   << target.description;
+      if (sameArch && !missing.empty())
+        llvm::outs() << " [this CPU lacks " << missing << "]";
+      llvm::outs() << "\n";
+    }
     return 0;
   }
   if (inputFile.empty())
@@ -176,5 +197,6 @@ int main(int argc, char **argv) {
   options.inputStd = inputStd;
   options.clang = clangPath;
   options.runtimeSource = runtimeSource;
+  options.cpuCheckSource = cpuCheckSource;
   return failed(qat::emit(**deploy, *interface, options, outputFile)) ? 1 : 0;
 }

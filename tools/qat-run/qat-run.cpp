@@ -67,8 +67,9 @@ static cl::opt<unsigned>
 static cl::opt<std::string>
     int8Isa("int8-isa",
             cl::desc("int8 linalg.mmt4d microkernels for this instruction set "
-                     "(avx512vnni; default: generic loops)"),
-            cl::cat(toolOptions));
+                     "(avx512vnni, avxvnni, avx2, or host: the best this CPU "
+                     "runs; empty: generic loops)"),
+            cl::init("host"), cl::cat(toolOptions));
 static cl::opt<unsigned>
     threads("num-threads",
             cl::desc("Threads each large op runs on (OpenMP); default 1"),

@@ -58,15 +58,25 @@ FailureOr<ModelInterface> readInterface(func::FuncOp function,
 LogicalResult checkAccumulatorBounds(func::FuncOp function);
 
 /// A code generation target: an LLVM triple, CPU and features, and the
-/// dot-product microkernels of its int8 products (--qat-lower-mmt4d isa;
-/// empty: generic loops).
+/// microkernels of its int8 products (--qat-lower-mmt4d isa; empty:
+/// generic loops).
 struct CompileTarget {
   std::string name, triple, cpu, features, int8Isa, description;
+  /// The CPU features its code needs (LLVM's names, comma-separated): what
+  /// the `host` choice and the programs' run-time check test.
+  std::string required;
 };
 
-/// The targets qat-compile knows, by name.
+/// The targets qat-compile knows, each architecture's best first.
 const std::vector<CompileTarget> &compileTargets();
+/// A target by name; "host" is hostCompileTarget().
 const CompileTarget *lookupCompileTarget(StringRef name);
+/// The best target this CPU runs (hostCpuFeatures(): QAT_HOST_FEATURES may
+/// restrict them).
+const CompileTarget &hostCompileTarget();
+/// The first of `target`'s required features this CPU lacks; empty if none
+/// (or if `target` is for another architecture: the caller cross-compiles).
+std::string missingHostFeature(const CompileTarget &target);
 
 enum class EmitKind { MLIR, LLVM, Asm, Obj, Header, Lib, Exe };
 
@@ -79,8 +89,9 @@ struct EmitOptions {
   /// The input normalization the model was trained with (pixel / 255 -
   /// mean) / std, for the classifier program.
   float inputMean = 0, inputStd = 1;
-  /// clang and the classifier program's C source (for lib/exe).
-  std::string clang, runtimeSource;
+  /// clang (for obj/lib/exe), the classifier program's C source (for exe)
+  /// and the run-time CPU check's (lib/Runtime/cpu_check.c).
+  std::string clang, runtimeSource, cpuCheckSource;
 };
 
 /// Lowers the deployable module (in place) and writes what `options.kind`

@@ -36,7 +36,8 @@ struct JitOptions {
   /// Threads each large op is split over (OpenMP; sharedLibs must then
   /// hold libomp); 1: sequential code.
   unsigned threads = 1;
-  /// int8 mmt4d microkernels (LowerToLLVMOptions::int8Isa); empty: loops.
+  /// int8 mmt4d microkernels (LowerToLLVMOptions::int8Isa); "host": the
+  /// best this CPU runs; empty: loops. One this CPU lacks is an error.
   std::string int8Isa;
   /// How many times to call the entry function (for timing); the outputs
   /// are those of the last call. Every call sees the original inputs.

@@ -8,10 +8,12 @@
    weights, uint8 activations), StatAssist (1 FP warm-up epoch), GradBoost,
    2 QAT epochs, target-exact (the quantized layers compute the integer
    arithmetic of the deployed code).
-3. Compiles the trained module with qat-compile to int8 programs for x86
-   (AVX512-VNNI) and AArch64 (dot-product; run under qemu-aarch64), and
-   for comparison the trained evaluation function as it is (the QAT
-   reference) and the trained weights without quantization (fp32).
+3. Compiles the trained module with qat-compile to int8 programs for this
+   x86 CPU (the `host` target: AVX512-VNNI, AVX-VNNI, AVX2 or generic,
+   whichever is the best it runs; the demo names it) and AArch64
+   (dot-product; run under qemu-aarch64), and for comparison the trained
+   evaluation function as it is (the QAT reference) and the trained weights
+   without quantization (fp32).
 4. Classifies the 10,000 test images with each program and prints the
    accuracies, the agreement of the int8 programs with the QAT forward
    (identical outputs expected), latency and object size.
@@ -98,10 +100,12 @@ def main():
     # 3. Compile.
     start = time.perf_counter()
     compile_tool = find_tool("qat-compile")
+    host = next(line.split()[1] for line in run([compile_tool, "--print-targets"]).splitlines()
+                if line.startswith("host "))
     programs = {
-        "int8 x86_64-avx512vnni": ["--target=x86_64-avx512vnni"],
+        f"int8 {host}": [f"--target={host}"],
         "int8 aarch64-dotprod": ["--target=aarch64-dotprod"],
-        "QAT reference (f32)": ["--target=x86_64-avx512vnni", "--keep-float"],
+        "QAT reference (f32)": [f"--target={host}", "--keep-float"],
     }
     for name, options in programs.items():
         stem = path(name.split()[0] + "-" + name.split()[1])
@@ -116,8 +120,8 @@ def main():
          "-o", path("fp32.mlir")])
     for emit, out in (("exe", path("fp32-x86")), ("obj", path("fp32-x86.o"))):
         run([compile_tool, path("fp32.mlir"), "--keep-float", "--function=forward",
-             "--target=x86_64-avx512vnni", f"--emit={emit}", "-o", out])
-    print(f"3. qat-compile: int8 for x86_64-avx512vnni and aarch64-dotprod, the "
+             f"--target={host}", f"--emit={emit}", "-o", out])
+    print(f"3. qat-compile: int8 for {host} (this CPU's best target) and aarch64-dotprod, the "
           f"f32 QAT reference and fp32 in {time.perf_counter() - start:.1f} s", flush=True)
 
     # 4. Classify the test set.
@@ -127,7 +131,7 @@ def main():
     print(f"   QAT reference (trained evaluation function, f32): accuracy "
           f"{ref_accuracy:.2f}%, {ref_latency:.0f} us/image")
     ok = abs(ref_accuracy - qat_accuracy) < 1e-9
-    for name, exe, qemu in (("int8 x86_64-avx512vnni", "int8-x86_64-avx512vnni", None),
+    for name, exe, qemu in ((f"int8 {host}", f"int8-{host}", None),
                             ("int8 aarch64-dotprod", "int8-aarch64-dotprod", "max")):
         logits, accuracy, latency = classify(path(exe), args.data, path(exe + ".logits"), qemu)
         same = logits.tobytes() == reference.tobytes()
@@ -142,10 +146,10 @@ def main():
     _, fp32_accuracy, fp32_latency = classify(path("fp32-x86"), args.data, path("fp32.logits"))
     print(f"   fp32 (trained weights, no quantization): accuracy {fp32_accuracy:.2f}%, "
           f"{fp32_latency:.0f} us/image")
-    int8_size = os.path.getsize(path("int8-x86_64-avx512vnni.o"))
+    int8_size = os.path.getsize(path(f"int8-{host}.o"))
     fp32_size = os.path.getsize(path("fp32-x86.o"))
-    print(f"summary: QAT {qat_accuracy:.2f}% = int8 x86 = int8 AArch64 (identical outputs: "
-          f"{ok}); fp32 weights {fp32_accuracy:.2f}%; int8 vs fp32 on x86: latency "
+    print(f"summary: QAT {qat_accuracy:.2f}% = int8 x86 ({host}) = int8 AArch64 (identical "
+          f"outputs: {ok}); fp32 weights {fp32_accuracy:.2f}%; int8 vs fp32 on x86: latency "
           f"{int8_latency:.0f} vs {fp32_latency:.0f} us/image ({fp32_latency / int8_latency:.2f}x), "
           f"object {int8_size // 1024} vs {fp32_size // 1024} KiB")
     return 0 if ok else 1

@@ -24,9 +24,23 @@
 // RUN: qat-compile --print-targets | FileCheck %s --check-prefix=TARGETS
 // TARGETS: x86_64-avx512vnni
 // TARGETS: x86_64-avxvnni
+// TARGETS: x86_64-avx2
 // TARGETS: x86_64-generic
 // TARGETS: aarch64-dotprod
 // TARGETS: aarch64-generic
+// `host` is the best target this CPU runs: one line marks it. A CPU acting as
+// one with fewer features (QAT_HOST_FEATURES) gets AVX2's or the generic one.
+// RUN: qat-compile --print-targets | grep -c '^host ' | FileCheck %s --check-prefix=ONE-HOST
+// ONE-HOST: 1
+// RUN: env QAT_HOST_FEATURES=avx,avx2,fma,bmi,bmi2,f16c,lzcnt,movbe qat-compile --print-targets | FileCheck %s --check-prefix=AVX2-HOST
+// AVX2-HOST:      x86_64-avx512vnni {{.*}} [this CPU lacks avx512f]
+// AVX2-HOST-NEXT: x86_64-avxvnni {{.*}} [this CPU lacks avxvnni]
+// AVX2-HOST-NEXT: host  x86_64-avx2
+// AVX2-HOST-NEXT: runs  x86_64-generic
+// AVX2-HOST-NEXT: cross aarch64-dotprod
+// RUN: env QAT_HOST_FEATURES=sse2 qat-compile --print-targets | FileCheck %s --check-prefix=GENERIC-HOST
+// GENERIC-HOST: x86_64-avx2 {{.*}} [this CPU lacks avx]
+// GENERIC-HOST: host  x86_64-generic
 
 ml_program.global private @conv.weight(dense<0.5> : tensor<2x1x1x1xf32>) : tensor<2x1x1x1xf32>
 

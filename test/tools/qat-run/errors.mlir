@@ -20,6 +20,18 @@
 // RUN: not qat-run %s --entry bump --input %t/x.npy --repeat 0 2>&1 | FileCheck %s --check-prefix=REPEAT0
 // REPEAT0: qat-run: error: --repeat must be at least 1
 //
+// An int8 microkernel this CPU lacks is refused in one line (never an LLVM
+// fatal error); QAT_HOST_FEATURES makes this CPU act as one with fewer
+// features: AVX2 only, or plain x86-64.
+// RUN: env QAT_HOST_FEATURES=avx,avx2,fma not qat-run %s --entry double --input %t/x.npy -o %t/isa.npy --int8-isa=avx512vnni 2>&1 | FileCheck %s --check-prefix=ISA
+// ISA: errors.mlir:0:0: error: int8 isa 'avx512vnni' needs CPU features this CPU lacks; it runs 'avx2' (or 'host': its best)
+// RUN: env QAT_HOST_FEATURES=sse2 not qat-run %s --entry double --input %t/x.npy -o %t/isa.npy --int8-isa=avx2 2>&1 | FileCheck %s --check-prefix=ISA-NONE
+// ISA-NONE: error: int8 isa 'avx2' needs CPU features this CPU lacks; it runs none of them (or 'host': its best)
+// RUN: not qat-run %s --entry double --input %t/x.npy -o %t/isa.npy --int8-isa=sse 2>&1 | FileCheck %s --check-prefix=ISA-UNKNOWN
+// ISA-UNKNOWN: error: unknown int8 isa 'sse' (avx512vnni, avxvnni, avx2 or dotprod, or host)
+// RUN: env QAT_HOST_FEATURES=sse2 qat-run %s --entry double --input %t/x.npy -o %t/host.npy --int8-isa=host
+// RUN: not test -e %t/isa.npy
+//
 // RUN: not qat-run %s --entry missing --input %t/x.npy -o %t/out.npy 2>&1 | FileCheck %s --check-prefix=MISSING
 // MISSING: errors.mlir:0:0: error: no function named 'missing' with a body in the module
 // RUN: not qat-run %s --entry double --input %t/x.npy --input %t/x.npy -o %t/out.npy 2>&1 | FileCheck %s --check-prefix=COUNT

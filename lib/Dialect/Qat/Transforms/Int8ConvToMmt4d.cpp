@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "qat/Dialect/Qat/Transforms/Int8Microkernels.h"
 #include "qat/Dialect/Qat/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -22,8 +23,6 @@ using namespace mlir;
 using namespace mlir::qat;
 
 namespace {
-
-constexpr int64_t kRows = 8, kDepth = 4; // LHS tiles, as --qat-lower-mmt4d
 
 std::optional<int64_t> scalarConstant(Value value) {
   DenseIntElementsAttr attr;
@@ -60,7 +59,31 @@ struct Int8ConvToMmt4dPass
     : qat::impl::Int8ConvToMmt4dBase<Int8ConvToMmt4dPass> {
   using Base::Base;
 
+  /// The microkernel's tiles: `isa`'s, or 8 x 4 LHS tiles and `lanes`-wide
+  /// RHS tiles of bytes (the dot-product instructions') without one.
+  int64_t rows = 8, depth = 4, tileLanes = 0;
+  unsigned lhsBits = 8;
+
   void runOnOperation() override {
+    tileLanes = lanes;
+    if (!isa.empty()) {
+      const Int8Microkernel *kernel = lookupInt8Microkernel(isa);
+      if (!kernel) {
+        getOperation()->emitError("--qat-int8-conv-to-mmt4d: unknown isa '")
+            << isa << "' (" << int8MicrokernelNames() << ")";
+        return signalPassFailure();
+      }
+      rows = kernel->rows;
+      depth = kernel->depth;
+      tileLanes = kernel->lanes;
+      lhsBits = kernel->lhsBits;
+    }
+    if (tileLanes < 1 || tileLanes > 64) {
+      getOperation()->emitError("--qat-int8-conv-to-mmt4d: lanes must be "
+                                "between 1 and 64, not ")
+          << tileLanes;
+      return signalPassFailure();
+    }
     SmallVector<linalg::Conv2DNchwFchwOp> convs;
     getOperation()->walk(
         [&](linalg::Conv2DNchwFchwOp conv) { convs.push_back(conv); });
@@ -85,8 +108,11 @@ struct Int8ConvToMmt4dPass
         codeRange(codes, *zeroPoint);
     if (!range)
       return;
+    // 16-bit LHS values hold the codes themselves.
     int64_t offset;
-    if (range->first >= 0 && range->second <= 255)
+    if (lhsBits == 16)
+      offset = 0;
+    else if (range->first >= 0 && range->second <= 255)
       offset = 128;
     else if (range->first >= -128 && range->second <= 127)
       offset = 0;
@@ -107,8 +133,8 @@ struct Int8ConvToMmt4dPass
     int64_t n = out[0], f = out[1], oh = out[2], ow = out[3];
     int64_t c = fshape[1], kh = fshape[2], kw = fshape[3];
     int64_t m = n * oh * ow, k = c * kh * kw;
-    int64_t m1 = llvm::divideCeil(m, kRows), k1 = llvm::divideCeil(k, kDepth),
-            f1 = llvm::divideCeil(f, lanes);
+    int64_t m1 = llvm::divideCeil(m, rows), k1 = llvm::divideCeil(k, depth),
+            f1 = llvm::divideCeil(f, tileLanes);
     SmallVector<int64_t> strides(conv.getStrides().getValues<int64_t>());
     SmallVector<int64_t> dilations(conv.getDilations().getValues<int64_t>());
 
@@ -116,13 +142,15 @@ struct Int8ConvToMmt4dPass
     Location loc = conv.getLoc();
     MLIRContext *ctx = b.getContext();
     Type i8 = b.getI8Type(), i32 = b.getI32Type();
+    Type lhsType = b.getIntegerType(lhsBits);
     using utils::IteratorType;
 
-    // a = i8(codes - offset), gathered into im2col rows.
+    // a = i8(codes - offset) (or i16(codes)), gathered into im2col rows.
     AffineExpr d0, d1, d2, d3, d4, d5;
     bindDims(ctx, d0, d1, d2, d3, d4, d5);
-    auto colsType = RankedTensorType::get({n, oh, ow, c, kh, kw}, i8);
-    Value colsInit = tensor::EmptyOp::create(b, loc, colsType.getShape(), i8);
+    auto colsType = RankedTensorType::get({n, oh, ow, c, kh, kw}, lhsType);
+    Value colsInit =
+        tensor::EmptyOp::create(b, loc, colsType.getShape(), lhsType);
     AffineMap gather =
         AffineMap::get(6, 0,
                        {d0, d3, d1 * strides[0] + d4 * dilations[0],
@@ -135,28 +163,32 @@ struct Int8ConvToMmt4dPass
             SmallVector<AffineMap>{gather, b.getMultiDimIdentityMap(6)},
             SmallVector<IteratorType>(6, IteratorType::parallel),
             [&](OpBuilder &b, Location loc, ValueRange args) {
-              Value shifted = arith::SubIOp::create(
-                  b, loc, args[0],
-                  arith::ConstantOp::create(b, loc,
-                                            b.getI32IntegerAttr(offset)));
+              Value shifted = args[0];
+              if (offset != 0)
+                shifted = arith::SubIOp::create(
+                    b, loc, shifted,
+                    arith::ConstantOp::create(b, loc,
+                                              b.getI32IntegerAttr(offset)));
               linalg::YieldOp::create(
                   b, loc,
-                  arith::TruncIOp::create(b, loc, i8, shifted).getResult());
+                  arith::TruncIOp::create(b, loc, lhsType, shifted)
+                      .getResult());
             })
             .getResult(0);
     Value lhs = tensor::CollapseShapeOp::create(
-        b, loc, RankedTensorType::get({m, k}, i8), cols,
+        b, loc, RankedTensorType::get({m, k}, lhsType), cols,
         SmallVector<ReassociationIndices>{{0, 1, 2}, {3, 4, 5}});
 
     // pack(A) . W (packed here: rhs[f1][k1][l][k0] = W[f1*L+l][k1*4+k0]).
-    Value zero8 = arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(0));
+    Value lhsZero =
+        arith::ConstantOp::create(b, loc, b.getIntegerAttr(lhsType, 0));
     Value packInit =
-        tensor::EmptyOp::create(b, loc, {m1, k1, kRows, kDepth}, i8);
+        tensor::EmptyOp::create(b, loc, {m1, k1, rows, depth}, lhsType);
     Value packed = linalg::PackOp::create(
                        b, loc, lhs, packInit, {0, 1},
-                       {b.getIndexAttr(kRows), b.getIndexAttr(kDepth)}, zero8)
+                       {b.getIndexAttr(rows), b.getIndexAttr(depth)}, lhsZero)
                        .getResult();
-    SmallVector<int8_t> rhs(f1 * k1 * lanes * kDepth, 0);
+    SmallVector<int8_t> rhs(f1 * k1 * tileLanes * depth, 0);
     SmallVector<int64_t> colsum(f, 0);
     SmallVector<int64_t> flat;
     for (const APInt &w : weights.getValues<APInt>())
@@ -165,16 +197,16 @@ struct Int8ConvToMmt4dPass
       for (int64_t col = 0; col < k; ++col) {
         int64_t w = flat[row * k + col];
         colsum[row] += w;
-        int64_t index =
-            (((row / lanes) * k1 + col / kDepth) * lanes + row % lanes) *
-                kDepth +
-            col % kDepth;
+        int64_t index = (((row / tileLanes) * k1 + col / depth) * tileLanes +
+                         row % tileLanes) *
+                            depth +
+                        col % depth;
         rhs[index] = static_cast<int8_t>(w);
       }
-    auto rhsType = RankedTensorType::get({f1, k1, lanes, kDepth}, i8);
+    auto rhsType = RankedTensorType::get({f1, k1, tileLanes, depth}, i8);
     Value rhsConst = arith::ConstantOp::create(
         b, loc, DenseElementsAttr::get(rhsType, ArrayRef<int8_t>(rhs)));
-    auto accType = RankedTensorType::get({m1, f1, kRows, lanes}, i32);
+    auto accType = RankedTensorType::get({m1, f1, rows, tileLanes}, i32);
     Value zero32 = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
     Value accEmpty = tensor::EmptyOp::create(b, loc, accType.getShape(), i32);
     Value accInit =
@@ -185,10 +217,10 @@ struct Int8ConvToMmt4dPass
                                         ValueRange{accInit})
                     .getResult(0);
     Value unpackInit = tensor::EmptyOp::create(b, loc, {m, f}, i32);
-    Value product =
-        linalg::UnPackOp::create(b, loc, acc, unpackInit, {0, 1},
-                                 {b.getIndexAttr(kRows), b.getIndexAttr(lanes)})
-            .getResult();
+    Value product = linalg::UnPackOp::create(
+                        b, loc, acc, unpackInit, {0, 1},
+                        {b.getIndexAttr(rows), b.getIndexAttr(tileLanes)})
+                        .getResult();
 
     // + (o - z) * colsum(W): restores the zero-point, per output channel.
     SmallVector<int32_t> correction;
@@ -203,14 +235,15 @@ struct Int8ConvToMmt4dPass
                                   correctionConst);
 
     // Back to N x F x OH x OW.
-    Value rows = tensor::ExpandShapeOp::create(
+    Value outputRows = tensor::ExpandShapeOp::create(
         b, loc, RankedTensorType::get({n, oh, ow, f}, i32), product,
         SmallVector<ReassociationIndices>{{0, 1, 2}, {3}});
     Value transposeInit =
         tensor::EmptyOp::create(b, loc, resultType.getShape(), i32);
-    Value result = linalg::TransposeOp::create(b, loc, rows, transposeInit,
-                                               ArrayRef<int64_t>{0, 3, 1, 2})
-                       .getResult()[0];
+    Value result =
+        linalg::TransposeOp::create(b, loc, outputRows, transposeInit,
+                                    ArrayRef<int64_t>{0, 3, 1, 2})
+            .getResult()[0];
     conv.getResult(0).replaceAllUsesWith(result);
     conv.erase();
   }

@@ -11,6 +11,7 @@
 #include "AccumulatorFills.h"
 
 #include "qat/Dialect/Qat/Gradients/GradientUtils.h"
+#include "qat/Dialect/Qat/Transforms/Int8Microkernels.h"
 #include "qat/Dialect/Qat/Transforms/Passes.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
@@ -33,36 +34,10 @@ using namespace mlir;
 
 namespace {
 
-constexpr int64_t kDepth = 4; // bytes per i32 lane per dot instruction
+using qat::Int8Dot;
+using qat::Int8Microkernel;
 
-/// A dot-product instruction: i32 lanes, each accumulating 4 products of
-/// bytes.
-struct Isa {
-  StringRef name;
-  int64_t lanes;
-  StringRef intrinsic;
-  /// x86's vpdpbusd multiplies unsigned by signed bytes; AArch64's sdot
-  /// signed by signed, which is mmt4d's own arithmetic.
-  bool mixedSign;
-  /// RHS panels per step: the accumulators (rows x panels) must leave
-  /// registers for the operands (32 zmm or v registers, 16 ymm).
-  int64_t panels;
-};
-
-constexpr Isa kIsas[] = {
-    {"avx512vnni", 16, "llvm.x86.avx512.vpdpbusd.512", true, 2},
-    {"avxvnni", 8, "llvm.x86.avx512.vpdpbusd.256", true, 1},
-    {"dotprod", 4, "llvm.aarch64.neon.sdot.v4i32.v16i8", false, 2},
-};
-
-const Isa *lookupIsa(StringRef name) {
-  for (const Isa &isa : kIsas)
-    if (isa.name == name)
-      return &isa;
-  return nullptr;
-}
-
-/// The shapes of an mmt4d that the AVX512-VNNI microkernel handles.
+/// The shapes of an mmt4d that a microkernel handles.
 struct Tiles {
   int64_t m1, n1, k1, m0;
 };
@@ -84,20 +59,22 @@ std::optional<Operands> staticOperands(linalg::Mmt4DOp op) {
   return Operands{lhs, rhs, out};
 }
 
-std::optional<Tiles> matchTiles(linalg::Mmt4DOp op, const Isa &isa) {
+std::optional<Tiles> matchTiles(linalg::Mmt4DOp op,
+                                const Int8Microkernel &kernel) {
   std::optional<Operands> operands = staticOperands(op);
   if (!operands)
     return std::nullopt;
   auto [lhs, rhs, out] = *operands;
   if (!lhs.getLayout().isIdentity() || !rhs.getLayout().isIdentity() ||
-      !out.getLayout().isIdentity() || !lhs.getElementType().isInteger(8) ||
+      !out.getLayout().isIdentity() ||
+      !lhs.getElementType().isInteger(kernel.lhsBits) ||
       !rhs.getElementType().isInteger(8) || !out.getElementType().isInteger(32))
     return std::nullopt;
   ArrayRef<int64_t> l = lhs.getShape(), r = rhs.getShape();
-  if (l[3] != kDepth || r[3] != kDepth || r[2] != isa.lanes)
+  if (l[3] != kernel.depth || r[3] != kernel.depth || r[2] != kernel.lanes)
     return std::nullopt;
-  // mmt4d's body extends i8 to i32 with sign: vpdpbusd's contract after
-  // the LHS flip below.
+  // mmt4d's body extends both operands to i32 with sign: the dot
+  // instructions' contract (after the RHS flip for vpdpbusd).
   return Tiles{l[0], r[0], l[1], l[2]};
 }
 
@@ -201,10 +178,10 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
   using Base::Base;
 
   void runOnOperation() override {
-    const Isa *target = lookupIsa(isa);
+    const Int8Microkernel *target = qat::lookupInt8Microkernel(isa);
     if (!isa.empty() && !target) {
       getOperation()->emitError("--qat-lower-mmt4d: unknown isa '")
-          << isa << "' (avx512vnni, avxvnni or dotprod)";
+          << isa << "' (" << qat::int8MicrokernelNames() << ")";
       return signalPassFailure();
     }
     SmallVector<
@@ -381,7 +358,8 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
   }
 
   /// for m1: comp[m0] = sum_k1 vpdpbusd(0, 0x80.., broadcast(lhs[m1, k1, m0]))
-  ///   for n1 (two panels at a time where N1 is even):
+  ///   for n1 (groups of as many panels as the registers hold, then the
+  ///   rest one at a time):
   ///     acc[m0] = out[m1, n1, m0] - comp[m0]
   ///     for k1: w = rhs[n1, k1] ^ 0x80
   ///             acc[m0] = vpdpbusd(acc[m0], w, broadcast(lhs[m1, k1, m0]))
@@ -392,54 +370,88 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
   /// panel.
   /// With a signed-by-signed instruction (sdot) there is no flip and no
   /// surplus: acc[m0] = sdot(acc[m0], rhs[n1, k1], broadcast(lhs[...])).
+  /// With AVX2's vpmaddwd the RHS bytes are sign-extended to 16 bits (from
+  /// memory: vpmovsxbw), the 16-bit LHS pairs broadcast, and
+  /// acc[m0] += vpmaddwd(broadcast(lhs[m1, k1, m0]), w16).
   static void lowerToDots(OpBuilder &b, linalg::Mmt4DOp op, Tiles tiles,
-                          const Isa &isa) {
+                          const Int8Microkernel &kernel) {
     Location loc = op.getLoc();
+    bool mixedSign = kernel.dot == Int8Dot::UnsignedBySigned;
+    bool widened = kernel.dot == Int8Dot::Widened16;
     Type i8 = b.getI8Type(), i32 = b.getI32Type();
-    auto bytes = VectorType::get({isa.lanes * kDepth}, i8);
-    auto words = VectorType::get({isa.lanes}, i32);
-    StringAttr intrinsic = b.getStringAttr(isa.intrinsic);
-    auto dot = [&](OpBuilder &b, Value acc, Value unsignedBytes,
-                   Value signedBytes) -> Value {
+    Type lhsElement = b.getIntegerType(kernel.lhsBits);
+    // One step's operands: lanes x depth values, bytes or widened to the
+    // LHS's 16 bits.
+    auto rhsBytes = VectorType::get({kernel.lanes * kernel.depth}, i8);
+    auto operands = VectorType::get({kernel.lanes * kernel.depth}, lhsElement);
+    auto words = VectorType::get({kernel.lanes}, i32);
+    StringAttr intrinsic = b.getStringAttr(kernel.intrinsic);
+    auto dot = [&](OpBuilder &b, Value acc, Value rhsOperand,
+                   Value lhsBroadcast) -> Value {
+      if (widened) {
+        Value pairs =
+            LLVM::CallIntrinsicOp::create(b, loc, words, intrinsic,
+                                          ValueRange{lhsBroadcast, rhsOperand})
+                .getResult(0);
+        return arith::AddIOp::create(b, loc, acc, pairs);
+      }
       return LLVM::CallIntrinsicOp::create(
                  b, loc, words, intrinsic,
-                 ValueRange{acc, unsignedBytes, signedBytes})
+                 ValueRange{acc, rhsOperand, lhsBroadcast})
           .getResult(0);
     };
     auto index = [&](int64_t v) -> Value {
       return arith::ConstantIndexOp::create(b, loc, v);
     };
-    // An LHS row's 4 bytes as one i32, broadcast to every lane.
+    // An LHS row's K0 values (32 bits) as one i32, broadcast to every lane.
     Value lhs = memref::CollapseShapeOp::create(
         b, loc, op.getDpsInputs()[0],
         SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
     auto broadcastRow = [&](OpBuilder &b, Value m1, Value k1, int64_t m0) {
-      Value quad =
-          vector::LoadOp::create(b, loc, VectorType::get({kDepth}, i8), lhs,
-                                 ValueRange{m1, k1, index(m0 * kDepth)});
+      Value values = vector::LoadOp::create(
+          b, loc, VectorType::get({kernel.depth}, lhsElement), lhs,
+          ValueRange{m1, k1, index(m0 * kernel.depth)});
       Value word =
-          vector::BitCastOp::create(b, loc, VectorType::get({1}, i32), quad);
+          vector::BitCastOp::create(b, loc, VectorType::get({1}, i32), values);
       Value splat = vector::BroadcastOp::create(
           b, loc, words, vector::ExtractOp::create(b, loc, word, 0));
-      return vector::BitCastOp::create(b, loc, bytes, splat).getResult();
+      return vector::BitCastOp::create(b, loc, operands, splat).getResult();
     };
-    // An RHS tile's 64 bytes are contiguous.
+    // An RHS tile's lanes x depth bytes are contiguous.
     Value rhs = memref::CollapseShapeOp::create(
         b, loc, op.getDpsInputs()[1],
         SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
     Value out = op.getDpsInits()[0];
     Value zero = index(0), one = index(1);
-    Value zeroWords = arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(words, b.getI32IntegerAttr(0)));
-    Value signBits = arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(bytes, b.getI8IntegerAttr(-128)));
+    // vpdpbusd's sign flip and its surplus' initial value.
+    Value zeroWords, signBits;
+    if (mixedSign) {
+      zeroWords = arith::ConstantOp::create(
+          b, loc, DenseElementsAttr::get(words, b.getI32IntegerAttr(0)));
+      signBits = arith::ConstantOp::create(
+          b, loc, DenseElementsAttr::get(rhsBytes, b.getI8IntegerAttr(-128)));
+    }
+    auto rhsOperand = [&](OpBuilder &b, Value n1, Value k1) -> Value {
+      Value w = vector::LoadOp::create(b, loc, rhsBytes, rhs,
+                                       ValueRange{n1, k1, zero});
+      if (mixedSign)
+        return arith::XOrIOp::create(b, loc, w, signBits);
+      if (widened)
+        return arith::ExtSIOp::create(b, loc, operands, w);
+      return w;
+    };
+    // Panels per step: rows x panels accumulators, the panels' RHS vectors
+    // and one broadcast in registers.
+    int64_t panels = 2;
+    if (tiles.m0 * panels + panels + 1 > kernel.registers)
+      panels = 1;
 
     scf::ForOp::create(
         b, loc, zero, index(tiles.m1), one, ValueRange{},
         [&](OpBuilder &b, Location loc, Value m1, ValueRange) {
           // 128 * sum_k lhs[m][k] for each row m of the panel (mixed sign).
           SmallVector<Value> comps;
-          if (isa.mixedSign) {
+          if (mixedSign) {
             SmallVector<Value> zeros(tiles.m0, zeroWords);
             auto loop = scf::ForOp::create(
                 b, loc, zero, index(tiles.k1), one, zeros,
@@ -452,62 +464,57 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
                 });
             comps.assign(loop.getResults().begin(), loop.getResults().end());
           }
-          // Two RHS panels per step where N1 allows: 2 * M0 accumulators
+          // `count` adjacent RHS panels from n1: count * M0 accumulators
           // share each LHS broadcast.
-          int64_t panels = tiles.n1 % isa.panels == 0 ? isa.panels : 1;
-          scf::ForOp::create(
-              b, loc, zero, index(tiles.n1), index(panels), ValueRange{},
-              [&](OpBuilder &b, Location loc, Value n1, ValueRange) {
-                SmallVector<Value> columns{n1};
-                if (panels == 2)
-                  columns.push_back(arith::AddIOp::create(b, loc, n1, one));
-                SmallVector<Value> init;
-                for (Value column : columns)
+          auto block = [&](OpBuilder &b, Location loc, Value n1,
+                           int64_t count) {
+            SmallVector<Value> columns{n1};
+            for (int64_t j = 1; j < count; ++j)
+              columns.push_back(arith::AddIOp::create(b, loc, n1, index(j)));
+            SmallVector<Value> init;
+            for (Value column : columns)
+              for (int64_t m0 = 0; m0 < tiles.m0; ++m0) {
+                Value c = vector::LoadOp::create(
+                    b, loc, words, out,
+                    ValueRange{m1, column, index(m0), zero});
+                init.push_back(mixedSign
+                                   ? arith::SubIOp::create(b, loc, c, comps[m0])
+                                   : c);
+              }
+            auto loop = scf::ForOp::create(
+                b, loc, zero, index(tiles.k1), one, init,
+                [&](OpBuilder &b, Location loc, Value k1, ValueRange accs) {
+                  SmallVector<Value> weights;
+                  for (Value column : columns)
+                    weights.push_back(rhsOperand(b, column, k1));
+                  SmallVector<Value> next(accs.begin(), accs.end());
                   for (int64_t m0 = 0; m0 < tiles.m0; ++m0) {
-                    Value c = vector::LoadOp::create(
-                        b, loc, words, out,
-                        ValueRange{m1, column, index(m0), zero});
-                    init.push_back(isa.mixedSign ? arith::SubIOp::create(
-                                                       b, loc, c, comps[m0])
-                                                 : c);
+                    Value row = broadcastRow(b, m1, k1, m0);
+                    for (auto [j, w] : llvm::enumerate(weights))
+                      next[j * tiles.m0 + m0] =
+                          dot(b, accs[j * tiles.m0 + m0], w, row);
                   }
-                auto loop = scf::ForOp::create(
-                    b, loc, zero, index(tiles.k1), one, init,
-                    [&](OpBuilder &b, Location loc, Value k1, ValueRange accs) {
-                      SmallVector<Value> weights;
-                      for (Value column : columns) {
-                        Value w = vector::LoadOp::create(
-                            b, loc, bytes, rhs, ValueRange{column, k1, zero});
-                        weights.push_back(
-                            isa.mixedSign
-                                ? arith::XOrIOp::create(b, loc, w, signBits)
-                                : w);
-                      }
-                      SmallVector<Value> next(accs.begin(), accs.end());
-                      for (int64_t m0 = 0; m0 < tiles.m0; ++m0) {
-                        Value row = broadcastRow(b, m1, k1, m0);
-                        for (auto [j, w] : llvm::enumerate(weights))
-                          next[j * tiles.m0 + m0] =
-                              dot(b, accs[j * tiles.m0 + m0], w, row);
-                      }
-                      scf::YieldOp::create(b, loc, next);
-                    });
-                for (auto [j, column] : llvm::enumerate(columns))
-                  for (int64_t m0 = 0; m0 < tiles.m0; ++m0)
-                    vector::StoreOp::create(
-                        b, loc, loop.getResult(j * tiles.m0 + m0), out,
-                        ValueRange{m1, column, index(m0), zero});
-                scf::YieldOp::create(b, loc);
-              });
+                  scf::YieldOp::create(b, loc, next);
+                });
+            for (auto [j, column] : llvm::enumerate(columns))
+              for (int64_t m0 = 0; m0 < tiles.m0; ++m0)
+                vector::StoreOp::create(
+                    b, loc, loop.getResult(j * tiles.m0 + m0), out,
+                    ValueRange{m1, column, index(m0), zero});
+          };
+          int64_t grouped = tiles.n1 - tiles.n1 % panels;
+          if (grouped > 0)
+            scf::ForOp::create(
+                b, loc, zero, index(grouped), index(panels), ValueRange{},
+                [&](OpBuilder &b, Location loc, Value n1, ValueRange) {
+                  block(b, loc, n1, panels);
+                  scf::YieldOp::create(b, loc);
+                });
+          for (int64_t n1 = grouped; n1 < tiles.n1; ++n1)
+            block(b, loc, index(n1), 1);
           scf::YieldOp::create(b, loc);
         });
   }
 };
 
 } // namespace
-
-std::optional<int64_t> mlir::qat::int8IsaLanes(StringRef isa) {
-  if (const Isa *found = lookupIsa(isa))
-    return found->lanes;
-  return std::nullopt;
-}

@@ -1,4 +1,23 @@
 // RUN: qat-opt --qat-int8-conv-to-mmt4d=lanes=16 %s | FileCheck %s
+// RUN: qat-opt --qat-int8-conv-to-mmt4d=isa=avx512vnni %s | FileCheck %s
+// RUN: qat-opt --qat-int8-conv-to-mmt4d=isa=avx2 %s | FileCheck %s --check-prefix=AVX2
+// RUN: not qat-opt --qat-int8-conv-to-mmt4d=isa=sse %s 2>&1 | FileCheck %s --check-prefix=ISA
+// RUN: not qat-opt --qat-int8-conv-to-mmt4d=lanes=0 %s 2>&1 | FileCheck %s --check-prefix=LANES
+// ISA: --qat-int8-conv-to-mmt4d: unknown isa 'sse' (avx512vnni, avxvnni, avx2 or dotprod)
+// LANES: --qat-int8-conv-to-mmt4d: lanes must be between 1 and 64, not 0
+
+// For AVX2's vpmaddwd: the codes themselves as i16 (no shift), 6 x 2 LHS
+// tiles, 8 x 2 RHS tiles, and the zero-point restored as (0 - 3) * colsum.
+// AVX2-LABEL: func @conv
+// AVX2:         linalg.generic {{.*}} outs(%{{.*}} : tensor<2x3x3x1x2x2xi16>)
+// AVX2-NOT:       arith.subi
+// AVX2:           arith.trunci %{{.*}} : i32 to i16
+// AVX2:         linalg.pack %{{.*}} padding_value(%{{.*}} : i16) inner_dims_pos = [0, 1] inner_tiles = [6, 2] into %{{.*}} : tensor<18x4xi16> -> tensor<3x2x6x2xi16>
+// AVX2:         arith.constant dense<{{\[\[\[\[}}1, 2], [-1, -1], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], {{\[\[}}-3, 4], [-1, -1], {{.*}}]]]> : tensor<1x2x8x2xi8>
+// AVX2:         linalg.mmt4d ins(%{{.*}}, %{{.*}} : tensor<3x2x6x2xi16>, tensor<1x2x8x2xi8>) outs(%{{.*}} : tensor<3x1x6x8xi32>)
+// AVX2:         linalg.unpack %{{.*}} inner_dims_pos = [0, 1] inner_tiles = [6, 8] into %{{.*}} : tensor<3x1x6x8xi32> -> tensor<18x2xi32>
+// -3 * (1 + 2 - 3 + 4) = -12, -3 * (-1 - 1 - 1 - 1) = 12
+// AVX2:         arith.constant dense<{{\[\[}}-12, 12]]> : tensor<1x2xi32>
 
 // A convolution of uint8 codes minus their zero-point with constant int8
 // weights: codes shifted to int8 (- 128), im2col, pack, mmt4d with the

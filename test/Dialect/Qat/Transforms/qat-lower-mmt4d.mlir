@@ -4,6 +4,8 @@
 // RUN: qat-opt --qat-lower-to-llvm="int8-isa=avxvnni" %s | mlir-translate --mlir-to-llvmir | llc -O3 -mtriple=x86_64-unknown-linux-gnu -mcpu=x86-64-v3 -mattr=+avxvnni | FileCheck %s --check-prefix=AVXVNNI-ASM
 // RUN: qat-opt --qat-lower-mmt4d=isa=dotprod %s | FileCheck %s --check-prefix=DOTPROD
 // RUN: qat-opt --qat-lower-to-llvm="int8-isa=dotprod" %s | mlir-translate --mlir-to-llvmir | llc -O3 -mtriple=aarch64-unknown-linux-gnu -mattr=+dotprod | FileCheck %s --check-prefix=DOTPROD-ASM
+// RUN: qat-opt --qat-lower-mmt4d=isa=avx2 %s | FileCheck %s --check-prefix=AVX2
+// RUN: qat-opt --qat-lower-to-llvm="int8-isa=avx2" %s | mlir-translate --mlir-to-llvmir | llc -O3 -mtriple=x86_64-unknown-linux-gnu -mcpu=x86-64-v3 | FileCheck %s --check-prefix=AVX2-ASM
 // RUN: not qat-opt --qat-lower-mmt4d=isa=sve %s 2>&1 | FileCheck %s --check-prefix=ISA
 
 // The AVX512-VNNI microkernel: per LHS panel the rows' compensation, then
@@ -28,7 +30,7 @@
 // ASM-LABEL: mmt4d_kernel_0:
 // ASM:         vpdpbusd {{.*}}{1to16}, %zmm{{[0-9]+}}, %zmm{{[0-9]+}}
 // ASM-LABEL: mmt4d:
-// ISA: --qat-lower-mmt4d: unknown isa 'sve' (avx512vnni, avxvnni or dotprod)
+// ISA: --qat-lower-mmt4d: unknown isa 'sve' (avx512vnni, avxvnni, avx2 or dotprod)
 func.func @mmt4d(%lhs: memref<2x3x8x4xi8>, %rhs: memref<5x3x16x4xi8>, %out: memref<2x5x8x16xi32>) {
   linalg.mmt4d ins(%lhs, %rhs : memref<2x3x8x4xi8>, memref<5x3x16x4xi8>) outs(%out : memref<2x5x8x16xi32>)
   return
@@ -63,5 +65,40 @@ func.func @mmt4d_8_lanes(%lhs: memref<2x3x8x4xi8>, %rhs: memref<6x3x8x4xi8>, %ou
 // DOTPROD-ASM-LABEL: mmt4d_4_lanes:
 func.func @mmt4d_4_lanes(%lhs: memref<2x3x8x4xi8>, %rhs: memref<6x3x4x4xi8>, %out: memref<2x6x8x4xi32>) {
   linalg.mmt4d ins(%lhs, %rhs : memref<2x3x8x4xi8>, memref<6x3x4x4xi8>) outs(%out : memref<2x6x8x4xi32>)
+  return
+}
+
+// AVX2 without VNNI: 6 x 2 LHS tiles of i16 (the codes widened when packed),
+// 8 x 2 RHS tiles of bytes sign-extended to i16, vpmaddwd + vpaddd. N1 = 3:
+// one pair of panels (12 accumulators), then the last panel alone (6).
+// AVX2-LABEL: func @mmt4d_avx2
+// AVX2-SAME:    (%[[LHS:.*]]: memref<2x5x6x2xi16>, %[[RHS:.*]]: memref<3x5x8x2xi8>, %[[OUT:.*]]: memref<2x3x6x8xi32>)
+// AVX2-DAG:     %[[L:.*]] = memref.collapse_shape %[[LHS]] {{\[\[}}0], [1], [2, 3]] : memref<2x5x6x2xi16> into memref<2x5x12xi16>
+// AVX2-DAG:     %[[R:.*]] = memref.collapse_shape %[[RHS]] {{\[\[}}0], [1], [2, 3]] : memref<3x5x8x2xi8> into memref<3x5x16xi8>
+// AVX2-NOT:     arith.xori
+// AVX2:         scf.for %[[M1:.*]] =
+// AVX2:           scf.for %[[N1:.*]] = %c0 to %{{.*}} step %{{.*}} {
+// AVX2-COUNT-12:    vector.load %[[OUT]]
+// AVX2:             scf.for %[[K1:.*]] = {{.*}} iter_args
+// AVX2:               %[[W:.*]] = vector.load %[[R]][%[[N1]], %[[K1]], %{{.*}}] : memref<3x5x16xi8>, vector<16xi8>
+// AVX2:               %[[W16:.*]] = arith.extsi %[[W]] : vector<16xi8> to vector<16xi16>
+// AVX2:               vector.load %[[L]][%[[M1]], %[[K1]], %{{.*}}] : memref<2x5x12xi16>, vector<2xi16>
+// AVX2:               %[[P:.*]] = llvm.call_intrinsic "llvm.x86.avx2.pmadd.wd"(%{{.*}}, %[[W16]]) : (vector<16xi16>, vector<16xi16>) -> vector<8xi32>
+// AVX2:               arith.addi %{{.*}}, %[[P]] : vector<8xi32>
+// AVX2-COUNT-12:    vector.store %{{.*}}, %[[OUT]]
+// AVX2-COUNT-6:     vector.load %[[OUT]]
+// AVX2:             scf.for
+// AVX2-COUNT-6:     vector.store %{{.*}}, %[[OUT]]
+// AVX2-NOT:     linalg.mmt4d
+// The hot loop widens the RHS from memory and broadcasts LHS pairs.
+// AVX2-ASM-LABEL: mmt4d_avx2_kernel_0:
+// AVX2-ASM:         vpmovsxbw ({{.*}}), %ymm{{[0-9]+}}
+// AVX2-ASM:         vpbroadcastd {{.*}}({{.*}}), %ymm{{[0-9]+}}
+// AVX2-ASM:         vpmaddwd %ymm{{[0-9]+}}, %ymm{{[0-9]+}}, %ymm{{[0-9]+}}
+// AVX2-ASM:         vpaddd
+// AVX2-ASM-NOT:     vpmaddubsw
+// AVX2-ASM-LABEL: mmt4d_avx2:
+func.func @mmt4d_avx2(%lhs: memref<2x5x6x2xi16>, %rhs: memref<3x5x8x2xi8>, %out: memref<2x3x6x8xi32>) {
+  linalg.mmt4d ins(%lhs, %rhs : memref<2x5x6x2xi16>, memref<3x5x8x2xi8>) outs(%out : memref<2x3x6x8xi32>)
   return
 }

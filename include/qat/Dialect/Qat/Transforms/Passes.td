@@ -695,9 +695,10 @@ def LowerPackUnpack : Pass<"qat-lower-pack-unpack"> {
 def LowerMmt4d : Pass<"qat-lower-mmt4d"> {
   let summary = "linalg.mmt4d on buffers as register-blocked microkernels";
   let description = [{
-    Replaces every `linalg.mmt4d` on buffers with `i8` operands and an `i32`
-    accumulator whose inner tiles fit the instruction set by a register-
-    blocked microkernel. LHS tiles are `M0 x 4`, RHS tiles `L x 4` with `L`
+    Replaces every `linalg.mmt4d` on buffers with `i8` operands (an `i16`
+    LHS for avx2) and an `i32` accumulator whose inner tiles fit the
+    instruction set by a register-blocked microkernel. For the dot-product
+    instructions LHS tiles are `M0 x 4`, RHS tiles `L x 4` with `L`
     the instruction's i32 lanes (one vector: lane `n` holds `rhs[n][0..3]`,
     the dot instructions' layout), accumulator tiles `M0 x L`. For each LHS
     panel and RHS panel (two at a time where registers allow) the `M0` rows
@@ -710,7 +711,19 @@ def LowerMmt4d : Pass<"qat-lower-mmt4d"> {
       (`llvm.x86.avx512.vpdpbusd.256`, which LLVM encodes as VEX for a
       target with AVX-VNNI and no AVX512-VL: client Intel chips), one panel;
     - `isa=dotprod`: `L = 4`, AArch64 `sdot`
-      (`llvm.aarch64.neon.sdot.v4i32.v16i8`), two panels.
+      (`llvm.aarch64.neon.sdot.v4i32.v16i8`), two panels;
+    - `isa=avx2`: exact int8 on any x86-64-v3 CPU (AVX2, no VNNI): `L = 8`,
+      LHS tiles `M0 x 2` of `i16` (the codes widened when packed), RHS
+      tiles `8 x 2` of bytes sign-extended from memory (`vpmovsxbw ymm,
+      m128`), and per row a 32-bit broadcast of a 16-bit pair and
+      `vpmaddwd` (`llvm.x86.avx2.pmadd.wd`) + `vpaddd` into the
+      accumulator; two panels for `M0 = 6` (12 of the 16 ymm registers
+      accumulate). Each pair sums two products of at most `128 * 255` in
+      magnitude: exact, unlike the saturating `vpmaddubsw`.
+
+    Panels are grouped two at a time where the accumulators, the RHS
+    vectors and a broadcast fit the registers (32 zmm or v, 16 ymm); an odd
+    last panel runs alone.
 
     `vpdpbusd` multiplies unsigned by signed bytes while `linalg.mmt4d`
     multiplies signed bytes: the RHS vector is flipped to unsigned
@@ -746,8 +759,8 @@ def LowerMmt4d : Pass<"qat-lower-mmt4d"> {
   }];
   let options = [
     Option<"isa", "isa", "std::string", "\"avx512vnni\"",
-           "The int8 dot-product instruction set: avx512vnni, avxvnni or "
-           "dotprod; empty: f32 microkernels only">
+           "The int8 dot-product instruction set: avx512vnni, avxvnni, avx2 "
+           "or dotprod; empty: f32 microkernels only">
   ];
   let dependentDialects = [
     "::mlir::LLVM::LLVMDialect",
@@ -774,12 +787,19 @@ def Int8ConvToMmt4d : Pass<"qat-int8-conv-to-mmt4d"> {
 
     transposed back to `N x F x OH x OW`: the same integers (the constant
     term restores the zero-point), computed by the `--qat-lower-mmt4d`
-    microkernel with `lanes`-wide RHS tiles (16 for avx512vnni, 8 for
-    avxvnni, 4 for dotprod).
+    microkernel of `isa` in its tiles: `8 x 4` LHS and `16 x 4` RHS tiles
+    of bytes for avx512vnni, `8 x 4` and `8 x 4` for avxvnni, `8 x 4` and
+    `4 x 4` for dotprod, and for avx2 (`vpmaddwd`) `6 x 2` LHS tiles of
+    16-bit values, where `a` holds the codes themselves (`o = 0`), and
+    `8 x 2` RHS tiles of bytes. Without `isa`, the tiles are `8 x 4` and
+    `lanes x 4`.
   }];
   let options = [
+    Option<"isa", "isa", "std::string", "\"\"",
+           "The --qat-lower-mmt4d microkernel to pack for: avx512vnni, "
+           "avxvnni, avx2 or dotprod (sets the tiles; overrides lanes)">,
     Option<"lanes", "lanes", "int64_t", "16",
-           "i32 lanes of the target's dot-product instruction">
+           "i32 lanes of the target's dot-product instruction (without isa)">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

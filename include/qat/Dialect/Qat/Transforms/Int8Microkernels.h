@@ -1,0 +1,79 @@
+//===- Int8Microkernels.h - the int8 GEMM microkernels per ISA --*- C++ -*-===//
+//
+// Part of qat-mlir. One table of the int8 instruction sets that
+// --qat-lower-mmt4d has microkernels for: the data-tiled layout each one
+// needs (which --qat-int8-conv-to-mmt4d packs for) and the CPU features it
+// needs to run (which the JIT and the targets of qat-compile check).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QAT_DIALECT_QAT_TRANSFORMS_INT8MICROKERNELS_H
+#define QAT_DIALECT_QAT_TRANSFORMS_INT8MICROKERNELS_H
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringRef.h"
+
+#include <cstdint>
+
+namespace mlir::qat {
+
+/// How one instruction computes an i32 lane from bytes.
+enum class Int8Dot {
+  /// x86 vpdpbusd: 4 unsigned x signed byte products per lane, accumulated.
+  /// linalg.mmt4d multiplies signed bytes: the RHS is flipped to unsigned
+  /// and 128 * sum(lhs) subtracted.
+  UnsignedBySigned,
+  /// AArch64 sdot: 4 signed x signed byte products per lane, accumulated.
+  SignedBySigned,
+  /// x86 vpmaddwd (AVX2): 2 signed 16-bit products per lane, added to the
+  /// accumulator with vpaddd. The RHS bytes are sign-extended from memory;
+  /// the LHS is packed as 16-bit values. Exact for any 8-bit operands
+  /// (a pair's sum is at most 2 * 128 * 255 in magnitude), unlike the
+  /// saturating u8 x s8 vpmaddubsw.
+  Widened16,
+};
+
+/// An int8 GEMM microkernel: mmt4d tiles LHS M0 x K0, RHS N0 x K0 and
+/// accumulators M0 x N0 (i32).
+struct Int8Microkernel {
+  /// --qat-lower-mmt4d's isa option.
+  llvm::StringRef name;
+  Int8Dot dot;
+  /// N0: i32 lanes of one accumulator vector.
+  int64_t lanes;
+  /// M0: LHS rows per tile.
+  int64_t rows;
+  /// K0: products per lane per instruction.
+  int64_t depth;
+  /// Bits of the packed LHS elements (8, or 16 for Widened16).
+  unsigned lhsBits;
+  /// The LLVM intrinsic of the dot instruction.
+  llvm::StringRef intrinsic;
+  /// Vector registers: accumulators (rows x panels), the panels' RHS vectors
+  /// and one broadcast must fit.
+  int64_t registers;
+};
+
+llvm::ArrayRef<Int8Microkernel> int8Microkernels();
+/// Null for an unknown name.
+const Int8Microkernel *lookupInt8Microkernel(llvm::StringRef isa);
+/// The names, for diagnostics: "avx512vnni, avxvnni, avx2 or dotprod".
+std::string int8MicrokernelNames();
+
+/// Whether a CPU with `features` (LLVM's names, as
+/// llvm::sys::getHostCPUFeatures gives them) runs the microkernel.
+bool int8MicrokernelRunsOn(const Int8Microkernel &kernel,
+                           const llvm::StringMap<bool> &features);
+
+/// The host's CPU features (llvm::sys::getHostCPUFeatures); environment
+/// variable QAT_HOST_FEATURES, a comma-separated list such as
+/// "avx2,fma,bmi2", replaces them (tests use it to act as another CPU).
+llvm::StringMap<bool> hostCpuFeatures();
+
+/// The best microkernel the host runs for its own architecture, or null.
+const Int8Microkernel *hostInt8Microkernel();
+
+} // namespace mlir::qat
+
+#endif // QAT_DIALECT_QAT_TRANSFORMS_INT8MICROKERNELS_H
