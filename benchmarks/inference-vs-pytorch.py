@@ -6,7 +6,8 @@ thread, side by side in one run.
 The small CNN, trained briefly with target-exact QAT at batch 50 (the
 weights do not change the timing), every program run with `--batch` images
 per call (`qat-compile --batch`), the 10,000 Fashion-MNIST test images:
-- qat-mlir int8: `qat-compile --target=x86_64-avx512vnni --emit=exe`;
+- qat-mlir int8: `qat-compile --emit=exe` for this CPU (the `host`
+  target, named in the table);
 - qat-mlir fp32: the same weights without quantization, imported in
   evaluation mode and compiled with `--keep-float`;
 - PyTorch fp32 eager, and the QAT model converted by
@@ -78,6 +79,10 @@ with tempfile.TemporaryDirectory() as tmp:
          "-o", f"{tmp}/fp32.mlir"])
     run([find_tool("qat-compile"), f"{tmp}/fp32.mlir", "--keep-float", "--function=forward",
          "--emit=exe", "-o", f"{tmp}/fp32"])
+    host = next(line.split()[1] for line in run([find_tool("qat-compile"), "--print-targets"])
+                .splitlines() if line.startswith("host "))
+    with open("/proc/cpuinfo") as f:
+        cpu = re.search(r"model name\s*:\s*(.*)", f.read()).group(1)
     ours_int8 = program_latency(f"{tmp}/int8")
     ours_fp32 = program_latency(f"{tmp}/fp32")
 
@@ -89,9 +94,10 @@ with tempfile.TemporaryDirectory() as tmp:
         _, converted = models.converted_qat_model(state, FUSE)
         peers[f"PyTorch int8 ({engine})"] = torch_latency(converted, x)
 
-print(f"| program (1 thread, batch {BATCH}) | us/image | qat-mlir int8 speed-up |")
+print(f"{cpu}, one thread, batch {BATCH}")
+print(f"| program | us/image | qat-mlir int8 speed-up |")
 print("| --- | --- | --- |")
-print(f"| qat-mlir int8 (x86_64-avx512vnni) | {ours_int8:.0f} | 1.00x |")
-print(f"| qat-mlir fp32 | {ours_fp32:.0f} | {ours_fp32 / ours_int8:.2f}x |")
+print(f"| qat-mlir int8 ({host}) | {ours_int8:.0f} | 1.00x |")
+print(f"| qat-mlir fp32 ({host}) | {ours_fp32:.0f} | {ours_fp32 / ours_int8:.2f}x |")
 for name, value in peers.items():
     print(f"| {name} | {value:.0f} | {value / ours_int8:.2f}x |")

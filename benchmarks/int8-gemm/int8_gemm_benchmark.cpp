@@ -1,29 +1,36 @@
-//===- int8_gemm_benchmark.cpp - int8 GEMM against the peak and oneDNN ----===//
+//===- int8_gemm_benchmark.cpp - int8 GEMMs against oneDNN and f32 --------===//
 //
-// Part of qat-mlir. One core, side by side in one run (Google Benchmark):
-//   - the machine's vpdpbusd (zmm) throughput: 12 independent chains;
-//   - qat-mlir's int8 GEMM, 1024^3 (benchmarks/int8-gemm/gemm.mlir through
-//     --qat-lower-to-llvm=int8-isa=avx512vnni): A packed per call, B
-//     packed beforehand;
-//   - oneDNN's matmul primitive (u8 x s8 -> s32), same shape, B reordered
-//     beforehand into the primitive's preferred layout.
-// Each reports MACs per second as "MAC/s"; the peak ratio is in
-// docs/performance.md.
+// Part of qat-mlir. One core, side by side in one run (Google Benchmark),
+// for every shape of benchmarks/int8-gemm/generate.py (the square 1024^3
+// GEMM and the small CNN's and MobileNetV2's layers as GEMMs):
+//   - qat-mlir's int8 GEMM on the host's microkernel (--qat-lower-to-llvm
+//     int8-isa=<host>): A packed per call, B packed beforehand as
+//     qat-compile packs weights; checked against a scalar product;
+//   - qat-mlir's f32 GEMM (the FMA microkernel training runs on);
+//   - oneDNN's matmul primitive (u8 x s8 -> s32), B reordered beforehand
+//     into the primitive's preferred layout. On AVX2 without VNNI oneDNN
+//     multiplies with vpmaddubsw, whose i16 pair sums saturate: not exact.
+// plus the throughput of the host's int8 multiply-add instruction alone.
+// Each reports multiply-adds per second as "MAC/s"; run.py turns them into
+// the ratios of docs/performance.md.
 //
 //===----------------------------------------------------------------------===//
 
 #include <benchmark/benchmark.h>
 #include <dnnl.hpp>
 
+// shapes.inc: QAT_INT8_ISA, QAT_INT8_TILES and one QAT_SHAPE(...) a shape.
+#define QAT_SHAPE(i, name, m, k, n)
+#include "shapes.inc"
+#undef QAT_SHAPE
+
 #include <cstdint>
-#include <cstring>
 #include <malloc.h>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace {
-
-constexpr int64_t kSize = 1024;
 
 template <int Rank, typename T> struct MemRef {
   T *allocated, *aligned;
@@ -42,97 +49,144 @@ MemRef<Rank, T> view(T *data, const int64_t (&sizes)[Rank]) {
   return m;
 }
 
+using Int8Gemm = void (*)(MemRef<2, int8_t> *, MemRef<4, int8_t> *,
+                          MemRef<2, int32_t> *);
+using FloatGemm = void (*)(MemRef<2, float> *, MemRef<4, float> *,
+                           MemRef<2, float> *);
+
 } // namespace
 
-extern "C" void _mlir_ciface_gemm(MemRef<2, int8_t> *a, MemRef<4, int8_t> *bp,
-                                  MemRef<2, int32_t> *c);
+#define QAT_SHAPE(i, name, m, k, n)                                            \
+  extern "C" void _mlir_ciface_gemm_i8_##i(                                    \
+      MemRef<2, int8_t> *, MemRef<4, int8_t> *, MemRef<2, int32_t> *);         \
+  extern "C" void _mlir_ciface_gemm_f32_##i(                                   \
+      MemRef<2, float> *, MemRef<4, float> *, MemRef<2, float> *);
+#include "shapes.inc"
+#undef QAT_SHAPE
 
-static void BM_VpdpbusdPeak(benchmark::State &state) {
-  const int64_t iterations = 1 << 20;
-  for (auto _ : state) {
-    asm volatile("vpxord %%zmm0, %%zmm0, %%zmm0\n"
-                 "mov %0, %%rcx\n"
-                 "1:\n"
-                 "vpdpbusd %%zmm14, %%zmm15, %%zmm0\n"
-                 "vpdpbusd %%zmm14, %%zmm15, %%zmm1\n"
-                 "vpdpbusd %%zmm14, %%zmm15, %%zmm2\n"
-                 "vpdpbusd %%zmm14, %%zmm15, %%zmm3\n"
-                 "vpdpbusd %%zmm14, %%zmm15, %%zmm4\n"
-                 "vpdpbusd %%zmm14, %%zmm15, %%zmm5\n"
-                 "vpdpbusd %%zmm14, %%zmm15, %%zmm6\n"
-                 "vpdpbusd %%zmm14, %%zmm15, %%zmm7\n"
-                 "vpdpbusd %%zmm14, %%zmm15, %%zmm8\n"
-                 "vpdpbusd %%zmm14, %%zmm15, %%zmm9\n"
-                 "vpdpbusd %%zmm14, %%zmm15, %%zmm10\n"
-                 "vpdpbusd %%zmm14, %%zmm15, %%zmm11\n"
-                 "dec %%rcx\n"
-                 "jnz 1b\n"
-                 :
-                 : "r"(iterations)
-                 : "rcx", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5",
-                   "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "cc");
-  }
-  // 12 instructions x 64 MACs per iteration.
+namespace {
+
+struct Shape {
+  const char *name;
+  int64_t m, k, n;
+  Int8Gemm int8;
+  FloatGemm f32;
+};
+
+const Shape kShapes[] = {
+#define QAT_SHAPE(i, name, m, k, n)                                            \
+  {name, m, k, n, _mlir_ciface_gemm_i8_##i, _mlir_ciface_gemm_f32_##i},
+#include "shapes.inc"
+#undef QAT_SHAPE
+};
+
+struct Tiles {
+  int64_t rows, depth, lanes;
+};
+constexpr Tiles kInt8Tiles = QAT_INT8_TILES;
+constexpr Tiles kFloatTiles = {8, 1, 16};
+
+int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/// B (K x N) into RHS tiles: bp[n1][k1][n0][k0] = b[k1*K0+k0][n1*N0+n0],
+/// zero-padded.
+template <typename T>
+std::vector<T> packRhs(const std::vector<T> &b, int64_t k, int64_t n,
+                       Tiles tiles) {
+  int64_t k1s = ceilDiv(k, tiles.depth), n1s = ceilDiv(n, tiles.lanes);
+  std::vector<T> bp(n1s * k1s * tiles.lanes * tiles.depth, T(0));
+  for (int64_t n1 = 0; n1 < n1s; ++n1)
+    for (int64_t k1 = 0; k1 < k1s; ++k1)
+      for (int64_t n0 = 0; n0 < tiles.lanes; ++n0)
+        for (int64_t k0 = 0; k0 < tiles.depth; ++k0) {
+          int64_t row = k1 * tiles.depth + k0, col = n1 * tiles.lanes + n0;
+          if (row < k && col < n)
+            bp[((n1 * k1s + k1) * tiles.lanes + n0) * tiles.depth + k0] =
+                b[row * n + col];
+        }
+  return bp;
+}
+
+void setMacs(benchmark::State &state, const Shape &shape) {
   state.counters["MAC/s"] =
-      benchmark::Counter(double(iterations) * 12 * 64,
+      benchmark::Counter(double(shape.m) * shape.k * shape.n,
                          benchmark::Counter::kIsIterationInvariantRate);
 }
-BENCHMARK(BM_VpdpbusdPeak)->Unit(benchmark::kMillisecond);
 
-static void BM_QatMlirGemm(benchmark::State &state) {
+void qatMlirInt8(benchmark::State &state, const Shape &shape) {
   std::mt19937 rng(0);
-  std::vector<int8_t> a(kSize * kSize), b(kSize * kSize), bp(kSize * kSize);
+  std::vector<int8_t> a(shape.m * shape.k), b(shape.k * shape.n);
   for (auto &v : a)
     v = int8_t(rng());
   for (auto &v : b)
     v = int8_t(rng());
-  // B (K x N) into 16 x 4 tiles: bp[n1][k1][n0][k0] = b[k1*4+k0][n1*16+n0].
-  for (int64_t n1 = 0; n1 < kSize / 16; ++n1)
-    for (int64_t k1 = 0; k1 < kSize / 4; ++k1)
-      for (int64_t n0 = 0; n0 < 16; ++n0)
-        for (int64_t k0 = 0; k0 < 4; ++k0)
-          bp[((n1 * (kSize / 4) + k1) * 16 + n0) * 4 + k0] =
-              b[(k1 * 4 + k0) * kSize + n1 * 16 + n0];
-  std::vector<int32_t> c(kSize * kSize);
-  auto ma = view<2>(a.data(), {kSize, kSize});
-  auto mb = view<4>(bp.data(), {kSize / 16, kSize / 4, 16, 4});
-  auto mc = view<2>(c.data(), {kSize, kSize});
+  std::vector<int8_t> bp = packRhs(b, shape.k, shape.n, kInt8Tiles);
+  std::vector<int32_t> c(shape.m * shape.n);
+  auto ma = view<2>(a.data(), {shape.m, shape.k});
+  auto mb = view<4>(bp.data(),
+                    {ceilDiv(shape.n, kInt8Tiles.lanes),
+                     ceilDiv(shape.k, kInt8Tiles.depth), kInt8Tiles.lanes,
+                     kInt8Tiles.depth});
+  auto mc = view<2>(c.data(), {shape.m, shape.n});
   for (auto _ : state) {
-    _mlir_ciface_gemm(&ma, &mb, &mc);
+    shape.int8(&ma, &mb, &mc);
     benchmark::DoNotOptimize(c.data());
   }
-  // Spot-check a few elements against a scalar product.
-  for (int64_t i : {0L, 517L, kSize - 1})
-    for (int64_t j : {0L, 333L, kSize - 1}) {
+  // Exact: a few elements against a scalar product.
+  for (int64_t i : {int64_t(0), shape.m / 2, shape.m - 1})
+    for (int64_t j : {int64_t(0), shape.n / 3, shape.n - 1}) {
       int32_t want = 0;
-      for (int64_t k = 0; k < kSize; ++k)
-        want += int32_t(a[i * kSize + k]) * int32_t(b[k * kSize + j]);
-      if (c[i * kSize + j] != want)
-        state.SkipWithError("qat-mlir GEMM result differs from the reference");
+      for (int64_t k = 0; k < shape.k; ++k)
+        want += int32_t(a[i * shape.k + k]) * int32_t(b[k * shape.n + j]);
+      if (c[i * shape.n + j] != want)
+        state.SkipWithError("qat-mlir's int8 GEMM differs from the reference");
     }
-  state.counters["MAC/s"] =
-      benchmark::Counter(double(kSize) * kSize * kSize,
-                         benchmark::Counter::kIsIterationInvariantRate);
+  setMacs(state, shape);
 }
-BENCHMARK(BM_QatMlirGemm)->Unit(benchmark::kMillisecond);
 
-static void BM_OneDnnGemm(benchmark::State &state) {
+void qatMlirFloat(benchmark::State &state, const Shape &shape) {
+  std::mt19937 rng(0);
+  std::uniform_real_distribution<float> value(-1, 1);
+  std::vector<float> a(shape.m * shape.k), b(shape.k * shape.n);
+  for (auto &v : a)
+    v = value(rng);
+  for (auto &v : b)
+    v = value(rng);
+  std::vector<float> bp = packRhs(b, shape.k, shape.n, kFloatTiles);
+  std::vector<float> c(shape.m * shape.n);
+  auto ma = view<2>(a.data(), {shape.m, shape.k});
+  auto mb = view<4>(bp.data(),
+                    {ceilDiv(shape.n, kFloatTiles.lanes),
+                     ceilDiv(shape.k, kFloatTiles.depth), kFloatTiles.lanes,
+                     kFloatTiles.depth});
+  auto mc = view<2>(c.data(), {shape.m, shape.n});
+  for (auto _ : state) {
+    shape.f32(&ma, &mb, &mc);
+    benchmark::DoNotOptimize(c.data());
+  }
+  setMacs(state, shape);
+}
+
+void oneDnnInt8(benchmark::State &state, const Shape &shape) {
   using namespace dnnl;
   engine eng(engine::kind::cpu, 0);
   stream s(eng);
-  memory::dims dims = {kSize, kSize};
-  memory::desc aDesc(dims, memory::data_type::u8, memory::format_tag::ab);
-  memory::desc bAny(dims, memory::data_type::s8, memory::format_tag::any);
-  memory::desc bDesc(dims, memory::data_type::s8, memory::format_tag::ab);
-  memory::desc cDesc(dims, memory::data_type::s32, memory::format_tag::ab);
+  memory::desc aDesc({shape.m, shape.k}, memory::data_type::u8,
+                     memory::format_tag::ab);
+  memory::desc bAny({shape.k, shape.n}, memory::data_type::s8,
+                    memory::format_tag::any);
+  memory::desc bDesc({shape.k, shape.n}, memory::data_type::s8,
+                     memory::format_tag::ab);
+  memory::desc cDesc({shape.m, shape.n}, memory::data_type::s32,
+                     memory::format_tag::ab);
   matmul::primitive_desc pd(matmul::desc(aDesc, bAny, cDesc), eng);
   memory a(aDesc, eng), bPlain(bDesc, eng), b(pd.weights_desc(), eng),
       c(cDesc, eng);
   std::mt19937 rng(0);
-  for (int64_t i = 0; i < kSize * kSize; ++i) {
+  for (int64_t i = 0; i < shape.m * shape.k; ++i)
     static_cast<uint8_t *>(a.get_data_handle())[i] = uint8_t(rng());
+  for (int64_t i = 0; i < shape.k * shape.n; ++i)
     static_cast<int8_t *>(bPlain.get_data_handle())[i] = int8_t(rng());
-  }
   reorder(bPlain, b).execute(s, bPlain, b);
   matmul prim(pd);
   for (auto _ : state) {
@@ -140,11 +194,61 @@ static void BM_OneDnnGemm(benchmark::State &state) {
                  {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
     s.wait();
   }
+  setMacs(state, shape);
+}
+
+/// 12 independent chains of the int8 multiply-add: the instruction's
+/// throughput, the ceiling of any kernel built on it.
+void instructionPeak(benchmark::State &state) {
+  const int64_t iterations = 1 << 20;
+  std::string isa = QAT_INT8_ISA;
+  double macsPerInstruction;
+  for (auto _ : state) {
+    if (isa == "avx512vnni") {
+      macsPerInstruction = 64;
+      asm volatile("mov %0, %%rcx\n"
+                   "1:\n"
+                   ".rept 12\n"
+                   "vpdpbusd %%zmm14, %%zmm15, %%zmm0\n"
+                   ".endr\n"
+                   "dec %%rcx\n"
+                   "jnz 1b\n"
+                   :
+                   : "r"(iterations)
+                   : "rcx", "xmm0", "cc");
+    } else {
+      // vpmaddwd: 16 products per ymm instruction (8 lanes x 2). The
+      // results go to 12 registers, so no chain waits on another.
+      macsPerInstruction = 16;
+      asm volatile("mov %0, %%rcx\n"
+                   "1:\n"
+                   "vpmaddwd %%ymm14, %%ymm15, %%ymm0\n"
+                   "vpmaddwd %%ymm14, %%ymm15, %%ymm1\n"
+                   "vpmaddwd %%ymm14, %%ymm15, %%ymm2\n"
+                   "vpmaddwd %%ymm14, %%ymm15, %%ymm3\n"
+                   "vpmaddwd %%ymm14, %%ymm15, %%ymm4\n"
+                   "vpmaddwd %%ymm14, %%ymm15, %%ymm5\n"
+                   "vpmaddwd %%ymm14, %%ymm15, %%ymm6\n"
+                   "vpmaddwd %%ymm14, %%ymm15, %%ymm7\n"
+                   "vpmaddwd %%ymm14, %%ymm15, %%ymm8\n"
+                   "vpmaddwd %%ymm14, %%ymm15, %%ymm9\n"
+                   "vpmaddwd %%ymm14, %%ymm15, %%ymm10\n"
+                   "vpmaddwd %%ymm14, %%ymm15, %%ymm11\n"
+                   "dec %%rcx\n"
+                   "jnz 1b\n"
+                   "vzeroupper\n"
+                   :
+                   : "r"(iterations)
+                   : "rcx", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5",
+                     "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "cc");
+    }
+  }
   state.counters["MAC/s"] =
-      benchmark::Counter(double(kSize) * kSize * kSize,
+      benchmark::Counter(double(iterations) * 12 * macsPerInstruction,
                          benchmark::Counter::kIsIterationInvariantRate);
 }
-BENCHMARK(BM_OneDnnGemm)->Unit(benchmark::kMillisecond);
+
+} // namespace
 
 int main(int argc, char **argv) {
   // Compiled code allocates its packed buffers on every call: keep freed
@@ -152,6 +256,21 @@ int main(int argc, char **argv) {
   // mapping and faulting it in again each time.
   mallopt(M_MMAP_THRESHOLD, 1 << 30);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  std::string isa = QAT_INT8_ISA;
+  benchmark::RegisterBenchmark(("peak/" + isa).c_str(), instructionPeak)
+      ->Unit(benchmark::kMillisecond);
+  for (const Shape &shape : kShapes) {
+    std::string name = shape.name;
+    benchmark::RegisterBenchmark(("qat-mlir int8 " + isa + "/" + name).c_str(),
+                                 qatMlirInt8, shape)
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("qat-mlir f32/" + name).c_str(),
+                                 qatMlirFloat, shape)
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("oneDNN u8s8s32/" + name).c_str(),
+                                 oneDnnInt8, shape)
+        ->Unit(benchmark::kMillisecond);
+  }
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
