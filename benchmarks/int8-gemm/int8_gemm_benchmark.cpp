@@ -6,6 +6,8 @@
 //   - qat-mlir's int8 GEMM on the host's microkernel (--qat-lower-to-llvm
 //     int8-isa=<host>): A packed per call, B packed beforehand as
 //     qat-compile packs weights; checked against a scalar product;
+//   - on AVX2, qat-mlir's vpmaddubsw kernel, which qat-compile uses where
+//     it proves that no pair saturates (here: A in [-128, -1]);
 //   - qat-mlir's f32 GEMM (the FMA microkernel training runs on);
 //   - oneDNN's matmul primitive (u8 x s8 -> s32), B reordered beforehand
 //     into the primitive's preferred layout. On AVX2 without VNNI oneDNN
@@ -56,11 +58,21 @@ using FloatGemm = void (*)(MemRef<2, float> *, MemRef<4, float> *,
 
 } // namespace
 
+#ifdef QAT_PROVEN_TILES
+#define QAT_PROVEN_GEMM(i)                                                     \
+  extern "C" void _mlir_ciface_gemm_i8p_##i(                                   \
+      MemRef<2, int8_t> *, MemRef<4, int8_t> *, MemRef<2, int32_t> *);
+#define QAT_PROVEN_POINTER(i) _mlir_ciface_gemm_i8p_##i
+#else
+#define QAT_PROVEN_GEMM(i)
+#define QAT_PROVEN_POINTER(i) nullptr
+#endif
 #define QAT_SHAPE(i, name, m, k, n)                                            \
   extern "C" void _mlir_ciface_gemm_i8_##i(                                    \
       MemRef<2, int8_t> *, MemRef<4, int8_t> *, MemRef<2, int32_t> *);         \
   extern "C" void _mlir_ciface_gemm_f32_##i(                                   \
-      MemRef<2, float> *, MemRef<4, float> *, MemRef<2, float> *);
+      MemRef<2, float> *, MemRef<4, float> *, MemRef<2, float> *);             \
+  QAT_PROVEN_GEMM(i)
 #include "shapes.inc"
 #undef QAT_SHAPE
 
@@ -71,11 +83,19 @@ struct Shape {
   int64_t m, k, n;
   Int8Gemm int8;
   FloatGemm f32;
+  /// The vpmaddubsw kernel on a product proven not to saturate (avx2).
+  Int8Gemm proven;
 };
 
 const Shape kShapes[] = {
 #define QAT_SHAPE(i, name, m, k, n)                                            \
-  {name, m, k, n, _mlir_ciface_gemm_i8_##i, _mlir_ciface_gemm_f32_##i},
+  {name,                                                                       \
+   m,                                                                          \
+   k,                                                                          \
+   n,                                                                          \
+   _mlir_ciface_gemm_i8_##i,                                                   \
+   _mlir_ciface_gemm_f32_##i,                                                  \
+   QAT_PROVEN_POINTER(i)},
 #include "shapes.inc"
 #undef QAT_SHAPE
 };
@@ -84,6 +104,11 @@ struct Tiles {
   int64_t rows, depth, lanes;
 };
 constexpr Tiles kInt8Tiles = QAT_INT8_TILES;
+#ifdef QAT_PROVEN_TILES
+constexpr Tiles kProvenTiles = QAT_PROVEN_TILES;
+#else
+constexpr Tiles kProvenTiles = QAT_INT8_TILES;
+#endif
 constexpr Tiles kFloatTiles = {8, 1, 16};
 
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -113,23 +138,27 @@ void setMacs(benchmark::State &state, const Shape &shape) {
                          benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void qatMlirInt8(benchmark::State &state, const Shape &shape) {
+/// `gemm` on tiles `tiles`. A's values are in [-128, -1] for the proven
+/// kernel: its unsigned operand a + 128 is then at most 127, where no
+/// weight pair can saturate vpmaddubsw (what qat-compile proves for 7-bit
+/// activation codes).
+void qatMlirInt8(benchmark::State &state, const Shape &shape, Int8Gemm gemm,
+                 Tiles tiles, bool proven) {
   std::mt19937 rng(0);
   std::vector<int8_t> a(shape.m * shape.k), b(shape.k * shape.n);
   for (auto &v : a)
-    v = int8_t(rng());
+    v = proven ? int8_t(-1 - int(rng() % 128)) : int8_t(rng());
   for (auto &v : b)
     v = int8_t(rng());
-  std::vector<int8_t> bp = packRhs(b, shape.k, shape.n, kInt8Tiles);
+  std::vector<int8_t> bp = packRhs(b, shape.k, shape.n, tiles);
   std::vector<int32_t> c(shape.m * shape.n);
   auto ma = view<2>(a.data(), {shape.m, shape.k});
   auto mb = view<4>(bp.data(),
-                    {ceilDiv(shape.n, kInt8Tiles.lanes),
-                     ceilDiv(shape.k, kInt8Tiles.depth), kInt8Tiles.lanes,
-                     kInt8Tiles.depth});
+                    {ceilDiv(shape.n, tiles.lanes),
+                     ceilDiv(shape.k, tiles.depth), tiles.lanes, tiles.depth});
   auto mc = view<2>(c.data(), {shape.m, shape.n});
   for (auto _ : state) {
-    shape.int8(&ma, &mb, &mc);
+    gemm(&ma, &mb, &mc);
     benchmark::DoNotOptimize(c.data());
   }
   // Exact: a few elements against a scalar product.
@@ -155,10 +184,9 @@ void qatMlirFloat(benchmark::State &state, const Shape &shape) {
   std::vector<float> bp = packRhs(b, shape.k, shape.n, kFloatTiles);
   std::vector<float> c(shape.m * shape.n);
   auto ma = view<2>(a.data(), {shape.m, shape.k});
-  auto mb = view<4>(bp.data(),
-                    {ceilDiv(shape.n, kFloatTiles.lanes),
-                     ceilDiv(shape.k, kFloatTiles.depth), kFloatTiles.lanes,
-                     kFloatTiles.depth});
+  auto mb = view<4>(bp.data(), {ceilDiv(shape.n, kFloatTiles.lanes),
+                                ceilDiv(shape.k, kFloatTiles.depth),
+                                kFloatTiles.lanes, kFloatTiles.depth});
   auto mc = view<2>(c.data(), {shape.m, shape.n});
   for (auto _ : state) {
     shape.f32(&ma, &mb, &mc);
@@ -262,13 +290,19 @@ int main(int argc, char **argv) {
   for (const Shape &shape : kShapes) {
     std::string name = shape.name;
     benchmark::RegisterBenchmark(("qat-mlir int8 " + isa + "/" + name).c_str(),
-                                 qatMlirInt8, shape)
+                                 qatMlirInt8, shape, shape.int8, kInt8Tiles,
+                                 false)
         ->Unit(benchmark::kMillisecond);
-    benchmark::RegisterBenchmark(("qat-mlir f32/" + name).c_str(),
-                                 qatMlirFloat, shape)
+    if (shape.proven)
+      benchmark::RegisterBenchmark(
+          ("qat-mlir int8 " + isa + " proven/" + name).c_str(), qatMlirInt8,
+          shape, shape.proven, kProvenTiles, true)
+          ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("qat-mlir f32/" + name).c_str(), qatMlirFloat,
+                                 shape)
         ->Unit(benchmark::kMillisecond);
-    benchmark::RegisterBenchmark(("oneDNN u8s8s32/" + name).c_str(),
-                                 oneDnnInt8, shape)
+    benchmark::RegisterBenchmark(("oneDNN u8s8s32/" + name).c_str(), oneDnnInt8,
+                                 shape)
         ->Unit(benchmark::kMillisecond);
   }
   benchmark::Initialize(&argc, argv);

@@ -312,6 +312,7 @@ LogicalResult mlir::qat::emit(ModuleOp module, const ModelInterface &interface,
     // Convolutions on the target's dot-product microkernel.
     Int8ConvToMmt4dOptions mmt4d;
     mmt4d.isa = options.target->int8Isa;
+    mmt4d.report = options.reportKernels;
     pm.addPass(createInt8ConvToMmt4d(mmt4d));
   }
   LowerToLLVMOptions lowering;

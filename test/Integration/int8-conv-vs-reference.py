@@ -4,7 +4,9 @@
 # the zero-point restored by a constant per channel) and run on each
 # microkernel this CPU runs (AVX512-VNNI's 16 lanes, the 8-lane avxvnni one
 # (on an AVX512-VNNI CPU as EVEX ymm vpdpbusd), AVX2's vpmaddwd on 16-bit
-# codes), and with the generic lowering without the rewrite, against
+# codes, or its vpmaddubsw kernel on layers whose weights are proven not to
+# saturate it: 7-bit codes, small weights), and with the generic lowering
+# without the rewrite, against
 # NumPy's exact convolution of the centered codes: equal element for
 # element. Shapes: the small CNN's and TinyMobileNet's layers, strides,
 # C*KH*KW not a multiple of 4, F not a multiple of the lanes, 1x1 images,
@@ -13,10 +15,10 @@
 #
 # RUN: %python %s | FileCheck %s
 #
-# CHECK: 9 convolutions, generic loops: all outputs exact
-# CHECK: 9 convolutions, avx2: {{all outputs exact|this CPU lacks it}}
-# CHECK: 9 convolutions, avxvnni: {{all outputs exact|this CPU lacks it}}
-# CHECK: 9 convolutions, avx512vnni: {{all outputs exact|this CPU lacks it}}
+# CHECK: 12 convolutions, generic loops: all outputs exact
+# CHECK: 12 convolutions, avx2: {{all outputs exact \([3-9] on vpmaddubsw, proven\)|this CPU lacks it}}
+# CHECK: 12 convolutions, avxvnni: {{all outputs exact|this CPU lacks it}}
+# CHECK: 12 convolutions, avx512vnni: {{all outputs exact|this CPU lacks it}}
 # CHECK: extremes on every microkernel this CPU runs: exact
 
 import numpy as np
@@ -91,6 +93,7 @@ def runs_here(isa):
 
 
 U8 = ("ui8", 0, 255)
+U7 = ("ui8", 0, 127)
 I8 = ("i8", -128, 127)
 # (n, c, h, w, f, kh, kw, stride, pad, zero_point, grid)
 cases = [
@@ -103,24 +106,53 @@ cases = [
     (4, 32, 1, 1, 10, 1, 1, 1, 0, 128, U8),   # pooled features into a 1x1 conv
     (2, 6, 8, 8, 9, 3, 3, 1, 1, -3, I8),      # an int8 activation grid
     (1, 24, 4, 4, 40, 3, 3, 2, 1, 0, I8),
+    (2, 16, 14, 14, 32, 3, 3, 1, 1, 0, U7),   # 7-bit codes: vpmaddubsw on avx2
+    (2, 7, 9, 9, 24, 3, 3, 1, 1, 100, U7),
 ]
+# Weights small enough that no pair saturates vpmaddubsw even on 8-bit codes.
+small_weight_cases = [(2, 16, 14, 14, 32, 3, 3, 1, 1, 17, U8)]
+def provable(weights, grid):
+    """Whether no weight pair (consecutive along C*KH*KW, zero-padded) can
+    saturate vpmaddubsw for the unsigned operand codes - o + 128 (o = 128 on
+    an unsigned grid, 0 on a signed one): the rule qat-compile applies,
+    restated here."""
+    offset = 128 if grid[1] >= 0 else 0
+    u_min, u_max = grid[1] - offset + 128, grid[2] - offset + 128
+    flat = weights.reshape(weights.shape[0], -1).astype(np.int64)
+    if flat.shape[1] % 2:
+        flat = np.pad(flat, ((0, 0), (0, 1)))
+    w0, w1 = flat[:, 0::2], flat[:, 1::2]
+    extreme = lambda w, high: w * np.where((w >= 0) == high, u_max, u_min)
+    return bool(((extreme(w0, True) + extreme(w1, True)) <= 32767).all() and
+                ((extreme(w0, False) + extreme(w1, False)) >= -32768).all())
+
+
+weights_of = {}
 inputs = []
-for n, c, h, w, f, kh, kw, stride, pad, zp, grid in cases:
+for index, (n, c, h, w, f, kh, kw, stride, pad, zp, grid) in enumerate(cases + small_weight_cases):
     codes = rng.integers(grid[1], grid[2] + 1, (n, c, h, w))
-    weights = rng.integers(-128, 128, (f, c, kh, kw))
+    limit = 64 if index >= len(cases) else 128
+    weights = rng.integers(-limit, limit, (f, c, kh, kw))
     inputs.append((codes, zp, reference(codes, weights, stride, pad, zp),
                    conv_module(n, c, h, w, weights, stride, pad, zp, grid)))
+    weights_of[id(inputs[-1][3])] = weights
 ran = []
 for isa in (None, "avx2", "avxvnni", "avx512vnni"):
     name = isa or "generic loops"
     if isa and not runs_here(isa):
-        print(f"{len(cases)} convolutions, {name}: this CPU lacks it")
+        print(f"{len(cases) + len(small_weight_cases)} convolutions, {name}: this CPU lacks it")
         continue
-    for (codes, zp, want, source), case in zip(inputs, cases):
+    proven = 0
+    for (codes, zp, want, source), case in zip(inputs, cases + small_weight_cases):
         got = run(source, codes, zp, isa)
         assert np.array_equal(got.astype(np.int64), want), (case, isa)
+        if isa == "avx2":
+            rewritten = qat_mlir.opt(source, "--qat-int8-conv-to-mmt4d=isa=avx2")
+            proven += "qat.pairs_proven_unsaturated" in rewritten
+            assert ("qat.pairs_proven_unsaturated" in rewritten) == provable(weights_of[id(source)], case[-1]), case
     ran.append(isa)
-    print(f"{len(cases)} convolutions, {name}: all outputs exact")
+    extra = f" ({proven} on vpmaddubsw, proven)" if isa == "avx2" else ""
+    print(f"{len(cases) + len(small_weight_cases)} convolutions, {name}: all outputs exact{extra}")
 
 # The worst case of the i32 sums: codes at the grid's far end from the
 # zero-point, weights -128.

@@ -9,7 +9,11 @@
 # product: equal element for element, for the shapes of the small CNN's
 # layers as matrix products, odd sizes (K not a multiple of 4, M not of 8,
 # N not of 16), tiny and large ones, and the extreme values -128 and 127
-# everywhere (the i32 sums of the worst case). A microkernel this CPU lacks
+# everywhere (the i32 sums of the worst case). AVX2's vpmaddubsw kernel, used
+# only on products proven not to saturate, is exact on such operands (the
+# unsigned a + 128 at most 127 with any B, or any A with |B| <= 64), and
+# wrong on a product that does saturate: the proof is needed. A microkernel
+# this CPU lacks
 # is refused by qat-run with one line (checked), and its code is checked in
 # assembly by qat-lower-mmt4d-asm.test.
 #
@@ -21,6 +25,8 @@
 # CHECK: 9 shapes, avx512vnni (vpdpbusd zmm): {{all products exact|refused: this CPU lacks it}}
 # CHECK: 9 shapes, AArch64 sdot under qemu: all products exact
 # CHECK: extremes on every microkernel this CPU runs: exact
+# CHECK: 9 shapes, avx2 vpmaddubsw on proven products: {{all products exact \(7-bit LHS; 8-bit LHS with \|B\| <= 64\)|refused: this CPU lacks it}}
+# CHECK: avx2 vpmaddubsw on an unproven product: {{4 of 4 sums wrong \(saturated\), as the proof predicts|refused: this CPU lacks it}}
 
 import numpy as np
 
@@ -30,12 +36,15 @@ rng = np.random.default_rng(20261127)
 
 # isa: (LHS rows M0, depth K0, lanes N0, LHS bits), as the microkernel table
 # (include/qat/Dialect/Qat/Transforms/Int8Microkernels.h).
+# "avx2-pairs": avx2's vpmaddubsw kernel, for products marked proven not to
+# saturate (qat.pairs_proven_unsaturated).
 TILES = {None: (8, 4, 16, 8), "avx512vnni": (8, 4, 16, 8), "avxvnni": (8, 4, 8, 8),
-         "avx2": (6, 2, 8, 16), "dotprod": (8, 4, 4, 8)}
+         "avx2": (6, 2, 8, 16), "avx2-pairs": (4, 4, 8, 8), "dotprod": (8, 4, 4, 8)}
 
 
 def gemm_module(m, k, n, isa=None):
     rows, depth, lanes, bits = TILES[isa]
+    proven = "{qat.pairs_proven_unsaturated} " if isa == "avx2-pairs" else ""
     ceil = lambda a, b: -(-a // b)
     m1, k1, n1 = ceil(m, rows), ceil(k, depth), ceil(n, lanes)
     lhs = "%a"
@@ -55,7 +64,7 @@ func.func @gemm(%a: tensor<{m}x{k}xi8>, %b: tensor<{k}x{n}xi8>) -> tensor<{m}x{n
   %z32 = arith.constant 0 : i32
   %ec = tensor.empty() : tensor<{m1}x{n1}x{rows}x{lanes}xi32>
   %c = linalg.fill ins(%z32 : i32) outs(%ec : tensor<{m1}x{n1}x{rows}x{lanes}xi32>) -> tensor<{m1}x{n1}x{rows}x{lanes}xi32>
-  %r = linalg.mmt4d ins(%pa, %pb : tensor<{m1}x{k1}x{rows}x{depth}xi{bits}>, tensor<{n1}x{k1}x{lanes}x{depth}xi8>) outs(%c : tensor<{m1}x{n1}x{rows}x{lanes}xi32>) -> tensor<{m1}x{n1}x{rows}x{lanes}xi32>
+  %r = linalg.mmt4d {proven}ins(%pa, %pb : tensor<{m1}x{k1}x{rows}x{depth}xi{bits}>, tensor<{n1}x{k1}x{lanes}x{depth}xi8>) outs(%c : tensor<{m1}x{n1}x{rows}x{lanes}xi32>) -> tensor<{m1}x{n1}x{rows}x{lanes}xi32>
   %eo = tensor.empty() : tensor<{m}x{n}xi32>
   %o = linalg.unpack %r inner_dims_pos = [0, 1] inner_tiles = [{rows}, {lanes}] into %eo : tensor<{m1}x{n1}x{rows}x{lanes}xi32> -> tensor<{m}x{n}xi32>
   return %o : tensor<{m}x{n}xi32>
@@ -65,6 +74,7 @@ func.func @gemm(%a: tensor<{m}x{k}xi8>, %b: tensor<{k}x{n}xi8>) -> tensor<{m}x{n
 
 def run(source, a, b, isa):
     # "" asks qat-run for the generic loops (its default is the host's best).
+    isa = "avx2" if isa == "avx2-pairs" else isa
     return qat_mlir.run(source, "gemm", [a, b], int8_isa=isa or "")[0]
 
 
@@ -171,3 +181,24 @@ for isa in ran:
         got = run(gemm_module(m, k, n, isa), a, b, isa)
         assert np.array_equal(got.astype(np.int64), want), (value_a, value_b, isa)
 print("extremes on every microkernel this CPU runs: exact")
+
+if "avx2" in ran:
+    for m, k, n in shapes:
+        for a, b in ((rng.integers(-128, 0, (m, k)), rng.integers(-128, 128, (k, n))),
+                     (rng.integers(-128, 128, (m, k)), rng.integers(-64, 65, (k, n)))):
+            a, b = a.astype(np.int8), b.astype(np.int8)
+            want = a.astype(np.int64) @ b.astype(np.int64)
+            got = run(gemm_module(m, k, n, "avx2-pairs"), a, b, "avx2-pairs")
+            assert np.array_equal(got.astype(np.int64), want), (m, k, n, "avx2-pairs")
+    print(f"{len(shapes)} shapes, avx2 vpmaddubsw on proven products: all products exact "
+          "(7-bit LHS; 8-bit LHS with |B| <= 64)")
+    # a + 128 = 255 times the pair (127, 127): 64770 saturates to 32767.
+    a = np.full((2, 4), 127, np.int8)
+    b = np.full((4, 2), 127, np.int8)
+    got = run(gemm_module(2, 4, 2, "avx2-pairs"), a, b, "avx2-pairs")
+    wrong = int((got.astype(np.int64) != a.astype(np.int64) @ b.astype(np.int64)).sum())
+    print(f"avx2 vpmaddubsw on an unproven product: {wrong} of 4 sums wrong (saturated), "
+          "as the proof predicts")
+else:
+    print(f"{len(shapes)} shapes, avx2 vpmaddubsw on proven products: refused: this CPU lacks it")
+    print("avx2 vpmaddubsw on an unproven product: refused: this CPU lacks it")

@@ -9,7 +9,8 @@
 #   rounding boundary: the importer's own prepared-QAT test states it);
 # for Conv+BN+ReLU with max pooling (per-tensor weights, the paper's
 # qnnpack setting, and per-channel weights), a depthwise Conv+BN+ReLU,
-# Conv+bias+ReLU without batch norm, and int8 activations.
+# Conv+bias+ReLU without batch norm, int8 activations, and uint7 ones
+# (PyTorch's reduce_range: qat-train --qconfig-activations=uint7).
 #
 # RUN: rm -rf %t && mkdir -p %t
 # RUN: %python %s %t | FileCheck %s
@@ -18,6 +19,7 @@
 # CHECK: fusable_small_cnn per-channel uint8: 2 steps; logits and 34 state updates bit-identical to PyTorch's prepared model
 # CHECK: conv_bn_relu_net per-tensor int8: 2 steps; logits and 31 state updates bit-identical to PyTorch's prepared model
 # CHECK: depthwise_net per-channel uint8: 2 steps; logits and 34 state updates bit-identical to PyTorch's prepared model
+# CHECK: fusable_small_cnn per-tensor uint7: 2 steps; logits and 34 state updates bit-identical to PyTorch's prepared model
 # CHECK: eager PyTorch: logits within one output step in every case
 
 import re
@@ -41,10 +43,13 @@ opt = qat_mlir.find_tool("qat-opt")
 
 def qconfig(weights, activations):
     fq = tq.FusedMovingAvgObsFakeQuantize
-    act = fq.with_args(observer=tq.MovingAverageMinMaxObserver, quant_min=0, quant_max=255,
-                       dtype=torch.quint8) if activations == "uint8" else \
-        fq.with_args(observer=tq.MovingAverageMinMaxObserver, quant_min=-128, quant_max=127,
-                     dtype=torch.qint8)
+    # uint7: PyTorch's reduce_range (fbgemm's activations), codes in [0, 127].
+    act = {"uint8": fq.with_args(observer=tq.MovingAverageMinMaxObserver, quant_min=0,
+                                 quant_max=255, dtype=torch.quint8),
+           "uint7": fq.with_args(observer=tq.MovingAverageMinMaxObserver, quant_min=0,
+                                 quant_max=127, dtype=torch.quint8),
+           "int8": fq.with_args(observer=tq.MovingAverageMinMaxObserver, quant_min=-128,
+                                quant_max=127, dtype=torch.qint8)}[activations]
     wt = tq.default_fused_wt_fake_quant if weights == "per-tensor" else \
         tq.default_fused_per_channel_wt_fake_quant
     return tq.QConfig(activation=act, weight=wt)
@@ -145,4 +150,5 @@ check("fusable_small_cnn", models.FusableSmallCNN, SMALL_FUSE, "per-channel", "u
 check("conv_bn_relu_net", models.ConvBnReluNet, models.ConvBnReluNet.FUSE, "per-tensor", "int8",
       (8, 1, 28, 28))
 check("depthwise_net", DepthwiseNet, DepthwiseNet.FUSE, "per-channel", "uint8", (8, 1, 28, 28))
+check("fusable_small_cnn", models.FusableSmallCNN, SMALL_FUSE, "per-tensor", "uint7", (8, 1, 28, 28))
 print("eager PyTorch: logits within one output step in every case")

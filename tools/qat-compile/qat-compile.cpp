@@ -57,6 +57,12 @@ static cl::opt<std::string> targetName(
     cl::desc("Code generation target (--print-targets); host: the best "
              "target this CPU runs"),
     cl::init("host"), cl::cat(toolOptions));
+static cl::opt<bool> reportKernels(
+    "report-kernels",
+    cl::desc("Say which int8 kernel runs each convolution, and why (on "
+             "x86_64-avx2: vpmaddubsw where no weight pair can saturate, "
+             "else the exact vpmaddwd)"),
+    cl::cat(toolOptions));
 static cl::opt<bool> printTargets("print-targets",
                                   cl::desc("List the targets and exit"),
                                   cl::cat(toolOptions));
@@ -191,6 +197,7 @@ int main(int argc, char **argv) {
   qat::EmitOptions options;
   options.kind = emitKind;
   options.target = target;
+  options.reportKernels = reportKernels;
   options.name = symbolName;
   options.optLevel = optLevel;
   options.inputMean = inputMean;

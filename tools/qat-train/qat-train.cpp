@@ -78,8 +78,10 @@ static cl::opt<std::string> qconfig(
     cl::value_desc("per-tensor|per-channel"), cl::cat(toolOptions));
 static cl::opt<std::string>
     qconfigActivations("qconfig-activations", cl::init("uint8"),
-                       cl::desc("Activations of --qconfig: uint8 or int8 "
-                                "(affine, per tensor)"),
+                       cl::desc("Activations of --qconfig: uint8, uint7 "
+                                "([0, 127], PyTorch's reduce_range: every "
+                                "layer provably fits AVX2's fast vpmaddubsw "
+                                "kernel) or int8 (affine, per tensor)"),
                        cl::cat(toolOptions));
 static cl::opt<int64_t> freezeBatchNormAfter(
     "freeze-bn-after-epochs",

@@ -83,6 +83,9 @@ enum class EmitKind { MLIR, LLVM, Asm, Obj, Header, Lib, Exe };
 struct EmitOptions {
   EmitKind kind = EmitKind::Obj;
   const CompileTarget *target = nullptr;
+  /// A remark per convolution: which int8 kernel runs it, and why
+  /// (--qat-int8-conv-to-mmt4d report).
+  bool reportKernels = false;
   /// Symbol prefix of the C interface.
   std::string name = "model";
   unsigned optLevel = 3;

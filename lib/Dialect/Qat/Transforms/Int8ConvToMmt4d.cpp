@@ -63,6 +63,8 @@ struct Int8ConvToMmt4dPass
   /// RHS tiles of bytes (the dot-product instructions') without one.
   int64_t rows = 8, depth = 4, tileLanes = 0;
   unsigned lhsBits = 8;
+  /// The isa's faster kernel for products proven not to saturate.
+  const Int8Microkernel *pairsKernel = nullptr;
 
   void runOnOperation() override {
     tileLanes = lanes;
@@ -77,6 +79,8 @@ struct Int8ConvToMmt4dPass
       depth = kernel->depth;
       tileLanes = kernel->lanes;
       lhsBits = kernel->lhsBits;
+      if (provenPairs)
+        pairsKernel = provenPairsKernel(*kernel);
     }
     if (tileLanes < 1 || tileLanes > 64) {
       getOperation()->emitError("--qat-int8-conv-to-mmt4d: lanes must be "
@@ -89,6 +93,23 @@ struct Int8ConvToMmt4dPass
         [&](linalg::Conv2DNchwFchwOp conv) { convs.push_back(conv); });
     for (linalg::Conv2DNchwFchwOp conv : convs)
       rewrite(conv);
+  }
+
+  /// The first weight pair of the packed layout (K0 = 4: pairs (0, 1) and
+  /// (2, 3) of each group of 4 along K, zero-padded) that could saturate
+  /// vpmaddubsw for unsigned LHS values in [uMin, uMax], as (f, k); none if
+  /// every pair is proven.
+  static std::optional<std::pair<int64_t, int64_t>>
+  saturatingPair(ArrayRef<int64_t> flat, int64_t f, int64_t k, int64_t uMin,
+                 int64_t uMax) {
+    for (int64_t row = 0; row < f; ++row)
+      for (int64_t col = 0; col < k; col += 2) {
+        int64_t w0 = flat[row * k + col];
+        int64_t w1 = col + 1 < k ? flat[row * k + col + 1] : 0;
+        if (!pairCannotSaturate(w0, w1, uMin, uMax))
+          return std::pair{row, col};
+      }
+    return std::nullopt;
   }
 
   void rewrite(linalg::Conv2DNchwFchwOp conv) {
@@ -108,16 +129,17 @@ struct Int8ConvToMmt4dPass
         codeRange(codes, *zeroPoint);
     if (!range)
       return;
-    // 16-bit LHS values hold the codes themselves.
-    int64_t offset;
-    if (lhsBits == 16)
-      offset = 0;
-    else if (range->first >= 0 && range->second <= 255)
-      offset = 128;
+    // Bytes hold codes - 128 for an unsigned grid, the codes for a signed
+    // one.
+    std::optional<int64_t> byteOffset;
+    if (range->first >= 0 && range->second <= 255)
+      byteOffset = 128;
     else if (range->first >= -128 && range->second <= 127)
-      offset = 0;
-    else
+      byteOffset = 0;
+    // 16-bit LHS values hold the codes themselves.
+    if (lhsBits == 8 && !byteOffset)
       return;
+    int64_t offset = lhsBits == 16 ? 0 : *byteOffset;
     // Filter: a constant of 8-bit values (stored as i8 and widened).
     Value filter = conv.getInputs()[1];
     if (auto extend = filter.getDefiningOp<arith::ExtSIOp>())
@@ -127,6 +149,45 @@ struct Int8ConvToMmt4dPass
         !llvm::all_of(weights.getValues<APInt>(),
                       [](const APInt &w) { return w.isSignedIntN(8); }))
       return;
+    SmallVector<int64_t> flat;
+    for (const APInt &w : weights.getValues<APInt>())
+      flat.push_back(w.getSExtValue());
+
+    // The faster kernel where every weight pair is proven: its unsigned
+    // operand is the byte + 128, codes - offset + 128.
+    int64_t rows = this->rows, depth = this->depth, tileLanes = this->tileLanes;
+    unsigned lhsBits = this->lhsBits;
+    bool proven = false;
+    if (pairsKernel && byteOffset) {
+      int64_t uMin = range->first - *byteOffset + 128,
+              uMax = range->second - *byteOffset + 128;
+      ArrayRef<int64_t> fshape = weights.getType().getShape();
+      int64_t f = fshape[0], k = fshape[1] * fshape[2] * fshape[3];
+      std::optional<std::pair<int64_t, int64_t>> unproven =
+          saturatingPair(flat, f, k, uMin, uMax);
+      proven = !unproven;
+      if (proven) {
+        rows = pairsKernel->rows;
+        depth = pairsKernel->depth;
+        tileLanes = pairsKernel->lanes;
+        lhsBits = pairsKernel->lhsBits;
+        offset = *byteOffset;
+      }
+      if (report && proven) {
+        conv.emitRemark() << "int8 convolution on " << pairsKernel->name
+                          << ": no weight pair can saturate for codes in ["
+                          << range->first << ", " << range->second << "]";
+      } else if (report) {
+        auto [row, col] = *unproven;
+        int64_t w1 = col + 1 < k ? flat[row * k + col + 1] : 0;
+        conv.emitRemark() << "int8 convolution on the exact " << isa
+                          << " kernel: the weights (" << flat[row * k + col]
+                          << ", " << w1 << ") of output channel " << row
+                          << " at k = " << col
+                          << " could saturate vpmaddubsw for codes in ["
+                          << range->first << ", " << range->second << "]";
+      }
+    }
 
     ArrayRef<int64_t> out = resultType.getShape();
     ArrayRef<int64_t> fshape = weights.getType().getShape();
@@ -190,9 +251,6 @@ struct Int8ConvToMmt4dPass
                        .getResult();
     SmallVector<int8_t> rhs(f1 * k1 * tileLanes * depth, 0);
     SmallVector<int64_t> colsum(f, 0);
-    SmallVector<int64_t> flat;
-    for (const APInt &w : weights.getValues<APInt>())
-      flat.push_back(w.getSExtValue());
     for (int64_t row = 0; row < f; ++row)
       for (int64_t col = 0; col < k; ++col) {
         int64_t w = flat[row * k + col];
@@ -212,10 +270,12 @@ struct Int8ConvToMmt4dPass
     Value accInit =
         linalg::FillOp::create(b, loc, ValueRange{zero32}, ValueRange{accEmpty})
             .getResult(0);
-    Value acc = linalg::Mmt4DOp::create(b, loc, TypeRange{accType},
+    auto gemm = linalg::Mmt4DOp::create(b, loc, TypeRange{accType},
                                         ValueRange{packed, rhsConst},
-                                        ValueRange{accInit})
-                    .getResult(0);
+                                        ValueRange{accInit});
+    if (proven)
+      gemm->setAttr(kPairsProvenAttr, b.getUnitAttr());
+    Value acc = gemm.getResult(0);
     Value unpackInit = tensor::EmptyOp::create(b, loc, {m, f}, i32);
     Value product = linalg::UnPackOp::create(
                         b, loc, acc, unpackInit, {0, 1},

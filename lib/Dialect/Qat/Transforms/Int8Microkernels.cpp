@@ -32,6 +32,34 @@ llvm::ArrayRef<Int8Microkernel> mlir::qat::int8Microkernels() {
   return kernels;
 }
 
+const Int8Microkernel *
+mlir::qat::provenPairsKernel(const Int8Microkernel &kernel) {
+  // 4 x 16 tiles (two 8-lane panels) of bytes: 8 accumulators, two RHS
+  // vectors, the LHS broadcast, its sign flip, the ones of vpmaddwd and a
+  // product in the 16 ymm registers.
+  static const Int8Microkernel pairs = {"avx2-vpmaddubsw",
+                                        Int8Dot::SaturatingPairs,
+                                        8,
+                                        4,
+                                        4,
+                                        8,
+                                        "llvm.x86.avx2.pmadd.ub.sw",
+                                        16};
+  return kernel.name == "avx2" ? &pairs : nullptr;
+}
+
+bool mlir::qat::pairCannotSaturate(int64_t w0, int64_t w1, int64_t uMin,
+                                   int64_t uMax) {
+  // The sum is largest with the largest u on positive weights and the
+  // smallest on negative ones, and smallest the other way round.
+  auto extreme = [&](int64_t w, bool largest) {
+    return w * ((w >= 0) == largest ? uMax : uMin);
+  };
+  int64_t high = extreme(w0, true) + extreme(w1, true);
+  int64_t low = extreme(w0, false) + extreme(w1, false);
+  return high <= INT16_MAX && low >= INT16_MIN;
+}
+
 const Int8Microkernel *mlir::qat::lookupInt8Microkernel(llvm::StringRef isa) {
   for (const Int8Microkernel &kernel : int8Microkernels())
     if (kernel.name == isa)

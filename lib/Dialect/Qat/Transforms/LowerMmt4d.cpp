@@ -196,10 +196,17 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
       rewriteAsMmt4d(b, op, permutations);
       op.erase();
     }
-    SmallVector<std::pair<linalg::Mmt4DOp, Tiles>> ops, floatOps;
+    const Int8Microkernel *pairs =
+        target ? qat::provenPairsKernel(*target) : nullptr;
+    SmallVector<std::pair<linalg::Mmt4DOp, Tiles>> ops, pairOps, floatOps;
     getOperation()->walk([&](linalg::Mmt4DOp op) {
       if (std::optional<Tiles> tiles =
-              target ? matchTiles(op, *target) : std::nullopt)
+              pairs && op->hasAttr(qat::kPairsProvenAttr)
+                  ? matchTiles(op, *pairs)
+                  : std::nullopt)
+        pairOps.push_back({op, *tiles});
+      else if (std::optional<Tiles> tiles =
+                   target ? matchTiles(op, *target) : std::nullopt)
         ops.push_back({op, *tiles});
       else if (std::optional<Tiles> tiles = matchFloatTiles(op))
         floatOps.push_back({op, *tiles});
@@ -207,6 +214,11 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
     for (auto [op, tiles] : ops) {
       OpBuilder b(op);
       lowerToDots(b, op, tiles, *target);
+      op.erase();
+    }
+    for (auto [op, tiles] : pairOps) {
+      OpBuilder b(op);
+      lowerToSaturatingPairs(b, op, tiles, *pairs);
       op.erase();
     }
     for (auto [op, tiles] : floatOps) {
@@ -514,6 +526,142 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
             block(b, loc, index(n1), 1);
           scf::YieldOp::create(b, loc);
         });
+  }
+  /// AVX2's vpmaddubsw kernel, on products proven not to saturate
+  /// (kPairsProvenAttr):
+  /// for n1 (two panels at a time, then the odd last one alone):
+  ///   comp[j] = sum_k1 vpmaddwd(vpmaddubsw(0x80.., rhs[n1 + j, k1]), 1)
+  ///   for m1:
+  ///     acc[j][m0] = out[m1, n1 + j, m0] - comp[j]
+  ///     for k1: for m0: u = broadcast(lhs[m1, k1, m0]) ^ 0x80
+  ///       acc[j][m0] += vpmaddwd(vpmaddubsw(u, rhs[n1 + j, k1]), 1)
+  ///     out[m1, n1 + j, m0] = acc[j][m0]
+  /// vpmaddubsw multiplies unsigned by signed bytes: the LHS bytes flipped
+  /// to unsigned are lhs + 128, and the surplus 128 * sum_k rhs[n][k] (per
+  /// column: computed once per RHS panel, exactly: a pair's 128 * (w0 + w1)
+  /// fits i16) is subtracted. The pair sums of u * w are exact where the
+  /// producer proved them so; vpmaddwd with ones adds the two pairs of a
+  /// lane into i32 exactly.
+  static void lowerToSaturatingPairs(OpBuilder &b, linalg::Mmt4DOp op,
+                                     Tiles tiles,
+                                     const Int8Microkernel &kernel) {
+    Location loc = op.getLoc();
+    Type i8 = b.getI8Type(), i16 = b.getI16Type(), i32 = b.getI32Type();
+    auto bytes = VectorType::get({kernel.lanes * kernel.depth}, i8);
+    auto halves = VectorType::get({kernel.lanes * 2}, i16);
+    auto words = VectorType::get({kernel.lanes}, i32);
+    StringAttr maddubs = b.getStringAttr(kernel.intrinsic);
+    StringAttr maddwd = b.getStringAttr("llvm.x86.avx2.pmadd.wd");
+    auto index = [&](int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(b, loc, v);
+    };
+    Value ones = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(halves, b.getI16IntegerAttr(1)));
+    Value signBits = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(bytes, b.getI8IntegerAttr(-128)));
+    Value zeroWords = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(words, b.getI32IntegerAttr(0)));
+    // sum over each lane's 4 products of u * w, in i32.
+    auto dot = [&](OpBuilder &b, Value acc, Value u, Value w) -> Value {
+      Value pairs = LLVM::CallIntrinsicOp::create(b, loc, halves, maddubs,
+                                                  ValueRange{u, w})
+                        .getResult(0);
+      Value quads = LLVM::CallIntrinsicOp::create(b, loc, words, maddwd,
+                                                  ValueRange{pairs, ones})
+                        .getResult(0);
+      return arith::AddIOp::create(b, loc, acc, quads);
+    };
+    Value lhs = memref::CollapseShapeOp::create(
+        b, loc, op.getDpsInputs()[0],
+        SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+    Value rhs = memref::CollapseShapeOp::create(
+        b, loc, op.getDpsInputs()[1],
+        SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+    Value out = op.getDpsInits()[0];
+    Value zero = index(0), one = index(1);
+    auto unsignedRow = [&](OpBuilder &b, Value m1, Value k1, int64_t m0) {
+      Value quad = vector::LoadOp::create(
+          b, loc, VectorType::get({kernel.depth}, i8), lhs,
+          ValueRange{m1, k1, index(m0 * kernel.depth)});
+      Value word =
+          vector::BitCastOp::create(b, loc, VectorType::get({1}, i32), quad);
+      Value splat = vector::BroadcastOp::create(
+          b, loc, words, vector::ExtractOp::create(b, loc, word, 0));
+      Value row = vector::BitCastOp::create(b, loc, bytes, splat);
+      return arith::XOrIOp::create(b, loc, row, signBits).getResult();
+    };
+    auto rhsTile = [&](OpBuilder &b, Value n1, Value k1) -> Value {
+      return vector::LoadOp::create(b, loc, bytes, rhs,
+                                    ValueRange{n1, k1, zero});
+    };
+
+    auto block = [&](OpBuilder &b, Location loc, Value n1, int64_t count) {
+      SmallVector<Value> columns{n1};
+      for (int64_t j = 1; j < count; ++j)
+        columns.push_back(arith::AddIOp::create(b, loc, n1, index(j)));
+      // 128 * sum_k rhs[n][k] per lane, once per panel.
+      auto surplus = scf::ForOp::create(
+          b, loc, zero, index(tiles.k1), one,
+          SmallVector<Value>(count, zeroWords),
+          [&](OpBuilder &b, Location loc, Value k1, ValueRange acc) {
+            SmallVector<Value> next;
+            for (auto [j, column] : llvm::enumerate(columns))
+              next.push_back(dot(b, acc[j], signBits, rhsTile(b, column, k1)));
+            scf::YieldOp::create(b, loc, next);
+          });
+      scf::ForOp::create(
+          b, loc, zero, index(tiles.m1), one, ValueRange{},
+          [&](OpBuilder &b, Location loc, Value m1, ValueRange) {
+            SmallVector<Value> init;
+            for (auto [j, column] : llvm::enumerate(columns))
+              for (int64_t m0 = 0; m0 < tiles.m0; ++m0)
+                init.push_back(arith::SubIOp::create(
+                    b, loc,
+                    vector::LoadOp::create(
+                        b, loc, words, out,
+                        ValueRange{m1, column, index(m0), zero}),
+                    surplus.getResult(j)));
+            auto loop = scf::ForOp::create(
+                b, loc, zero, index(tiles.k1), one, init,
+                [&](OpBuilder &b, Location loc, Value k1, ValueRange accs) {
+                  SmallVector<Value> weights;
+                  for (Value column : columns)
+                    weights.push_back(rhsTile(b, column, k1));
+                  SmallVector<Value> next(accs.begin(), accs.end());
+                  for (int64_t m0 = 0; m0 < tiles.m0; ++m0) {
+                    Value u = unsignedRow(b, m1, k1, m0);
+                    for (auto [j, w] : llvm::enumerate(weights))
+                      next[j * tiles.m0 + m0] =
+                          dot(b, accs[j * tiles.m0 + m0], u, w);
+                  }
+                  scf::YieldOp::create(b, loc, next);
+                });
+            for (auto [j, column] : llvm::enumerate(columns))
+              for (int64_t m0 = 0; m0 < tiles.m0; ++m0)
+                vector::StoreOp::create(
+                    b, loc, loop.getResult(j * tiles.m0 + m0), out,
+                    ValueRange{m1, column, index(m0), zero});
+            scf::YieldOp::create(b, loc);
+          });
+    };
+    int64_t panels = tiles.m0 * 2 + 2 + 4 <= kernel.registers ? 2 : 1;
+    int64_t grouped = tiles.n1 - tiles.n1 % panels;
+    if (grouped > 0)
+      scf::ForOp::create(b, loc, zero, index(grouped), index(panels),
+                         ValueRange{},
+                         [&](OpBuilder &b, Location loc, Value n1, ValueRange) {
+                           block(b, loc, n1, panels);
+                           scf::YieldOp::create(b, loc);
+                         });
+    // The odd last panel in a loop too: the surplus stays inside the loop
+    // nest that --qat-outline-kernels outlines whole.
+    if (grouped < tiles.n1)
+      scf::ForOp::create(b, loc, index(grouped), index(tiles.n1), one,
+                         ValueRange{},
+                         [&](OpBuilder &b, Location loc, Value n1, ValueRange) {
+                           block(b, loc, n1, 1);
+                           scf::YieldOp::create(b, loc);
+                         });
   }
 };
 

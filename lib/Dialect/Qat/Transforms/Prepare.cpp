@@ -396,9 +396,14 @@ struct PreparePass : qat::impl::PrepareBase<PreparePass> {
       return Grid{QuantScheme::affine, ui8, 0, 255, false};
     if (!isWeight && value == "int8")
       return Grid{QuantScheme::affine, si8, -128, 127, false};
+    // PyTorch's reduce_range: 7-bit codes, which AVX2's vpmaddubsw
+    // multiplies by any 8-bit weight pair without saturating.
+    if (!isWeight && value == "uint7")
+      return Grid{QuantScheme::affine, ui8, 0, 127, false};
     getOperation().emitError("qat-prepare: unknown ")
         << option << " '" << value << "' (expected "
-        << (isWeight ? "per-tensor or per-channel" : "uint8 or int8") << ")";
+        << (isWeight ? "per-tensor or per-channel" : "uint8, uint7 or int8")
+        << ")";
     return failure();
   }
 

@@ -1,6 +1,8 @@
 // RUN: qat-opt --qat-int8-conv-to-mmt4d=lanes=16 %s | FileCheck %s
 // RUN: qat-opt --qat-int8-conv-to-mmt4d=isa=avx512vnni %s | FileCheck %s
-// RUN: qat-opt --qat-int8-conv-to-mmt4d=isa=avx2 %s | FileCheck %s --check-prefix=AVX2
+// RUN: qat-opt --qat-int8-conv-to-mmt4d="isa=avx2 proven-pairs=false" %s | FileCheck %s --check-prefix=AVX2
+// RUN: qat-opt --qat-int8-conv-to-mmt4d=isa=avx2 %s | FileCheck %s --check-prefix=PAIRS
+// RUN: qat-opt --qat-int8-conv-to-mmt4d="isa=avx2 report=true" %s -o /dev/null 2>&1 | FileCheck %s --check-prefix=REPORT
 // RUN: not qat-opt --qat-int8-conv-to-mmt4d=isa=sse %s 2>&1 | FileCheck %s --check-prefix=ISA
 // RUN: not qat-opt --qat-int8-conv-to-mmt4d=lanes=0 %s 2>&1 | FileCheck %s --check-prefix=LANES
 // ISA: --qat-int8-conv-to-mmt4d: unknown isa 'sse' (avx512vnni, avxvnni, avx2 or dotprod)
@@ -64,4 +66,50 @@ func.func @dynamic_weights(%codes: tensor<1x1x3x3xi32>, %w: tensor<1x1x1x1xi32>)
   %init = tensor.empty() : tensor<1x1x3x3xi32>
   %conv = linalg.conv_2d_nchw_fchw ins(%centered, %w : tensor<1x1x3x3xi32>, tensor<1x1x1x1xi32>) outs(%init : tensor<1x1x3x3xi32>) -> tensor<1x1x3x3xi32>
   return %conv : tensor<1x1x3x3xi32>
+}
+
+// AVX2 with proven pairs (the default): @conv's small weights cannot
+// saturate vpmaddubsw for any codes in [0, 255]: bytes (codes - 128), 4 x 4
+// and 8 x 4 tiles, the product marked. @conv_saturating's pair (127, 127)
+// can (255 * 254 > 32767): the exact kernel. The same weights on 7-bit codes
+// (@conv_uint7, codes <= 127: 127 * 254 = 32258) are proven again.
+// PAIRS-LABEL: func @conv
+// PAIRS:         linalg.pack %{{.*}} inner_tiles = [4, 4] into %{{.*}} : tensor<18x4xi8> -> tensor<5x1x4x4xi8>
+// PAIRS:         linalg.mmt4d {qat.pairs_proven_unsaturated} ins(%{{.*}}, %{{.*}} : tensor<5x1x4x4xi8>, tensor<1x1x8x4xi8>)
+// PAIRS:         arith.constant dense<{{\[\[}}500, -500]]> : tensor<1x2xi32>
+// PAIRS-LABEL: func @conv_saturating
+// PAIRS:         linalg.mmt4d ins(%{{.*}}, %{{.*}} : tensor<3x2x6x2xi16>, tensor<1x2x8x2xi8>)
+// PAIRS-LABEL: func @conv_uint7
+// PAIRS:         linalg.mmt4d {qat.pairs_proven_unsaturated} ins(%{{.*}}, %{{.*}} : tensor<5x1x4x4xi8>, tensor<1x1x8x4xi8>)
+// REPORT: remark: int8 convolution on avx2-vpmaddubsw: no weight pair can saturate for codes in [0, 255]
+// REPORT: remark: int8 convolution on the exact avx2 kernel: the weights (127, 127) of output channel 1 at k = 2 could saturate vpmaddubsw for codes in [0, 255]
+// REPORT: remark: int8 convolution on avx2-vpmaddubsw: no weight pair can saturate for codes in [0, 127]
+func.func @conv_saturating(%x: tensor<2x1x4x4xf32>) -> tensor<2x2x3x3xi32> {
+  %s = arith.constant dense<0.1> : tensor<f32>
+  %z = arith.constant dense<3> : tensor<i32>
+  %codes = qat.quantize %x, %s, %z to ui8[0 : 255] : tensor<2x1x4x4xf32>, tensor<f32>, tensor<i32> -> tensor<2x1x4x4xi32>
+  %zr = arith.constant dense<3> : tensor<1x1x1x1xi32>
+  %centered = tosa.sub %codes, %zr : (tensor<2x1x4x4xi32>, tensor<1x1x1x1xi32>) -> tensor<2x1x4x4xi32>
+  %w8 = arith.constant dense<[[[[1, 2], [-3, 4]]], [[[-1, -1], [127, 127]]]]> : tensor<2x1x2x2xi8>
+  %w = arith.extsi %w8 : tensor<2x1x2x2xi8> to tensor<2x1x2x2xi32>
+  %zero = arith.constant 0 : i32
+  %e = tensor.empty() : tensor<2x2x3x3xi32>
+  %init = linalg.fill ins(%zero : i32) outs(%e : tensor<2x2x3x3xi32>) -> tensor<2x2x3x3xi32>
+  %y = linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>} ins(%centered, %w : tensor<2x1x4x4xi32>, tensor<2x1x2x2xi32>) outs(%init : tensor<2x2x3x3xi32>) -> tensor<2x2x3x3xi32>
+  return %y : tensor<2x2x3x3xi32>
+}
+
+func.func @conv_uint7(%x: tensor<2x1x4x4xf32>) -> tensor<2x2x3x3xi32> {
+  %s = arith.constant dense<0.1> : tensor<f32>
+  %z = arith.constant dense<3> : tensor<i32>
+  %codes = qat.quantize %x, %s, %z to ui8[0 : 127] : tensor<2x1x4x4xf32>, tensor<f32>, tensor<i32> -> tensor<2x1x4x4xi32>
+  %zr = arith.constant dense<3> : tensor<1x1x1x1xi32>
+  %centered = tosa.sub %codes, %zr : (tensor<2x1x4x4xi32>, tensor<1x1x1x1xi32>) -> tensor<2x1x4x4xi32>
+  %w8 = arith.constant dense<[[[[1, 2], [-3, 4]]], [[[-1, -1], [127, 127]]]]> : tensor<2x1x2x2xi8>
+  %w = arith.extsi %w8 : tensor<2x1x2x2xi8> to tensor<2x1x2x2xi32>
+  %zero = arith.constant 0 : i32
+  %e = tensor.empty() : tensor<2x2x3x3xi32>
+  %init = linalg.fill ins(%zero : i32) outs(%e : tensor<2x2x3x3xi32>) -> tensor<2x2x3x3xi32>
+  %y = linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>} ins(%centered, %w : tensor<2x1x4x4xi32>, tensor<2x1x2x2xi32>) outs(%init : tensor<2x2x3x3xi32>) -> tensor<2x2x3x3xi32>
+  return %y : tensor<2x2x3x3xi32>
 }

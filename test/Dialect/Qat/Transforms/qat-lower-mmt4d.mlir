@@ -6,6 +6,8 @@
 // RUN: qat-opt --qat-lower-to-llvm="int8-isa=dotprod" %s | mlir-translate --mlir-to-llvmir | llc -O3 -mtriple=aarch64-unknown-linux-gnu -mattr=+dotprod | FileCheck %s --check-prefix=DOTPROD-ASM
 // RUN: qat-opt --qat-lower-mmt4d=isa=avx2 %s | FileCheck %s --check-prefix=AVX2
 // RUN: qat-opt --qat-lower-to-llvm="int8-isa=avx2" %s | mlir-translate --mlir-to-llvmir | llc -O3 -mtriple=x86_64-unknown-linux-gnu -mcpu=x86-64-v3 | FileCheck %s --check-prefix=AVX2-ASM
+// RUN: qat-opt --qat-lower-mmt4d=isa=avx2 %s | FileCheck %s --check-prefix=AVX2-PAIRS
+// RUN: qat-opt --qat-lower-to-llvm="int8-isa=avx2" %s | mlir-translate --mlir-to-llvmir | llc -O3 -mtriple=x86_64-unknown-linux-gnu -mcpu=x86-64-v3 | FileCheck %s --check-prefix=AVX2-PAIRS-ASM
 // RUN: not qat-opt --qat-lower-mmt4d=isa=sve %s 2>&1 | FileCheck %s --check-prefix=ISA
 
 // The AVX512-VNNI microkernel: per LHS panel the rows' compensation, then
@@ -100,5 +102,46 @@ func.func @mmt4d_4_lanes(%lhs: memref<2x3x8x4xi8>, %rhs: memref<6x3x4x4xi8>, %ou
 // AVX2-ASM-LABEL: mmt4d_avx2:
 func.func @mmt4d_avx2(%lhs: memref<2x5x6x2xi16>, %rhs: memref<3x5x8x2xi8>, %out: memref<2x3x6x8xi32>) {
   linalg.mmt4d ins(%lhs, %rhs : memref<2x5x6x2xi16>, memref<3x5x8x2xi8>) outs(%out : memref<2x3x6x8xi32>)
+  return
+}
+
+// A product proven not to saturate vpmaddubsw (qat.pairs_proven_unsaturated,
+// from --qat-int8-conv-to-mmt4d) with 4 x 4 and 8 x 4 tiles of bytes: per
+// RHS panel the surplus 128 * sum_k w (once), then per LHS panel the rows
+// flipped to unsigned, vpmaddubsw, vpmaddwd with ones, vpaddd. N1 = 3: a
+// pair of panels, then the last one alone, both in loops.
+// AVX2-LABEL: func @mmt4d_proven_pairs
+// AVX2-PAIRS-LABEL: func @mmt4d_proven_pairs
+// AVX2-PAIRS-SAME:    (%[[LHS:.*]]: memref<2x5x4x4xi8>, %[[RHS:.*]]: memref<3x5x8x4xi8>, %[[OUT:.*]]: memref<2x3x4x8xi32>)
+// AVX2-PAIRS:         scf.for %[[N1:.*]] = %c0 to %{{.*}} step %{{.*}} {
+// AVX2-PAIRS:           %[[SURPLUS:.*]]:2 = scf.for {{.*}} iter_args
+// AVX2-PAIRS:             llvm.call_intrinsic "llvm.x86.avx2.pmadd.ub.sw"(%[[FLIP:.*]], %{{.*}}) : (vector<32xi8>, vector<32xi8>) -> vector<16xi16>
+// AVX2-PAIRS:           scf.for %[[M1:.*]] =
+// AVX2-PAIRS:             %[[C:.*]] = vector.load %[[OUT]][%[[M1]], %[[N1]], %{{.*}}, %{{.*}}] : memref<2x3x4x8xi32>, vector<8xi32>
+// AVX2-PAIRS:             arith.subi %[[C]], %[[SURPLUS]]#0 : vector<8xi32>
+// AVX2-PAIRS:             scf.for {{.*}} iter_args
+// AVX2-PAIRS:               %[[ROW:.*]] = vector.bitcast %{{.*}} : vector<8xi32> to vector<32xi8>
+// AVX2-PAIRS:               %[[U:.*]] = arith.xori %[[ROW]], %[[FLIP]] : vector<32xi8>
+// AVX2-PAIRS:               %[[P:.*]] = llvm.call_intrinsic "llvm.x86.avx2.pmadd.ub.sw"(%[[U]], %{{.*}}) : (vector<32xi8>, vector<32xi8>) -> vector<16xi16>
+// AVX2-PAIRS:               %[[Q:.*]] = llvm.call_intrinsic "llvm.x86.avx2.pmadd.wd"(%[[P]], %{{.*}}) : (vector<16xi16>, vector<16xi16>) -> vector<8xi32>
+// AVX2-PAIRS:               arith.addi %{{.*}}, %[[Q]] : vector<8xi32>
+// AVX2-PAIRS:         scf.for %{{.*}} = %c2{{.*}} to %c3 step %c1 {
+// AVX2-PAIRS-NOT:     linalg.mmt4d
+// AVX2-PAIRS-ASM-LABEL: mmt4d_proven_pairs_kernel_0:
+// AVX2-PAIRS-ASM:         vpmaddubsw
+// AVX2-PAIRS-ASM:         vpmaddwd
+// AVX2-PAIRS-ASM-LABEL: mmt4d_proven_pairs:
+func.func @mmt4d_proven_pairs(%lhs: memref<2x5x4x4xi8>, %rhs: memref<3x5x8x4xi8>, %out: memref<2x3x4x8xi32>) {
+  linalg.mmt4d {qat.pairs_proven_unsaturated} ins(%lhs, %rhs : memref<2x5x4x4xi8>, memref<3x5x8x4xi8>) outs(%out : memref<2x3x4x8xi32>)
+  return
+}
+
+// The same tiles without the proof: vpmaddubsw could saturate, so the
+// product stays for the generic (exact) lowering.
+// AVX2-PAIRS-LABEL: func @mmt4d_unproven_pairs
+// AVX2-PAIRS:         linalg.mmt4d
+// AVX2-PAIRS-NOT:     pmadd.ub.sw
+func.func @mmt4d_unproven_pairs(%lhs: memref<2x5x4x4xi8>, %rhs: memref<3x5x8x4xi8>, %out: memref<2x3x4x8xi32>) {
+  linalg.mmt4d ins(%lhs, %rhs : memref<2x5x4x4xi8>, memref<3x5x8x4xi8>) outs(%out : memref<2x3x4x8xi32>)
   return
 }

@@ -3,7 +3,7 @@
 // RUN: not qat-opt "--qat-prepare=activations=uint4" --split-input-file %s 2>&1 | FileCheck %s --check-prefix=OPTION-ACT
 
 // OPTION: qat-prepare: unknown weights 'per-row' (expected per-tensor or per-channel)
-// OPTION-ACT: qat-prepare: unknown activations 'uint4' (expected uint8 or int8)
+// OPTION-ACT: qat-prepare: unknown activations 'uint4' (expected uint8, uint7 or int8)
 
 // A layer whose weight is not a trainable parameter cannot be quantized.
 func.func @forward(%w: tensor<2x2x1x1xf32> {qat.state = "w"}, %x: tensor<1x2x2x2xf32> {qat.input = "x"}) -> tensor<1x2x2x2xf32> {

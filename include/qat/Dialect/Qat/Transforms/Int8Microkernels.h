@@ -32,7 +32,19 @@ enum class Int8Dot {
   /// (a pair's sum is at most 2 * 128 * 255 in magnitude), unlike the
   /// saturating u8 x s8 vpmaddubsw.
   Widened16,
+  /// x86 vpmaddubsw (AVX2): 2 unsigned x signed byte products summed into
+  /// a *saturating* i16, then vpmaddwd with ones into i32 (4 products per
+  /// lane). Exact only where no pair can pass the i16 range: used only on
+  /// products marked with kPairsProvenAttr.
+  SaturatingPairs,
 };
+
+/// The attribute --qat-int8-conv-to-mmt4d puts on a linalg.mmt4d whose
+/// RHS (constant weights) and LHS (codes of a known range) it has proven
+/// cannot saturate a vpmaddubsw pair: the lowering may then use the
+/// saturating instruction.
+inline constexpr llvm::StringLiteral kPairsProvenAttr =
+    "qat.pairs_proven_unsaturated";
 
 /// An int8 GEMM microkernel: mmt4d tiles LHS M0 x K0, RHS N0 x K0 and
 /// accumulators M0 x N0 (i32).
@@ -58,6 +70,13 @@ struct Int8Microkernel {
 llvm::ArrayRef<Int8Microkernel> int8Microkernels();
 /// Null for an unknown name.
 const Int8Microkernel *lookupInt8Microkernel(llvm::StringRef isa);
+/// The faster kernel that `kernel`'s isa may use on proven products
+/// (kPairsProvenAttr): avx2's vpmaddubsw kernel; null for the others.
+const Int8Microkernel *provenPairsKernel(const Int8Microkernel &kernel);
+
+/// Whether u0 * w0 + u1 * w1 stays in i16 (vpmaddubsw does not saturate)
+/// for every u0, u1 in [uMin, uMax] (0 <= uMin <= uMax <= 255).
+bool pairCannotSaturate(int64_t w0, int64_t w1, int64_t uMin, int64_t uMax);
 /// The names, for diagnostics: "avx512vnni, avxvnni, avx2 or dotprod".
 std::string int8MicrokernelNames();
 

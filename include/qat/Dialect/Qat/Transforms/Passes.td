@@ -58,7 +58,8 @@ def Prepare : Pass<"qat-prepare", "::mlir::ModuleOp"> {
     Option<"weights", "weights", "std::string", "\"per-tensor\"",
            "Weight grid: per-tensor or per-channel (int8 symmetric)">,
     Option<"activations", "activations", "std::string", "\"uint8\"",
-           "Activation grid: uint8 or int8 (affine, per tensor)">,
+           "Activation grid: uint8, uint7 ([0, 127]: PyTorch's reduce_range) "
+           "or int8 (affine, per tensor)">,
     Option<"averagingConstant", "averaging-constant", "float", "0.01f",
            "Moving-average constant of the observers">,
     Option<"freezeBatchNorm", "freeze-bn-stats", "bool", "false",
@@ -793,13 +794,33 @@ def Int8ConvToMmt4d : Pass<"qat-int8-conv-to-mmt4d"> {
     16-bit values, where `a` holds the codes themselves (`o = 0`), and
     `8 x 2` RHS tiles of bytes. Without `isa`, the tiles are `8 x 4` and
     `lanes x 4`.
+
+    For avx2 (with `proven-pairs`), a layer whose weights are proven not to
+    saturate AVX2's `vpmaddubsw` goes on that faster kernel instead: `4 x 4`
+    LHS and `8 x 4` RHS tiles of bytes as for avx512vnni, the product
+    marked `qat.pairs_proven_unsaturated`. The kernel multiplies the
+    unsigned `u = a + 128` (the codes, for an unsigned grid) by the signed
+    weights in pairs summed into a saturating i16; for each pair `(w0, w1)`
+    of the packed weights (positions `(0, 1)` and `(2, 3)` of every group of
+    4 along K) and every `u0, u1` in the codes' range `[lo, hi]` (from the
+    producing `qat.requantize` or `qat.quantize`), `u0 * w0 + u1 * w1` must
+    lie in `[-32768, 32767]`: with `hi <= 127` (`qat-train
+    --qconfig-activations=uint7`) every pair passes; with 8-bit codes only
+    small weights do. Where one pair fails the layer stays on the exact
+    `vpmaddwd` kernel. `report` says which, per layer, with the failing
+    pair.
   }];
   let options = [
     Option<"isa", "isa", "std::string", "\"\"",
            "The --qat-lower-mmt4d microkernel to pack for: avx512vnni, "
            "avxvnni, avx2 or dotprod (sets the tiles; overrides lanes)">,
     Option<"lanes", "lanes", "int64_t", "16",
-           "i32 lanes of the target's dot-product instruction (without isa)">
+           "i32 lanes of the target's dot-product instruction (without isa)">,
+    Option<"provenPairs", "proven-pairs", "bool", "true",
+           "Put layers whose weights provably cannot saturate on the isa's "
+           "faster saturating kernel (avx2: vpmaddubsw)">,
+    Option<"report", "report", "bool", "false",
+           "A remark per convolution: which kernel, and why">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
