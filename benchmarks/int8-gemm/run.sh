@@ -13,15 +13,18 @@ json=
 if [ "${1:-}" = "--json" ]; then json=$2; shift 2; fi
 host=$("$bin/qat-compile" --print-targets | awk '$1 == "host" { print $2 }')
 case "$host" in
-  x86_64-avx512vnni) isa=avx512vnni; march=(-march=x86-64-v4 -mavx512vnni) ;;
-  x86_64-avxvnni) isa=avxvnni; march=(-march=x86-64-v3 -mavxvnni) ;;
-  x86_64-avx2) isa=avx2; march=(-march=x86-64-v3) ;;
+  x86_64-avx512vnni) isa=avx512vnni; vectors="vector-bits=512 vector-registers=32"
+    march=(-march=x86-64-v4 -mavx512vnni) ;;
+  x86_64-avxvnni) isa=avxvnni; vectors="vector-bits=256 vector-registers=16"
+    march=(-march=x86-64-v3 -mavxvnni) ;;
+  x86_64-avx2) isa=avx2; vectors="vector-bits=256 vector-registers=16"
+    march=(-march=x86-64-v3) ;;
   *) echo "run.sh: this CPU's target $host has no int8 microkernel" >&2; exit 1 ;;
 esac
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 /usr/bin/python3 "$here/generate.py" "$tmp" "$isa"
-"$bin/qat-opt" "$tmp/gemm.mlir" --qat-lower-to-llvm="int8-isa=$isa" |
+"$bin/qat-opt" "$tmp/gemm.mlir" --qat-lower-to-llvm="int8-isa=$isa $vectors" |
   mlir-translate-22 --mlir-to-llvmir -o "$tmp/gemm.ll"
 clang-22 -c -O3 "${march[@]}" -Wno-override-module "$tmp/gemm.ll" -o "$tmp/gemm.o"
 clang++-22 -O2 -I"$tmp" "$here/int8_gemm_benchmark.cpp" "$tmp/gemm.o" \

@@ -46,26 +46,27 @@ const std::vector<CompileTarget> &mlir::qat::compileTargets() {
        "x86-64 with AVX-512 and AVX512-VNNI (Ice Lake and "
        "later Xeons, AMD Zen 4)",
        QAT_X86_64_V3 ",avx512f,avx512bw,avx512cd,avx512dq,avx512vl,"
-                     "avx512vnni"},
+                     "avx512vnni",
+       512, 32},
       {"x86_64-avxvnni", "x86_64-unknown-linux-gnu", "x86-64-v3", "+avxvnni",
        "avxvnni",
        "x86-64 with AVX2 and the VEX AVX-VNNI (Alder Lake and later client "
        "chips)",
-       QAT_X86_64_V3 ",avxvnni"},
+       QAT_X86_64_V3 ",avxvnni", 256, 16},
       {"x86_64-avx2", "x86_64-unknown-linux-gnu", "x86-64-v3", "", "avx2",
        "x86-64-v3: AVX2, FMA, BMI2 (Haswell and later, AMD Zen 1-3); exact "
        "int8 with vpmaddwd",
-       QAT_X86_64_V3},
+       QAT_X86_64_V3, 256, 16},
       {"x86_64-generic", "x86_64-unknown-linux-gnu", "x86-64", "", "",
-       "any x86-64 (SSE2)", ""},
+       "any x86-64 (SSE2)", "", 128, 16},
       {"aarch64-dotprod", "aarch64-unknown-linux-gnu", "generic",
        "+v8.2a,+neon,+dotprod", "dotprod",
        "AArch64 with the dot-product extension "
        "(Armv8.2-A+dotprod: Neoverse N1, Cortex-A76 "
        "and later)",
-       "dotprod"},
+       "dotprod", 128, 32},
       {"aarch64-generic", "aarch64-unknown-linux-gnu", "generic", "+neon", "",
-       "any AArch64 (Armv8-A with NEON)", ""},
+       "any AArch64 (Armv8-A with NEON)", "", 128, 32},
   };
   return targets;
 }
@@ -317,6 +318,8 @@ LogicalResult mlir::qat::emit(ModuleOp module, const ModelInterface &interface,
   }
   LowerToLLVMOptions lowering;
   lowering.int8Isa = options.target->int8Isa;
+  lowering.vectorBits = options.target->vectorBits;
+  lowering.vectorRegisters = options.target->vectorRegisters;
   buildLowerToLLVMPipeline(pm, lowering);
   if (failed(pm.run(module)))
     return failure();

@@ -92,6 +92,8 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
     pm.addNestedPass<func::FuncOp>(createForallToParallelLoopPass());
   LowerMmt4dOptions mmt4d;
   mmt4d.isa = options.int8Isa;
+  mmt4d.vectorBits = options.vectorBits;
+  mmt4d.vectorRegisters = options.vectorRegisters;
   pm.addPass(createLowerMmt4d(mmt4d));
   // The convolutions left by --qat-conv-to-mmt4d. Both lowerings see the
   // zero fills before them, which their loops replace.
@@ -143,8 +145,17 @@ struct LowerToLLVMPipelineOptions
                            llvm::cl::init(1)};
   Option<std::string> int8Isa{
       *this, "int8-isa",
-      llvm::cl::desc("int8 mmt4d microkernels: avx512vnni, avxvnni, avx2 or dotprod "
-                     "(default: loops)")};
+      llvm::cl::desc(
+          "int8 mmt4d microkernels: avx512vnni, avxvnni, avx2 or dotprod "
+          "(default: loops)")};
+  Option<unsigned> vectorBits{
+      *this, "vector-bits",
+      llvm::cl::desc("Width of the target's vector registers (512, 256, 128)"),
+      llvm::cl::init(512)};
+  Option<unsigned> vectorRegisters{
+      *this, "vector-registers",
+      llvm::cl::desc("Number of the target's vector registers"),
+      llvm::cl::init(32)};
 };
 } // namespace
 
@@ -157,6 +168,8 @@ void mlir::qat::registerPipelines() {
         LowerToLLVMOptions lowering;
         lowering.threads = options.threads;
         lowering.int8Isa = options.int8Isa;
+        lowering.vectorBits = options.vectorBits;
+        lowering.vectorRegisters = options.vectorRegisters;
         buildLowerToLLVMPipeline(pm, lowering);
       });
 }

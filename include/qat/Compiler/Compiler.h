@@ -65,6 +65,8 @@ struct CompileTarget {
   /// The CPU features its code needs (LLVM's names, comma-separated): what
   /// the `host` choice and the programs' run-time check test.
   std::string required;
+  /// Its vector registers: width in bits and count.
+  unsigned vectorBits, vectorRegisters;
 };
 
 /// The targets qat-compile knows, each architecture's best first.

@@ -21,6 +21,9 @@ struct LowerToLLVMOptions {
   /// Dot-product instruction set for int8 linalg.mmt4d microkernels
   /// (--qat-lower-mmt4d): "avx512vnni", or empty for the generic loops.
   std::string int8Isa;
+  /// The target's vector registers (width in bits, count): how many rows
+  /// the f32 microkernel keeps in registers (--qat-lower-mmt4d).
+  unsigned vectorBits = 512, vectorRegisters = 32;
 };
 
 /// Lowers a module of func.func ops on tensors (tosa, qat, linalg, tensor,

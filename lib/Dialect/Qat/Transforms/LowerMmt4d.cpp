@@ -226,7 +226,8 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
       if (fill)
         qat::eraseFill(fill);
       OpBuilder b(op);
-      lowerToFmas(b, op, tiles, /*fromZero=*/static_cast<bool>(fill));
+      lowerToFmas(b, op, tiles, /*fromZero=*/static_cast<bool>(fill),
+                  vectorBits, vectorRegisters);
       op.erase();
     }
   }
@@ -241,7 +242,8 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
   /// Each output sums K in order, one fused multiply-add per term; the
   /// blocks only split where the sum goes through memory.
   static void lowerToFmas(OpBuilder &b, linalg::Mmt4DOp op, Tiles tiles,
-                          bool fromZero) {
+                          bool fromZero, unsigned vectorBits,
+                          unsigned vectorRegisters) {
     Location loc = op.getLoc();
     auto lanes = VectorType::get({kFloatLanes}, b.getF32Type());
     auto index = [&](int64_t v) -> Value {
@@ -261,41 +263,56 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
     Value zeros = fromZero ? arith::ConstantOp::create(b, loc, lanes,
                                                        b.getZeroAttr(lanes))
                            : Value();
+    // Registers per 16-lane vector (two ymm with AVX2).
+    int64_t registersPerVector =
+        llvm::divideCeil(kFloatLanes * 32, std::max(vectorBits, 128u));
     auto block = [&](OpBuilder &b, Location loc, Value m1, Value n1,
                      int64_t panels) {
       SmallVector<Value> columns{n1};
       for (int64_t j = 1; j < panels; ++j)
         columns.push_back(arith::AddIOp::create(b, loc, n1, index(j)));
-      SmallVector<Value> init;
-      for (Value column : columns)
-        for (int64_t m0 = 0; m0 < tiles.m0; ++m0)
-          init.push_back(blockFromZero
-                             ? zeros
-                             : vector::LoadOp::create(
-                                   b, loc, lanes, out,
-                                   ValueRange{m1, column, index(m0), zero}));
-      auto loop = scf::ForOp::create(
-          b, loc, kBegin, kEnd, one, init,
-          [&](OpBuilder &b, Location loc, Value k1, ValueRange accs) {
-            SmallVector<Value> weights;
-            for (Value column : columns)
-              weights.push_back(vector::LoadOp::create(
-                  b, loc, lanes, rhs, ValueRange{column, k1, zero}));
-            SmallVector<Value> next(accs.begin(), accs.end());
-            for (int64_t m0 = 0; m0 < tiles.m0; ++m0) {
-              Value a = memref::LoadOp::create(
-                  b, loc, lhs, ValueRange{m1, k1, index(m0), zero});
-              Value row = vector::BroadcastOp::create(b, loc, lanes, a);
-              for (auto [j, w] : llvm::enumerate(weights))
-                next[j * tiles.m0 + m0] = vector::FMAOp::create(
-                    b, loc, row, w, accs[j * tiles.m0 + m0]);
-            }
-            scf::YieldOp::create(b, loc, next);
-          });
-      for (auto [j, column] : llvm::enumerate(columns))
-        for (int64_t m0 = 0; m0 < tiles.m0; ++m0)
-          vector::StoreOp::create(b, loc, loop.getResult(j * tiles.m0 + m0),
-                                  out, ValueRange{m1, column, index(m0), zero});
+      // Rows whose accumulators, the panels' RHS vectors and a broadcast
+      // fit the registers; equal groups of them.
+      int64_t perRow = panels * registersPerVector;
+      int64_t fit = std::max<int64_t>(
+          1, (int64_t(vectorRegisters) - perRow - 1) / perRow);
+      int64_t groups = llvm::divideCeil(tiles.m0, fit);
+      int64_t groupRows = llvm::divideCeil(tiles.m0, groups);
+      for (int64_t first = 0; first < tiles.m0; first += groupRows) {
+        int64_t rows = std::min(groupRows, tiles.m0 - first);
+        SmallVector<Value> init;
+        for (Value column : columns)
+          for (int64_t r = 0; r < rows; ++r)
+            init.push_back(
+                blockFromZero
+                    ? zeros
+                    : vector::LoadOp::create(
+                          b, loc, lanes, out,
+                          ValueRange{m1, column, index(first + r), zero}));
+        auto loop = scf::ForOp::create(
+            b, loc, kBegin, kEnd, one, init,
+            [&](OpBuilder &b, Location loc, Value k1, ValueRange accs) {
+              SmallVector<Value> weights;
+              for (Value column : columns)
+                weights.push_back(vector::LoadOp::create(
+                    b, loc, lanes, rhs, ValueRange{column, k1, zero}));
+              SmallVector<Value> next(accs.begin(), accs.end());
+              for (int64_t r = 0; r < rows; ++r) {
+                Value a = memref::LoadOp::create(
+                    b, loc, lhs, ValueRange{m1, k1, index(first + r), zero});
+                Value row = vector::BroadcastOp::create(b, loc, lanes, a);
+                for (auto [j, w] : llvm::enumerate(weights))
+                  next[j * rows + r] =
+                      vector::FMAOp::create(b, loc, row, w, accs[j * rows + r]);
+              }
+              scf::YieldOp::create(b, loc, next);
+            });
+        for (auto [j, column] : llvm::enumerate(columns))
+          for (int64_t r = 0; r < rows; ++r)
+            vector::StoreOp::create(
+                b, loc, loop.getResult(j * rows + r), out,
+                ValueRange{m1, column, index(first + r), zero});
+      }
     };
 
     using LhsPanelBuilder = function_ref<void(OpBuilder &, Location, Value)>;

@@ -93,6 +93,14 @@ llvm::StringMap<bool> hostCpuFeatures();
 /// The best microkernel the host runs for its own architecture, or null.
 const Int8Microkernel *hostInt8Microkernel();
 
+/// The host's vector registers, for the f32 microkernel's register
+/// blocking: 512 x 32 with AVX-512, 256 x 16 with AVX, else 128 x 16 on
+/// x86 and 128 x 32 on AArch64.
+struct VectorRegisters {
+  unsigned bits, count;
+};
+VectorRegisters hostVectorRegisters();
+
 } // namespace mlir::qat
 
 #endif // QAT_DIALECT_QAT_TRANSFORMS_INT8MICROKERNELS_H

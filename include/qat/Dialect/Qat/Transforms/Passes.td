@@ -746,7 +746,11 @@ def LowerMmt4d : Pass<"qat-lower-mmt4d"> {
     an odd last panel alone; the outer loop walks the larger operand's
     panels, and a K longer than 256 runs in blocks of 256 steps over all
     panels, so that each block is read from the cache. Each output sums its
-    K terms in order. Operands may be strided views whose tiles are
+    K terms in order. Where the target's registers (`vector-bits`,
+    `vector-registers`: AVX2's 16 ymm hold 8 such vectors, not 32) cannot
+    hold the accumulators of all `M0` rows, the rows run in groups, each
+    over all of the block's K: the same sums, without spilling
+    accumulators. Operands may be strided views whose tiles are
     contiguous (a thread's slice of M1).
 
     A `linalg.fill` of `+0.0` that only initializes such a product's
@@ -761,7 +765,13 @@ def LowerMmt4d : Pass<"qat-lower-mmt4d"> {
   let options = [
     Option<"isa", "isa", "std::string", "\"avx512vnni\"",
            "The int8 dot-product instruction set: avx512vnni, avxvnni, avx2 "
-           "or dotprod; empty: f32 microkernels only">
+           "or dotprod; empty: f32 microkernels only">,
+    Option<"vectorBits", "vector-bits", "unsigned", "512",
+           "Width of the target's vector registers: a 16-lane f32 vector "
+           "takes 512 / vector-bits of them">,
+    Option<"vectorRegisters", "vector-registers", "unsigned", "32",
+           "Number of the target's vector registers (32 with AVX-512 or "
+           "NEON, 16 with AVX2 or SSE)">
   ];
   let dependentDialects = [
     "::mlir::LLVM::LLVMDialect",
