@@ -24,6 +24,7 @@
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
@@ -397,10 +398,9 @@ LogicalResult mlir::qat::emit(ModuleOp module, const ModelInterface &interface,
                      target.required;
   std::vector<std::string> checkArgs = {
       "--target=" + options.target->triple,
-      "-O2",
-      "-fPIC",
-      "-c",
-      "-DQAT_CHECK_PREFIX=" + options.name,
+      // Standard C: no predefined `linux` or `unix` macro can replace the
+      // model's name in the symbols.
+      "-std=c11", "-O2", "-fPIC", "-c", "-DQAT_CHECK_PREFIX=" + options.name,
       "-DQAT_REQUIRED=\"" + options.target->required + "\"",
       "-DQAT_TARGETS=\"" + targetTable + "\""};
   if (options.kind == EmitKind::Lib)
@@ -424,6 +424,16 @@ LogicalResult mlir::qat::emit(ModuleOp module, const ModelInterface &interface,
   }
   if (failed(runProgram(loc, options.clang, args)))
     return failure();
+  // "-": the bytes to stdout, as the other kinds write them.
+  if (outputPath == "-") {
+    auto bytes = llvm::MemoryBuffer::getFile(linked, /*IsText=*/false);
+    if (!bytes)
+      return emitError(loc) << "cannot read '" << linked
+                            << "': " << bytes.getError().message();
+    llvm::outs() << (*bytes)->getBuffer();
+    llvm::outs().flush();
+    return success();
+  }
   (void)llvm::sys::fs::remove(outputPath);
   if (std::error_code ec = llvm::sys::fs::copy_file(linked, outputPath))
     return emitError(loc) << "cannot write '" << outputPath

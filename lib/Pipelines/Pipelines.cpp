@@ -97,7 +97,10 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
   pm.addPass(createLowerMmt4d(mmt4d));
   // The convolutions left by --qat-conv-to-mmt4d. Both lowerings see the
   // zero fills before them, which their loops replace.
-  pm.addPass(createLowerDirectConv());
+  LowerDirectConvOptions directConv;
+  directConv.vectorBits = options.vectorBits;
+  directConv.vectorRegisters = options.vectorRegisters;
+  pm.addPass(createLowerDirectConv(directConv));
   // Compiled code needs only libc: no memrefCopy from the runner utilities.
   pm.addPass(createStridedCopiesToLinalg());
   pm.addPass(createInterchangeLoops());

@@ -11,7 +11,8 @@
  *   const char *NAME_best_target(void);
  *     the qat-compile target that this CPU runs best.
  *
- * A shared library also says so on stderr when it is loaded. It reads
+ * The answer is computed once, when the program or library is loaded. A
+ * shared library also says so on stderr then. It reads
  * CPUID and XGETBV (x86: the OS must save the AVX and AVX-512 registers
  * too) or the kernel's HWCAP bits (AArch64) itself, so it needs only
  * libc. Macros from qat-compile:
@@ -128,9 +129,28 @@ static const char *first_missing(const char *list, char *buffer, size_t size) {
   return NULL;
 }
 
+/* Checked once: CPUID leaves the process under a hypervisor (a VM exit per
+ * instruction), and the header's run function asks on every call. Threads
+ * racing on the first call compute the same answer. */
 const char *QAT_EXPORT(_missing_cpu_feature)(void) {
   static char missing[32];
-  return first_missing(QAT_REQUIRED, missing, sizeof missing);
+  static const char *answer;
+  static int checked;
+  if (!__atomic_load_n(&checked, __ATOMIC_ACQUIRE)) {
+    static char scratch[32];
+    const char *found = first_missing(QAT_REQUIRED, scratch, sizeof scratch);
+    if (found) {
+      memcpy(missing, scratch, sizeof missing);
+      answer = missing;
+    }
+    __atomic_store_n(&checked, 1, __ATOMIC_RELEASE);
+  }
+  return answer;
+}
+
+/* Answered at load time, before any thread of the program can ask. */
+__attribute__((constructor)) static void check_at_load(void) {
+  (void)QAT_EXPORT(_missing_cpu_feature)();
 }
 
 const char *QAT_EXPORT(_best_target)(void) {

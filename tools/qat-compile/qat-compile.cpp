@@ -21,6 +21,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
@@ -59,9 +60,9 @@ static cl::opt<std::string> targetName(
     cl::init("host"), cl::cat(toolOptions));
 static cl::opt<bool> reportKernels(
     "report-kernels",
-    cl::desc("Say which int8 kernel runs each convolution, and why (on "
-             "x86_64-avx2: vpmaddubsw where no weight pair can saturate, "
-             "else the exact vpmaddwd)"),
+    cl::desc("On x86_64-avx2: say for each int8 convolution with 8-bit "
+             "codes whether it runs on vpmaddubsw (no weight pair can "
+             "saturate) or on the exact vpmaddwd kernel, and why"),
     cl::cat(toolOptions));
 static cl::opt<bool> printTargets("print-targets",
                                   cl::desc("List the targets and exit"),
@@ -143,6 +144,11 @@ int main(int argc, char **argv) {
     return fail("no output file given (-o)");
   if (optLevel > 3)
     return fail("-O must be 0, 1, 2 or 3");
+  // The name prefixes C symbols and macros of the header.
+  auto isIdentifierChar = [](char c) { return llvm::isAlnum(c) || c == '_'; };
+  if (symbolName.empty() || llvm::isDigit(symbolName.front()) ||
+      !llvm::all_of(symbolName, isIdentifierChar))
+    return fail("--name '" + symbolName + "' is not a C identifier");
   const qat::CompileTarget *target = qat::lookupCompileTarget(targetName);
   if (!target)
     return fail("unknown target '" + targetName +

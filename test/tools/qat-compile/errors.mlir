@@ -4,6 +4,9 @@
 // RUN: rm -rf %t && mkdir -p %t
 // RUN: not qat-compile %s --target=sparc -o %t/out.o 2>&1 | FileCheck %s --check-prefix=TARGET
 // TARGET: error: unknown target 'sparc' (qat-compile --print-targets lists them)
+// RUN: not qat-compile %s --name=my-model -o %t/name.o 2>&1 | FileCheck %s --check-prefix=NAME
+// NAME: error: --name 'my-model' is not a C identifier
+// RUN: not test -e %t/name.o
 // RUN: not qat-compile %s 2>&1 | FileCheck %s --check-prefix=OUTPUT
 // OUTPUT: error: no output file given (-o)
 // RUN: not qat-compile %s --function=fp32 -o %t/fp32.o 2>&1 | FileCheck %s --check-prefix=FLOAT

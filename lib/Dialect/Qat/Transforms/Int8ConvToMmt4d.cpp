@@ -139,6 +139,9 @@ struct Int8ConvToMmt4dPass
     // 16-bit LHS values hold the codes themselves.
     if (lhsBits == 8 && !byteOffset)
       return;
+    if (lhsBits == 16 &&
+        (range->first < INT16_MIN || range->second > INT16_MAX))
+      return;
     int64_t offset = lhsBits == 16 ? 0 : *byteOffset;
     // Filter: a constant of 8-bit values (stored as i8 and widened).
     Value filter = conv.getInputs()[1];

@@ -102,8 +102,10 @@ llvm::StringMap<bool> mlir::qat::hostCpuFeatures() {
           llvm::sys::Process::GetEnv("QAT_HOST_FEATURES")) {
     llvm::SmallVector<llvm::StringRef> allowed;
     llvm::StringRef(*only).split(allowed, ',', -1, /*KeepEmpty=*/false);
+    for (llvm::StringRef &name : allowed)
+      name = name.trim();
     for (auto &entry : features)
-      if (!llvm::is_contained(allowed, entry.getKey().trim()))
+      if (!llvm::is_contained(allowed, entry.getKey()))
         entry.setValue(false);
   }
   return features;

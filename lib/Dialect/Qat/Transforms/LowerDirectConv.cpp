@@ -32,11 +32,8 @@ using namespace mlir::qat;
 namespace {
 
 constexpr int64_t kLanes = kFloatMmt4dLanes;
-/// Rows accumulated in registers by the forward and input-gradient loops:
-/// 16 of AVX-512's 32 vector registers, the rest for operands.
-constexpr int64_t kRowBlock = 16;
-/// Filters per block of the weight gradient: 2 x (at most 9) taps of
-/// accumulators.
+/// Filters per block of the weight gradient with one register per vector:
+/// 2 x (at most 9) taps of accumulators.
 constexpr int64_t kFilterBlock = 2;
 
 /// Vectors per row of `width` elements.
@@ -47,6 +44,12 @@ struct RowBuilder {
   OpBuilder &b;
   Location loc;
   VectorType row;
+  /// Row vectors accumulated in registers by the forward and input-gradient
+  /// loops: half the target's registers (16 of AVX-512's 32 zmm; 4 rows of
+  /// two ymm each of AVX2's 16), the rest for operands.
+  int64_t accumulatorRows;
+  /// Registers per row vector (2 for 16 lanes in ymm registers).
+  int64_t registersPerRow;
 
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
   Value add(Value a, int64_t v) {
@@ -199,7 +202,8 @@ void accumulateRows(RowBuilder &rb, Value out, int64_t n, int64_t j,
                     RowUpdate update) {
   rb.loop(rb.index(0), rb.size(n, out, 0), {}, [&](Value image, ValueRange) {
     rb.loop(rows, {}, [&](Value y, ValueRange) {
-      rb.blocks(j, rb.size(j, out, 1), kRowBlock / chunksOf(width),
+      rb.blocks(j, rb.size(j, out, 1),
+                std::max<int64_t>(1, rb.accumulatorRows / chunksOf(width)),
                 [&](Value j0, int64_t count) {
                   SmallVector<Value> js = rb.consecutive(j0, count);
                   SmallVector<Value> acc =
@@ -316,7 +320,8 @@ void lowerWeightGradient(RowBuilder &rb, const ConvShape &s, Value image,
     return (r * taps + t) * chunks + v;
   };
   rb.blocks(
-      s.f, rb.size(s.f, filter, 0), std::max<int64_t>(1, kFilterBlock / chunks),
+      s.f, rb.size(s.f, filter, 0),
+      std::max<int64_t>(1, kFilterBlock / (chunks * rb.registersPerRow)),
       [&](Value f0, int64_t rows) {
         SmallVector<Value> filters = rb.consecutive(f0, rows);
         rb.loop(
@@ -394,7 +399,12 @@ struct LowerDirectConvPass
     });
     for (auto [op, shape] : convs) {
       OpBuilder b(op);
-      RowBuilder rb{b, op.getLoc(), VectorType::get({kLanes}, b.getF32Type())};
+      int64_t registersPerRow =
+          llvm::divideCeil(kLanes * 32, std::max<unsigned>(vectorBits, 128));
+      RowBuilder rb{
+          b, op.getLoc(), VectorType::get({kLanes}, b.getF32Type()),
+          std::max<int64_t>(1, int64_t(vectorRegisters) / 2 / registersPerRow),
+          registersPerRow};
       Value image = op->getOperand(shape.image),
             filter = op->getOperand(shape.filter),
             output = op->getOperand(shape.output);

@@ -726,6 +726,18 @@ def LowerMmt4d : Pass<"qat-lower-mmt4d"> {
     vectors and a broadcast fit the registers (32 zmm or v, 16 ymm); an odd
     last panel runs alone.
 
+    With `isa=avx2`, a product marked `qat.pairs_proven_unsaturated` (by
+    `--qat-int8-conv-to-mmt4d`, which proved from the constant weights and
+    the codes' range that no pair can saturate) with `M0 x 4` LHS and
+    `8 x 4` RHS tiles of bytes runs on `vpmaddubsw` instead: per step the
+    LHS rows broadcast and flipped to unsigned (`a + 128`),
+    `vpmaddubsw` with the RHS tile (pairs into a saturating i16),
+    `vpmaddwd` with ones (into i32) and `vpaddd`; the surplus
+    `128 * sum_k rhs[n][k]` is computed once per RHS panel (exactly: a
+    pair's `128 * (w0 + w1)` fits i16) and subtracted. Unmarked products
+    with those tiles stay for the generic lowering: the lowering never
+    assumes what it cannot see.
+
     `vpdpbusd` multiplies unsigned by signed bytes while `linalg.mmt4d`
     multiplies signed bytes: the RHS vector is flipped to unsigned
     (`w ^ 0x80 = w + 128`, once per step, shared by the rows, so the LHS
@@ -898,13 +910,13 @@ def LowerDirectConv : Pass<"qat-lower-direct-conv"> {
     7.2 MB of them per training step, in each of the forward and the
     input gradient.
 
-    - Forward, into `output[n, f, oh, :]`: 16 filters' rows accumulate in
-      registers; per input channel and tap, one masked load of the image
+    - Forward, into `output[n, f, oh, :]`: 16 filters' rows (AVX-512)
+      accumulate in registers; per input channel and tap, one masked load of the image
       row at the tap's column offset and a multiply-add per filter with
       the broadcast weight. Terms in `(c, kh, kw)` order, from the
       output's initial value: the same sums as the GEMM's.
     - Input gradient, into `image[n, c, y, :]`: 16 channels' rows
-      accumulate; per filter and row tap `kh` with `0 <= y - kh < OH`,
+      (AVX-512) accumulate; per filter and row tap `kh` with `0 <= y - kh < OH`,
       one masked load of `g[n, f, y - kh, :]`, shifted right by `kw` lanes
       (a shuffle with zeros) for each column tap. Terms in
       `(f, kh, kw)` order; the GEMM summed over `f`, then col2im over
@@ -926,7 +938,20 @@ def LowerDirectConv : Pass<"qat-lower-direct-conv"> {
     `fma(a, b, +0.0)` is what they computed after the fill, and the weight
     gradient adds its sums to +0.0. The fill's pass over memory goes (the
     small CNN's conv1 output, 3.2 MB, in each forward).
+
+    Register blocking follows the target (`vector-bits`,
+    `vector-registers`): the forward and input-gradient blocks hold half
+    the registers in accumulators (16 rows with AVX-512, 4 with AVX2, whose
+    16-lane row is two ymm registers), the weight gradient one filter at a
+    time where a row takes two registers. Blocks only group independent
+    outputs: the sums and their order are the same on every target.
   }];
+  let options = [
+    Option<"vectorBits", "vector-bits", "unsigned", "512",
+           "Width of the target's vector registers">,
+    Option<"vectorRegisters", "vector-registers", "unsigned", "32",
+           "Number of the target's vector registers">
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::memref::MemRefDialect",
