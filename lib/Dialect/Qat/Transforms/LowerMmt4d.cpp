@@ -174,6 +174,66 @@ void rewriteAsMmt4d(OpBuilder &b, linalg::GenericOp op,
                           ValueRange{views[0], views[1]}, ValueRange{views[2]});
 }
 
+/// body(n1, count) for the RHS panels: groups of `panels` from 0 in a loop,
+/// then an odd last panel alone, also in a loop (so that values it computes
+/// stay inside the loop nest --qat-outline-kernels outlines whole).
+using PanelGroupBuilder =
+    function_ref<void(OpBuilder &, Location, Value, int64_t)>;
+void forEachPanelGroup(OpBuilder &b, Location loc, int64_t n1s, int64_t panels,
+                       PanelGroupBuilder body) {
+  auto index = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  int64_t grouped = n1s - n1s % panels;
+  auto loop = [&](int64_t from, int64_t to, int64_t count) {
+    scf::ForOp::create(b, loc, index(from), index(to), index(count),
+                       ValueRange{},
+                       [&](OpBuilder &b, Location loc, Value n1, ValueRange) {
+                         body(b, loc, n1, count);
+                         scf::YieldOp::create(b, loc);
+                       });
+  };
+  if (grouped > 0)
+    loop(0, grouped, panels);
+  if (grouped < n1s)
+    loop(grouped, n1s, 1);
+}
+
+/// The register-blocked K loop of the int8 kernels: accumulators `init`
+/// (panel-major: j * rows + m0) over k1 in [0, k1s); per step each panel's
+/// RHS operand and, per row, the LHS operand and `dot`; the sums stored to
+/// out[m1, columns[j], m0].
+struct Int8Steps {
+  function_ref<Value(OpBuilder &, Value, Value)> rhsOperand;   // (column, k1)
+  function_ref<Value(OpBuilder &, Value, int64_t)> lhsOperand; // (k1, m0)
+  function_ref<Value(OpBuilder &, Value, Value, Value)> dot; // (acc, rhs, lhs)
+};
+void accumulatePanels(OpBuilder &b, Location loc, Value out, Value m1,
+                      ArrayRef<Value> columns, int64_t rows, int64_t k1s,
+                      ArrayRef<Value> init, const Int8Steps &steps) {
+  auto index = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  auto loop = scf::ForOp::create(
+      b, loc, index(0), index(k1s), index(1), init,
+      [&](OpBuilder &b, Location loc, Value k1, ValueRange accs) {
+        SmallVector<Value> operands;
+        for (Value column : columns)
+          operands.push_back(steps.rhsOperand(b, column, k1));
+        SmallVector<Value> next(accs.begin(), accs.end());
+        for (int64_t m0 = 0; m0 < rows; ++m0) {
+          Value row = steps.lhsOperand(b, k1, m0);
+          for (auto [j, w] : llvm::enumerate(operands))
+            next[j * rows + m0] = steps.dot(b, accs[j * rows + m0], w, row);
+        }
+        scf::YieldOp::create(b, loc, next);
+      });
+  for (auto [j, column] : llvm::enumerate(columns))
+    for (int64_t m0 = 0; m0 < rows; ++m0)
+      vector::StoreOp::create(b, loc, loop.getResult(j * rows + m0), out,
+                              ValueRange{m1, column, index(m0), index(0)});
+}
+
 struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
   using Base::Base;
 
@@ -495,55 +555,35 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
           }
           // `count` adjacent RHS panels from n1: count * M0 accumulators
           // share each LHS broadcast.
-          auto block = [&](OpBuilder &b, Location loc, Value n1,
-                           int64_t count) {
-            SmallVector<Value> columns{n1};
-            for (int64_t j = 1; j < count; ++j)
-              columns.push_back(arith::AddIOp::create(b, loc, n1, index(j)));
-            SmallVector<Value> init;
-            for (Value column : columns)
-              for (int64_t m0 = 0; m0 < tiles.m0; ++m0) {
-                Value c = vector::LoadOp::create(
-                    b, loc, words, out,
-                    ValueRange{m1, column, index(m0), zero});
-                init.push_back(mixedSign
-                                   ? arith::SubIOp::create(b, loc, c, comps[m0])
-                                   : c);
-              }
-            auto loop = scf::ForOp::create(
-                b, loc, zero, index(tiles.k1), one, init,
-                [&](OpBuilder &b, Location loc, Value k1, ValueRange accs) {
-                  SmallVector<Value> weights;
-                  for (Value column : columns)
-                    weights.push_back(rhsOperand(b, column, k1));
-                  SmallVector<Value> next(accs.begin(), accs.end());
+          forEachPanelGroup(
+              b, loc, tiles.n1, panels,
+              [&](OpBuilder &b, Location loc, Value n1, int64_t count) {
+                SmallVector<Value> columns{n1};
+                for (int64_t j = 1; j < count; ++j)
+                  columns.push_back(
+                      arith::AddIOp::create(b, loc, n1, index(j)));
+                SmallVector<Value> init;
+                for (Value column : columns)
                   for (int64_t m0 = 0; m0 < tiles.m0; ++m0) {
-                    Value row = broadcastRow(b, m1, k1, m0);
-                    for (auto [j, w] : llvm::enumerate(weights))
-                      next[j * tiles.m0 + m0] =
-                          dot(b, accs[j * tiles.m0 + m0], w, row);
+                    Value c = vector::LoadOp::create(
+                        b, loc, words, out,
+                        ValueRange{m1, column, index(m0), zero});
+                    init.push_back(
+                        mixedSign ? arith::SubIOp::create(b, loc, c, comps[m0])
+                                  : c);
                   }
-                  scf::YieldOp::create(b, loc, next);
-                });
-            for (auto [j, column] : llvm::enumerate(columns))
-              for (int64_t m0 = 0; m0 < tiles.m0; ++m0)
-                vector::StoreOp::create(
-                    b, loc, loop.getResult(j * tiles.m0 + m0), out,
-                    ValueRange{m1, column, index(m0), zero});
-          };
-          int64_t grouped = tiles.n1 - tiles.n1 % panels;
-          if (grouped > 0)
-            scf::ForOp::create(
-                b, loc, zero, index(grouped), index(panels), ValueRange{},
-                [&](OpBuilder &b, Location loc, Value n1, ValueRange) {
-                  block(b, loc, n1, panels);
-                  scf::YieldOp::create(b, loc);
-                });
-          for (int64_t n1 = grouped; n1 < tiles.n1; ++n1)
-            block(b, loc, index(n1), 1);
+                accumulatePanels(b, loc, out, m1, columns, tiles.m0, tiles.k1,
+                                 init,
+                                 {rhsOperand,
+                                  [&](OpBuilder &b, Value k1, int64_t m0) {
+                                    return broadcastRow(b, m1, k1, m0);
+                                  },
+                                  dot});
+              });
           scf::YieldOp::create(b, loc);
         });
   }
+
   /// AVX2's vpmaddubsw kernel, on products proven not to saturate
   /// (kPairsProvenAttr):
   /// for n1 (two panels at a time, then the odd last one alone):
@@ -638,47 +678,19 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
                         b, loc, words, out,
                         ValueRange{m1, column, index(m0), zero}),
                     surplus.getResult(j)));
-            auto loop = scf::ForOp::create(
-                b, loc, zero, index(tiles.k1), one, init,
-                [&](OpBuilder &b, Location loc, Value k1, ValueRange accs) {
-                  SmallVector<Value> weights;
-                  for (Value column : columns)
-                    weights.push_back(rhsTile(b, column, k1));
-                  SmallVector<Value> next(accs.begin(), accs.end());
-                  for (int64_t m0 = 0; m0 < tiles.m0; ++m0) {
-                    Value u = unsignedRow(b, m1, k1, m0);
-                    for (auto [j, w] : llvm::enumerate(weights))
-                      next[j * tiles.m0 + m0] =
-                          dot(b, accs[j * tiles.m0 + m0], u, w);
-                  }
-                  scf::YieldOp::create(b, loc, next);
-                });
-            for (auto [j, column] : llvm::enumerate(columns))
-              for (int64_t m0 = 0; m0 < tiles.m0; ++m0)
-                vector::StoreOp::create(
-                    b, loc, loop.getResult(j * tiles.m0 + m0), out,
-                    ValueRange{m1, column, index(m0), zero});
+            accumulatePanels(b, loc, out, m1, columns, tiles.m0, tiles.k1, init,
+                             {rhsTile,
+                              [&](OpBuilder &b, Value k1, int64_t m0) {
+                                return unsignedRow(b, m1, k1, m0);
+                              },
+                              [&](OpBuilder &b, Value acc, Value w, Value u) {
+                                return dot(b, acc, u, w);
+                              }});
             scf::YieldOp::create(b, loc);
           });
     };
     int64_t panels = tiles.m0 * 2 + 2 + 4 <= kernel.registers ? 2 : 1;
-    int64_t grouped = tiles.n1 - tiles.n1 % panels;
-    if (grouped > 0)
-      scf::ForOp::create(b, loc, zero, index(grouped), index(panels),
-                         ValueRange{},
-                         [&](OpBuilder &b, Location loc, Value n1, ValueRange) {
-                           block(b, loc, n1, panels);
-                           scf::YieldOp::create(b, loc);
-                         });
-    // The odd last panel in a loop too: the surplus stays inside the loop
-    // nest that --qat-outline-kernels outlines whole.
-    if (grouped < tiles.n1)
-      scf::ForOp::create(b, loc, index(grouped), index(tiles.n1), one,
-                         ValueRange{},
-                         [&](OpBuilder &b, Location loc, Value n1, ValueRange) {
-                           block(b, loc, n1, 1);
-                           scf::YieldOp::create(b, loc);
-                         });
+    forEachPanelGroup(b, loc, tiles.n1, panels, block);
   }
 };
 

@@ -79,7 +79,7 @@ func.func @mmt4d_4_lanes(%lhs: memref<2x3x8x4xi8>, %rhs: memref<6x3x4x4xi8>, %ou
 // AVX2-DAG:     %[[R:.*]] = memref.collapse_shape %[[RHS]] {{\[\[}}0], [1], [2, 3]] : memref<3x5x8x2xi8> into memref<3x5x16xi8>
 // AVX2-NOT:     arith.xori
 // AVX2:         scf.for %[[M1:.*]] =
-// AVX2:           scf.for %[[N1:.*]] = %c0 to %{{.*}} step %{{.*}} {
+// AVX2:           scf.for %[[N1:.*]] = %c0{{(_[0-9]+)?}} to %{{.*}} step %{{.*}} {
 // AVX2-COUNT-12:    vector.load %[[OUT]]
 // AVX2:             scf.for %[[K1:.*]] = {{.*}} iter_args
 // AVX2:               %[[W:.*]] = vector.load %[[R]][%[[N1]], %[[K1]], %{{.*}}] : memref<3x5x16xi8>, vector<16xi8>
@@ -113,7 +113,7 @@ func.func @mmt4d_avx2(%lhs: memref<2x5x6x2xi16>, %rhs: memref<3x5x8x2xi8>, %out:
 // AVX2-LABEL: func @mmt4d_proven_pairs
 // AVX2-PAIRS-LABEL: func @mmt4d_proven_pairs
 // AVX2-PAIRS-SAME:    (%[[LHS:.*]]: memref<2x5x4x4xi8>, %[[RHS:.*]]: memref<3x5x8x4xi8>, %[[OUT:.*]]: memref<2x3x4x8xi32>)
-// AVX2-PAIRS:         scf.for %[[N1:.*]] = %c0 to %{{.*}} step %{{.*}} {
+// AVX2-PAIRS:         scf.for %[[N1:.*]] = %c0{{(_[0-9]+)?}} to %{{.*}} step %{{.*}} {
 // AVX2-PAIRS:           %[[SURPLUS:.*]]:2 = scf.for {{.*}} iter_args
 // AVX2-PAIRS:             llvm.call_intrinsic "llvm.x86.avx2.pmadd.ub.sw"(%[[FLIP:.*]], %{{.*}}) : (vector<32xi8>, vector<32xi8>) -> vector<16xi16>
 // AVX2-PAIRS:           scf.for %[[M1:.*]] =
@@ -125,7 +125,7 @@ func.func @mmt4d_avx2(%lhs: memref<2x5x6x2xi16>, %rhs: memref<3x5x8x2xi8>, %out:
 // AVX2-PAIRS:               %[[P:.*]] = llvm.call_intrinsic "llvm.x86.avx2.pmadd.ub.sw"(%[[U]], %{{.*}}) : (vector<32xi8>, vector<32xi8>) -> vector<16xi16>
 // AVX2-PAIRS:               %[[Q:.*]] = llvm.call_intrinsic "llvm.x86.avx2.pmadd.wd"(%[[P]], %{{.*}}) : (vector<16xi16>, vector<16xi16>) -> vector<8xi32>
 // AVX2-PAIRS:               arith.addi %{{.*}}, %[[Q]] : vector<8xi32>
-// AVX2-PAIRS:         scf.for %{{.*}} = %c2{{.*}} to %c3 step %c1 {
+// AVX2-PAIRS:         scf.for %{{.*}} = %c2{{.*}} to %c3{{.*}} step %c1{{.*}} {
 // AVX2-PAIRS-NOT:     linalg.mmt4d
 // AVX2-PAIRS-ASM-LABEL: mmt4d_proven_pairs_kernel_0:
 // AVX2-PAIRS-ASM:         vpmaddubsw
