@@ -16,11 +16,14 @@ include/qat/Dialect/Qat/Transforms/Int8Microkernels.h.
 import os
 import sys
 
-# isa: (LHS rows M0, depth K0, lanes N0, LHS bits)
-TILES = {"avx512vnni": (8, 4, 16, 8), "avxvnni": (8, 4, 8, 8), "avx2": (6, 2, 8, 16)}
-# The isa's faster kernel for products proven not to saturate
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "python"))
+from qat_mlir.testing import INT8_TILES, int8_gemm_module  # noqa: E402
+
+# The x86 microkernels (LHS rows M0, depth K0, lanes N0, LHS bits), and the
+# isa's faster kernel for products proven not to saturate
 # (qat.pairs_proven_unsaturated): avx2's vpmaddubsw.
-PROVEN_TILES = {"avx2": (4, 4, 8, 8)}
+TILES = {isa: INT8_TILES[isa] for isa in ("avx512vnni", "avxvnni", "avx2")}
+PROVEN_TILES = {"avx2": INT8_TILES["avx2-pairs"]}
 FLOAT_TILES = (8, 1, 16)
 
 # (name, M, K, N): the square GEMM and layers as GEMMs (im2col rows x
@@ -45,29 +48,9 @@ def ceil(a, b):
 
 
 def int8_gemm(index, m, k, n, isa, proven=False):
-    rows, depth, lanes, bits = (PROVEN_TILES if proven else TILES)[isa]
-    name = f"gemm_i8p_{index}" if proven else f"gemm_i8_{index}"
-    attr = "{qat.pairs_proven_unsaturated} " if proven else ""
-    m1, k1, n1 = ceil(m, rows), ceil(k, depth), ceil(n, lanes)
-    lhs, widen = "%a", ""
-    if bits == 16:
-        widen = f"%a16 = arith.extsi %a : tensor<{m}x{k}xi8> to tensor<{m}x{k}xi16>"
-        lhs = "%a16"
-    return f"""
-func.func @{name}(%a: tensor<{m}x{k}xi8>, %bp: tensor<{n1}x{k1}x{lanes}x{depth}xi8>) -> tensor<{m}x{n}xi32> attributes {{llvm.emit_c_interface}} {{
-  {widen}
-  %za = arith.constant 0 : i{bits}
-  %ea = tensor.empty() : tensor<{m1}x{k1}x{rows}x{depth}xi{bits}>
-  %pa = linalg.pack {lhs} padding_value(%za : i{bits}) inner_dims_pos = [0, 1] inner_tiles = [{rows}, {depth}] into %ea : tensor<{m}x{k}xi{bits}> -> tensor<{m1}x{k1}x{rows}x{depth}xi{bits}>
-  %z32 = arith.constant 0 : i32
-  %ec = tensor.empty() : tensor<{m1}x{n1}x{rows}x{lanes}xi32>
-  %c = linalg.fill ins(%z32 : i32) outs(%ec : tensor<{m1}x{n1}x{rows}x{lanes}xi32>) -> tensor<{m1}x{n1}x{rows}x{lanes}xi32>
-  %r = linalg.mmt4d {attr}ins(%pa, %bp : tensor<{m1}x{k1}x{rows}x{depth}xi{bits}>, tensor<{n1}x{k1}x{lanes}x{depth}xi8>) outs(%c : tensor<{m1}x{n1}x{rows}x{lanes}xi32>) -> tensor<{m1}x{n1}x{rows}x{lanes}xi32>
-  %eo = tensor.empty() : tensor<{m}x{n}xi32>
-  %o = linalg.unpack %r inner_dims_pos = [0, 1] inner_tiles = [{rows}, {lanes}] into %eo : tensor<{m1}x{n1}x{rows}x{lanes}xi32> -> tensor<{m}x{n}xi32>
-  return %o : tensor<{m}x{n}xi32>
-}}
-"""
+    if proven:
+        return int8_gemm_module(f"gemm_i8p_{index}", m, k, n, f"{isa}-pairs", packed_rhs=True)
+    return int8_gemm_module(f"gemm_i8_{index}", m, k, n, isa, packed_rhs=True)
 
 
 def f32_gemm(index, m, k, n):

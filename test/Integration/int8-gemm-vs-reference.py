@@ -31,45 +31,12 @@
 import numpy as np
 
 import qat_mlir
+from qat_mlir.testing import int8_gemm_module
 
 rng = np.random.default_rng(20261127)
 
-# isa: (LHS rows M0, depth K0, lanes N0, LHS bits), as the microkernel table
-# (include/qat/Dialect/Qat/Transforms/Int8Microkernels.h).
-# "avx2-pairs": avx2's vpmaddubsw kernel, for products marked proven not to
-# saturate (qat.pairs_proven_unsaturated).
-TILES = {None: (8, 4, 16, 8), "avx512vnni": (8, 4, 16, 8), "avxvnni": (8, 4, 8, 8),
-         "avx2": (6, 2, 8, 16), "avx2-pairs": (4, 4, 8, 8), "dotprod": (8, 4, 4, 8)}
-
-
 def gemm_module(m, k, n, isa=None):
-    rows, depth, lanes, bits = TILES[isa]
-    proven = "{qat.pairs_proven_unsaturated} " if isa == "avx2-pairs" else ""
-    ceil = lambda a, b: -(-a // b)
-    m1, k1, n1 = ceil(m, rows), ceil(k, depth), ceil(n, lanes)
-    lhs = "%a"
-    widen = ""
-    if bits == 16:
-        widen = f"%a16 = arith.extsi %a : tensor<{m}x{k}xi8> to tensor<{m}x{k}xi16>"
-        lhs = "%a16"
-    return f"""
-func.func @gemm(%a: tensor<{m}x{k}xi8>, %b: tensor<{k}x{n}xi8>) -> tensor<{m}x{n}xi32> attributes {{llvm.emit_c_interface}} {{
-  {widen}
-  %za = arith.constant 0 : i{bits}
-  %ea = tensor.empty() : tensor<{m1}x{k1}x{rows}x{depth}xi{bits}>
-  %pa = linalg.pack {lhs} padding_value(%za : i{bits}) inner_dims_pos = [0, 1] inner_tiles = [{rows}, {depth}] into %ea : tensor<{m}x{k}xi{bits}> -> tensor<{m1}x{k1}x{rows}x{depth}xi{bits}>
-  %z8 = arith.constant 0 : i8
-  %eb = tensor.empty() : tensor<{n1}x{k1}x{lanes}x{depth}xi8>
-  %pb = linalg.pack %b padding_value(%z8 : i8) outer_dims_perm = [1, 0] inner_dims_pos = [1, 0] inner_tiles = [{lanes}, {depth}] into %eb : tensor<{k}x{n}xi8> -> tensor<{n1}x{k1}x{lanes}x{depth}xi8>
-  %z32 = arith.constant 0 : i32
-  %ec = tensor.empty() : tensor<{m1}x{n1}x{rows}x{lanes}xi32>
-  %c = linalg.fill ins(%z32 : i32) outs(%ec : tensor<{m1}x{n1}x{rows}x{lanes}xi32>) -> tensor<{m1}x{n1}x{rows}x{lanes}xi32>
-  %r = linalg.mmt4d {proven}ins(%pa, %pb : tensor<{m1}x{k1}x{rows}x{depth}xi{bits}>, tensor<{n1}x{k1}x{lanes}x{depth}xi8>) outs(%c : tensor<{m1}x{n1}x{rows}x{lanes}xi32>) -> tensor<{m1}x{n1}x{rows}x{lanes}xi32>
-  %eo = tensor.empty() : tensor<{m}x{n}xi32>
-  %o = linalg.unpack %r inner_dims_pos = [0, 1] inner_tiles = [{rows}, {lanes}] into %eo : tensor<{m1}x{n1}x{rows}x{lanes}xi32> -> tensor<{m}x{n}xi32>
-  return %o : tensor<{m}x{n}xi32>
-}}
-"""
+    return int8_gemm_module("gemm", m, k, n, isa)
 
 
 def run(source, a, b, isa):
