@@ -174,6 +174,26 @@ void rewriteAsMmt4d(OpBuilder &b, linalg::GenericOp op,
                           ValueRange{views[0], views[1]}, ValueRange{views[2]});
 }
 
+/// Row m0 of the LHS tile [m1, k1] (collapsed to M1 x K1 x M0*K0): its K0
+/// values, 32 bits together, broadcast to every i32 lane and viewed as
+/// `type` (the dot instruction's operand).
+Value broadcastLhsRow(OpBuilder &b, Location loc, Value lhs, Value m1, Value k1,
+                      int64_t m0, const Int8Microkernel &kernel,
+                      VectorType type) {
+  Type element = cast<MemRefType>(lhs.getType()).getElementType();
+  Value values = vector::LoadOp::create(
+      b, loc, VectorType::get({kernel.depth}, element), lhs,
+      ValueRange{m1, k1,
+                 arith::ConstantIndexOp::create(b, loc, m0 * kernel.depth)});
+  Type i32 = b.getI32Type();
+  Value word =
+      vector::BitCastOp::create(b, loc, VectorType::get({1}, i32), values);
+  Value splat =
+      vector::BroadcastOp::create(b, loc, VectorType::get({kernel.lanes}, i32),
+                                  vector::ExtractOp::create(b, loc, word, 0));
+  return vector::BitCastOp::create(b, loc, type, splat);
+}
+
 /// body(n1, count) for the RHS panels: groups of `panels` from 0 in a loop,
 /// then an odd last panel alone, also in a loop (so that values it computes
 /// stay inside the loop nest --qat-outline-kernels outlines whole).
@@ -497,14 +517,7 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
         b, loc, op.getDpsInputs()[0],
         SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
     auto broadcastRow = [&](OpBuilder &b, Value m1, Value k1, int64_t m0) {
-      Value values = vector::LoadOp::create(
-          b, loc, VectorType::get({kernel.depth}, lhsElement), lhs,
-          ValueRange{m1, k1, index(m0 * kernel.depth)});
-      Value word =
-          vector::BitCastOp::create(b, loc, VectorType::get({1}, i32), values);
-      Value splat = vector::BroadcastOp::create(
-          b, loc, words, vector::ExtractOp::create(b, loc, word, 0));
-      return vector::BitCastOp::create(b, loc, operands, splat).getResult();
+      return broadcastLhsRow(b, loc, lhs, m1, k1, m0, kernel, operands);
     };
     // An RHS tile's lanes x depth bytes are contiguous.
     Value rhs = memref::CollapseShapeOp::create(
@@ -637,14 +650,7 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
     Value out = op.getDpsInits()[0];
     Value zero = index(0), one = index(1);
     auto unsignedRow = [&](OpBuilder &b, Value m1, Value k1, int64_t m0) {
-      Value quad = vector::LoadOp::create(
-          b, loc, VectorType::get({kernel.depth}, i8), lhs,
-          ValueRange{m1, k1, index(m0 * kernel.depth)});
-      Value word =
-          vector::BitCastOp::create(b, loc, VectorType::get({1}, i32), quad);
-      Value splat = vector::BroadcastOp::create(
-          b, loc, words, vector::ExtractOp::create(b, loc, word, 0));
-      Value row = vector::BitCastOp::create(b, loc, bytes, splat);
+      Value row = broadcastLhsRow(b, loc, lhs, m1, k1, m0, kernel, bytes);
       return arith::XOrIOp::create(b, loc, row, signBits).getResult();
     };
     auto rhsTile = [&](OpBuilder &b, Value n1, Value k1) -> Value {
