@@ -1,5 +1,14 @@
 // RUN: qat-opt --qat-lower-direct-conv %s | FileCheck %s
 // RUN: qat-opt --qat-lower-to-llvm %s | mlir-translate --mlir-to-llvmir | llc -O3 -mtriple=x86_64-unknown-linux-gnu -mcpu=x86-64-v4 | FileCheck %s --check-prefix=ASM
+// RUN: qat-opt --qat-lower-to-llvm="vector-bits=256 vector-registers=16" %s | mlir-translate --mlir-to-llvmir | llc -O3 -mtriple=x86_64-unknown-linux-gnu -mcpu=x86-64-v3 | FileCheck %s --check-prefix=AVX2-ASM
+// With AVX2's 16 ymm registers the forward and input-gradient blocks hold
+// 4 rows (8 ymm) instead of 16 (32 ymm): no accumulator spilled.
+// AVX2-ASM-LABEL: forward_kernel_0:
+// AVX2-ASM-NOT:     32-byte Spill
+// AVX2-ASM-LABEL: forward:
+// AVX2-ASM-LABEL: input_gradient_kernel_0:
+// AVX2-ASM-NOT:     32-byte Spill
+// AVX2-ASM-LABEL: input_gradient:
 
 #image = affine_map<(n, f, oh, ow, c, kh, kw) -> (n, c, oh + kh, ow + kw)>
 #filter = affine_map<(n, f, oh, ow, c, kh, kw) -> (f, c, kh, kw)>

@@ -1,5 +1,17 @@
 // RUN: qat-opt --qat-lower-mmt4d=isa= %s | FileCheck %s
 // RUN: qat-opt --qat-lower-to-llvm %s | mlir-translate --mlir-to-llvmir | llc -O3 -mtriple=x86_64-unknown-linux-gnu -mcpu=x86-64-v4 | FileCheck %s --check-prefix=ASM
+// RUN: qat-opt "--qat-lower-mmt4d=isa= vector-bits=256 vector-registers=16" %s | FileCheck %s --check-prefix=AVX2
+// RUN: qat-opt --qat-lower-to-llvm="vector-bits=256 vector-registers=16" %s | mlir-translate --mlir-to-llvmir | llc -O3 -mtriple=x86_64-unknown-linux-gnu -mcpu=x86-64-v3 | FileCheck %s --check-prefix=AVX2-ASM
+
+// With AVX2's 16 ymm registers (a 16-lane vector is two of them), the 8
+// rows of a pair of panels run in 4 groups of 2 rows (4 accumulators, 8
+// ymm), each over all of K: the same sums, no accumulator spilled.
+// AVX2-LABEL: func @mmt4d_f32
+// AVX2:         scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c2
+// AVX2-COUNT-4:   scf.for {{.*}} iter_args(%{{[^,]*}}, %{{[^,]*}}, %{{[^,]*}}, %{{[^,]*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// AVX2-ASM-LABEL: mmt4d_f32_kernel_0:
+// AVX2-ASM-NOT:     32-byte Spill
+// AVX2-ASM-LABEL: mmt4d_f32:
 
 // The f32 microkernel (any isa): per LHS panel, RHS panels two at a time
 // (16 accumulators of 16 lanes) and the odd last one alone (8), each over
