@@ -4,9 +4,9 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "qat/Codegen/CPU/Int8Microkernels.h"
+#include "qat/Codegen/CPU/Passes.h"
 #include "qat/Compiler/Compiler.h"
-#include "qat/Dialect/Qat/Transforms/Int8Microkernels.h"
-#include "qat/Dialect/Qat/Transforms/Passes.h"
 #include "qat/Pipelines/Pipelines.h"
 #include "qat/Support/CodegenOptions.h"
 

@@ -5,7 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qat/ExecutionEngine/JitRunner.h"
-#include "qat/Dialect/Qat/Transforms/Int8Microkernels.h"
+#include "qat/Codegen/CPU/Int8Microkernels.h"
 #include "qat/ExecutionEngine/CompileCache.h"
 #include "qat/Pipelines/Pipelines.h"
 #include "qat/Support/CodegenOptions.h"

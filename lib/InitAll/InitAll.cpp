@@ -5,11 +5,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "qat/InitAll.h"
+#include "qat/Codegen/CPU/Passes.h"
 #include "qat/Conversion/Passes.h"
 #include "qat/Dialect/Qat/Gradients/Gradients.h"
 #include "qat/Dialect/Qat/IR/QatDialect.h"
 #include "qat/Dialect/Qat/Transforms/Passes.h"
 #include "qat/Pipelines/Pipelines.h"
+#include "qat/Training/Transforms/Passes.h"
 
 #include "mlir/Dialect/MLProgram/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/IR/DialectRegistry.h"
@@ -33,5 +35,7 @@ void mlir::qat::registerAllPasses() {
   mlir::registerAllPasses();
   registerQatConversionPasses();
   registerQatTransformsPasses();
+  registerQatTrainingPasses();
+  registerQatCodegenCPUPasses();
   registerPipelines();
 }

@@ -5,8 +5,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "qat/Pipelines/Pipelines.h"
+#include "qat/Codegen/CPU/Passes.h"
 #include "qat/Conversion/Passes.h"
-#include "qat/Dialect/Qat/Transforms/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Conversion/TosaToLinalg/TosaToLinalg.h"

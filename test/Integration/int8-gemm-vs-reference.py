@@ -15,7 +15,7 @@
 # wrong on a product that does saturate: the proof is needed. A microkernel
 # this CPU lacks
 # is refused by qat-run with one line (checked), and its code is checked in
-# assembly by test/Dialect/Qat/Transforms/qat-lower-mmt4d.mlir.
+# assembly by test/Codegen/CPU/qat-lower-mmt4d.mlir.
 #
 # RUN: %python %s | FileCheck %s
 #

@@ -13,6 +13,7 @@
 
 using namespace mlir;
 using namespace mlir::qat;
+using namespace mlir::qat::builders;
 using namespace mlir::qat::gradients;
 
 namespace {

@@ -9,10 +9,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "LayerUtils.h"
-#include "qat/Dialect/Qat/Gradients/GradientUtils.h"
 #include "qat/Dialect/Qat/IR/QatOps.h"
 #include "qat/Dialect/Qat/Transforms/Passes.h"
+#include "qat/Dialect/Qat/Utils/LayerUtils.h"
+#include "qat/Dialect/Qat/Utils/TosaBuilders.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -26,7 +26,7 @@ namespace mlir::qat {
 
 using namespace mlir;
 using namespace mlir::qat;
-using namespace mlir::qat::gradients;
+using namespace mlir::qat::builders;
 
 namespace {
 

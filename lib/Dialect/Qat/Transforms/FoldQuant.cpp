@@ -9,9 +9,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "IntegerForms.h"
-#include "qat/Dialect/Qat/Gradients/GradientUtils.h"
 #include "qat/Dialect/Qat/IR/QatOps.h"
 #include "qat/Dialect/Qat/Transforms/Passes.h"
+#include "qat/Dialect/Qat/Utils/TosaBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -32,7 +32,7 @@ namespace mlir::qat {
 
 using namespace mlir;
 using namespace mlir::qat;
-using namespace mlir::qat::gradients;
+using namespace mlir::qat::builders;
 
 namespace {
 

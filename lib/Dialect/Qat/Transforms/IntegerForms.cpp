@@ -5,8 +5,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "IntegerForms.h"
-#include "LayerUtils.h"
-#include "qat/Dialect/Qat/Gradients/GradientUtils.h"
+#include "qat/Dialect/Qat/Utils/LayerUtils.h"
+#include "qat/Dialect/Qat/Utils/TosaBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -18,7 +18,7 @@
 
 using namespace mlir;
 using namespace mlir::qat;
-using namespace mlir::qat::gradients;
+using namespace mlir::qat::builders;
 
 namespace {
 

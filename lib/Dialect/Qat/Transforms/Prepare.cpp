@@ -8,13 +8,14 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "LayerUtils.h"
-#include "TrainStepUtils.h"
-#include "qat/Dialect/Qat/Gradients/GradientUtils.h"
 #include "qat/Dialect/Qat/IR/QatOps.h"
 #include "qat/Dialect/Qat/Transforms/Passes.h"
+#include "qat/Dialect/Qat/Utils/LayerUtils.h"
+#include "qat/Dialect/Qat/Utils/StateGlobals.h"
+#include "qat/Dialect/Qat/Utils/TosaBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MLProgram/IR/MLProgram.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -32,7 +33,7 @@ namespace mlir::qat {
 
 using namespace mlir;
 using namespace mlir::qat;
-using namespace mlir::qat::gradients;
+using namespace mlir::qat::builders;
 
 namespace {
 

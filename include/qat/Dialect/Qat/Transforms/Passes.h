@@ -1,6 +1,10 @@
-//===- Passes.h - qat training and deployment passes ------------*- C++ -*-===//
+//===- Passes.h - what QAT means --------------------------------*- C++ -*-===//
 //
-// Part of qat-mlir.
+// Part of qat-mlir. The passes that give a model its quantization-aware
+// semantics: fake quantization and observers inserted (--qat-prepare),
+// batch norms folded, the deployed integer arithmetic in training
+// (--qat-target-exact) and in deployment (--qat-fold-quant), and the batch
+// size changed for deployment (--qat-rebatch).
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,11 +20,6 @@ namespace mlir::qat {
 #define GEN_PASS_DECL
 #define GEN_PASS_REGISTRATION
 #include "qat/Dialect/Qat/Transforms/Passes.h.inc"
-
-/// The f32 lanes of --qat-lower-mmt4d's FMA microkernel: the RHS tile width
-/// that --qat-conv-to-mmt4d packs for (RHS tiles 16 x 1, accumulators
-/// M0 x 16).
-inline constexpr int64_t kFloatMmt4dLanes = 16;
 
 } // namespace mlir::qat
 

@@ -1,0 +1,197 @@
+//===- Passes.td - building a training step ----------------*- tablegen -*-===//
+//
+// Part of qat-mlir.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QAT_TRAINING_TRANSFORMS_PASSES_TD
+#define QAT_TRAINING_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def GenerateBackward : Pass<"qat-generate-backward", "::mlir::ModuleOp"> {
+  let summary = "Reverse-mode differentiation of forward plus a loss";
+  let description = [{
+    Creates a function (default `@loss_and_gradients`) that runs the model's
+    forward function, applies the softmax cross-entropy loss
+    (`qat.softmax_cross_entropy`, mean over the batch) to its logits against
+    integer labels, and returns the loss and the gradient of the loss with
+    respect to every trainable parameter (a forward argument marked
+    `qat.trainable`, as `qat-import` marks PyTorch's parameters).
+
+    Signature: forward's arguments (same attributes), then
+    `labels : tensor<N x i64> {qat.input = "labels"}`; results: the loss
+    (`qat.output = "loss"`), forward's results (the logits, then the state
+    the forward pass writes, such as batch-norm running statistics, with
+    their `qat.state` names), then one gradient per trainable parameter, in
+    argument order, named by `qat.gradient`.
+
+    The pass walks the forward ops in reverse and asks each op on a path
+    from a parameter to the loss for its vector-Jacobian product through
+    `DifferentiableOpInterface`; it names no op itself. Gradients reaching a
+    value along several uses are summed. Fake quantization passes gradients
+    by the straight-through estimator with its clipping mask; observers and
+    quantization parameters are not differentiated. An op on the path
+    without a gradient rule is an error naming the op.
+
+    Example: `qat-opt --qat-generate-backward model.mlir`.
+  }];
+  let options = [
+    Option<"forwardName", "forward", "std::string", "\"forward\"",
+           "The function to differentiate">,
+    Option<"logitsIndex", "logits-result", "unsigned", "0",
+           "Which result of the forward function holds the logits">,
+    Option<"functionName", "function", "std::string",
+           "\"loss_and_gradients\"", "Name of the generated function">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+    "::mlir::tosa::TosaDialect",
+    "::mlir::qat::QatDialect"
+  ];
+}
+
+def Optimizer : Pass<"qat-optimizer", "::mlir::ModuleOp"> {
+  let summary = "SGD with momentum, Nesterov and per-group weight decay";
+  let description = [{
+    Creates the training step (default `@train_step`) around the function
+    made by `--qat-generate-backward`: it computes the loss and gradients,
+    then updates every trainable parameter as PyTorch's `torch.optim.SGD`
+    (dampening 0) does, in f32 and in this order:
+
+    ```
+    d   = g + weight_decay * p            (skipped when weight_decay is 0)
+    buf = momentum * buf + d
+    d   = nesterov ? d + momentum * buf : buf
+    p   = p - lr * d
+    ```
+
+    The momentum buffer of parameter `P` is the state `sgd.momentum.P`: an
+    argument and a result of the step, kept in a mutable `ml_program.global`
+    of that name that starts at zero (created when missing, so running the
+    pass again on a saved module continues from its optimizer state). The
+    learning rate is the runtime input `learning_rate : tensor<f32>`, so the
+    schedule lives in the driver.
+
+    Weight decay is chosen per parameter group, as in the method's reference:
+    depthwise-convolution weights (4-D weights feeding a grouped
+    convolution with one input channel per group), other 4-D weights, and
+    everything else (batch-norm parameters, biases, linear weights).
+
+    Signature: forward's state arguments, the momentum buffers, forward's
+    inputs, the labels and the learning rate; results: the loss, the logits,
+    then the new value of every state the step writes (parameters, buffers
+    the forward pass updates, momentum), each named by `qat.state`.
+  }];
+  let options = [
+    Option<"gradientFunction", "gradient-function", "std::string",
+           "\"loss_and_gradients\"",
+           "The function made by --qat-generate-backward">,
+    Option<"functionName", "function", "std::string", "\"train_step\"",
+           "Name of the generated step function">,
+    Option<"momentum", "momentum", "double", "0.9", "Momentum factor">,
+    Option<"nesterov", "nesterov", "bool", "true", "Nesterov momentum">,
+    Option<"weightDecayDepthwise", "weight-decay-depthwise", "double", "0.0",
+           "Weight decay of depthwise-convolution weights">,
+    Option<"weightDecayConv", "weight-decay-conv", "double", "1e-5",
+           "Weight decay of the other 4-D (convolution) weights">,
+    Option<"weightDecayOther", "weight-decay-other", "double", "1e-7",
+           "Weight decay of every other parameter">
+  ];
+  let dependentDialects = [
+    "::mlir::func::FuncDialect",
+    "::mlir::ml_program::MLProgramDialect",
+    "::mlir::tosa::TosaDialect"
+  ];
+}
+
+def GradBoost : Pass<"qat-grad-boost", "::mlir::ModuleOp"> {
+  let summary = "GradBoost: sign-aligned gradient noise in the training step";
+  let description = [{
+    Rewrites the training step (made by `--qat-optimizer`) so that every
+    parameter's gradient passes through `qat.grad_boost` before the
+    optimizer update: the op keeps the per-element gradient statistics and
+    adds the method's noise (see the op for the formulas).
+
+    The state it adds, each an argument and a result of the step kept in a
+    mutable global (created at zero when missing, so a saved module
+    resumes): `grad_boost.max.P` and `grad_boost.min.P` per parameter `P`,
+    `grad_boost.step` (updates so far, the `t` of the bias correction) and
+    `grad_boost.qat_steps` (noisy steps so far, the `k` of the decay). The
+    runtime input `grad_boost_noise : tensor<f32>` switches the noise: 0
+    updates only the statistics (the StatAssist warm-up), anything else adds
+    noise and counts a QAT step. Parameter number `i` (in argument order)
+    draws from noise stream `i`, seeded by the runtime input
+    `grad_boost_seed : tensor<i64>` (an input rather than an option, so
+    that runs differing only in their seed share one compiled step).
+  }];
+  let options = [
+    Option<"functionName", "function", "std::string", "\"train_step\"",
+           "The training step to rewrite">,
+    Option<"variant", "variant", "::mlir::qat::GradBoostVariant",
+           "::mlir::qat::GradBoostVariant::reference",
+           "Bias correction of the statistics", [{::llvm::cl::values(
+             clEnumValN(::mlir::qat::GradBoostVariant::reference, "reference",
+                        "the method's code: the correction compounds"),
+             clEnumValN(::mlir::qat::GradBoostVariant::corrected, "corrected",
+                        "Adam-style, not written back; a real minimum"))}]>,
+    Option<"beta", "beta", "float", "0.9f", "Statistics' averaging factor">,
+    Option<"decay", "decay", "float", "0.01f",
+           "Noise decay lambda per QAT step">,
+    Option<"clip", "clip", "float", "1e-3f", "Noise magnitude bound">,
+    Option<"coinProbability", "coin-probability", "float", "0.5f",
+           "Probability that an element gets noise (1: coin toss off)">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::ml_program::MLProgramDialect",
+    "::mlir::qat::QatDialect"
+  ];
+}
+
+def StatAssist : Pass<"qat-stat-assist", "::mlir::ModuleOp"> {
+  let summary = "StatAssist: derive the floating-point warm-up step";
+  let description = [{
+    Derives the FP warm-up step of StatAssist (default
+    `@train_step_warmup`) from the QAT training step (`@train_step`, made by
+    `--qat-optimizer` and optionally `--qat-grad-boost` from a model with
+    fake quantization):
+
+    - its loss-and-gradients function is cloned (`<name>_warmup`) with every
+      `qat.fake_quant` bypassed (its input passes through) and every
+      straight-through mask all true, so the forward and backward passes
+      are the model's floating-point ones;
+    - the observers stay: they record the ranges of the FP activations and
+      weights;
+    - GradBoost's `grad_boost_noise` input becomes 0: the warm-up updates
+      the gradient statistics without adding noise;
+    - `@forward_eval`, if present, gets an FP twin `@forward_eval_warmup`
+      (fake quantization bypassed) to evaluate the warm-up epochs with;
+    - everything else is shared: the same parameters, batch-norm
+      statistics, momentum and GradBoost state, so QAT continues from the
+      warm-up's optimizer state, as the method prescribes.
+
+    With `inherit-observers=false` (the method's reference behaviour) the
+    state the observers and `qat.choose_qparams` write is renamed
+    `stat_assist.<name>` in the warm-up step (new globals, initialized like
+    the originals), so QAT starts with empty observers. With
+    `inherit-observers=true` (an extension) the warm-up writes the real
+    observer state and QAT starts from the FP ranges.
+  }];
+  let options = [
+    Option<"functionName", "function", "std::string", "\"train_step\"",
+           "The QAT training step">,
+    Option<"warmupName", "warmup-function", "std::string",
+           "\"train_step_warmup\"", "Name of the derived warm-up step">,
+    Option<"inheritObservers", "inherit-observers", "bool", "false",
+           "QAT starts from the observer ranges of the FP warm-up">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::ml_program::MLProgramDialect"
+  ];
+}
+
+#endif // QAT_TRAINING_TRANSFORMS_PASSES_TD
