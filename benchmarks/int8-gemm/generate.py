@@ -10,7 +10,7 @@ where it proves that no pair saturates (the product marked so); and
 @gemm_f32_<n>, the same product in f32 on the FMA microkernel's 8 x 1 and
 16 x 1 tiles, as training's convolutions run) and shapes.inc (the table the
 C++ harness registers its benchmarks from). The tiles are those of
-include/qat/Codegen/CPU/Int8Microkernels.h.
+include/qat/Codegen/CPU/Targets.h.
 """
 
 import os

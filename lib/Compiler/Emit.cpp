@@ -4,8 +4,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "qat/Codegen/CPU/Int8Microkernels.h"
 #include "qat/Codegen/CPU/Passes.h"
+#include "qat/Codegen/CPU/Targets.h"
 #include "qat/Compiler/Compiler.h"
 #include "qat/Pipelines/Pipelines.h"
 #include "qat/Support/CodegenOptions.h"
@@ -37,81 +37,6 @@
 using namespace mlir;
 using namespace mlir::qat;
 
-/// x86-64-v3's features that LLVM uses in generated code.
-#define QAT_X86_64_V3 "avx,avx2,fma,bmi,bmi2,f16c,lzcnt,movbe"
-
-const std::vector<CompileTarget> &mlir::qat::compileTargets() {
-  static const std::vector<CompileTarget> targets = {
-      {"x86_64-avx512vnni", "x86_64-unknown-linux-gnu", "x86-64-v4",
-       "+avx512vnni", "avx512vnni",
-       "x86-64 with AVX-512 and AVX512-VNNI (Ice Lake and "
-       "later Xeons, AMD Zen 4)",
-       QAT_X86_64_V3 ",avx512f,avx512bw,avx512cd,avx512dq,avx512vl,"
-                     "avx512vnni",
-       512, 32},
-      {"x86_64-avxvnni", "x86_64-unknown-linux-gnu", "x86-64-v3", "+avxvnni",
-       "avxvnni",
-       "x86-64 with AVX2 and the VEX AVX-VNNI (Alder Lake and later client "
-       "chips)",
-       QAT_X86_64_V3 ",avxvnni", 256, 16},
-      {"x86_64-avx2", "x86_64-unknown-linux-gnu", "x86-64-v3", "", "avx2",
-       "x86-64-v3: AVX2, FMA, BMI2 (Haswell and later, AMD Zen 1-3); exact "
-       "int8 with vpmaddwd",
-       QAT_X86_64_V3, 256, 16},
-      {"x86_64-generic", "x86_64-unknown-linux-gnu", "x86-64", "", "",
-       "any x86-64 (SSE2)", "", 128, 16},
-      {"aarch64-dotprod", "aarch64-unknown-linux-gnu", "generic",
-       "+v8.2a,+neon,+dotprod", "dotprod",
-       "AArch64 with the dot-product extension "
-       "(Armv8.2-A+dotprod: Neoverse N1, Cortex-A76 "
-       "and later)",
-       "dotprod", 128, 32},
-      {"aarch64-generic", "aarch64-unknown-linux-gnu", "generic", "+neon", "",
-       "any AArch64 (Armv8-A with NEON)", "", 128, 32},
-  };
-  return targets;
-}
-
-#undef QAT_X86_64_V3
-
-const CompileTarget *mlir::qat::lookupCompileTarget(StringRef name) {
-  if (name == "host")
-    return &hostCompileTarget();
-  for (const CompileTarget &target : compileTargets())
-    if (target.name == name)
-      return &target;
-  return nullptr;
-}
-
-static bool isHostArchitecture(const CompileTarget &target) {
-  return llvm::Triple(target.triple).getArch() ==
-         llvm::Triple(llvm::sys::getProcessTriple()).getArch();
-}
-
-std::string mlir::qat::missingHostFeature(const CompileTarget &target) {
-  if (!isHostArchitecture(target))
-    return "";
-  llvm::StringMap<bool> features = hostCpuFeatures();
-  SmallVector<StringRef> required;
-  StringRef(target.required).split(required, ',', -1, /*KeepEmpty=*/false);
-  for (StringRef feature : required)
-    if (!features.lookup(feature))
-      return feature.str();
-  return "";
-}
-
-const CompileTarget &mlir::qat::hostCompileTarget() {
-  // Computed once: the CPU does not change under a running tool.
-  static const CompileTarget *host = [] {
-    for (const CompileTarget &target : compileTargets())
-      if (isHostArchitecture(target) && missingHostFeature(target).empty())
-        return &target;
-    // No target of this architecture: code that runs on any x86-64.
-    return lookupCompileTarget("x86_64-generic");
-  }();
-  return *host;
-}
-
 namespace {
 
 std::string shapeList(ArrayRef<int64_t> shape) {
@@ -125,7 +50,7 @@ std::string floatLiteral(float value) {
 }
 
 std::unique_ptr<llvm::TargetMachine>
-createTargetMachine(const CompileTarget &target, unsigned optLevel,
+createTargetMachine(const CpuTarget &target, unsigned optLevel,
                     std::string &error) {
   llvm::InitializeAllTargetInfos();
   llvm::InitializeAllTargets();
@@ -392,7 +317,7 @@ LogicalResult mlir::qat::emit(ModuleOp module, const ModelInterface &interface,
   // that it runs, and tells, on every CPU of it.
   std::string targetTable;
   llvm::Triple::ArchType arch = llvm::Triple(options.target->triple).getArch();
-  for (const CompileTarget &target : compileTargets())
+  for (const CpuTarget &target : cpuTargets())
     if (llvm::Triple(target.triple).getArch() == arch)
       targetTable += (targetTable.empty() ? "" : ";") + target.name + "=" +
                      target.required;

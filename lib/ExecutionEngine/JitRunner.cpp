@@ -5,7 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qat/ExecutionEngine/JitRunner.h"
-#include "qat/Codegen/CPU/Int8Microkernels.h"
+#include "qat/Codegen/CPU/Targets.h"
 #include "qat/ExecutionEngine/CompileCache.h"
 #include "qat/Pipelines/Pipelines.h"
 #include "qat/Support/CodegenOptions.h"
@@ -326,12 +326,12 @@ JitModule::compile(ModuleOp module, ArrayRef<std::string> entries,
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
   std::string cacheKey;
-  VectorRegisters registers = hostVectorRegisters();
+  const CpuTarget &host = hostCpuTarget();
   if (!options.cacheDir.empty()) {
     std::string settings =
         llvm::formatv("O{0} threads={1} int8-isa={2} vectors={3}x{4}",
                       options.optLevel, options.threads, int8Isa,
-                      registers.bits, registers.count)
+                      host.vectorBits, host.vectorRegisters)
             .str();
     cacheKey = compileCacheKey(module, entries, settings);
     std::string warning;
@@ -355,8 +355,8 @@ JitModule::compile(ModuleOp module, ArrayRef<std::string> entries,
   LowerToLLVMOptions lowering;
   lowering.threads = options.threads;
   lowering.int8Isa = int8Isa;
-  lowering.vectorBits = registers.bits;
-  lowering.vectorRegisters = registers.count;
+  lowering.vectorBits = host.vectorBits;
+  lowering.vectorRegisters = host.vectorRegisters;
   buildLowerToLLVMPipeline(pm, lowering);
   if (failed(pm.run(module)))
     return failure();

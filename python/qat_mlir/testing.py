@@ -46,7 +46,7 @@ func.func @main(%min: {t}, %max: {t}) -> ({t}, tensor<{mins.size}xi32>) {{
 
 # The int8 GEMM tiles of each --qat-lower-mmt4d microkernel: (LHS rows M0,
 # depth K0, RHS lanes N0, LHS bits), as include/qat/Codegen/CPU/
-# Int8Microkernels.h. "avx2-pairs" is avx2's vpmaddubsw kernel for products
+# Targets.h. "avx2-pairs" is avx2's vpmaddubsw kernel for products
 # marked proven not to saturate; None the generic loops (16-lane tiles).
 INT8_TILES = {None: (8, 4, 16, 8), "avx512vnni": (8, 4, 16, 8), "avxvnni": (8, 4, 8, 8),
               "avx2": (6, 2, 8, 16), "avx2-pairs": (4, 4, 8, 8), "dotprod": (8, 4, 4, 8)}

@@ -121,8 +121,8 @@ int main(int argc, char **argv) {
       argc, argv, "qat-mlir: compile a trained QAT module to int8 code\n");
   if (printTargets) {
     // Which targets this CPU runs, and which of them `host` picks.
-    const qat::CompileTarget &host = qat::hostCompileTarget();
-    for (const qat::CompileTarget &target : qat::compileTargets()) {
+    const qat::CpuTarget &host = qat::hostCpuTarget();
+    for (const qat::CpuTarget &target : qat::cpuTargets()) {
       std::string missing = qat::missingHostFeature(target);
       bool sameArch = llvm::Triple(target.triple).getArch() ==
                       llvm::Triple(host.triple).getArch();
@@ -149,7 +149,7 @@ int main(int argc, char **argv) {
   if (symbolName.empty() || llvm::isDigit(symbolName.front()) ||
       !llvm::all_of(symbolName, isIdentifierChar))
     return fail("--name '" + symbolName + "' is not a C identifier");
-  const qat::CompileTarget *target = qat::lookupCompileTarget(targetName);
+  const qat::CpuTarget *target = qat::lookupCpuTarget(targetName);
   if (!target)
     return fail("unknown target '" + targetName +
                 "' (qat-compile --print-targets lists them)");

@@ -9,6 +9,7 @@
 #ifndef QAT_COMPILER_COMPILER_H
 #define QAT_COMPILER_COMPILER_H
 
+#include "qat/Codegen/CPU/Targets.h"
 #include "qat/ExecutionEngine/JitRunner.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -57,34 +58,11 @@ FailureOr<ModelInterface> readInterface(func::FuncOp function,
 /// the layer otherwise.
 LogicalResult checkAccumulatorBounds(func::FuncOp function);
 
-/// A code generation target: an LLVM triple, CPU and features, and the
-/// microkernels of its int8 products (--qat-lower-mmt4d isa; empty:
-/// generic loops).
-struct CompileTarget {
-  std::string name, triple, cpu, features, int8Isa, description;
-  /// The CPU features its code needs (LLVM's names, comma-separated): what
-  /// the `host` choice and the programs' run-time check test.
-  std::string required;
-  /// Its vector registers: width in bits and count.
-  unsigned vectorBits, vectorRegisters;
-};
-
-/// The targets qat-compile knows, each architecture's best first.
-const std::vector<CompileTarget> &compileTargets();
-/// A target by name; "host" is hostCompileTarget().
-const CompileTarget *lookupCompileTarget(StringRef name);
-/// The best target this CPU runs (hostCpuFeatures(): QAT_HOST_FEATURES may
-/// restrict them).
-const CompileTarget &hostCompileTarget();
-/// The first of `target`'s required features this CPU lacks; empty if none
-/// (or if `target` is for another architecture: the caller cross-compiles).
-std::string missingHostFeature(const CompileTarget &target);
-
 enum class EmitKind { MLIR, LLVM, Asm, Obj, Header, Lib, Exe };
 
 struct EmitOptions {
   EmitKind kind = EmitKind::Obj;
-  const CompileTarget *target = nullptr;
+  const CpuTarget *target = nullptr;
   /// A remark per convolution: which int8 kernel runs it, and why
   /// (--qat-int8-conv-to-mmt4d report).
   bool reportKernels = false;

@@ -5,8 +5,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "qat/Codegen/CPU/Int8Microkernels.h"
 #include "qat/Codegen/CPU/Passes.h"
+#include "qat/Codegen/CPU/Targets.h"
 #include "qat/Dialect/Qat/IR/QatOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"

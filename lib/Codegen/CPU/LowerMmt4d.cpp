@@ -10,8 +10,8 @@
 
 #include "AccumulatorFills.h"
 
-#include "qat/Codegen/CPU/Int8Microkernels.h"
 #include "qat/Codegen/CPU/Passes.h"
+#include "qat/Codegen/CPU/Targets.h"
 #include "qat/Dialect/Qat/Utils/TosaBuilders.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"

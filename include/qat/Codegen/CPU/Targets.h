@@ -1,20 +1,23 @@
-//===- Int8Microkernels.h - the int8 GEMM microkernels per ISA --*- C++ -*-===//
+//===- Targets.h - the CPU targets and their int8 microkernels --*- C++ -*-===//
 //
-// Part of qat-mlir. One table of the int8 instruction sets that
-// --qat-lower-mmt4d has microkernels for: the data-tiled layout each one
-// needs (which --qat-int8-conv-to-mmt4d packs for) and the CPU features it
-// needs to run (which the JIT and the targets of qat-compile check).
+// Part of qat-mlir. The one table of what code generation knows about CPUs:
+// the targets (LLVM triple, CPU, features, vector registers: what
+// qat-compile --target and the JIT's host choice use), and the int8
+// instruction sets that --qat-lower-mmt4d has microkernels for (the
+// data-tiled layout each one needs, which --qat-int8-conv-to-mmt4d packs
+// for, and the CPU features it needs to run).
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef QAT_DIALECT_QAT_TRANSFORMS_INT8MICROKERNELS_H
-#define QAT_DIALECT_QAT_TRANSFORMS_INT8MICROKERNELS_H
+#ifndef QAT_CODEGEN_CPU_TARGETS_H
+#define QAT_CODEGEN_CPU_TARGETS_H
 
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringRef.h"
 
 #include <cstdint>
+#include <string>
 
 namespace mlir::qat {
 
@@ -65,6 +68,9 @@ struct Int8Microkernel {
   /// Vector registers: accumulators (rows x panels), the panels' RHS vectors
   /// and one broadcast must fit.
   int64_t registers;
+  /// The CPU features (LLVM's names) it runs with: comma-separated, with
+  /// `|` between alternatives.
+  llvm::StringRef runsWith;
 };
 
 llvm::ArrayRef<Int8Microkernel> int8Microkernels();
@@ -90,17 +96,34 @@ bool int8MicrokernelRunsOn(const Int8Microkernel &kernel,
 /// "avx2,fma,bmi2", replaces them (tests use it to act as another CPU).
 llvm::StringMap<bool> hostCpuFeatures();
 
-/// The best microkernel the host runs for its own architecture, or null.
-const Int8Microkernel *hostInt8Microkernel();
-
-/// The host's vector registers, for the f32 microkernel's register
-/// blocking: 512 x 32 with AVX-512, 256 x 16 with AVX, else 128 x 16 on
-/// x86 and 128 x 32 on AArch64.
-struct VectorRegisters {
-  unsigned bits, count;
+/// A code generation target: an LLVM triple, CPU and features, and the
+/// microkernels of its int8 products (--qat-lower-mmt4d isa; empty:
+/// generic loops).
+struct CpuTarget {
+  std::string name, triple, cpu, features, int8Isa, description;
+  /// The CPU features its code needs (LLVM's names, comma-separated): what
+  /// the `host` choice and the programs' run-time check test.
+  std::string required;
+  /// Its vector registers: width in bits and count (the f32 microkernel's
+  /// and the direct convolutions' register blocking).
+  unsigned vectorBits, vectorRegisters;
 };
-VectorRegisters hostVectorRegisters();
+
+/// The targets, each architecture's best first.
+llvm::ArrayRef<CpuTarget> cpuTargets();
+/// A target by name; "host" is hostCpuTarget(); null for an unknown name.
+const CpuTarget *lookupCpuTarget(llvm::StringRef name);
+/// The best target this CPU runs (hostCpuFeatures(): QAT_HOST_FEATURES may
+/// restrict them). qat-compile's `host` and the JIT's code use it.
+const CpuTarget &hostCpuTarget();
+/// The first of `target`'s required features this CPU lacks; empty if none
+/// (or if `target` is for another architecture: the caller cross-compiles).
+std::string missingHostFeature(const CpuTarget &target);
+
+/// The best microkernel the host runs for its own architecture (what the
+/// JIT's `host` isa means), or null.
+const Int8Microkernel *hostInt8Microkernel();
 
 } // namespace mlir::qat
 
-#endif // QAT_DIALECT_QAT_TRANSFORMS_INT8MICROKERNELS_H
+#endif // QAT_CODEGEN_CPU_TARGETS_H
