@@ -4,7 +4,6 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "qat/Codegen/CPU/Passes.h"
 #include "qat/Codegen/CPU/Targets.h"
 #include "qat/Compiler/Compiler.h"
 #include "qat/Pipelines/Pipelines.h"
@@ -235,14 +234,10 @@ LogicalResult mlir::qat::emit(ModuleOp module, const ModelInterface &interface,
     });
 
   PassManager pm(module.getContext());
-  if (!options.target->int8Isa.empty()) {
-    // Convolutions on the target's dot-product microkernel.
-    Int8ConvToMmt4dOptions mmt4d;
-    mmt4d.isa = options.target->int8Isa;
-    mmt4d.report = options.reportKernels;
-    pm.addPass(createInt8ConvToMmt4d(mmt4d));
-  }
   LowerToLLVMOptions lowering;
+  // Convolutions on the target's dot-product microkernel.
+  lowering.int8Convs = true;
+  lowering.reportKernels = options.reportKernels;
   lowering.int8Isa = options.target->int8Isa;
   lowering.vectorBits = options.target->vectorBits;
   lowering.vectorRegisters = options.target->vectorRegisters;

@@ -1,11 +1,10 @@
 //===- Pipelines.cpp - qat-mlir pass pipelines ------------------*- C++ -*-===//
 //
-// Part of qat-mlir.
+// Part of qat-mlir. The order of every pass the tools run, as named stages.
 //
 //===----------------------------------------------------------------------===//
 
 #include "qat/Pipelines/Pipelines.h"
-#include "qat/Codegen/CPU/Passes.h"
 #include "qat/Conversion/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
@@ -16,15 +15,152 @@
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/Transforms/Passes.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
-using namespace mlir;
+#include "llvm/ADT/STLExtras.h"
 
-void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
-                                         const LowerToLLVMOptions &options) {
-  bool parallel = options.threads > 1;
+using namespace mlir;
+using namespace mlir::qat;
+
+//===----------------------------------------------------------------------===//
+// Training step
+//===----------------------------------------------------------------------===//
+
+/// The frozen twin's name; its step's functions get the suffix.
+static constexpr llvm::StringLiteral kFrozenForward = "forward_frozen_bn";
+
+void mlir::qat::addQatTrainingSemanticsPasses(
+    OpPassManager &pm, const TrainStepPipelineOptions &options) {
+  if (options.prepare)
+    pm.addPass(createPrepare(options.qconfig));
+  // After preparation: the twin is fake-quantized as @forward is.
+  if (options.frozenBatchNorm) {
+    FrozenBatchNormForwardOptions frozen;
+    frozen.functionName = kFrozenForward.str();
+    pm.addPass(createFrozenBatchNormForward(frozen));
+  }
+  if (options.targetExact) {
+    pm.addPass(createFoldBatchNorm());
+    pm.addPass(createTargetExact());
+  }
+}
+
+void mlir::qat::addTrainStepPasses(OpPassManager &pm,
+                                   const TrainStepPipelineOptions &options) {
+  // The training step of `forward` (and, to switch to after the batch
+  // norms freeze, the one of its frozen twin): same state, same names.
+  auto addStep = [&](StringRef forward, StringRef suffix) {
+    GenerateBackwardOptions backward;
+    backward.forwardName = forward.str();
+    backward.functionName = ("loss_and_gradients" + suffix).str();
+    pm.addPass(createGenerateBackward(backward));
+    OptimizerOptions step = options.optimizer;
+    step.gradientFunction = backward.functionName;
+    step.functionName = ("train_step" + suffix).str();
+    pm.addPass(createOptimizer(step));
+    if (options.gradBoost) {
+      GradBoostOptions boost = options.gradBoostOptions;
+      boost.functionName = step.functionName;
+      pm.addPass(createGradBoost(boost));
+    }
+  };
+  addStep("forward", "");
+  if (options.frozenBatchNorm)
+    addStep(kFrozenForward, "_frozen_bn");
+}
+
+void mlir::qat::addStatAssistPasses(OpPassManager &pm,
+                                    const TrainStepPipelineOptions &options) {
+  if (!options.statAssist)
+    return;
+  StatAssistOptions statAssist;
+  statAssist.inheritObservers = options.inheritObservers;
+  pm.addPass(createStatAssist(statAssist));
+}
+
+ArrayRef<PipelineStage<TrainStepPipelineOptions>> mlir::qat::trainStepStages() {
+  static const PipelineStage<TrainStepPipelineOptions> stages[] = {
+      {"QAT semantics",
+       "fake quantization and observers; the deployed integer arithmetic "
+       "(target-exact)",
+       addQatTrainingSemanticsPasses},
+      {"training step", "backward graph, SGD step, GradBoost noise",
+       addTrainStepPasses},
+      {"StatAssist", "the FP warm-up step", addStatAssistPasses},
+  };
+  return stages;
+}
+
+void mlir::qat::buildTrainStepPipeline(
+    OpPassManager &pm, const TrainStepPipelineOptions &options) {
+  for (const auto &stage : trainStepStages())
+    stage.addPasses(pm, options);
+}
+
+//===----------------------------------------------------------------------===//
+// Deployment
+//===----------------------------------------------------------------------===//
+
+std::string mlir::qat::deployedFunction(const DeployPipelineOptions &options) {
+  return options.keepFloat ? options.function : options.function + "_int8";
+}
+
+void mlir::qat::addQatIntegerFormPasses(OpPassManager &pm,
+                                        const DeployPipelineOptions &options) {
+  if (options.keepFloat || !options.fold)
+    return;
+  pm.addPass(createFoldBatchNorm());
+  FoldQuantOptions fold;
+  fold.function = options.function;
+  pm.addPass(createFoldQuant(fold));
+}
+
+void mlir::qat::addRebatchPasses(OpPassManager &pm,
+                                 const DeployPipelineOptions &options) {
+  if (!options.batch)
+    return;
+  RebatchOptions rebatch;
+  rebatch.batch = *options.batch;
+  rebatch.functions = {deployedFunction(options)};
+  pm.addNestedPass<func::FuncOp>(createRebatch(rebatch));
+}
+
+ArrayRef<PipelineStage<DeployPipelineOptions>> mlir::qat::deployStages() {
+  static const PipelineStage<DeployPipelineOptions> stages[] = {
+      {"integer forms",
+       "batch norms folded; fake quantization as int8 arithmetic",
+       addQatIntegerFormPasses},
+      {"batch size", "the deployed function for another batch",
+       addRebatchPasses},
+  };
+  return stages;
+}
+
+void mlir::qat::buildDeployPipeline(OpPassManager &pm,
+                                    const DeployPipelineOptions &options) {
+  for (const auto &stage : deployStages())
+    stage.addPasses(pm, options);
+}
+
+//===----------------------------------------------------------------------===//
+// Lowering to LLVM
+//===----------------------------------------------------------------------===//
+
+void mlir::qat::addCpuInt8ConvPasses(OpPassManager &pm,
+                                     const LowerToLLVMOptions &options) {
+  if (!options.int8Convs || options.int8Isa.empty())
+    return;
+  Int8ConvToMmt4dOptions mmt4d;
+  mmt4d.isa = options.int8Isa;
+  mmt4d.report = options.reportKernels;
+  pm.addPass(createInt8ConvToMmt4d(mmt4d));
+}
+
+void mlir::qat::addLinalgInputPasses(OpPassManager &pm,
+                                     const LowerToLLVMOptions &options) {
   // qat ops that are tosa compositions first, then the imported models'
   // tosa (elementwise, reductions, matmul, shapes) to linalg, tensor and
   // arith.
@@ -34,6 +170,10 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
   pm.addPass(createTosaToTensorPass());
   pm.addPass(createConvertQatToLinalg());
   pm.addPass(createConvertElementwiseToLinalgPass());
+}
+
+void mlir::qat::addCpuTensorCodegenPasses(OpPassManager &pm,
+                                          const LowerToLLVMOptions &options) {
   // f32 convolutions and their gradients as GEMMs, except those on short
   // rows that --qat-lower-direct-conv computes without im2col; then the
   // data-tiled products' packs (int8 ones come from qat-compile) as copies.
@@ -58,7 +198,7 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
   pm.addPass(createFoldFillReads());
   // After CSE: a fill per accumulator, not a copy of one shared fill.
   pm.addPass(createDuplicateFills());
-  if (parallel) {
+  if (options.threads > 1) {
     ParallelizeKernelsOptions split;
     split.threads = options.threads;
     // Forking and joining the second thread costs ~10 us on the
@@ -68,7 +208,10 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
     split.minIterations = 65536;
     pm.addPass(createParallelizeKernels(split));
   }
+}
 
+void mlir::qat::addBufferizationPasses(OpPassManager &pm,
+                                       const LowerToLLVMOptions &options) {
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
   // Loops that thread state (observers, optimizer steps) yield new tensors.
@@ -88,7 +231,11 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
   pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
   bufferization::buildBufferDeallocationPipeline(pm);
   pm.addPass(createConvertBufferizationToMemRefPass());
-  if (parallel)
+}
+
+void mlir::qat::addCpuBufferCodegenPasses(OpPassManager &pm,
+                                          const LowerToLLVMOptions &options) {
+  if (options.threads > 1)
     pm.addNestedPass<func::FuncOp>(createForallToParallelLoopPass());
   LowerMmt4dOptions mmt4d;
   mmt4d.isa = options.int8Isa;
@@ -114,7 +261,11 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
   pm.addPass(createVectorizeMinMaxReductions());
   pm.addPass(createVectorizeElementwise());
   pm.addPass(createVectorizeTransposes());
+}
 
+void mlir::qat::addLLVMDialectPasses(OpPassManager &pm,
+                                     const LowerToLLVMOptions &options) {
+  bool parallel = options.threads > 1;
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   if (parallel) {
     pm.addPass(createConvertSCFToOpenMPPass());
@@ -140,9 +291,115 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
   pm.addPass(createReconcileUnrealizedCastsPass());
 }
 
+ArrayRef<PipelineStage<qat::LowerToLLVMOptions>>
+mlir::qat::lowerToLLVMStages() {
+  static const PipelineStage<LowerToLLVMOptions> stages[] = {
+      {"int8 convolutions", "as data-tiled GEMMs for the target's microkernel",
+       addCpuInt8ConvPasses},
+      {"input to linalg", "qat, tosa and elementwise ops to linalg",
+       addLinalgInputPasses},
+      {"CPU codegen on tensors",
+       "f32 convolutions as GEMMs, fusion, packs, fills, threads",
+       addCpuTensorCodegenPasses},
+      {"bufferization", "buffers; results as out-parameters",
+       addBufferizationPasses},
+      {"CPU codegen on buffers", "microkernels, outlining, vectorization",
+       addCpuBufferCodegenPasses},
+      {"LLVM dialect", "loops, OpenMP, LLVM", addLLVMDialectPasses},
+  };
+  return stages;
+}
+
+void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
+                                         const LowerToLLVMOptions &options) {
+  for (const auto &stage : lowerToLLVMStages())
+    stage.addPasses(pm, options);
+}
+
+//===----------------------------------------------------------------------===//
+// Registration
+//===----------------------------------------------------------------------===//
+
 namespace {
-struct LowerToLLVMPipelineOptions
-    : PassPipelineOptions<LowerToLLVMPipelineOptions> {
+
+struct TrainStepPipelineCLOptions
+    : PassPipelineOptions<TrainStepPipelineCLOptions> {
+  Option<std::string> qconfig{
+      *this, "qconfig",
+      llvm::cl::desc("--qat-prepare's weights first (per-tensor or "
+                     "per-channel; default: train the model as given)")};
+  Option<std::string> qconfigActivations{
+      *this, "qconfig-activations",
+      llvm::cl::desc("--qat-prepare's activations (uint8, uint7, int8)"),
+      llvm::cl::init("uint8")};
+  Option<bool> frozenBatchNorm{
+      *this, "freeze-bn",
+      llvm::cl::desc("Also a step whose batch norms are frozen "
+                     "(qat-train --freeze-bn-after-epochs)"),
+      llvm::cl::init(false)};
+  Option<bool> targetExact{
+      *this, "target-exact",
+      llvm::cl::desc("--qat-fold-batchnorm and --qat-target-exact"),
+      llvm::cl::init(false)};
+  Option<double> momentum{*this, "momentum", llvm::cl::desc("SGD momentum"),
+                          llvm::cl::init(0.9)};
+  Option<bool> nesterov{*this, "nesterov", llvm::cl::desc("Nesterov momentum"),
+                        llvm::cl::init(true)};
+  Option<double> weightDecayDepthwise{
+      *this, "weight-decay-depthwise",
+      llvm::cl::desc("Weight decay of depthwise convolution weights"),
+      llvm::cl::init(0.0)};
+  Option<double> weightDecayConv{
+      *this, "weight-decay-conv",
+      llvm::cl::desc("Weight decay of other 4-D weights"),
+      llvm::cl::init(1e-5)};
+  Option<double> weightDecayOther{
+      *this, "weight-decay-other",
+      llvm::cl::desc("Weight decay of other parameters"), llvm::cl::init(1e-7)};
+  Option<bool> gradBoost{*this, "grad-boost",
+                         llvm::cl::desc("GradBoost every step"),
+                         llvm::cl::init(false)};
+  Option<std::string> gradBoostVariant{
+      *this, "grad-boost-variant",
+      llvm::cl::desc("reference or corrected bias correction"),
+      llvm::cl::init("reference")};
+  Option<float> gradBoostBeta{*this, "grad-boost-beta",
+                              llvm::cl::desc("GradBoost statistics' beta"),
+                              llvm::cl::init(0.9f)};
+  Option<float> gradBoostDecay{*this, "grad-boost-decay",
+                               llvm::cl::desc("GradBoost noise decay"),
+                               llvm::cl::init(1e-2f)};
+  Option<float> gradBoostClip{*this, "grad-boost-clip",
+                              llvm::cl::desc("GradBoost noise clip"),
+                              llvm::cl::init(1e-3f)};
+  Option<float> gradBoostCoinProbability{
+      *this, "grad-boost-coin-probability",
+      llvm::cl::desc("GradBoost coin probability"), llvm::cl::init(0.5f)};
+  Option<bool> statAssist{*this, "stat-assist",
+                          llvm::cl::desc("StatAssist's FP warm-up step"),
+                          llvm::cl::init(false)};
+  Option<bool> inheritObservers{
+      *this, "inherit-observers",
+      llvm::cl::desc("QAT starts from the warm-up's observer ranges"),
+      llvm::cl::init(false)};
+};
+
+struct DeployPipelineCLOptions : PassPipelineOptions<DeployPipelineCLOptions> {
+  Option<std::string> function{*this, "function",
+                               llvm::cl::desc("The evaluation function"),
+                               llvm::cl::init("forward_eval")};
+  Option<bool> keepFloat{
+      *this, "keep-float",
+      llvm::cl::desc("Deploy the function in float (no folding)"),
+      llvm::cl::init(false)};
+  Option<int64_t> batch{
+      *this, "batch",
+      llvm::cl::desc("Rebatch the deployed function (0: keep its batch)"),
+      llvm::cl::init(0)};
+};
+
+struct LowerToLLVMPipelineCLOptions
+    : PassPipelineOptions<LowerToLLVMPipelineCLOptions> {
   Option<unsigned> threads{*this, "threads",
                            llvm::cl::desc("Threads per large op (OpenMP)"),
                            llvm::cl::init(1)};
@@ -151,6 +408,11 @@ struct LowerToLLVMPipelineOptions
       llvm::cl::desc(
           "int8 mmt4d microkernels: avx512vnni, avxvnni, avx2 or dotprod "
           "(default: loops)")};
+  Option<bool> int8Convs{
+      *this, "int8-convs",
+      llvm::cl::desc("Rewrite int8 convolutions as mmt4d for int8-isa "
+                     "(--qat-int8-conv-to-mmt4d, as qat-compile does)"),
+      llvm::cl::init(false)};
   Option<unsigned> vectorBits{
       *this, "vector-bits",
       llvm::cl::desc("Width of the target's vector registers (512, 256, 128)"),
@@ -160,19 +422,155 @@ struct LowerToLLVMPipelineOptions
       llvm::cl::desc("Number of the target's vector registers"),
       llvm::cl::init(32)};
 };
+
 } // namespace
 
 void mlir::qat::registerPipelines() {
-  PassPipelineRegistration<LowerToLLVMPipelineOptions>(
+  PassPipelineRegistration<TrainStepPipelineCLOptions>(
+      "qat-train-step-pipeline",
+      "What qat-train runs on an imported model before compiling its "
+      "steps: QAT preparation, the training steps, StatAssist",
+      [](OpPassManager &pm, const TrainStepPipelineCLOptions &cl) {
+        TrainStepPipelineOptions options;
+        options.prepare = !cl.qconfig.empty();
+        options.qconfig.weights = cl.qconfig;
+        options.qconfig.activations = cl.qconfigActivations;
+        options.frozenBatchNorm = cl.frozenBatchNorm;
+        options.targetExact = cl.targetExact;
+        options.optimizer.momentum = cl.momentum;
+        options.optimizer.nesterov = cl.nesterov;
+        options.optimizer.weightDecayDepthwise = cl.weightDecayDepthwise;
+        options.optimizer.weightDecayConv = cl.weightDecayConv;
+        options.optimizer.weightDecayOther = cl.weightDecayOther;
+        options.gradBoost = cl.gradBoost;
+        options.gradBoostOptions.variant = cl.gradBoostVariant == "corrected"
+                                               ? GradBoostVariant::corrected
+                                               : GradBoostVariant::reference;
+        options.gradBoostOptions.beta = cl.gradBoostBeta;
+        options.gradBoostOptions.decay = cl.gradBoostDecay;
+        options.gradBoostOptions.clip = cl.gradBoostClip;
+        options.gradBoostOptions.coinProbability = cl.gradBoostCoinProbability;
+        options.statAssist = cl.statAssist;
+        options.inheritObservers = cl.inheritObservers;
+        buildTrainStepPipeline(pm, options);
+      });
+  PassPipelineRegistration<DeployPipelineCLOptions>(
+      "qat-deploy-pipeline",
+      "What qat-compile runs on a trained module before binding its state: "
+      "the integer forms of the evaluation function and its batch size",
+      [](OpPassManager &pm, const DeployPipelineCLOptions &cl) {
+        DeployPipelineOptions options;
+        options.function = cl.function;
+        options.keepFloat = cl.keepFloat;
+        if (cl.batch != 0)
+          options.batch = cl.batch;
+        buildDeployPipeline(pm, options);
+      });
+  PassPipelineRegistration<LowerToLLVMPipelineCLOptions>(
       "qat-lower-to-llvm",
       "Lower qat, linalg, tensor, arith and math on tensors to the LLVM "
       "dialect (results become trailing out-parameters)",
-      [](OpPassManager &pm, const LowerToLLVMPipelineOptions &options) {
-        LowerToLLVMOptions lowering;
-        lowering.threads = options.threads;
-        lowering.int8Isa = options.int8Isa;
-        lowering.vectorBits = options.vectorBits;
-        lowering.vectorRegisters = options.vectorRegisters;
-        buildLowerToLLVMPipeline(pm, lowering);
+      [](OpPassManager &pm, const LowerToLLVMPipelineCLOptions &cl) {
+        qat::LowerToLLVMOptions options;
+        options.threads = cl.threads;
+        options.int8Isa = cl.int8Isa;
+        options.int8Convs = cl.int8Convs;
+        options.vectorBits = cl.vectorBits;
+        options.vectorRegisters = cl.vectorRegisters;
+        buildLowerToLLVMPipeline(pm, options);
       });
+}
+
+//===----------------------------------------------------------------------===//
+// Documentation
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// The passes `stage` adds with `options`, by their command-line names
+/// (nested pipelines as `func.func(...)`), options left out.
+template <typename Options>
+std::vector<std::string> stagePasses(const PipelineStage<Options> &stage,
+                                     const Options &options) {
+  OpPassManager pm(ModuleOp::getOperationName());
+  stage.addPasses(pm, options);
+  std::vector<std::string> names;
+  for (Pass &pass : pm.getPasses()) {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    pass.printAsTextualPipeline(os);
+    // Drop the options: `name{a=1 b=2}` -> `name`.
+    std::string name;
+    int depth = 0;
+    for (char c : text) {
+      depth += c == '{';
+      if (depth == 0)
+        name += c;
+      depth -= c == '}';
+    }
+    names.push_back(name);
+  }
+  return names;
+}
+
+template <typename Options>
+void printPipeline(llvm::raw_ostream &os, StringRef argument, StringRef id,
+                   StringRef caller, ArrayRef<PipelineStage<Options>> stages,
+                   const Options &options) {
+  os << "## `" << argument << "`\n\n" << caller << "\n\n";
+  os << "```mermaid\nflowchart LR\n";
+  for (auto [i, stage] : llvm::enumerate(stages)) {
+    os << "  " << id << i << "[\"<b>" << stage.name << "</b><br/>"
+       << llvm::join(stagePasses(stage, options), "<br/>") << "\"]\n";
+    if (i > 0)
+      os << "  " << id << i - 1 << " --> " << id << i << "\n";
+  }
+  os << "```\n\n| stage | what it does | passes |\n| --- | --- | --- |\n";
+  for (const auto &stage : stages) {
+    os << "| " << stage.name << " | " << stage.summary << " | ";
+    std::vector<std::string> passes = stagePasses(stage, options);
+    os << llvm::join(llvm::map_range(passes,
+                                     [](const std::string &name) {
+                                       return "`" + name + "`";
+                                     }),
+                     ", ")
+       << " |\n";
+  }
+  os << "\n";
+}
+
+} // namespace
+
+void mlir::qat::printPipelinesMarkdown(llvm::raw_ostream &os) {
+  os << "<!-- Generated by qat-pipeline-doc from lib/Pipelines/Pipelines.cpp; "
+        "do not edit. -->\n\n# Pipelines\n\n"
+        "Every pass the tools run, in order, with every option on (an option "
+        "left off drops the passes it adds). `qat-opt --<pipeline>` runs the "
+        "same passes as the tool.\n\n";
+  TrainStepPipelineOptions train;
+  train.prepare = train.frozenBatchNorm = train.targetExact = true;
+  train.gradBoost = train.statAssist = true;
+  printPipeline<TrainStepPipelineOptions>(
+      os, "qat-train-step-pipeline", "train",
+      "qat-train (`Trainer::build`), on the imported model; then each step "
+      "is compiled with `qat-lower-to-llvm`.",
+      trainStepStages(), train);
+  DeployPipelineOptions deploy;
+  deploy.batch = 1;
+  printPipeline<DeployPipelineOptions>(
+      os, "qat-deploy-pipeline", "deploy",
+      "qat-compile, on the trained module; then the deployed function's "
+      "state is bound and its constants evaluated (`buildDeployableModule`, "
+      "not a pass: it runs the JIT), and `qat-lower-to-llvm` compiles it.",
+      deployStages(), deploy);
+  qat::LowerToLLVMOptions lower;
+  lower.threads = 2;
+  lower.int8Isa = "avx2";
+  lower.int8Convs = true;
+  printPipeline<qat::LowerToLLVMOptions>(
+      os, "qat-lower-to-llvm", "lower",
+      "The JIT (training steps, `qat-run`, constant evaluation) and "
+      "qat-compile (which also sets `int8-convs` and its target's "
+      "`int8-isa` and vector registers).",
+      lowerToLLVMStages(), lower);
 }

@@ -8,9 +8,8 @@
 
 #include "qat/Training/Trainer.h"
 #include "qat/Dialect/Qat/IR/QatOps.h"
-#include "qat/Dialect/Qat/Transforms/Passes.h"
 #include "qat/ExecutionEngine/JitRunner.h"
-#include "qat/Training/Transforms/Passes.h"
+#include "qat/Pipelines/Pipelines.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MLProgram/IR/MLProgram.h"
@@ -35,6 +34,7 @@ using namespace mlir::qat;
 namespace {
 
 constexpr llvm::StringLiteral kTrainedEpochs = "qat.trained_epochs";
+/// --qat-frozen-bn-forward's twin of @forward.
 constexpr llvm::StringLiteral kFrozenForward = "forward_frozen_bn";
 
 double secondsSince(std::chrono::steady_clock::time_point start) {
@@ -89,7 +89,6 @@ struct Trainer {
   LogicalResult checkModel();
   LogicalResult loadData();
   LogicalResult build();
-  LogicalResult addFrozenForward();
   void fillBatch(const ImageDataset &data, ArrayRef<int64_t> indices,
                  NpyArray &images, NpyArray *labels);
   FailureOr<double> evaluate(StringRef entry);
@@ -152,101 +151,39 @@ LogicalResult Trainer::loadData() {
   return success();
 }
 
-/// @forward with every batch norm normalizing with its running statistics
-/// (PyTorch's freeze_bn_stats), as @forward_frozen_bn.
-LogicalResult Trainer::addFrozenForward() {
-  auto forward = module.lookupSymbol<func::FuncOp>("forward");
-  if (!forward)
-    return error("the module has no @forward");
-  if (module.lookupSymbol(kFrozenForward))
-    return success();
-  func::FuncOp frozen = forward.clone();
-  frozen.setName(kFrozenForward);
-  frozen.setPrivate();
-  unsigned count = 0;
-  frozen.walk([&](BatchNormOp batchNorm) {
-    if (batchNorm.getTraining()) {
-      batchNorm.removeTrainingAttr();
-      ++count;
-    }
-  });
-  if (count == 0)
-    return error("--freeze-bn-after-epochs: the model has no batch norm in "
-                 "training mode");
-  module.push_back(frozen);
-  return success();
-}
-
-/// Runs --qat-prepare (with a qconfig), --qat-generate-backward and
-/// --qat-optimizer (and GradBoost, StatAssist), compiles the step and
-/// the evaluation forward, and loads the state from the globals.
+/// Runs the training-step pipeline (QAT preparation with a qconfig, the
+/// steps, GradBoost, StatAssist), compiles the steps and the evaluation
+/// forward, and loads the state from the globals.
 LogicalResult Trainer::build() {
+  TrainStepPipelineOptions pipeline;
   // A checkpoint was prepared by the run that saved it.
-  if (!options.qconfigWeights.empty() && !module->hasAttr(kTrainedEpochs)) {
-    PassManager prepareManager(module.getContext());
-    PrepareOptions prepare;
-    prepare.weights = options.qconfigWeights;
-    prepare.activations = options.qconfigActivations;
-    prepareManager.addPass(createPrepare(prepare));
-    if (failed(prepareManager.run(module)))
-      return failure();
-  }
-  if (options.freezeBatchNormAfterEpochs > 0 && failed(addFrozenForward()))
-    return failure();
-  // Both passes leave folded and exact layers alone: a checkpoint resumes
-  // as it was saved (its frozen twin, made anew, becomes exact too).
-  if (options.targetExact) {
-    PassManager exactManager(module.getContext());
-    exactManager.addPass(createFoldBatchNorm());
-    exactManager.addPass(createTargetExact());
-    if (failed(exactManager.run(module)))
-      return failure();
-  }
-
-  PassManager pm(module.getContext());
-  OptimizerOptions sgd;
-  sgd.momentum = options.momentum;
-  sgd.nesterov = options.nesterov;
-  sgd.weightDecayDepthwise = options.weightDecayDepthwise;
-  sgd.weightDecayConv = options.weightDecayConv;
-  sgd.weightDecayOther = options.weightDecayOther;
-  GradBoostOptions boost;
+  pipeline.prepare =
+      !options.qconfigWeights.empty() && !module->hasAttr(kTrainedEpochs);
+  pipeline.qconfig.weights = options.qconfigWeights;
+  pipeline.qconfig.activations = options.qconfigActivations;
+  pipeline.frozenBatchNorm = options.freezeBatchNormAfterEpochs > 0;
+  pipeline.targetExact = options.targetExact;
+  pipeline.optimizer.momentum = options.momentum;
+  pipeline.optimizer.nesterov = options.nesterov;
+  pipeline.optimizer.weightDecayDepthwise = options.weightDecayDepthwise;
+  pipeline.optimizer.weightDecayConv = options.weightDecayConv;
+  pipeline.optimizer.weightDecayOther = options.weightDecayOther;
+  pipeline.gradBoost = options.gradBoost;
   if (options.gradBoostVariant == "reference")
-    boost.variant = GradBoostVariant::reference;
+    pipeline.gradBoostOptions.variant = GradBoostVariant::reference;
   else if (options.gradBoostVariant == "corrected")
-    boost.variant = GradBoostVariant::corrected;
+    pipeline.gradBoostOptions.variant = GradBoostVariant::corrected;
   else
     return error("unknown GradBoost variant '" + options.gradBoostVariant +
                  "' (reference or corrected)");
-  boost.beta = options.gradBoostBeta;
-  boost.decay = options.gradBoostDecay;
-  boost.clip = options.gradBoostClip;
-  boost.coinProbability = options.gradBoostCoinProbability;
-  // The training step of `forward` (and, to switch to after the batch
-  // norms freeze, the one of its frozen twin): same state, same names.
-  auto addStep = [&](StringRef forward, StringRef suffix) {
-    GenerateBackwardOptions backward;
-    backward.forwardName = forward.str();
-    backward.functionName = ("loss_and_gradients" + suffix).str();
-    pm.addPass(createGenerateBackward(backward));
-    OptimizerOptions step = sgd;
-    step.gradientFunction = backward.functionName;
-    step.functionName = ("train_step" + suffix).str();
-    pm.addPass(createOptimizer(step));
-    if (options.gradBoost) {
-      GradBoostOptions stepBoost = boost;
-      stepBoost.functionName = step.functionName;
-      pm.addPass(createGradBoost(stepBoost));
-    }
-  };
-  addStep("forward", "");
-  if (options.freezeBatchNormAfterEpochs > 0)
-    addStep(kFrozenForward, "_frozen_bn");
-  if (options.fpWarmupEpochs > 0) {
-    StatAssistOptions statAssist;
-    statAssist.inheritObservers = options.inheritObservers;
-    pm.addPass(createStatAssist(statAssist));
-  }
+  pipeline.gradBoostOptions.beta = options.gradBoostBeta;
+  pipeline.gradBoostOptions.decay = options.gradBoostDecay;
+  pipeline.gradBoostOptions.clip = options.gradBoostClip;
+  pipeline.gradBoostOptions.coinProbability = options.gradBoostCoinProbability;
+  pipeline.statAssist = options.fpWarmupEpochs > 0;
+  pipeline.inheritObservers = options.inheritObservers;
+  PassManager pm(module.getContext());
+  buildTrainStepPipeline(pm, pipeline);
   if (failed(pm.run(module)))
     return failure();
 

@@ -13,8 +13,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "qat/Compiler/Compiler.h"
-#include "qat/Dialect/Qat/Transforms/Passes.h"
 #include "qat/InitAll.h"
+#include "qat/Pipelines/Pipelines.h"
 #include "qat/Training/Dataset.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -165,27 +165,18 @@ int main(int argc, char **argv) {
   if (!module)
     return 1;
 
-  std::string deployed = keepFloat ? functionName : functionName + "_int8";
-  if (!keepFloat && !module->lookupSymbol(deployed)) {
-    PassManager pm(&context);
-    pm.addPass(qat::createFoldBatchNorm());
-    qat::FoldQuantOptions fold;
-    fold.function = functionName;
-    pm.addPass(qat::createFoldQuant(fold));
-    if (failed(pm.run(*module)))
-      return 1;
-  }
-  if (batchSize.getNumOccurrences()) {
-    auto function = module->lookupSymbol<func::FuncOp>(deployed);
-    if (!function)
-      return fail("no function '" + deployed + "' to compile");
-    PassManager pm(&context, func::FuncOp::getOperationName());
-    qat::RebatchOptions rebatch;
-    rebatch.batch = batchSize;
-    pm.addPass(qat::createRebatch(rebatch));
-    if (failed(pm.run(function)))
-      return 1;
-  }
+  qat::DeployPipelineOptions pipeline;
+  pipeline.function = functionName;
+  pipeline.keepFloat = keepFloat;
+  std::string deployed = qat::deployedFunction(pipeline);
+  // A module folded already (qat-opt --qat-fold-quant) is compiled as it is.
+  pipeline.fold = !module->lookupSymbol(deployed);
+  if (batchSize.getNumOccurrences())
+    pipeline.batch = batchSize;
+  PassManager pm(&context);
+  qat::buildDeployPipeline(pm, pipeline);
+  if (failed(pm.run(*module)))
+    return 1;
   qat::JitOptions jitOptions;
   jitOptions.sharedLibs.push_back(QAT_C_RUNNER_UTILS);
   auto deploy =

@@ -194,4 +194,33 @@ def StatAssist : Pass<"qat-stat-assist", "::mlir::ModuleOp"> {
   ];
 }
 
+def FrozenBatchNormForward
+    : Pass<"qat-frozen-bn-forward", "::mlir::ModuleOp"> {
+  let summary = "A twin of the forward whose batch norms are frozen";
+  let description = [{
+    Adds `@forward_frozen_bn`, a private copy of `@forward` in which every
+    batch norm in training mode normalizes with its running statistics and
+    stops updating them (PyTorch's `freeze_bn_stats`). qat-train
+    `--freeze-bn-after-epochs` builds a second training step from it
+    (`--qat-generate-backward` and `--qat-optimizer` with
+    `forward=forward_frozen_bn`) and switches to that step after the given
+    epochs: the same state, the same names.
+
+    Does nothing if the twin exists (a checkpoint resumes); fails if the
+    forward has no batch norm in training mode.
+
+    ```mlir
+    // qat-opt --qat-frozen-bn-forward: a copy of @forward whose
+    // "qat.batch_norm"(...) {training} ops lose `training`.
+    ```
+  }];
+  let options = [
+    Option<"forwardName", "forward", "std::string", "\"forward\"",
+           "The function to copy">,
+    Option<"functionName", "function", "std::string",
+           "\"forward_frozen_bn\"", "Name of the copy">
+  ];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
+}
+
 #endif // QAT_TRAINING_TRANSFORMS_PASSES_TD

@@ -278,6 +278,9 @@ struct RebatchPass : qat::impl::RebatchBase<RebatchPass> {
     });
     if (!hasInput || function.isExternal())
       return;
+    if (!functions.empty() &&
+        !llvm::is_contained(functions, function.getSymName()))
+      return;
     if (batch <= 0) {
       function.emitError("--qat-rebatch: the batch size must be positive, "
                          "not ")

@@ -215,7 +215,10 @@ def Rebatch : Pass<"qat-rebatch", "::mlir::func::FuncOp"> {
     ```
   }];
   let options = [
-    Option<"batch", "batch", "int64_t", "1", "The new batch size (> 0)">
+    Option<"batch", "batch", "int64_t", "1", "The new batch size (> 0)">,
+    ListOption<"functions", "functions", "std::string",
+               "Only these functions (default: every function with "
+               "qat.input arguments)">
   ];
   let dependentDialects = [
     "::mlir::linalg::LinalgDialect",
