@@ -1,7 +1,10 @@
 //===- ImportNodes.cpp - TorchScript nodes ----------------------*- C++ -*-===//
 //
-// Part of qat-mlir. The dispatch over TorchScript node kinds, constants and
-// control flow evaluated at import time, and source locations.
+// Part of qat-mlir. The dispatch over TorchScript node kinds: structure
+// (constants, attributes, control flow evaluated at import time), scalar
+// arithmetic, then a table of tensor-op families, each with its importer;
+// and source locations. A new op goes into its family's importer and the
+// table.
 //
 //===----------------------------------------------------------------------===//
 
@@ -178,6 +181,38 @@ std::string modulePathOf(jit::Node *node) {
   return llvm::join(names, ".");
 }
 
+/// Tensor ops by family: the op names (without `aten::` and the in-place
+/// `_`) each family's importer handles.
+NodeImporter Importer::lookupTensorOp(StringRef op) {
+  static const llvm::StringMap<NodeImporter> table = [] {
+    llvm::StringMap<NodeImporter> ops;
+    auto add = [&](NodeImporter family,
+                   std::initializer_list<const char *> names) {
+      for (const char *name : names)
+        ops[name] = family;
+    };
+    add(&Importer::importLayer,
+        {"_convolution", "conv2d", "_convolution_mode", "linear", "addmm", "mm",
+         "matmul", "batch_norm"});
+    add(&Importer::importQuantization,
+        {"fake_quantize_per_tensor_affine", "fake_quantize_per_channel_affine",
+         "fused_moving_avg_obs_fake_quant"});
+    add(&Importer::importActivation,
+        {"relu", "relu6", "hardtanh", "hardsigmoid", "hardswish", "sigmoid",
+         "tanh"});
+    add(&Importer::importElementwise, {"zeros", "zeros_like", "sqrt", "exp",
+                                       "log", "add", "sub", "mul", "div"});
+    add(&Importer::importPooling,
+        {"max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"});
+    add(&Importer::importReduction, {"mean", "softmax", "log_softmax"});
+    add(&Importer::importShape, {"flatten", "view", "reshape", "contiguous",
+                                 "dropout", "feature_dropout", "detach",
+                                 "clone", "permute", "transpose", "t", "cat"});
+    return ops;
+  }();
+  return table.lookup(op);
+}
+
 void Importer::importNode(jit::Node *node) {
   loc = locationOf(node);
   currentNode = node;
@@ -292,6 +327,18 @@ void Importer::importNode(jit::Node *node) {
     return;
   }
 
+  if (NodeImporter family = lookupTensorOp(op)) {
+    (this->*family)({node, op, result});
+    return;
+  }
+  fail("unsupported op '" + kind + "'");
+}
+
+/// Layers: convolutions, linear layers, matrix products, batch norm.
+void Importer::importLayer(const NodeImport &n) {
+  jit::Node *node = n.node;
+  StringRef op = n.op;
+  auto result = n.result;
   if (op == "_convolution") {
     if (boolOf(node->input(6)))
       fail("transposed convolution is not supported yet");
@@ -364,6 +411,18 @@ void Importer::importNode(jit::Node *node) {
     result(matmul2d(lhs, rhs));
     return;
   }
+  if (op == "batch_norm") {
+    result(batchNorm(node));
+    return;
+  }
+  fail("unsupported op '" + op.str() + "'");
+}
+
+/// Fake quantization and PyTorch's fused observer.
+void Importer::importQuantization(const NodeImport &n) {
+  jit::Node *node = n.node;
+  StringRef op = n.op;
+  auto result = n.result;
   if (op == "fake_quantize_per_tensor_affine") {
     // (input, scale, zero_point, quant_min, quant_max)
     Value input = tensorOf(node->input(0));
@@ -388,10 +447,14 @@ void Importer::importNode(jit::Node *node) {
     result(fusedObserveFakeQuant(node));
     return;
   }
-  if (op == "batch_norm") {
-    result(batchNorm(node));
-    return;
-  }
+  fail("unsupported op '" + op.str() + "'");
+}
+
+/// Activations.
+void Importer::importActivation(const NodeImport &n) {
+  jit::Node *node = n.node;
+  StringRef op = n.op;
+  auto result = n.result;
   if (op == "relu") {
     result(clamp(tensorOf(node->input(0)), 0.0f, kInf));
     return;
@@ -415,6 +478,22 @@ void Importer::importNode(jit::Node *node) {
     result(op == "hardswish" ? mul(x, gate) : gate);
     return;
   }
+  if (op == "sigmoid" || op == "tanh") {
+    Value x = tensorOf(node->input(0));
+    result(
+        op == "sigmoid"
+            ? tosa::SigmoidOp::create(builder, loc, x.getType(), x).getResult()
+            : tosa::TanhOp::create(builder, loc, x.getType(), x).getResult());
+    return;
+  }
+  fail("unsupported op '" + op.str() + "'");
+}
+
+/// Elementwise arithmetic and constant tensors.
+void Importer::importElementwise(const NodeImport &n) {
+  jit::Node *node = n.node;
+  StringRef op = n.op;
+  auto result = n.result;
   if (op == "zeros" || op == "zeros_like") {
     // zeros(size, dtype, layout, device, pin_memory); the QAT Conv+BN
     // modules make their zero bias with it.
@@ -442,14 +521,18 @@ void Importer::importNode(jit::Node *node) {
                : tosa::LogOp::create(builder, loc, x.getType(), x).getResult());
     return;
   }
-  if (op == "sigmoid" || op == "tanh") {
-    Value x = tensorOf(node->input(0));
-    result(
-        op == "sigmoid"
-            ? tosa::SigmoidOp::create(builder, loc, x.getType(), x).getResult()
-            : tosa::TanhOp::create(builder, loc, x.getType(), x).getResult());
+  if (op == "add" || op == "sub" || op == "mul" || op == "div") {
+    result(binaryArith(node, op));
     return;
   }
+  fail("unsupported op '" + op.str() + "'");
+}
+
+/// Pooling.
+void Importer::importPooling(const NodeImport &n) {
+  jit::Node *node = n.node;
+  StringRef op = n.op;
+  auto result = n.result;
   if (op == "max_pool2d") {
     result(pool(tensorOf(node->input(0)), intsOf(node->input(1)),
                 intsOf(node->input(2)), intsOf(node->input(3)),
@@ -487,10 +570,42 @@ void Importer::importNode(jit::Node *node) {
         mul(sum, splat(1.0f / static_cast<float>(kernel[0] * kernel[1]), 4)));
     return;
   }
-  if (op == "add" || op == "sub" || op == "mul" || op == "div") {
-    result(binaryArith(node, op));
+  fail("unsupported op '" + op.str() + "'");
+}
+
+/// Reductions over dimensions: mean, (log-)softmax.
+void Importer::importReduction(const NodeImport &n) {
+  jit::Node *node = n.node;
+  StringRef op = n.op;
+  auto result = n.result;
+  if (op == "mean") {
+    Value x = tensorOf(node->input(0));
+    std::vector<int64_t> dims;
+    bool keepDim = false;
+    if (node->inputs().size() >= 3) {
+      dims = intsOf(node->input(1));
+      keepDim = boolOf(node->input(2));
+    } else {
+      for (int64_t dim = 0; dim < static_cast<int64_t>(shapeOf(x).size());
+           ++dim)
+        dims.push_back(dim);
+    }
+    result(mean(x, dims, keepDim));
     return;
   }
+  if (op == "softmax" || op == "log_softmax") {
+    result(softmax(tensorOf(node->input(0)), intOf(node->input(1)),
+                   op == "log_softmax"));
+    return;
+  }
+  fail("unsupported op '" + op.str() + "'");
+}
+
+/// Shapes, copies and dropout.
+void Importer::importShape(const NodeImport &n) {
+  jit::Node *node = n.node;
+  StringRef op = n.op;
+  auto result = n.result;
   if (op == "flatten") {
     Value x = tensorOf(node->input(0));
     ArrayRef<int64_t> shape = shapeOf(x);
@@ -609,27 +724,7 @@ void Importer::importNode(jit::Node *node) {
                                   builder.getI32IntegerAttr(dim)));
     return;
   }
-  if (op == "mean") {
-    Value x = tensorOf(node->input(0));
-    std::vector<int64_t> dims;
-    bool keepDim = false;
-    if (node->inputs().size() >= 3) {
-      dims = intsOf(node->input(1));
-      keepDim = boolOf(node->input(2));
-    } else {
-      for (int64_t dim = 0; dim < static_cast<int64_t>(shapeOf(x).size());
-           ++dim)
-        dims.push_back(dim);
-    }
-    result(mean(x, dims, keepDim));
-    return;
-  }
-  if (op == "softmax" || op == "log_softmax") {
-    result(softmax(tensorOf(node->input(0)), intOf(node->input(1)),
-                   op == "log_softmax"));
-    return;
-  }
-  fail("unsupported op '" + kind + "'");
+  fail("unsupported op '" + op.str() + "'");
 }
 
 } // namespace mlir::qat::torch_import

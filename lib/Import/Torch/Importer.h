@@ -84,6 +84,19 @@ std::vector<int64_t> pair(std::vector<int64_t> values, const char *what);
 /// The dotted path of the submodule a node was inlined from.
 std::string modulePathOf(jit::Node *node);
 
+class Importer;
+
+/// A tensor op's node being imported: its op name (without the namespace
+/// and the in-place `_`) and how to bind its result (an in-place op also
+/// rebinds its input).
+struct NodeImport {
+  jit::Node *node;
+  StringRef op;
+  llvm::function_ref<void(Value)> result;
+};
+/// The importer of one family of tensor ops (layers, activations, ...).
+using NodeImporter = void (Importer::*)(const NodeImport &);
+
 class Importer {
 public:
   Importer(MLIRContext *context, jit::Module torchModule,
@@ -113,6 +126,16 @@ private:
   void importBlock(jit::Block *block);
   void importNode(jit::Node *node);
   bool importScalarOp(jit::Node *node, StringRef op);
+  /// The family importer of a tensor op, or null (ImportNodes.cpp holds the
+  /// table).
+  static NodeImporter lookupTensorOp(StringRef op);
+  void importLayer(const NodeImport &n);
+  void importQuantization(const NodeImport &n);
+  void importActivation(const NodeImport &n);
+  void importElementwise(const NodeImport &n);
+  void importPooling(const NodeImport &n);
+  void importReduction(const NodeImport &n);
+  void importShape(const NodeImport &n);
 
   // Operand access.
   Value tensorOf(jit::Value *value);
