@@ -16,6 +16,14 @@ namespace qat {
 /// tensor ops with the same numerics.
 void populateQatToLinalgConversionPatterns(RewritePatternSet &patterns);
 
+/// The patterns of each op family, which the above adds together:
+/// fake quantization, quantize, dequantize, requantize, straight-through;
+void populateQuantToLinalgPatterns(RewritePatternSet &patterns);
+/// observers and qat.choose_qparams;
+void populateObserversToLinalgPatterns(RewritePatternSet &patterns);
+/// dropout, the softmax cross-entropy loss, GradBoost.
+void populateTrainingOpsToLinalgPatterns(RewritePatternSet &patterns);
+
 } // namespace qat
 } // namespace mlir
 
