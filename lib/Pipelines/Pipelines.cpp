@@ -35,16 +35,16 @@ static constexpr llvm::StringLiteral kFrozenForward = "forward_frozen_bn";
 void mlir::qat::addQatTrainingSemanticsPasses(
     OpPassManager &pm, const TrainStepPipelineOptions &options) {
   if (options.prepare)
-    pm.addPass(createPrepare(options.qconfig));
+    pm.addPass(createPreparePass(options.qconfig));
   // After preparation: the twin is fake-quantized as @forward is.
   if (options.frozenBatchNorm) {
-    FrozenBatchNormForwardOptions frozen;
+    FrozenBatchNormForwardPassOptions frozen;
     frozen.functionName = kFrozenForward.str();
-    pm.addPass(createFrozenBatchNormForward(frozen));
+    pm.addPass(createFrozenBatchNormForwardPass(frozen));
   }
   if (options.targetExact) {
-    pm.addPass(createFoldBatchNorm());
-    pm.addPass(createTargetExact());
+    pm.addPass(createFoldBatchNormPass());
+    pm.addPass(createTargetExactPass());
   }
 }
 
@@ -53,18 +53,18 @@ void mlir::qat::addTrainStepPasses(OpPassManager &pm,
   // The training step of `forward` (and, to switch to after the batch
   // norms freeze, the one of its frozen twin): same state, same names.
   auto addStep = [&](StringRef forward, StringRef suffix) {
-    GenerateBackwardOptions backward;
+    GenerateBackwardPassOptions backward;
     backward.forwardName = forward.str();
     backward.functionName = ("loss_and_gradients" + suffix).str();
-    pm.addPass(createGenerateBackward(backward));
-    OptimizerOptions step = options.optimizer;
+    pm.addPass(createGenerateBackwardPass(backward));
+    OptimizerPassOptions step = options.optimizer;
     step.gradientFunction = backward.functionName;
     step.functionName = ("train_step" + suffix).str();
-    pm.addPass(createOptimizer(step));
+    pm.addPass(createOptimizerPass(step));
     if (options.gradBoost) {
-      GradBoostOptions boost = options.gradBoostOptions;
+      GradBoostPassOptions boost = options.gradBoostOptions;
       boost.functionName = step.functionName;
-      pm.addPass(createGradBoost(boost));
+      pm.addPass(createGradBoostPass(boost));
     }
   };
   addStep("forward", "");
@@ -76,9 +76,9 @@ void mlir::qat::addStatAssistPasses(OpPassManager &pm,
                                     const TrainStepPipelineOptions &options) {
   if (!options.statAssist)
     return;
-  StatAssistOptions statAssist;
+  StatAssistPassOptions statAssist;
   statAssist.inheritObservers = options.inheritObservers;
-  pm.addPass(createStatAssist(statAssist));
+  pm.addPass(createStatAssistPass(statAssist));
 }
 
 ArrayRef<PipelineStage<TrainStepPipelineOptions>> mlir::qat::trainStepStages() {
@@ -112,20 +112,20 @@ void mlir::qat::addQatIntegerFormPasses(OpPassManager &pm,
                                         const DeployPipelineOptions &options) {
   if (options.keepFloat || !options.fold)
     return;
-  pm.addPass(createFoldBatchNorm());
-  FoldQuantOptions fold;
+  pm.addPass(createFoldBatchNormPass());
+  FoldQuantPassOptions fold;
   fold.function = options.function;
-  pm.addPass(createFoldQuant(fold));
+  pm.addPass(createFoldQuantPass(fold));
 }
 
 void mlir::qat::addRebatchPasses(OpPassManager &pm,
                                  const DeployPipelineOptions &options) {
   if (!options.batch)
     return;
-  RebatchOptions rebatch;
+  RebatchPassOptions rebatch;
   rebatch.batch = *options.batch;
   rebatch.functions = {deployedFunction(options)};
-  pm.addNestedPass<func::FuncOp>(createRebatch(rebatch));
+  pm.addNestedPass<func::FuncOp>(createRebatchPass(rebatch));
 }
 
 ArrayRef<PipelineStage<DeployPipelineOptions>> mlir::qat::deployStages() {
@@ -153,10 +153,10 @@ void mlir::qat::addCpuInt8ConvPasses(OpPassManager &pm,
                                      const LowerToLLVMOptions &options) {
   if (!options.int8Convs || options.int8Isa.empty())
     return;
-  Int8ConvToMmt4dOptions mmt4d;
+  Int8ConvToMmt4dPassOptions mmt4d;
   mmt4d.isa = options.int8Isa;
   mmt4d.report = options.reportKernels;
-  pm.addPass(createInt8ConvToMmt4d(mmt4d));
+  pm.addPass(createInt8ConvToMmt4dPass(mmt4d));
 }
 
 void mlir::qat::addLinalgInputPasses(OpPassManager &pm,
@@ -164,11 +164,11 @@ void mlir::qat::addLinalgInputPasses(OpPassManager &pm,
   // qat ops that are tosa compositions first, then the imported models'
   // tosa (elementwise, reductions, matmul, shapes) to linalg, tensor and
   // arith.
-  pm.addPass(createConvertQatToTosa());
+  pm.addPass(createConvertQatToTosaPass());
   tosa::addTosaToLinalgPasses(pm, TosaToLinalgOptions());
   pm.addPass(createTosaToArithPass());
   pm.addPass(createTosaToTensorPass());
-  pm.addPass(createConvertQatToLinalg());
+  pm.addPass(createConvertQatToLinalgPass());
   pm.addPass(createConvertElementwiseToLinalgPass());
 }
 
@@ -177,9 +177,9 @@ void mlir::qat::addCpuTensorCodegenPasses(OpPassManager &pm,
   // f32 convolutions and their gradients as GEMMs, except those on short
   // rows that --qat-lower-direct-conv computes without im2col; then the
   // data-tiled products' packs (int8 ones come from qat-compile) as copies.
-  ConvToMmt4dOptions convs;
+  ConvToMmt4dPassOptions convs;
   convs.leaveDirect = true;
-  pm.addPass(createConvToMmt4d(convs));
+  pm.addPass(createConvToMmt4dPass(convs));
   // Before fusion makes equal computations differ: a batch norm's gradient
   // rebuilds the batch statistics with the ops of the expanded forward, and
   // a convolution's two gradients transpose the same output gradient. Each
@@ -188,25 +188,25 @@ void mlir::qat::addCpuTensorCodegenPasses(OpPassManager &pm,
   // Chains of elementwise ops (batch norm, masks, fake quantization) as one
   // loop nest each: fewer passes over memory and fewer buffers. After the
   // GEMM rewrite, which matches the gradients' plain multiply-add bodies.
-  pm.addPass(createFuseElementwise());
+  pm.addPass(createFuseElementwisePass());
   // After fusion, which would fold copies into the generic products.
-  pm.addPass(createFoldMmt4dPacks());
-  pm.addPass(createLowerPackUnpack());
+  pm.addPass(createFoldMmt4dPacksPass());
+  pm.addPass(createLowerPackUnpackPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   // Unpacked accumulators are added as a constant, not read from a fill.
-  pm.addPass(createFoldFillReads());
+  pm.addPass(createFoldFillReadsPass());
   // After CSE: a fill per accumulator, not a copy of one shared fill.
-  pm.addPass(createDuplicateFills());
+  pm.addPass(createDuplicateFillsPass());
   if (options.threads > 1) {
-    ParallelizeKernelsOptions split;
+    ParallelizeKernelsPassOptions split;
     split.threads = options.threads;
     // Forking and joining the second thread costs ~10 us on the
     // development VM, about what 64K elements of a vector loop take:
     // smaller ops run faster on one thread (small CNN step +3-5% over a
     // threshold of 4096, measured at 65536 and 131072).
     split.minIterations = 65536;
-    pm.addPass(createParallelizeKernels(split));
+    pm.addPass(createParallelizeKernelsPass(split));
   }
 }
 
@@ -237,30 +237,30 @@ void mlir::qat::addCpuBufferCodegenPasses(OpPassManager &pm,
                                           const LowerToLLVMOptions &options) {
   if (options.threads > 1)
     pm.addNestedPass<func::FuncOp>(createForallToParallelLoopPass());
-  LowerMmt4dOptions mmt4d;
+  LowerMmt4dPassOptions mmt4d;
   mmt4d.isa = options.int8Isa;
   mmt4d.vectorBits = options.vectorBits;
   mmt4d.vectorRegisters = options.vectorRegisters;
-  pm.addPass(createLowerMmt4d(mmt4d));
+  pm.addPass(createLowerMmt4dPass(mmt4d));
   // The convolutions left by --qat-conv-to-mmt4d. Both lowerings see the
   // zero fills before them, which their loops replace.
-  LowerDirectConvOptions directConv;
+  LowerDirectConvPassOptions directConv;
   directConv.vectorBits = options.vectorBits;
   directConv.vectorRegisters = options.vectorRegisters;
-  pm.addPass(createLowerDirectConv(directConv));
+  pm.addPass(createLowerDirectConvPass(directConv));
   // Compiled code needs only libc: no memrefCopy from the runner utilities.
-  pm.addPass(createStridedCopiesToLinalg());
-  pm.addPass(createInterchangeLoops());
+  pm.addPass(createStridedCopiesToLinalgPass());
+  pm.addPass(createInterchangeLoopsPass());
   // One function per linalg op keeps LLVM's compile time linear.
-  pm.addPass(createOutlineKernels());
+  pm.addPass(createOutlineKernelsPass());
   // Most kernels are copies (same-shaped layers, the warm-up step).
-  pm.addPass(createDeduplicateKernels());
+  pm.addPass(createDeduplicateKernelsPass());
   // Inside the kernels: observers' min/max over whole tensors,
   // elementwise ops and layout changes as vector loops rather than scalar
   // ones.
-  pm.addPass(createVectorizeMinMaxReductions());
-  pm.addPass(createVectorizeElementwise());
-  pm.addPass(createVectorizeTransposes());
+  pm.addPass(createVectorizeMinMaxReductionsPass());
+  pm.addPass(createVectorizeElementwisePass());
+  pm.addPass(createVectorizeTransposesPass());
 }
 
 void mlir::qat::addLLVMDialectPasses(OpPassManager &pm,

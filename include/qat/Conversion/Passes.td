@@ -9,7 +9,7 @@
 
 include "mlir/Pass/PassBase.td"
 
-def ConvertQatToLinalg : Pass<"convert-qat-to-linalg"> {
+def ConvertQatToLinalgPass : Pass<"convert-qat-to-linalg"> {
   let summary = "Lower qat ops to linalg, arith, math and tensor ops";
   let description = [{
     Rewrites every `qat` op into upstream ops on tensors, keeping its exact
@@ -41,7 +41,7 @@ def ConvertQatToLinalg : Pass<"convert-qat-to-linalg"> {
   ];
 }
 
-def ConvertQatToTosa : Pass<"convert-qat-to-tosa"> {
+def ConvertQatToTosaPass : Pass<"convert-qat-to-tosa"> {
   let summary = "Expand qat ops that are compositions of tosa arithmetic";
   let description = [{
     Rewrites `qat.batch_norm` into the tosa ops of its formulas (per-channel

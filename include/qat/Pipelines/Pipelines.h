@@ -43,7 +43,7 @@ struct TrainStepPipelineOptions {
   /// --qat-prepare with these options; `prepare` false: the model is
   /// trained as given (fp32, prepared already, or a checkpoint).
   bool prepare = false;
-  PrepareOptions qconfig;
+  PreparePassOptions qconfig;
   /// A second step from a twin of @forward whose batch norms are frozen
   /// (--qat-frozen-bn-forward), to switch to after some epochs.
   bool frozenBatchNorm = false;
@@ -52,10 +52,10 @@ struct TrainStepPipelineOptions {
   bool targetExact = false;
   /// --qat-optimizer's momentum and weight decays (the function names are
   /// the pipeline's).
-  OptimizerOptions optimizer;
+  OptimizerPassOptions optimizer;
   /// --qat-grad-boost on every step.
   bool gradBoost = false;
-  GradBoostOptions gradBoostOptions;
+  GradBoostPassOptions gradBoostOptions;
   /// StatAssist's FP warm-up step (--qat-stat-assist).
   bool statAssist = false;
   bool inheritObservers = false;

@@ -19,7 +19,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 namespace mlir::qat {
-#define GEN_PASS_DEF_CONVTOMMT4D
+#define GEN_PASS_DEF_CONVTOMMT4DPASS
 #include "qat/Codegen/CPU/Passes.h.inc"
 } // namespace mlir::qat
 
@@ -32,7 +32,7 @@ namespace {
 /// accumulators fill 16 of AVX-512's 32 registers), its RHS lanes, depth 1.
 constexpr int64_t kRows = 8, kLanes = kFloatMmt4dLanes;
 
-struct ConvToMmt4dPass : qat::impl::ConvToMmt4dBase<ConvToMmt4dPass> {
+struct ConvToMmt4dPass : qat::impl::ConvToMmt4dPassBase<ConvToMmt4dPass> {
   using Base::Base;
 
   void runOnOperation() override {

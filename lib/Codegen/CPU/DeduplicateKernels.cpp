@@ -21,7 +21,7 @@
 #include "llvm/ADT/DenseSet.h"
 
 namespace mlir::qat {
-#define GEN_PASS_DEF_DEDUPLICATEKERNELS
+#define GEN_PASS_DEF_DEDUPLICATEKERNELSPASS
 #include "qat/Codegen/CPU/Passes.h.inc"
 } // namespace mlir::qat
 
@@ -53,7 +53,7 @@ DictionaryAttr attributesWithoutName(func::FuncOp func) {
 }
 
 struct DeduplicateKernelsPass
-    : qat::impl::DeduplicateKernelsBase<DeduplicateKernelsPass> {
+    : qat::impl::DeduplicateKernelsPassBase<DeduplicateKernelsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
 

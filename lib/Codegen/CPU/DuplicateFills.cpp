@@ -16,7 +16,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 
 namespace mlir::qat {
-#define GEN_PASS_DEF_DUPLICATEFILLS
+#define GEN_PASS_DEF_DUPLICATEFILLSPASS
 #include "qat/Codegen/CPU/Passes.h.inc"
 } // namespace mlir::qat
 
@@ -24,7 +24,8 @@ using namespace mlir;
 
 namespace {
 
-struct DuplicateFillsPass : qat::impl::DuplicateFillsBase<DuplicateFillsPass> {
+struct DuplicateFillsPass
+    : qat::impl::DuplicateFillsPassBase<DuplicateFillsPass> {
   void runOnOperation() override {
     // In program order: the first destination keeps the fill.
     DenseSet<Value> filled;

@@ -17,7 +17,7 @@
 #include "llvm/ADT/SetVector.h"
 
 namespace mlir::qat {
-#define GEN_PASS_DEF_FOLDFILLREADS
+#define GEN_PASS_DEF_FOLDFILLREADSPASS
 #include "qat/Codegen/CPU/Passes.h.inc"
 } // namespace mlir::qat
 
@@ -25,7 +25,7 @@ using namespace mlir;
 
 namespace {
 
-struct FoldFillReadsPass : qat::impl::FoldFillReadsBase<FoldFillReadsPass> {
+struct FoldFillReadsPass : qat::impl::FoldFillReadsPassBase<FoldFillReadsPass> {
   void runOnOperation() override {
     // A fill (CSE'd) may be the destination of several ops: erased once.
     llvm::SetVector<Operation *> folded;

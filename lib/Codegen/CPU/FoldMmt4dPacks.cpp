@@ -23,7 +23,7 @@
 #include "mlir/IR/PatternMatch.h"
 
 namespace mlir::qat {
-#define GEN_PASS_DEF_FOLDMMT4DPACKS
+#define GEN_PASS_DEF_FOLDMMT4DPACKSPASS
 #include "qat/Codegen/CPU/Passes.h.inc"
 } // namespace mlir::qat
 
@@ -66,7 +66,8 @@ bool lanesAreContiguous(AffineMap map, ShapedType type, unsigned lanes) {
   return true;
 }
 
-struct FoldMmt4dPacksPass : qat::impl::FoldMmt4dPacksBase<FoldMmt4dPacksPass> {
+struct FoldMmt4dPacksPass
+    : qat::impl::FoldMmt4dPacksPassBase<FoldMmt4dPacksPass> {
   void runOnOperation() override {
     SmallVector<linalg::Mmt4DOp> products;
     getOperation()->walk([&](linalg::Mmt4DOp op) {

@@ -16,7 +16,7 @@
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mlir::qat {
-#define GEN_PASS_DEF_FUSEELEMENTWISE
+#define GEN_PASS_DEF_FUSEELEMENTWISEPASS
 #include "qat/Codegen/CPU/Passes.h.inc"
 } // namespace mlir::qat
 
@@ -166,7 +166,7 @@ void generalizeRowTransposesOfElementwise(Operation *root) {
 }
 
 struct FuseElementwisePass
-    : qat::impl::FuseElementwiseBase<FuseElementwisePass> {
+    : qat::impl::FuseElementwisePassBase<FuseElementwisePass> {
   void runOnOperation() override {
     MLIRContext *context = &getContext();
     generalizeRowTransposesOfElementwise(getOperation());

@@ -16,7 +16,7 @@
 #include "mlir/IR/Matchers.h"
 
 namespace mlir::qat {
-#define GEN_PASS_DEF_INT8CONVTOMMT4D
+#define GEN_PASS_DEF_INT8CONVTOMMT4DPASS
 #include "qat/Codegen/CPU/Passes.h.inc"
 } // namespace mlir::qat
 
@@ -58,7 +58,7 @@ std::optional<std::pair<int64_t, int64_t>> codeRange(Value value,
 }
 
 struct Int8ConvToMmt4dPass
-    : qat::impl::Int8ConvToMmt4dBase<Int8ConvToMmt4dPass> {
+    : qat::impl::Int8ConvToMmt4dPassBase<Int8ConvToMmt4dPass> {
   using Base::Base;
 
   /// The microkernel's tiles: `isa`'s, or 8 x 4 LHS tiles and `lanes`-wide

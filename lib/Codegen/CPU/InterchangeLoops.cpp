@@ -13,7 +13,7 @@
 #include "mlir/IR/PatternMatch.h"
 
 namespace mlir::qat {
-#define GEN_PASS_DEF_INTERCHANGELOOPS
+#define GEN_PASS_DEF_INTERCHANGELOOPSPASS
 #include "qat/Codegen/CPU/Passes.h.inc"
 } // namespace mlir::qat
 
@@ -54,7 +54,7 @@ std::optional<unsigned> contiguousLoop(linalg::LinalgOp op) {
 }
 
 struct InterchangeLoopsPass
-    : qat::impl::InterchangeLoopsBase<InterchangeLoopsPass> {
+    : qat::impl::InterchangeLoopsPassBase<InterchangeLoopsPass> {
   void runOnOperation() override {
     SmallVector<linalg::LinalgOp> candidates;
     getOperation()->walk([&](linalg::LinalgOp op) {

@@ -22,7 +22,7 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 namespace mlir::qat {
-#define GEN_PASS_DEF_LOWERDIRECTCONV
+#define GEN_PASS_DEF_LOWERDIRECTCONVPASS
 #include "qat/Codegen/CPU/Passes.h.inc"
 } // namespace mlir::qat
 
@@ -381,7 +381,7 @@ void lowerWeightGradient(RowBuilder &rb, const ConvShape &s, Value image,
 }
 
 struct LowerDirectConvPass
-    : qat::impl::LowerDirectConvBase<LowerDirectConvPass> {
+    : qat::impl::LowerDirectConvPassBase<LowerDirectConvPass> {
   using Base::Base;
 
   void runOnOperation() override {

@@ -26,7 +26,7 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace mlir::qat {
-#define GEN_PASS_DEF_LOWERMMT4D
+#define GEN_PASS_DEF_LOWERMMT4DPASS
 #include "qat/Codegen/CPU/Passes.h.inc"
 } // namespace mlir::qat
 
@@ -254,7 +254,7 @@ void accumulatePanels(OpBuilder &b, Location loc, Value out, Value m1,
                               ValueRange{m1, column, index(m0), index(0)});
 }
 
-struct LowerMmt4dPass : qat::impl::LowerMmt4dBase<LowerMmt4dPass> {
+struct LowerMmt4dPass : qat::impl::LowerMmt4dPassBase<LowerMmt4dPass> {
   using Base::Base;
 
   void runOnOperation() override {

@@ -14,7 +14,7 @@
 #include "mlir/IR/PatternMatch.h"
 
 namespace mlir::qat {
-#define GEN_PASS_DEF_LOWERPACKUNPACK
+#define GEN_PASS_DEF_LOWERPACKUNPACKPASS
 #include "qat/Codegen/CPU/Passes.h.inc"
 } // namespace mlir::qat
 
@@ -50,7 +50,7 @@ void replaceUnitDimTranspose(RewriterBase &rewriter,
 }
 
 struct LowerPackUnpackPass
-    : qat::impl::LowerPackUnpackBase<LowerPackUnpackPass> {
+    : qat::impl::LowerPackUnpackPassBase<LowerPackUnpackPass> {
   void runOnOperation() override {
     SmallVector<linalg::PackOp> packs;
     SmallVector<linalg::UnPackOp> unpacks;

@@ -15,7 +15,7 @@
 #include "llvm/ADT/SetVector.h"
 
 namespace mlir::qat {
-#define GEN_PASS_DEF_OUTLINEKERNELS
+#define GEN_PASS_DEF_OUTLINEKERNELSPASS
 #include "qat/Codegen/CPU/Passes.h.inc"
 } // namespace mlir::qat
 
@@ -24,7 +24,8 @@ using namespace mlir::qat;
 
 namespace {
 
-struct OutlineKernelsPass : qat::impl::OutlineKernelsBase<OutlineKernelsPass> {
+struct OutlineKernelsPass
+    : qat::impl::OutlineKernelsPassBase<OutlineKernelsPass> {
   using Base::Base;
 
   void runOnOperation() override {

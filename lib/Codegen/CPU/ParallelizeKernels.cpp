@@ -13,7 +13,7 @@
 #include "mlir/IR/PatternMatch.h"
 
 namespace mlir::qat {
-#define GEN_PASS_DEF_PARALLELIZEKERNELS
+#define GEN_PASS_DEF_PARALLELIZEKERNELSPASS
 #include "qat/Codegen/CPU/Passes.h.inc"
 } // namespace mlir::qat
 
@@ -50,7 +50,7 @@ void splitPad(RewriterBase &rewriter, tensor::PadOp pad) {
 }
 
 struct ParallelizeKernelsPass
-    : qat::impl::ParallelizeKernelsBase<ParallelizeKernelsPass> {
+    : qat::impl::ParallelizeKernelsPassBase<ParallelizeKernelsPass> {
   using Base::Base;
 
   void runOnOperation() override {

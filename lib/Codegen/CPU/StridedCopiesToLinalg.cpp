@@ -11,7 +11,7 @@
 #include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
 
 namespace mlir::qat {
-#define GEN_PASS_DEF_STRIDEDCOPIESTOLINALG
+#define GEN_PASS_DEF_STRIDEDCOPIESTOLINALGPASS
 #include "qat/Codegen/CPU/Passes.h.inc"
 } // namespace mlir::qat
 
@@ -26,7 +26,7 @@ bool isContiguous(Value buffer) {
 }
 
 struct StridedCopiesToLinalgPass
-    : qat::impl::StridedCopiesToLinalgBase<StridedCopiesToLinalgPass> {
+    : qat::impl::StridedCopiesToLinalgPassBase<StridedCopiesToLinalgPass> {
   void runOnOperation() override {
     SmallVector<memref::CopyOp> copies;
     getOperation()->walk([&](memref::CopyOp copy) {

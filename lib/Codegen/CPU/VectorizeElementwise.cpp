@@ -26,7 +26,7 @@
 #include "mlir/IR/Matchers.h"
 
 namespace mlir::qat {
-#define GEN_PASS_DEF_VECTORIZEELEMENTWISE
+#define GEN_PASS_DEF_VECTORIZEELEMENTWISEPASS
 #include "qat/Codegen/CPU/Passes.h.inc"
 } // namespace mlir::qat
 
@@ -704,7 +704,7 @@ private:
 };
 
 struct VectorizeElementwisePass
-    : qat::impl::VectorizeElementwiseBase<VectorizeElementwisePass> {
+    : qat::impl::VectorizeElementwisePassBase<VectorizeElementwisePass> {
   void runOnOperation() override {
     IRRewriter rewriter(&getContext());
     // Packing and unpacking copies are transposes; buffers start as fills.

@@ -19,7 +19,7 @@
 #include "llvm/ADT/TypeSwitch.h"
 
 namespace mlir::qat {
-#define GEN_PASS_DEF_VECTORIZEMINMAXREDUCTIONS
+#define GEN_PASS_DEF_VECTORIZEMINMAXREDUCTIONSPASS
 #include "qat/Codegen/CPU/Passes.h.inc"
 } // namespace mlir::qat
 
@@ -175,7 +175,8 @@ void vectorize(IRRewriter &rewriter, linalg::GenericOp op,
 }
 
 struct VectorizeMinMaxReductionsPass
-    : qat::impl::VectorizeMinMaxReductionsBase<VectorizeMinMaxReductionsPass> {
+    : qat::impl::VectorizeMinMaxReductionsPassBase<
+          VectorizeMinMaxReductionsPass> {
   void runOnOperation() override {
     SmallVector<std::pair<linalg::GenericOp, SmallVector<Accumulation>>> found;
     getOperation()->walk([&](linalg::GenericOp op) {

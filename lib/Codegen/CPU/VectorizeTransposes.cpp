@@ -30,7 +30,7 @@
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mlir::qat {
-#define GEN_PASS_DEF_VECTORIZETRANSPOSES
+#define GEN_PASS_DEF_VECTORIZETRANSPOSESPASS
 #include "qat/Codegen/CPU/Passes.h.inc"
 } // namespace mlir::qat
 
@@ -307,7 +307,7 @@ private:
 };
 
 struct VectorizeTransposesPass
-    : qat::impl::VectorizeTransposesBase<VectorizeTransposesPass> {
+    : qat::impl::VectorizeTransposesPassBase<VectorizeTransposesPass> {
   void runOnOperation() override {
     IRRewriter rewriter(&getContext());
     SmallVector<linalg::TransposeOp> named;

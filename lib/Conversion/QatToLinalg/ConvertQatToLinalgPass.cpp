@@ -14,7 +14,7 @@
 #include "mlir/Transforms/DialectConversion.h"
 
 namespace mlir::qat {
-#define GEN_PASS_DEF_CONVERTQATTOLINALG
+#define GEN_PASS_DEF_CONVERTQATTOLINALGPASS
 #include "qat/Conversion/Passes.h.inc"
 } // namespace mlir::qat
 
@@ -24,7 +24,7 @@ using namespace mlir::qat;
 namespace {
 
 struct ConvertQatToLinalgPass
-    : qat::impl::ConvertQatToLinalgBase<ConvertQatToLinalgPass> {
+    : qat::impl::ConvertQatToLinalgPassBase<ConvertQatToLinalgPass> {
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
     ConversionTarget target(*ctx);

@@ -13,7 +13,7 @@
 #include "mlir/Transforms/DialectConversion.h"
 
 namespace mlir::qat {
-#define GEN_PASS_DEF_CONVERTQATTOTOSA
+#define GEN_PASS_DEF_CONVERTQATTOTOSAPASS
 #include "qat/Conversion/Passes.h.inc"
 } // namespace mlir::qat
 
@@ -23,7 +23,7 @@ using namespace mlir::qat;
 namespace {
 
 struct ConvertQatToTosaPass
-    : qat::impl::ConvertQatToTosaBase<ConvertQatToTosaPass> {
+    : qat::impl::ConvertQatToTosaPassBase<ConvertQatToTosaPass> {
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
     ConversionTarget target(*ctx);

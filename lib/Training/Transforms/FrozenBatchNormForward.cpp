@@ -10,7 +10,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
 namespace mlir::qat {
-#define GEN_PASS_DEF_FROZENBATCHNORMFORWARD
+#define GEN_PASS_DEF_FROZENBATCHNORMFORWARDPASS
 #include "qat/Training/Transforms/Passes.h.inc"
 } // namespace mlir::qat
 
@@ -20,7 +20,7 @@ using namespace mlir::qat;
 namespace {
 
 struct FrozenBatchNormForwardPass
-    : qat::impl::FrozenBatchNormForwardBase<FrozenBatchNormForwardPass> {
+    : qat::impl::FrozenBatchNormForwardPassBase<FrozenBatchNormForwardPass> {
   using Base::Base;
 
   void runOnOperation() override {

@@ -20,7 +20,7 @@
 #include "llvm/ADT/DenseSet.h"
 
 namespace mlir::qat {
-#define GEN_PASS_DEF_GENERATEBACKWARD
+#define GEN_PASS_DEF_GENERATEBACKWARDPASS
 #include "qat/Training/Transforms/Passes.h.inc"
 } // namespace mlir::qat
 
@@ -73,7 +73,7 @@ llvm::DenseSet<Value> activeValues(Block &body, ArrayRef<Value> trainable,
 }
 
 struct GenerateBackwardPass
-    : qat::impl::GenerateBackwardBase<GenerateBackwardPass> {
+    : qat::impl::GenerateBackwardPassBase<GenerateBackwardPass> {
   using Base::Base;
 
   void runOnOperation() override {

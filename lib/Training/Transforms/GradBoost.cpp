@@ -14,7 +14,7 @@
 #include "mlir/Dialect/MLProgram/IR/MLProgram.h"
 
 namespace mlir::qat {
-#define GEN_PASS_DEF_GRADBOOST
+#define GEN_PASS_DEF_GRADBOOSTPASS
 #include "qat/Training/Transforms/Passes.h.inc"
 } // namespace mlir::qat
 
@@ -23,7 +23,7 @@ using namespace mlir::qat;
 
 namespace {
 
-struct GradBoostPass : qat::impl::GradBoostBase<GradBoostPass> {
+struct GradBoostPass : qat::impl::GradBoostPassBase<GradBoostPass> {
   using Base::Base;
 
   void runOnOperation() override {

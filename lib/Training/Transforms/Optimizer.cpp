@@ -18,7 +18,7 @@
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
 namespace mlir::qat {
-#define GEN_PASS_DEF_OPTIMIZER
+#define GEN_PASS_DEF_OPTIMIZERPASS
 #include "qat/Training/Transforms/Passes.h.inc"
 } // namespace mlir::qat
 
@@ -47,7 +47,7 @@ bool isDepthwiseWeight(Value weight) {
   return false;
 }
 
-struct OptimizerPass : qat::impl::OptimizerBase<OptimizerPass> {
+struct OptimizerPass : qat::impl::OptimizerPassBase<OptimizerPass> {
   using Base::Base;
 
   void runOnOperation() override {

@@ -17,7 +17,7 @@
 #include "llvm/ADT/StringSet.h"
 
 namespace mlir::qat {
-#define GEN_PASS_DEF_STATASSIST
+#define GEN_PASS_DEF_STATASSISTPASS
 #include "qat/Training/Transforms/Passes.h.inc"
 } // namespace mlir::qat
 
@@ -37,7 +37,7 @@ bool isObserverState(Value value) {
              op);
 }
 
-struct StatAssistPass : qat::impl::StatAssistBase<StatAssistPass> {
+struct StatAssistPass : qat::impl::StatAssistPassBase<StatAssistPass> {
   using Base::Base;
 
   void runOnOperation() override {

@@ -13,7 +13,7 @@ include "mlir/Pass/PassBase.td"
 // Convolutions as GEMMs
 //===----------------------------------------------------------------------===//
 
-def ConvToMmt4d : Pass<"qat-conv-to-mmt4d"> {
+def ConvToMmt4dPass : Pass<"qat-conv-to-mmt4d"> {
   let summary = "f32 convolutions and their gradients as data-tiled GEMMs";
   let description = [{
     Rewrites every f32 `linalg` op on tensors that is a 2-D convolution in
@@ -59,7 +59,7 @@ def ConvToMmt4d : Pass<"qat-conv-to-mmt4d"> {
   ];
 }
 
-def Int8ConvToMmt4d : Pass<"qat-int8-conv-to-mmt4d"> {
+def Int8ConvToMmt4dPass : Pass<"qat-int8-conv-to-mmt4d"> {
   let summary = "int8 convolutions with constant weights as data-tiled GEMMs";
   let description = [{
     For deployment (`qat-compile` runs it when the target has a dot-product
@@ -121,7 +121,7 @@ def Int8ConvToMmt4d : Pass<"qat-int8-conv-to-mmt4d"> {
 // Fusion and the accumulators' fills
 //===----------------------------------------------------------------------===//
 
-def FuseElementwise : Pass<"qat-fuse-elementwise"> {
+def FuseElementwisePass : Pass<"qat-fuse-elementwise"> {
   let summary = "Fuse elementwise linalg chains without recomputing broadcasts";
   let description = [{
     Upstream's elementwise fusion (`linalg-fuse-elementwise-ops`: producers
@@ -162,7 +162,7 @@ def FuseElementwise : Pass<"qat-fuse-elementwise"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
-def FoldFillReads : Pass<"qat-fold-fill-reads"> {
+def FoldFillReadsPass : Pass<"qat-fold-fill-reads"> {
   let summary = "Elementwise ops read a filled destination's constant, not the fill";
   let description = [{
     A `linalg.generic` on tensors with only parallel loops and a permutation
@@ -178,7 +178,7 @@ def FoldFillReads : Pass<"qat-fold-fill-reads"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
-def DuplicateFills : Pass<"qat-duplicate-fills"> {
+def DuplicateFillsPass : Pass<"qat-duplicate-fills"> {
   let summary = "Give each destination of a tensor fill its own fill";
   let description = [{
     A `linalg.fill` on tensors used as the destination (init) of several
@@ -194,7 +194,7 @@ def DuplicateFills : Pass<"qat-duplicate-fills"> {
 // Packing
 //===----------------------------------------------------------------------===//
 
-def FoldMmt4dPacks : Pass<"qat-fold-mmt4d-packs"> {
+def FoldMmt4dPacksPass : Pass<"qat-fold-mmt4d-packs"> {
   let summary = "Read and write unpadded f32 mmt4d operands in place";
   let description = [{
     For every f32 `linalg.mmt4d` on tensors: an operand packed without
@@ -221,7 +221,7 @@ def FoldMmt4dPacks : Pass<"qat-fold-mmt4d-packs"> {
   ];
 }
 
-def LowerPackUnpack : Pass<"qat-lower-pack-unpack"> {
+def LowerPackUnpackPass : Pass<"qat-lower-pack-unpack"> {
   let summary = "linalg.pack and linalg.unpack as pad, reshape and transpose";
   let description = [{
     Rewrites every `linalg.pack` into `tensor.pad` + `tensor.expand_shape` +
@@ -245,7 +245,7 @@ def LowerPackUnpack : Pass<"qat-lower-pack-unpack"> {
 // Parallelization
 //===----------------------------------------------------------------------===//
 
-def ParallelizeKernels : Pass<"qat-parallelize-kernels"> {
+def ParallelizeKernelsPass : Pass<"qat-parallelize-kernels"> {
   let summary = "Split each linalg op over threads with scf.forall";
   let description = [{
     Tiles every `linalg` op on tensors whose iteration space is large enough
@@ -277,7 +277,7 @@ def ParallelizeKernels : Pass<"qat-parallelize-kernels"> {
 // Microkernels
 //===----------------------------------------------------------------------===//
 
-def LowerMmt4d : Pass<"qat-lower-mmt4d"> {
+def LowerMmt4dPass : Pass<"qat-lower-mmt4d"> {
   let summary = "linalg.mmt4d on buffers as register-blocked microkernels";
   let description = [{
     Replaces every `linalg.mmt4d` on buffers with `i8` operands (an `i16`
@@ -378,7 +378,7 @@ def LowerMmt4d : Pass<"qat-lower-mmt4d"> {
   ];
 }
 
-def LowerDirectConv : Pass<"qat-lower-direct-conv"> {
+def LowerDirectConvPass : Pass<"qat-lower-direct-conv"> {
   let summary = "f32 convolutions with short rows as vector loops over rows";
   let description = [{
     Replaces every f32 `linalg` op on buffers that is a 2-D convolution in
@@ -444,7 +444,7 @@ def LowerDirectConv : Pass<"qat-lower-direct-conv"> {
 // Loops and copies
 //===----------------------------------------------------------------------===//
 
-def StridedCopiesToLinalg : Pass<"qat-strided-copies-to-linalg"> {
+def StridedCopiesToLinalgPass : Pass<"qat-strided-copies-to-linalg"> {
   let summary = "memref.copy between non-contiguous buffers as linalg.copy";
   let description = [{
     The LLVM lowering of `memref.copy` calls `memrefCopy` of MLIR's C runner
@@ -456,7 +456,7 @@ def StridedCopiesToLinalg : Pass<"qat-strided-copies-to-linalg"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
-def InterchangeLoops : Pass<"qat-interchange-loops"> {
+def InterchangeLoopsPass : Pass<"qat-interchange-loops"> {
   let summary = "Make the output's contiguous dimension the innermost loop";
   let description = [{
     For every `linalg` op with a reduction (convolutions, matmuls, pooling,
@@ -482,7 +482,7 @@ def InterchangeLoops : Pass<"qat-interchange-loops"> {
 // Outlining and deduplication
 //===----------------------------------------------------------------------===//
 
-def OutlineKernels : Pass<"qat-outline-kernels", "::mlir::ModuleOp"> {
+def OutlineKernelsPass : Pass<"qat-outline-kernels", "::mlir::ModuleOp"> {
   let summary = "Move each linalg op on buffers into a function of its own";
   let description = [{
     Replaces every `linalg` op on memrefs in a function body (and every
@@ -516,7 +516,7 @@ def OutlineKernels : Pass<"qat-outline-kernels", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::func::FuncDialect"];
 }
 
-def DeduplicateKernels : Pass<"qat-deduplicate-kernels", "::mlir::ModuleOp"> {
+def DeduplicateKernelsPass : Pass<"qat-deduplicate-kernels", "::mlir::ModuleOp"> {
   let summary = "Merge private functions with identical bodies";
   let description = [{
     Keeps one of each set of private functions whose bodies are the same
@@ -542,7 +542,7 @@ def DeduplicateKernels : Pass<"qat-deduplicate-kernels", "::mlir::ModuleOp"> {
 // Vectorization
 //===----------------------------------------------------------------------===//
 
-def VectorizeMinMaxReductions : Pass<"qat-vectorize-min-max-reductions"> {
+def VectorizeMinMaxReductionsPass : Pass<"qat-vectorize-min-max-reductions"> {
   let summary = "Reduce whole buffers to their min/max with vector loops";
   let description = [{
     Rewrites a `linalg` op on buffers that reduces every element of
@@ -564,7 +564,7 @@ def VectorizeMinMaxReductions : Pass<"qat-vectorize-min-max-reductions"> {
                            "::mlir::vector::VectorDialect"];
 }
 
-def VectorizeElementwise : Pass<"qat-vectorize-elementwise"> {
+def VectorizeElementwisePass : Pass<"qat-vectorize-elementwise"> {
   let summary = "Run lane-wise linalg ops on buffers over 16-lane vectors";
   let description = [{
     Rewrites a `linalg.generic` on buffers (and the transposes, copies,
@@ -619,7 +619,7 @@ def VectorizeElementwise : Pass<"qat-vectorize-elementwise"> {
                            "::mlir::vector::VectorDialect"];
 }
 
-def VectorizeTransposes : Pass<"qat-vectorize-transposes"> {
+def VectorizeTransposesPass : Pass<"qat-vectorize-transposes"> {
   let summary = "Run transposing copies on buffers as in-register tiles";
   let description = [{
     Rewrites an all-parallel `linalg.generic` (or `linalg.transpose`) on f32

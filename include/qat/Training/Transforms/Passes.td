@@ -9,7 +9,7 @@
 
 include "mlir/Pass/PassBase.td"
 
-def GenerateBackward : Pass<"qat-generate-backward", "::mlir::ModuleOp"> {
+def GenerateBackwardPass : Pass<"qat-generate-backward", "::mlir::ModuleOp"> {
   let summary = "Reverse-mode differentiation of forward plus a loss";
   let description = [{
     Creates a function (default `@loss_and_gradients`) that runs the model's
@@ -53,7 +53,7 @@ def GenerateBackward : Pass<"qat-generate-backward", "::mlir::ModuleOp"> {
   ];
 }
 
-def Optimizer : Pass<"qat-optimizer", "::mlir::ModuleOp"> {
+def OptimizerPass : Pass<"qat-optimizer", "::mlir::ModuleOp"> {
   let summary = "SGD with momentum, Nesterov and per-group weight decay";
   let description = [{
     Creates the training step (default `@train_step`) around the function
@@ -107,7 +107,7 @@ def Optimizer : Pass<"qat-optimizer", "::mlir::ModuleOp"> {
   ];
 }
 
-def GradBoost : Pass<"qat-grad-boost", "::mlir::ModuleOp"> {
+def GradBoostPass : Pass<"qat-grad-boost", "::mlir::ModuleOp"> {
   let summary = "GradBoost: sign-aligned gradient noise in the training step";
   let description = [{
     Rewrites the training step (made by `--qat-optimizer`) so that every
@@ -151,7 +151,7 @@ def GradBoost : Pass<"qat-grad-boost", "::mlir::ModuleOp"> {
   ];
 }
 
-def StatAssist : Pass<"qat-stat-assist", "::mlir::ModuleOp"> {
+def StatAssistPass : Pass<"qat-stat-assist", "::mlir::ModuleOp"> {
   let summary = "StatAssist: derive the floating-point warm-up step";
   let description = [{
     Derives the FP warm-up step of StatAssist (default
@@ -194,7 +194,7 @@ def StatAssist : Pass<"qat-stat-assist", "::mlir::ModuleOp"> {
   ];
 }
 
-def FrozenBatchNormForward
+def FrozenBatchNormForwardPass
     : Pass<"qat-frozen-bn-forward", "::mlir::ModuleOp"> {
   let summary = "A twin of the forward whose batch norms are frozen";
   let description = [{

@@ -20,7 +20,7 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace mlir::qat {
-#define GEN_PASS_DEF_FOLDBATCHNORM
+#define GEN_PASS_DEF_FOLDBATCHNORMPASS
 #include "qat/Dialect/Qat/Transforms/Passes.h.inc"
 } // namespace mlir::qat
 
@@ -78,7 +78,7 @@ std::optional<Chain> matchChain(BatchNormOp batchNorm) {
   return chain;
 }
 
-struct FoldBatchNormPass : qat::impl::FoldBatchNormBase<FoldBatchNormPass> {
+struct FoldBatchNormPass : qat::impl::FoldBatchNormPassBase<FoldBatchNormPass> {
   void runOnOperation() override {
     SmallVector<BatchNormOp> batchNorms;
     getOperation()->walk([&](BatchNormOp op) {

@@ -26,7 +26,7 @@
 #include <climits>
 
 namespace mlir::qat {
-#define GEN_PASS_DEF_FOLDQUANT
+#define GEN_PASS_DEF_FOLDQUANTPASS
 #include "qat/Dialect/Qat/Transforms/Passes.h.inc"
 } // namespace mlir::qat
 
@@ -64,7 +64,7 @@ void foldRequantizedCodes(QuantizeOp quantize) {
   }
 }
 
-struct FoldQuantPass : qat::impl::FoldQuantBase<FoldQuantPass> {
+struct FoldQuantPass : qat::impl::FoldQuantPassBase<FoldQuantPass> {
   using Base::Base;
 
   void runOnOperation() override {

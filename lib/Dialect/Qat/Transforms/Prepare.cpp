@@ -27,7 +27,7 @@
 #include <limits>
 
 namespace mlir::qat {
-#define GEN_PASS_DEF_PREPARE
+#define GEN_PASS_DEF_PREPAREPASS
 #include "qat/Dialect/Qat/Transforms/Passes.h.inc"
 } // namespace mlir::qat
 
@@ -382,8 +382,8 @@ LogicalResult Preparer::run() {
 
 namespace {
 
-struct PreparePass : qat::impl::PrepareBase<PreparePass> {
-  using PrepareBase::PrepareBase;
+struct PreparePass : qat::impl::PreparePassBase<PreparePass> {
+  using PreparePassBase::PreparePassBase;
 
   FailureOr<Grid> parseGrid(StringRef option, StringRef value, bool isWeight) {
     Builder b(&getContext());

@@ -22,7 +22,7 @@
 #include "mlir/Transforms/RegionUtils.h"
 
 namespace mlir::qat {
-#define GEN_PASS_DEF_REBATCH
+#define GEN_PASS_DEF_REBATCHPASS
 #include "qat/Dialect/Qat/Transforms/Passes.h.inc"
 } // namespace mlir::qat
 
@@ -268,7 +268,7 @@ private:
   DenseMap<Value, int64_t> batchDim;
 };
 
-struct RebatchPass : qat::impl::RebatchBase<RebatchPass> {
+struct RebatchPass : qat::impl::RebatchPassBase<RebatchPass> {
   using Base::Base;
 
   void runOnOperation() override {

@@ -16,7 +16,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 
 namespace mlir::qat {
-#define GEN_PASS_DEF_TARGETEXACT
+#define GEN_PASS_DEF_TARGETEXACTPASS
 #include "qat/Dialect/Qat/Transforms/Passes.h.inc"
 } // namespace mlir::qat
 
@@ -25,7 +25,7 @@ using namespace mlir::qat;
 
 namespace {
 
-struct TargetExactPass : qat::impl::TargetExactBase<TargetExactPass> {
+struct TargetExactPass : qat::impl::TargetExactPassBase<TargetExactPass> {
   void runOnOperation() override { makeTargetExact(getOperation()); }
 };
 

@@ -9,7 +9,7 @@
 
 include "mlir/Pass/PassBase.td"
 
-def Prepare : Pass<"qat-prepare", "::mlir::ModuleOp"> {
+def PreparePass : Pass<"qat-prepare", "::mlir::ModuleOp"> {
   let summary = "Insert fake quantization and observers (PyTorch's prepare_qat)";
   let description = [{
     Makes an imported fp32 model quantization-aware, as PyTorch's eager
@@ -75,7 +75,7 @@ def Prepare : Pass<"qat-prepare", "::mlir::ModuleOp"> {
   ];
 }
 
-def FoldBatchNorm : Pass<"qat-fold-batchnorm"> {
+def FoldBatchNormPass : Pass<"qat-fold-batchnorm"> {
   let summary = "Fold evaluation-mode batch norm into the layer before it";
   let description = [{
     For deployment: every `qat.batch_norm` without `training` that follows
@@ -108,7 +108,7 @@ def FoldBatchNorm : Pass<"qat-fold-batchnorm"> {
   let dependentDialects = ["::mlir::tosa::TosaDialect"];
 }
 
-def TargetExact : Pass<"qat-target-exact"> {
+def TargetExactPass : Pass<"qat-target-exact"> {
   let summary = "Quantized layers output the deployed integer arithmetic";
   let description = [{
     Target-exact training: every quantized convolution (plain, grouped or
@@ -156,7 +156,7 @@ def TargetExact : Pass<"qat-target-exact"> {
   ];
 }
 
-def FoldQuant : Pass<"qat-fold-quant", "::mlir::ModuleOp"> {
+def FoldQuantPass : Pass<"qat-fold-quant", "::mlir::ModuleOp"> {
   let summary = "The trained fake-quant graph as an integer program";
   let description = [{
     Creates `@<function>_int8` from the evaluation function of a prepared
@@ -192,7 +192,7 @@ def FoldQuant : Pass<"qat-fold-quant", "::mlir::ModuleOp"> {
   ];
 }
 
-def Rebatch : Pass<"qat-rebatch", "::mlir::func::FuncOp"> {
+def RebatchPass : Pass<"qat-rebatch", "::mlir::func::FuncOp"> {
   let summary = "A model function for another batch size";
   let description = [{
     Changes the batch size of a function whose inputs (`qat.input`
