@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Importer.h"
+#include "qat/Dialect/Qat/Utils/TosaBuilders.h"
 
 using namespace mlir;
 using namespace mlir::qat;
@@ -106,25 +107,17 @@ std::vector<int64_t> Importer::intsOf(jit::Value *value) {
 //===----------------------------------------------------------------------===//
 
 Value Importer::splat(float value, int64_t rank) {
-  RankedTensorType type = f32(SmallVector<int64_t>(rank, 1));
-  return tosa::ConstOp::create(builder, loc, type,
-                               DenseElementsAttr::get(type, value));
+  return builders::scalar(builder, loc, value, rank);
 }
 
 Value Importer::zeros(ArrayRef<int64_t> shape) {
-  Value empty =
-      tensor::EmptyOp::create(builder, loc, shape, builder.getF32Type());
-  Value zero =
-      arith::ConstantOp::create(builder, loc, builder.getF32FloatAttr(0.0f));
-  return linalg::FillOp::create(builder, loc, zero, empty).getResult(0);
+  return builders::zeros(builder, loc, f32(shape));
 }
 
 Value Importer::reshape(Value value, ArrayRef<int64_t> shape) {
   if (shapeOf(value) == shape)
     return value;
-  ImplicitLocOpBuilder implicit(loc, builder);
-  Value shapeValue = tosa::getTosaConstShape(implicit, shape);
-  return tosa::ReshapeOp::create(builder, loc, f32(shape), value, shapeValue);
+  return builders::reshape(builder, loc, value, shape);
 }
 
 Value Importer::transpose(Value value, ArrayRef<int32_t> perms) {
@@ -152,34 +145,22 @@ std::pair<Value, Value> Importer::broadcast(Value lhs, Value rhs) {
   return {lhs, rhs};
 }
 
-static SmallVector<int64_t> broadcastShape(ArrayRef<int64_t> lhs,
-                                           ArrayRef<int64_t> rhs) {
-  SmallVector<int64_t> shape;
-  for (auto [l, r] : llvm::zip(lhs, rhs))
-    shape.push_back(l == 1 ? r : l);
-  return shape;
-}
-
+// The operations are the shared tosa builders' (the gradient rules and the
+// QAT passes build the same arithmetic); the importer first brings the
+// operands to one rank, as PyTorch's broadcasting allows and tosa does not.
 Value Importer::add(Value lhs, Value rhs) {
   auto [l, r] = broadcast(lhs, rhs);
-  return tosa::AddOp::create(builder, loc,
-                             f32(broadcastShape(shapeOf(l), shapeOf(r))), l, r);
+  return builders::add(builder, loc, l, r);
 }
 
 Value Importer::sub(Value lhs, Value rhs) {
   auto [l, r] = broadcast(lhs, rhs);
-  return tosa::SubOp::create(builder, loc,
-                             f32(broadcastShape(shapeOf(l), shapeOf(r))), l, r);
+  return builders::sub(builder, loc, l, r);
 }
 
 Value Importer::mul(Value lhs, Value rhs) {
   auto [l, r] = broadcast(lhs, rhs);
-  auto shiftType = RankedTensorType::get({1}, builder.getI8Type());
-  Value shift = tosa::ConstOp::create(
-      builder, loc, shiftType,
-      DenseElementsAttr::get(shiftType, static_cast<int8_t>(0)));
-  return tosa::MulOp::create(
-      builder, loc, f32(broadcastShape(shapeOf(l), shapeOf(r))), l, r, shift);
+  return builders::mul(builder, loc, l, r);
 }
 
 Value Importer::clamp(Value value, float lo, float hi) {
