@@ -318,9 +318,9 @@ JitModule::compile(ModuleOp module, ArrayRef<std::string> entries,
   for (auto func : module.getOps<func::FuncOp>())
     if (!llvm::is_contained(entries, func.getName().str()))
       func.setPrivate();
-  PassManager dce(module.getContext());
-  dce.addPass(createSymbolDCEPass());
-  if (failed(dce.run(module)))
+  PassManager prune(module.getContext());
+  buildEntryPruningPipeline(prune);
+  if (failed(prune.run(module)))
     return failure();
 
   llvm::InitializeNativeTarget();

@@ -316,6 +316,10 @@ void mlir::qat::buildLowerToLLVMPipeline(OpPassManager &pm,
     stage.addPasses(pm, options);
 }
 
+void mlir::qat::buildEntryPruningPipeline(OpPassManager &pm) {
+  pm.addPass(createSymbolDCEPass());
+}
+
 //===----------------------------------------------------------------------===//
 // Registration
 //===----------------------------------------------------------------------===//
@@ -569,7 +573,9 @@ void mlir::qat::printPipelinesMarkdown(llvm::raw_ostream &os) {
   lower.int8Convs = true;
   printPipeline<qat::LowerToLLVMOptions>(
       os, "qat-lower-to-llvm", "lower",
-      "The JIT (training steps, `qat-run`, constant evaluation) and "
+      "The JIT (training steps, `qat-run`, constant evaluation; after "
+      "`symbol-dce` of what no entry point reaches, "
+      "`buildEntryPruningPipeline`) and "
       "qat-compile (which also sets `int8-convs` and its target's "
       "`int8-isa` and vector registers).",
       lowerToLLVMStages(), lower);

@@ -155,6 +155,12 @@ llvm::ArrayRef<PipelineStage<LowerToLLVMOptions>> lowerToLLVMStages();
 void buildLowerToLLVMPipeline(OpPassManager &pm,
                               const LowerToLLVMOptions &options = {});
 
+/// What the JIT keeps of a module whose functions other than the entry
+/// points it made private: symbol-dce drops what no entry reaches (the
+/// globals too, so the compile cache's key does not see the initial
+/// weights).
+void buildEntryPruningPipeline(OpPassManager &pm);
+
 /// Registers qat-train-step-pipeline, qat-deploy-pipeline and
 /// qat-lower-to-llvm with the pass registry.
 void registerPipelines();
