@@ -7,6 +7,7 @@
 #include "qat/Codegen/CPU/Targets.h"
 #include "qat/Compiler/Compiler.h"
 #include "qat/Pipelines/Pipelines.h"
+#include "qat/Support/AtomicFile.h"
 #include "qat/Support/CodegenOptions.h"
 
 #include "mlir/ExecutionEngine/OptUtils.h"
@@ -73,14 +74,15 @@ createTargetMachine(const CpuTarget &target, unsigned optLevel,
 LogicalResult
 writeFile(Location loc, StringRef path,
           llvm::function_ref<LogicalResult(llvm::raw_pwrite_stream &)> write) {
-  std::string error;
-  auto file = mlir::openOutputFile(path, &error);
-  if (!file)
-    return emitError(loc) << error;
-  if (failed(write(file->os())))
-    return failure();
-  file->keep();
-  return success();
+  bool failedToWrite = false;
+  llvm::Error error =
+      writeFileAtomically(path, [&](llvm::raw_pwrite_stream &os) {
+        failedToWrite = failed(write(os));
+        return llvm::Error::success();
+      });
+  if (error)
+    return emitError(loc) << llvm::toString(std::move(error));
+  return failure(failedToWrite);
 }
 
 /// Runs `program` with `arguments`; its output goes to our stderr.

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qat/Support/Npy.h"
+#include "qat/Support/AtomicFile.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
@@ -175,7 +176,7 @@ llvm::Error mlir::qat::writeNpy(StringRef path, const NpyArray &array) {
   size_t total = magic.size() + 4 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
-  return llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
+  return writeFileAtomically(path, [&](llvm::raw_pwrite_stream &os) {
     os << magic << '\x01' << '\x00';
     os << static_cast<char>(header.size() & 0xff)
        << static_cast<char>(header.size() >> 8);

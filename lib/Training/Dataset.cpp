@@ -10,6 +10,7 @@
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/Path.h"
 
 #include <zlib.h>
@@ -35,7 +36,8 @@ llvm::Expected<std::vector<uint8_t>> readAll(llvm::StringRef path) {
   while ((read = gzread(file, buffer, sizeof(buffer))) > 0)
     bytes.insert(bytes.end(), buffer, buffer + read);
   int errorCode = Z_OK;
-  const char *message = gzerror(file, &errorCode);
+  // zlib owns the message until gzclose.
+  std::string message = gzerror(file, &errorCode);
   gzclose(file);
   if (read < 0 || (errorCode != Z_OK && errorCode != Z_STREAM_END))
     return fileError(path,
@@ -62,12 +64,16 @@ llvm::Expected<IdxFile> mlir::qat::readIdx(llvm::StringRef path) {
     return fileError(path, "truncated IDX header");
   IdxFile idx;
   int64_t count = 1;
+  bool overflow = false;
   for (int64_t dim = 0; dim < rank; ++dim) {
     const uint8_t *p = &data[4 + 4 * dim];
     int64_t size = (int64_t(p[0]) << 24) | (p[1] << 16) | (p[2] << 8) | p[3];
     idx.shape.push_back(size);
-    count *= size;
+    // Dimensions up to 2^32 - 1 each: the product can pass 2^63.
+    overflow |= llvm::MulOverflow(count, size, count);
   }
+  if (overflow)
+    return fileError(path, "IDX header promises more than 2^63 data bytes");
   if (static_cast<int64_t>(data.size() - header) != count)
     return fileError(path, llvm::formatv("holds {0} data bytes, its header "
                                          "promises {1}",

@@ -10,6 +10,7 @@
 #include "qat/Dialect/Qat/IR/QatOps.h"
 #include "qat/ExecutionEngine/JitRunner.h"
 #include "qat/Pipelines/Pipelines.h"
+#include "qat/Support/AtomicFile.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MLProgram/IR/MLProgram.h"
@@ -19,6 +20,7 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Process.h"
 #include "llvm/Support/ToolOutputFile.h"
 
@@ -80,14 +82,20 @@ struct Trainer {
   llvm::StringMap<NpyArray> state;
   ImageDataset train, test;
   std::string imagesName;
-  int64_t batch = 0, classes = 0;
+  int64_t batch = 0, classes = 0, height = 0, width = 0;
+  /// The names of the trainable parameters (qat.trainable), to name the one
+  /// that diverged.
+  std::vector<std::string> parameters;
 
   LogicalResult error(const llvm::Twine &message) {
     return module.emitError(message);
   }
 
+  LogicalResult checkOptions();
   LogicalResult checkModel();
   LogicalResult loadData();
+  LogicalResult checkFinite(ArrayRef<float> losses, int64_t epoch,
+                            int64_t step);
   LogicalResult build();
   void fillBatch(const ImageDataset &data, ArrayRef<int64_t> indices,
                  NpyArray &images, NpyArray *labels);
@@ -95,6 +103,35 @@ struct Trainer {
   LogicalResult save(int64_t epochsDone);
   LogicalResult run();
 };
+
+/// Numeric options a library caller (not only qat-train) may get wrong.
+LogicalResult Trainer::checkOptions() {
+  auto finite = [](double value) { return std::isfinite(value); };
+  if (!finite(options.learningRate) || options.learningRate <= 0)
+    return error("the learning rate must be positive and finite, not " +
+                 llvm::formatv("{0}", options.learningRate));
+  if (!finite(options.lrWarmupEpochs) || options.lrWarmupEpochs < 0)
+    return error("the learning-rate warm-up must be a finite number of "
+                 "epochs >= 0, not " +
+                 llvm::formatv("{0}", options.lrWarmupEpochs));
+  if (!finite(options.momentum) || options.momentum < 0)
+    return error("the momentum must be finite and >= 0, not " +
+                 llvm::formatv("{0}", options.momentum));
+  for (double decay : {options.weightDecayDepthwise, options.weightDecayConv,
+                       options.weightDecayOther})
+    if (!finite(decay) || decay < 0)
+      return error("weight decays must be finite and >= 0, not " +
+                   llvm::formatv("{0}", decay));
+  if (options.trainLimit < 0 || options.testLimit < 0)
+    return error("the training and test limits must be >= 0 (0: all "
+                 "images), not " +
+                 llvm::Twine(std::min(options.trainLimit, options.testLimit)));
+  if (options.epochs < 1 || options.fpWarmupEpochs < 0 ||
+      options.freezeBatchNormAfterEpochs < 0)
+    return error("the epochs must be at least 1 and the warm-up and "
+                 "freezing epochs >= 0");
+  return success();
+}
 
 LogicalResult Trainer::checkModel() {
   auto forward = module.lookupSymbol<func::FuncOp>("forward");
@@ -110,6 +147,8 @@ LogicalResult Trainer::checkModel() {
     if (name && type && type.getRank() == 4 && type.hasStaticShape()) {
       imagesName = name.getValue().str();
       batch = type.getDimSize(0);
+      height = type.getDimSize(2);
+      width = type.getDimSize(3);
       if (type.getDimSize(1) != 1)
         return error("the model takes " + llvm::Twine(type.getDimSize(1)) +
                      " input channels; the data set has grey images (1)");
@@ -122,6 +161,10 @@ LogicalResult Trainer::checkModel() {
   if (!logits || logits.getRank() != 2 || !logits.hasStaticShape())
     return error("@forward's first result must be static N x C logits");
   classes = logits.getDimSize(1);
+  for (unsigned i = 0; i < forward.getNumArguments(); ++i)
+    if (forward.getArgAttr(i, "qat.trainable"))
+      if (auto name = forward.getArgAttrOfType<StringAttr>(i, "qat.state"))
+        parameters.push_back(name.getValue().str());
   return success();
 }
 
@@ -133,6 +176,15 @@ LogicalResult Trainer::loadData() {
     if (!loaded)
       return error(llvm::toString(loaded.takeError()));
     *data = std::move(*loaded);
+    // The batch is filled with height x width pixels per image: other
+    // sizes would read past the images (or train on garbage).
+    if (data->height != height || data->width != width)
+      return error(options.dataDir + ": the " + split + " images are " +
+                   llvm::Twine(data->height) + "x" + llvm::Twine(data->width) +
+                   " pixels but the model takes " + llvm::Twine(height) + "x" +
+                   llvm::Twine(width));
+    if (data->count == 0)
+      return error(options.dataDir + ": the " + split + " set has no images");
     int64_t limit = split == "train" ? options.trainLimit : options.testLimit;
     if (limit > 0 && limit < data->count) {
       data->count = limit;
@@ -142,7 +194,8 @@ LogicalResult Trainer::loadData() {
     for (auto [index, label] : llvm::enumerate(data->labels))
       if (label >= classes)
         return error(options.dataDir + ": " + split + " label " +
-                     llvm::Twine(index) + " is " + llvm::Twine(label) +
+                     llvm::Twine(index) + " is " +
+                     llvm::Twine(static_cast<unsigned>(label)) +
                      " but the model has " + llvm::Twine(classes) + " classes");
   }
   if (train.count < batch)
@@ -290,18 +343,51 @@ LogicalResult Trainer::save(int64_t epochsDone) {
                          "loss_and_gradients_frozen_bn", kFrozenForward.data()})
     if (Operation *func = saved->lookupSymbol(name))
       func->erase();
-  if (llvm::Error failure =
-          llvm::writeToOutput(options.outputPath, [&](llvm::raw_ostream &os) {
+  if (llvm::Error failure = writeFileAtomically(
+          options.outputPath, [&](llvm::raw_pwrite_stream &os) {
             saved->print(os);
             return llvm::Error::success();
           }))
-    return error("cannot write " + options.outputPath + ": " +
+    return error("cannot save the trained module (the previous one is "
+                 "kept): " +
                  llvm::toString(std::move(failure)));
   return success();
 }
 
+/// Divergence: a non-finite loss stops training at the step that made it,
+/// naming the first trainable parameter that is no longer finite; the
+/// module saved after the last epoch stays as it was.
+LogicalResult Trainer::checkFinite(ArrayRef<float> losses, int64_t epoch,
+                                   int64_t step) {
+  if (llvm::all_of(losses, [](float loss) { return std::isfinite(loss); }))
+    return success();
+  std::string where = ("training diverged at epoch " + llvm::Twine(epoch + 1) +
+                       ", step " + llvm::Twine(step + 1) + ": the loss is " +
+                       llvm::formatv("{0}", losses.front()))
+                          .str();
+  for (const std::string &name : parameters) {
+    auto it = state.find(name);
+    if (it == state.end() || it->second.elementType != NpyElementType::Float32)
+      continue;
+    auto values =
+        ArrayRef<float>(reinterpret_cast<const float *>(it->second.data.data()),
+                        it->second.data.size() / sizeof(float));
+    auto bad = llvm::find_if(values, [](float v) { return !std::isfinite(v); });
+    if (bad != values.end()) {
+      where += (" and parameter '" + name + "' is " +
+                llvm::formatv("{0}", *bad) + " after the update")
+                   .str();
+      break;
+    }
+  }
+  if (!options.outputPath.empty() && llvm::sys::fs::exists(options.outputPath))
+    where += "; " + options.outputPath + " keeps the last finite epoch";
+  where += " (lower the learning rate, or check the data)";
+  return error(where);
+}
+
 LogicalResult Trainer::run() {
-  if (failed(checkModel()) || failed(loadData()))
+  if (failed(checkOptions()) || failed(checkModel()) || failed(loadData()))
     return failure();
   int64_t startEpoch = 0;
   if (auto done = module->getAttrOfType<IntegerAttr>(kTrainedEpochs))
@@ -414,14 +500,16 @@ LogicalResult Trainer::run() {
       }
       if (failed(jit->call(entry, arguments, results)))
         return failure();
+      float stepLoss = 0.0f;
       for (auto [index, result] : llvm::enumerate(spec.results)) {
         if (result.role == "state") {
           // Swap rather than copy: the old buffer, of the same shape,
           // receives this result in the next call.
           std::swap(state[result.name], results[index]);
         } else if (result.name == "loss") {
-          lossSum +=
+          stepLoss =
               *reinterpret_cast<const float *>(results[index].data.data());
+          lossSum += stepLoss;
         } else if (result.name == "logits") {
           auto *logits =
               reinterpret_cast<const float *>(results[index].data.data());
@@ -430,6 +518,9 @@ LogicalResult Trainer::run() {
                 argmax(logits + row * classes, classes) == train.labels[image];
         }
       }
+      // After the state results are in: the message names a parameter.
+      if (failed(checkFinite(stepLoss, epoch, step)))
+        return failure();
       if (showProgress &&
           (step % std::max<int64_t>(1, stepsPerEpoch / 100) == 0 ||
            step + 1 == stepsPerEpoch))
@@ -463,6 +554,12 @@ LogicalResult Trainer::run() {
                            trainLoss, trainAccuracy, *accuracy, imagesPerSecond,
                            seconds);
       log->flush();
+      if (log->has_error()) {
+        std::error_code ec = log->error();
+        // A stream destroyed with its error set aborts.
+        log->clear_error();
+        return error("cannot write " + options.logPath + ": " + ec.message());
+      }
     }
     if (failed(save(epoch + 1)))
       return failure();
@@ -475,6 +572,7 @@ LogicalResult Trainer::run() {
 LogicalResult mlir::qat::trainModule(ModuleOp module,
                                      const TrainOptions &options,
                                      llvm::raw_ostream &out) {
-  Trainer trainer{module, options, out, nullptr, {}, {}, {}, "", 0, 0};
+  Trainer trainer{module, options, out, nullptr, {}, {}, {},
+                  "",     0,       0,   0,       0,  {}};
   return trainer.run();
 }

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qat/Import/Torch/TorchImporter.h"
+#include "qat/Support/AtomicFile.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/OperationSupport.h"
@@ -61,6 +62,9 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv,
                               "qat-mlir: import a TorchScript model\n");
 
+  if (qat::isSameFile(inputFile, outputFile))
+    return fail("-o '" + outputFile +
+                "' is the input model; write the MLIR to another file");
   qat::TorchImportOptions options;
   options.trainingMode = mode == Mode::Train;
   for (const std::string &text : inputShapes) {
@@ -89,8 +93,8 @@ int main(int argc, char **argv) {
   OpPrintingFlags flags;
   if (debugInfo)
     flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false);
-  if (llvm::Error error =
-          llvm::writeToOutput(outputFile, [&](llvm::raw_ostream &os) {
+  if (llvm::Error error = qat::writeFileAtomically(
+          outputFile, [&](llvm::raw_pwrite_stream &os) {
             module->print(os, flags);
             return llvm::Error::success();
           }))

@@ -16,6 +16,7 @@
 #include "qat/ExecutionEngine/JitRunner.h"
 #include "qat/Import/Torch/TorchImporter.h"
 #include "qat/InitAll.h"
+#include "qat/Support/AtomicFile.h"
 #include "qat/Training/Trainer.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -172,6 +173,14 @@ int main(int argc, char **argv) {
   if (epochs < 1 || batchSize < 1 || !(learningRate > 0) || warmupEpochs < 0)
     return fail("--epochs and --batch-size must be at least 1, --lr "
                 "positive and --lr-warmup-epochs not negative");
+
+  for (const std::string &output : {outputFile.getValue(), logFile.getValue()})
+    if (qat::isSameFile(inputFile, output))
+      return fail("'" + output +
+                  "' is the input model; write to another file (a saved "
+                  "module resumes from a copy)");
+  if (!outputFile.empty() && qat::isSameFile(outputFile, logFile))
+    return fail("--log and -o name the same file '" + outputFile + "'");
 
   DialectRegistry registry;
   qat::registerAllDialects(registry);

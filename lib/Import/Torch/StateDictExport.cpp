@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qat/Import/Torch/StateDictExport.h"
+#include "qat/Support/AtomicFile.h"
 
 #include "mlir/Dialect/MLProgram/IR/MLProgram.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -70,11 +71,12 @@ LogicalResult mlir::qat::exportStateDict(ModuleOp module, StringRef path) {
   } catch (const std::exception &error) {
     return module.emitError("cannot serialize the state: ") << error.what();
   }
-  if (llvm::Error error = llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
-        os.write(bytes.data(), bytes.size());
-        return llvm::Error::success();
-      }))
-    return module.emitError("cannot write ")
-           << path << ": " << llvm::toString(std::move(error));
+  if (llvm::Error error =
+          writeFileAtomically(path, [&](llvm::raw_pwrite_stream &os) {
+            os.write(bytes.data(), bytes.size());
+            return llvm::Error::success();
+          }))
+    return module.emitError("cannot write the state_dict: ")
+           << llvm::toString(std::move(error));
   return success();
 }
