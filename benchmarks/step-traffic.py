@@ -47,9 +47,10 @@ with tempfile.TemporaryDirectory() as tmp:
     opt = qat_mlir.find_tool("qat-opt")
     subprocess.run([qat_mlir.find_tool("qat-import"), f"{tmp}/m.pt", "--input-shape",
                     "64x1x28x28", "--mode", "train", "-o", f"{tmp}/m.mlir"], check=True)
-    prepare = ["--qat-prepare=weights=per-tensor"] if args.qconfig == "per-tensor" else []
-    subprocess.run([opt, f"{tmp}/m.mlir", *prepare, "--qat-generate-backward",
-                    "--qat-optimizer=nesterov", "-o", f"{tmp}/step.mlir"], check=True)
+    # qat-train's own pass order (the step of a plain qat-train run).
+    pipeline = "--qat-train-step-pipeline" + (
+        "=qconfig=per-tensor" if args.qconfig == "per-tensor" else "")
+    subprocess.run([opt, f"{tmp}/m.mlir", pipeline, "-o", f"{tmp}/step.mlir"], check=True)
     ir = subprocess.run([opt, f"{tmp}/step.mlir", "--qat-lower-to-llvm=threads=2",
                          "--mlir-print-ir-after=qat-fuse-elementwise",
                          "--mlir-print-ir-module-scope", "--mlir-disable-threading",

@@ -326,12 +326,12 @@ JitModule::compile(ModuleOp module, ArrayRef<std::string> entries,
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
   std::string cacheKey;
-  const CpuTarget &host = hostCpuTarget();
+  VectorRegisters registers = hostVectorRegisters();
   if (!options.cacheDir.empty()) {
     std::string settings =
         llvm::formatv("O{0} threads={1} int8-isa={2} vectors={3}x{4}",
                       options.optLevel, options.threads, int8Isa,
-                      host.vectorBits, host.vectorRegisters)
+                      registers.bits, registers.count)
             .str();
     cacheKey = compileCacheKey(module, entries, settings);
     std::string warning;
@@ -355,8 +355,8 @@ JitModule::compile(ModuleOp module, ArrayRef<std::string> entries,
   LowerToLLVMOptions lowering;
   lowering.threads = options.threads;
   lowering.int8Isa = int8Isa;
-  lowering.vectorBits = host.vectorBits;
-  lowering.vectorRegisters = host.vectorRegisters;
+  lowering.vectorBits = registers.bits;
+  lowering.vectorRegisters = registers.count;
   buildLowerToLLVMPipeline(pm, lowering);
   if (failed(pm.run(module)))
     return failure();

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qat/Pipelines/Pipelines.h"
+#include "qat/Codegen/CPU/Passes.h"
 #include "qat/Conversion/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
@@ -29,8 +30,17 @@ using namespace mlir::qat;
 // Training step
 //===----------------------------------------------------------------------===//
 
-/// The frozen twin's name; its step's functions get the suffix.
-static constexpr llvm::StringLiteral kFrozenForward = "forward_frozen_bn";
+ArrayRef<StringLiteral> mlir::qat::trainStepFunctionNames() {
+  static const StringLiteral names[] = {"train_step",
+                                        "loss_and_gradients",
+                                        "train_step_warmup",
+                                        "loss_and_gradients_warmup",
+                                        "forward_eval_warmup",
+                                        "train_step_frozen_bn",
+                                        "loss_and_gradients_frozen_bn",
+                                        kFrozenForwardName};
+  return names;
+}
 
 void mlir::qat::addQatTrainingSemanticsPasses(
     OpPassManager &pm, const TrainStepPipelineOptions &options) {
@@ -39,7 +49,7 @@ void mlir::qat::addQatTrainingSemanticsPasses(
   // After preparation: the twin is fake-quantized as @forward is.
   if (options.frozenBatchNorm) {
     FrozenBatchNormForwardPassOptions frozen;
-    frozen.functionName = kFrozenForward.str();
+    frozen.functionName = kFrozenForwardName.str();
     pm.addPass(createFrozenBatchNormForwardPass(frozen));
   }
   if (options.targetExact) {
@@ -69,7 +79,7 @@ void mlir::qat::addTrainStepPasses(OpPassManager &pm,
   };
   addStep("forward", "");
   if (options.frozenBatchNorm)
-    addStep(kFrozenForward, "_frozen_bn");
+    addStep(kFrozenForwardName, "_frozen_bn");
 }
 
 void mlir::qat::addStatAssistPasses(OpPassManager &pm,
@@ -363,10 +373,14 @@ struct TrainStepPipelineCLOptions
   Option<bool> gradBoost{*this, "grad-boost",
                          llvm::cl::desc("GradBoost every step"),
                          llvm::cl::init(false)};
-  Option<std::string> gradBoostVariant{
+  Option<GradBoostVariant> gradBoostVariant{
       *this, "grad-boost-variant",
-      llvm::cl::desc("reference or corrected bias correction"),
-      llvm::cl::init("reference")};
+      llvm::cl::desc("GradBoost's bias correction"),
+      llvm::cl::init(GradBoostVariant::reference),
+      llvm::cl::values(
+          clEnumValN(GradBoostVariant::reference, "reference",
+                     "the method's code"),
+          clEnumValN(GradBoostVariant::corrected, "corrected", "Adam-style"))};
   Option<float> gradBoostBeta{*this, "grad-boost-beta",
                               llvm::cl::desc("GradBoost statistics' beta"),
                               llvm::cl::init(0.9f)};
@@ -396,10 +410,13 @@ struct DeployPipelineCLOptions : PassPipelineOptions<DeployPipelineCLOptions> {
       *this, "keep-float",
       llvm::cl::desc("Deploy the function in float (no folding)"),
       llvm::cl::init(false)};
-  Option<int64_t> batch{
-      *this, "batch",
-      llvm::cl::desc("Rebatch the deployed function (0: keep its batch)"),
-      llvm::cl::init(0)};
+  Option<bool> fold{*this, "fold",
+                    llvm::cl::desc("Make the integer form (qat-compile: "
+                                   "unless the module has it already)"),
+                    llvm::cl::init(true)};
+  Option<int64_t> batch{*this, "batch",
+                        llvm::cl::desc("Rebatch the deployed function (not "
+                                       "given: keep its batch)")};
 };
 
 struct LowerToLLVMPipelineCLOptions
@@ -447,9 +464,7 @@ void mlir::qat::registerPipelines() {
         options.optimizer.weightDecayConv = cl.weightDecayConv;
         options.optimizer.weightDecayOther = cl.weightDecayOther;
         options.gradBoost = cl.gradBoost;
-        options.gradBoostOptions.variant = cl.gradBoostVariant == "corrected"
-                                               ? GradBoostVariant::corrected
-                                               : GradBoostVariant::reference;
+        options.gradBoostOptions.variant = cl.gradBoostVariant;
         options.gradBoostOptions.beta = cl.gradBoostBeta;
         options.gradBoostOptions.decay = cl.gradBoostDecay;
         options.gradBoostOptions.clip = cl.gradBoostClip;
@@ -466,7 +481,8 @@ void mlir::qat::registerPipelines() {
         DeployPipelineOptions options;
         options.function = cl.function;
         options.keepFloat = cl.keepFloat;
-        if (cl.batch != 0)
+        options.fold = cl.fold;
+        if (cl.batch.hasValue())
           options.batch = cl.batch;
         buildDeployPipeline(pm, options);
       });

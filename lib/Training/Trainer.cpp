@@ -36,8 +36,6 @@ using namespace mlir::qat;
 namespace {
 
 constexpr llvm::StringLiteral kTrainedEpochs = "qat.trained_epochs";
-/// --qat-frozen-bn-forward's twin of @forward.
-constexpr llvm::StringLiteral kFrozenForward = "forward_frozen_bn";
 
 double secondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
@@ -337,10 +335,7 @@ LogicalResult Trainer::save(int64_t epochsDone) {
   if (options.outputPath.empty())
     return success();
   OwningOpRef<ModuleOp> saved = module.clone();
-  for (StringRef name : {"train_step", "loss_and_gradients",
-                         "train_step_warmup", "loss_and_gradients_warmup",
-                         "forward_eval_warmup", "train_step_frozen_bn",
-                         "loss_and_gradients_frozen_bn", kFrozenForward.data()})
+  for (StringRef name : trainStepFunctionNames())
     if (Operation *func = saved->lookupSymbol(name))
       func->erase();
   if (llvm::Error failure = writeFileAtomically(

@@ -11,11 +11,11 @@
 #ifndef QAT_PIPELINES_PIPELINES_H
 #define QAT_PIPELINES_PIPELINES_H
 
-#include "qat/Codegen/CPU/Passes.h"
 #include "qat/Dialect/Qat/Transforms/Passes.h"
 #include "qat/Training/Transforms/Passes.h"
 
 #include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringRef.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <optional>
@@ -60,6 +60,12 @@ struct TrainStepPipelineOptions {
   bool statAssist = false;
   bool inheritObservers = false;
 };
+
+/// The name of the twin of @forward whose batch norms are frozen.
+inline constexpr llvm::StringLiteral kFrozenForwardName = "forward_frozen_bn";
+/// The functions the pipeline adds: qat-train drops them when it saves a
+/// module (a resumed run builds them again).
+llvm::ArrayRef<llvm::StringLiteral> trainStepFunctionNames();
 
 /// The model's QAT semantics: --qat-prepare, the frozen twin, then
 /// --qat-fold-batchnorm and --qat-target-exact (which leave folded and

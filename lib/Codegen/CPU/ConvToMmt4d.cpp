@@ -12,7 +12,6 @@
 #include "ConvLoops.h"
 
 #include "qat/Codegen/CPU/Passes.h"
-#include "qat/Dialect/Qat/Utils/TosaBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"

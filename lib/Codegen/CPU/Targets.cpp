@@ -206,3 +206,14 @@ const Int8Microkernel *mlir::qat::hostInt8Microkernel() {
   }
   return nullptr;
 }
+
+VectorRegisters mlir::qat::hostVectorRegisters() {
+  llvm::StringMap<bool> features = hostCpuFeatures();
+  if (!llvm::Triple(llvm::sys::getProcessTriple()).isX86())
+    return {128, 32};
+  if (features.lookup("avx512f"))
+    return {512, 32};
+  if (features.lookup("avx"))
+    return {256, 16};
+  return {128, 16};
+}

@@ -47,7 +47,9 @@ struct FrozenBatchNormForwardPass
     if (count == 0) {
       frozen.erase();
       forward.emitError("--qat-frozen-bn-forward: '")
-          << forwardName << "' has no batch norm in training mode to freeze";
+          << forwardName
+          << "' has no batch norm in training mode to freeze (as qat-train "
+             "--freeze-bn-after-epochs needs)";
       return signalPassFailure();
     }
     module.push_back(frozen);

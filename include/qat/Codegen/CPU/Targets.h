@@ -124,6 +124,15 @@ std::string missingHostFeature(const CpuTarget &target);
 /// JIT's `host` isa means), or null.
 const Int8Microkernel *hostInt8Microkernel();
 
+/// The host's vector registers, for the JIT's register blocking (which
+/// compiles for every feature the host has, so it follows the features,
+/// not a target row): 512 x 32 with AVX-512, 256 x 16 with AVX, else
+/// 128 x 16 on x86 and 128 x 32 elsewhere.
+struct VectorRegisters {
+  unsigned bits, count;
+};
+VectorRegisters hostVectorRegisters();
+
 } // namespace mlir::qat
 
 #endif // QAT_CODEGEN_CPU_TARGETS_H

@@ -1,6 +1,10 @@
 // RUN: qat-opt --qat-rebatch=batch=1 --split-input-file --verify-diagnostics %s | FileCheck %s
 // RUN: qat-opt --qat-rebatch=batch=7 --split-input-file --verify-diagnostics %s | FileCheck %s --check-prefix=SEVEN
 // RUN: not qat-opt --qat-rebatch=batch=0 --split-input-file %s 2>&1 | FileCheck %s --check-prefix=ZERO
+// functions= leaves the others alone.
+// RUN: qat-opt "--qat-rebatch=batch=1 functions=nothing" --split-input-file %s | FileCheck %s --check-prefix=OTHERS
+// OTHERS-LABEL: func @model
+// OTHERS-SAME: tensor<4x2x4x4xf32> {qat.input = "x"}
 
 // ZERO: error: --qat-rebatch: the batch size must be positive, not 0
 
