@@ -58,6 +58,19 @@ LogicalResult bindState(func::FuncOp function, ModuleOp source) {
              << "' has no trained value in the module (an ml_program.global "
                 "of that name and type "
              << argument.getType() << ")";
+    // A diverged training run: NaN or infinite weights would compile into
+    // garbage (or INT32_MIN) without a word.
+    if (auto floats = dyn_cast<DenseFPElementsAttr>(value)) {
+      int64_t index = 0;
+      for (const APFloat &element : floats.getValues<APFloat>()) {
+        if (!element.isFinite())
+          return function.emitError("state '")
+                 << state.getValue() << "' holds a non-finite value ("
+                 << (element.isNaN() ? "nan" : "inf") << " at flat index "
+                 << index << "): the model cannot be deployed";
+        ++index;
+      }
+    }
     Value constant = arith::ConstantOp::create(b, argument.getLoc(), value);
     argument.replaceAllUsesWith(constant);
     bound.set(argument.getArgNumber());

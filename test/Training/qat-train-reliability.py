@@ -26,6 +26,10 @@
 # CHECK: qat-import -o input: qat-import: error: -o '{{.*}}small.pt' is the input model; write the MLIR to another file
 # CHECK: qat-opt -o input: qat-opt: error: -o '{{.*}}ck.mlir' is the input file; write the result to another file
 # CHECK: inputs intact
+# CHECK: NaN weights: error: state 'fc.bias' holds a non-finite value (nan at flat index 0): the model cannot be deployed
+# CHECK: --input-std=0: qat-compile: error: --input-mean must be finite and --input-std finite and positive
+# CHECK: --input-std=nan: qat-compile: error: --input-mean must be finite and --input-std finite and positive
+# CHECK: qat-compile wrote nothing
 
 import gzip
 import hashlib
@@ -136,3 +140,22 @@ for label, command in (
     print(f"{label}: {done.stderr.strip().splitlines()[-1]}")
 assert all(md5(path) == digest for path, digest in inputs.items())
 print("inputs intact")
+
+# qat-compile on a model whose trained state is not finite (a diverged run
+# saved by other means), and on a normalization it would divide by zero.
+import re
+text = open(f"{out}/ck.mlir").read()
+text, count = re.subn(r"(@fc\.bias\()dense<[^>]*>", r"\1dense<0x7FC00000>", text)
+assert count == 1
+open(f"{out}/nan.mlir", "w").write(text)
+compile_tool = tool("qat-compile")
+for label, args in (("NaN weights", [f"{out}/nan.mlir"]),
+                    ("--input-std=0", [f"{out}/ck.mlir", "--input-std=0"]),
+                    ("--input-std=nan", [f"{out}/ck.mlir", "--input-std=nan"])):
+    done = subprocess.run([compile_tool, *args, "--keep-float", "--function=forward_eval",
+                           "--emit=mlir", "-o", f"{out}/deployed.mlir"], capture_output=True, text=True)
+    assert done.returncode == 1, (label, done.stderr)
+    error = next(line for line in done.stderr.splitlines() if "error:" in line)
+    print(f"{label}: {error[error.find('qat-compile: error:') if 'qat-compile: error:' in error else error.find('error:'):]}")
+assert not os.path.exists(f"{out}/deployed.mlir")
+print("qat-compile wrote nothing")

@@ -28,6 +28,8 @@
 #include "llvm/Support/WithColor.h"
 #include "llvm/TargetParser/Triple.h"
 
+#include <cmath>
+
 using namespace mlir;
 namespace cl = llvm::cl;
 
@@ -144,6 +146,12 @@ int main(int argc, char **argv) {
     return fail("no output file given (-o)");
   if (optLevel > 3)
     return fail("-O must be 0, 1, 2 or 3");
+  // The classifier program divides by the standard deviation.
+  if (!std::isfinite(inputMean) || !std::isfinite(inputStd) || inputStd <= 0)
+    return fail("--input-mean must be finite and --input-std finite and "
+                "positive (got " +
+                llvm::Twine(std::to_string(inputMean)) + " and " +
+                llvm::Twine(std::to_string(inputStd)) + ")");
   // The name prefixes C symbols and macros of the header.
   auto isIdentifierChar = [](char c) { return llvm::isAlnum(c) || c == '_'; };
   if (symbolName.empty() || llvm::isDigit(symbolName.front()) ||

@@ -12,6 +12,7 @@
 #include "qat/ExecutionEngine/CompileCache.h"
 #include "qat/ExecutionEngine/JitRunner.h"
 #include "qat/InitAll.h"
+#include "qat/Support/AtomicFile.h"
 #include "qat/Support/Npy.h"
 
 #include "mlir/IR/AsmState.h"
@@ -108,6 +109,11 @@ int main(int argc, char **argv) {
   if (!outputDir.empty() && !outputArrays.empty())
     return fail("give either -o files or --output-dir, not both");
 
+  for (const std::string &output : outputArrays)
+    for (const std::string &input : inputArrays)
+      if (qat::isSameFile(input, output))
+        return fail("-o '" + output + "' is an input; write to another file");
+
   std::vector<qat::NpyArray> inputs;
   for (const std::string &path : inputArrays) {
     auto array = qat::readNpy(path);
@@ -155,9 +161,11 @@ int main(int argc, char **argv) {
     for (size_t index = 0; index < outputs->size(); ++index)
       paths.push_back(outputDir + "/result" + std::to_string(index) + ".npy");
   }
-  if (paths.size() > outputs->size())
+  // Every result or none (a timing run): a dropped result would go unseen.
+  if (!paths.empty() && paths.size() != outputs->size())
     return fail(llvm::Twine(paths.size()) + " output files for " +
-                llvm::Twine(outputs->size()) + " results");
+                llvm::Twine(outputs->size()) + " results of '" + entry +
+                "': give one -o per result");
   for (auto [path, array] : llvm::zip(paths, *outputs))
     if (llvm::Error error = qat::writeNpy(path, array))
       return fail(llvm::toString(std::move(error)));

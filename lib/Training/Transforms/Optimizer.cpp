@@ -17,6 +17,8 @@
 #include "mlir/Dialect/Tosa/IR/TosaOps.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
+#include <cmath>
+
 namespace mlir::qat {
 #define GEN_PASS_DEF_OPTIMIZERPASS
 #include "qat/Training/Transforms/Passes.h.inc"
@@ -52,6 +54,16 @@ struct OptimizerPass : qat::impl::OptimizerPassBase<OptimizerPass> {
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    for (auto [name, value] :
+         {std::pair<StringRef, double>{"momentum", momentum},
+          {"weight-decay-depthwise", weightDecayDepthwise},
+          {"weight-decay-conv", weightDecayConv},
+          {"weight-decay-other", weightDecayOther}})
+      if (!std::isfinite(value) || value < 0) {
+        module.emitError() << "--qat-optimizer: " << name
+                           << " must be finite and >= 0, not " << value;
+        return signalPassFailure();
+      }
     auto gradientFunc = module.lookupSymbol<func::FuncOp>(gradientFunction);
     if (!gradientFunc || gradientFunc.isExternal()) {
       module.emitError() << "no function '" << gradientFunction

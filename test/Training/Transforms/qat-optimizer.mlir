@@ -2,6 +2,10 @@
 // RUN: qat-opt --qat-generate-backward --qat-optimizer="nesterov=false weight-decay-other=0 momentum=0.5" %s | FileCheck %s --check-prefix=PLAIN
 // RUN: qat-opt --qat-generate-backward --qat-optimizer --qat-optimizer="function=again" %s | FileCheck %s --check-prefix=REUSE
 // RUN: not qat-opt --qat-optimizer %s 2>&1 | FileCheck %s --check-prefix=NOGRAD
+// RUN: not qat-opt --qat-generate-backward --qat-optimizer=momentum=nan %s 2>&1 | FileCheck %s --check-prefix=BADMOMENTUM
+// RUN: not qat-opt --qat-generate-backward --qat-optimizer=weight-decay-conv=-1 %s 2>&1 | FileCheck %s --check-prefix=BADDECAY
+// BADMOMENTUM: error: --qat-optimizer: momentum must be finite and >= 0, not nan
+// BADDECAY: error: --qat-optimizer: weight-decay-conv must be finite and >= 0, not -1
 
 // The momentum buffer of parameter "w" is the state "sgd.momentum.w", kept
 // in a zero-initialized mutable global; the buffer "count" is not trained.

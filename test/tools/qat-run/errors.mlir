@@ -53,7 +53,13 @@
 // RUN: not qat-run %s --entry double --input %t/absent.npy -o %t/out.npy 2>&1 | FileCheck %s --check-prefix=ABSENT
 // ABSENT: qat-run: error: {{.*}}absent.npy: cannot read: No such file or directory
 // RUN: not qat-run %s --entry double --input %t/x.npy -o %t/out.npy -o %t/out2.npy 2>&1 | FileCheck %s --check-prefix=OUTPUTS
-// OUTPUTS: qat-run: error: 2 output files for 1 results
+// OUTPUTS: qat-run: error: 2 output files for 1 results of 'double': give one -o per result
+// RUN: not qat-run %s --entry two_results --input %t/x.npy -o %t/first.npy 2>&1 | FileCheck %s --check-prefix=FEWER
+// FEWER: qat-run: error: 1 output files for 2 results of 'two_results': give one -o per result
+// RUN: not test -e %t/first.npy
+// RUN: cp %t/x.npy %t/same.npy
+// RUN: not qat-run %s --entry double --input %t/same.npy -o %t/same.npy 2>&1 | FileCheck %s --check-prefix=SAME
+// SAME: qat-run: error: -o '{{.*}}same.npy' is an input; write to another file
 // RUN: not qat-run %s --entry dynamic_result --input %t/x.npy -o %t/out.npy 2>&1 | FileCheck %s --check-prefix=DYNAMIC
 // DYNAMIC: error: result 0 must be a statically shaped tensor of a .npy element type, got 'tensor<?xf32>'
 // RUN: not qat-run %t/absent.mlir --input %t/x.npy -o %t/out.npy 2>&1 | FileCheck %s --check-prefix=NOMODULE
@@ -84,4 +90,9 @@ func.func @bump(%x: tensor<4xf32>) -> tensor<4xf32> {
   %w = arith.addf %v, %one : f32
   %y = tensor.insert %w into %x[%c0] : tensor<4xf32>
   return %y : tensor<4xf32>
+}
+
+func.func @two_results(%x: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>) {
+  %0 = arith.addf %x, %x : tensor<4xf32>
+  return %0, %x : tensor<4xf32>, tensor<4xf32>
 }
