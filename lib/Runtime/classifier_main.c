@@ -36,6 +36,21 @@ static unsigned char *read_all(const char *path, size_t *size) {
     die("cannot open", path);
   int first = fgetc(file), second = fgetc(file);
   int gzipped = first == 0x1f && second == 0x8b;
+  /* A pipe cannot be rewound: the two bytes read go first into the data,
+   * and gzip needs a file it can open again. */
+  int seekable = fseek(file, 0, SEEK_SET) == 0;
+  size_t capacity = 1 << 20, used = 0;
+  unsigned char *data = malloc(capacity);
+  if (!seekable && gzipped)
+    die("a gzip file must be a regular file, not a pipe (decompress it "
+        "first)",
+        path);
+  if (!seekable) {
+    if (first != EOF)
+      data[used++] = (unsigned char)first;
+    if (second != EOF)
+      data[used++] = (unsigned char)second;
+  }
   FILE *stream = file;
   if (gzipped) {
     fclose(file);
@@ -48,11 +63,7 @@ static unsigned char *read_all(const char *path, size_t *size) {
     stream = popen(command, "r");
     if (!stream)
       die("cannot run gzip", path);
-  } else {
-    rewind(file);
   }
-  size_t capacity = 1 << 20, used = 0;
-  unsigned char *data = malloc(capacity);
   for (;;) {
     if (used == capacity) {
       capacity *= 2;
@@ -93,7 +104,8 @@ static const unsigned char *read_idx(const char *path, int rank,
   size_t count = 1;
   for (int d = 0; d < rank; ++d) {
     dims[d] = big_endian(data + 4 + 4 * d);
-    count *= dims[d];
+    if (__builtin_mul_overflow(count, (size_t)dims[d], &count))
+      die("its header promises more bytes than memory can hold", path);
   }
   if (size - header != count)
     die("truncated or oversized: its header promises another size", path);
@@ -165,6 +177,13 @@ int main(int argc, char **argv) {
     if (label_dims[0] != count)
       die("holds a different number of labels than there are images",
           labels_path);
+    for (size_t i = 0; i < count; ++i)
+      if (labels[i] >= classes) {
+        fprintf(stderr,
+                "error: %s: label %zu is %u but the model has %zu classes\n",
+                labels_path, i, (unsigned)labels[i], classes);
+        return 1;
+      }
   }
 
   float *input = calloc(QAT_MODEL_INPUT_ELEMENTS, sizeof(float));

@@ -30,6 +30,9 @@
 # CHECK: --input-std=0: qat-compile: error: --input-mean must be finite and --input-std finite and positive
 # CHECK: --input-std=nan: qat-compile: error: --input-mean must be finite and --input-std finite and positive
 # CHECK: qat-compile wrote nothing
+# CHECK: classifier, labels out of range: error: {{.*}}train-labels-idx1-ubyte: label 3 is 200 but the model has 10 classes
+# CHECK: classifier, images from a pipe: model {{.*}}: 64 images, {{[0-9]+}} correct
+# CHECK: classifier, gzip from a pipe: error: {{.*}}: a gzip file must be a regular file, not a pipe (decompress it first)
 
 import gzip
 import hashlib
@@ -159,3 +162,25 @@ for label, args in (("NaN weights", [f"{out}/nan.mlir"]),
     print(f"{label}: {error[error.find('qat-compile: error:') if 'qat-compile: error:' in error else error.find('error:'):]}")
 assert not os.path.exists(f"{out}/deployed.mlir")
 print("qat-compile wrote nothing")
+
+# The classifier program qat-compile links: labels out of range are an
+# error (they used to count as wrong predictions), and IDX data may come
+# from a pipe.
+exe = f"{out}/classifier"
+subprocess.run([compile_tool, f"{out}/ck.mlir", "--keep-float", "--function=forward_eval",
+                "--emit=exe", "-o", exe], check=True)
+bad = f"{out}/labels"
+done = subprocess.run([exe, f"{bad}/train-images-idx3-ubyte", f"{bad}/train-labels-idx1-ubyte"],
+                      capture_output=True, text=True)
+assert done.returncode == 1, done
+print(f"classifier, labels out of range: {done.stderr.strip()}")
+done = subprocess.run(["bash", "-c", f"cat {good}/train-images-idx3-ubyte | {exe} /dev/stdin "
+                       f"{good}/train-labels-idx1-ubyte"], capture_output=True, text=True)
+assert done.returncode == 0, done.stderr
+print(f"classifier, images from a pipe: {done.stdout.strip()}")
+with open(f"{good}/train-images-idx3-ubyte", "rb") as raw:
+    gzip.open(f"{out}/images.gz", "wb").write(raw.read())
+done = subprocess.run(["bash", "-c", f"cat {out}/images.gz | {exe} /dev/stdin"],
+                      capture_output=True, text=True)
+assert done.returncode == 1, done
+print(f"classifier, gzip from a pipe: {done.stderr.strip()}")
