@@ -319,8 +319,13 @@ LogicalResult mlir::qat::checkAccumulatorBounds(func::FuncOp function) {
     bool isGrouped = isa<linalg::Conv2DNgchwGfchwOp>(op);
     if (!isConv && !isGrouped && !isa<linalg::BatchMatmulOp>(op))
       return WalkResult::advance();
+    // Weights that fit 8 bits are stored as i8 and widened where used
+    // (narrowConstants).
+    Value weightValue = op->getOperand(1);
+    if (auto widened = weightValue.getDefiningOp<arith::ExtSIOp>())
+      weightValue = widened.getIn();
     DenseIntElementsAttr weights;
-    if (!matchPattern(op->getOperand(1), m_Constant(&weights)))
+    if (!matchPattern(weightValue, m_Constant(&weights)))
       return WalkResult::advance();
     ArrayRef<int64_t> shape = weights.getType().getShape();
     // Conv: F x C x KH x KW, channel = first index; grouped conv:
@@ -355,6 +360,15 @@ LogicalResult mlir::qat::checkAccumulatorBounds(func::FuncOp function) {
       }
     }
     for (int64_t c = 0; c < channels; ++c) {
+      // A float bias over the scale past 2^31 became INT32_MIN when it was
+      // converted (a bias of 1e30, a diverged run).
+      if (biasAbs[c] >= INT32_MAX) {
+        op->emitError("the int32 bias of output channel ")
+            << c << " is out of range (" << biasAbs[c]
+            << "): the trained bias divided by the input and weight scales "
+               "does not fit 32 bits";
+        return WalkResult::interrupt();
+      }
       int64_t bound = sumAbs[c] * maxInput + biasAbs[c];
       if (bound > INT32_MAX) {
         op->emitError("int32 accumulation could overflow: output channel ")

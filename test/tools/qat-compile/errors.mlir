@@ -13,6 +13,9 @@
 // FLOAT: errors.mlir:{{[0-9]+}}:11: error: --qat-fold-quant: 'linalg.conv_2d_nchw_fchw' is a layer whose input, weight or output is not fake-quantized; its quantization parameters are missing
 // RUN: not qat-compile %s --function=overflow -o %t/overflow.o 2>&1 | FileCheck %s --check-prefix=OVERFLOW
 // OVERFLOW: errors.mlir:{{[0-9]+}}:10: error: int32 accumulation could overflow: output channel 0 has sum |w| = 8890000 and |bias| = 0, so |accumulator| may reach 2266950000 >= 2^31 (inputs |code - zero_point| <= 255)
+// RUN: not qat-compile %s --function=big_bias -o %t/big_bias.o 2>&1 | FileCheck %s --check-prefix=BIAS
+// BIAS: errors.mlir:{{[0-9]+}}:10: error: the int32 bias of output channel 0 is out of range (2147483648): the trained bias divided by the input and weight scales does not fit 32 bits
+// RUN: not test -e %t/big_bias.o
 // RUN: not qat-compile %s --function=untrained -o %t/untrained.o 2>&1 | FileCheck %s --check-prefix=UNTRAINED
 // UNTRAINED: error: state 'fc.weight' has no trained value in the module (an ml_program.global of that name and type 'tensor<4x4xf32>')
 // RUN: not qat-compile %s --function=missing -o %t/missing.o 2>&1 | FileCheck %s --check-prefix=MISSING
@@ -66,6 +69,25 @@ func.func @overflow_int8(%x: tensor<1x1x70000xf32> {qat.input = "x"}) -> tensor<
   %acc = linalg.batch_matmul ins(%q, %w : tensor<1x1x70000xi32>, tensor<1x70000x1xi32>) outs(%fill : tensor<1x1x1xi32>) -> tensor<1x1x1xi32>
   %y = qat.dequantize %acc, %s, %z : tensor<1x1x1xi32>, tensor<f32>, tensor<i32> -> tensor<1x1x1xf32>
   return %y : tensor<1x1x1xf32>
+}
+
+// The weights fit 8 bits (stored as i8 and widened, still checked); the
+// bias is what a float bias of 1e30 becomes when converted to i32.
+func.func @big_bias_int8(%x: tensor<1x1x2xf32> {qat.input = "x"}) -> tensor<1x1xf32> {
+  %s = arith.constant dense<0.1> : tensor<f32>
+  %z = arith.constant dense<0> : tensor<i32>
+  %q = qat.quantize %x, %s, %z to ui8[0 : 255] : tensor<1x1x2xf32>, tensor<f32>, tensor<i32> -> tensor<1x1x2xi32>
+  %w = arith.constant dense<[[[1], [2]]]> : tensor<1x2x1xi32>
+  %zero = arith.constant 0 : i32
+  %init = tensor.empty() : tensor<1x1x1xi32>
+  %fill = linalg.fill ins(%zero : i32) outs(%init : tensor<1x1x1xi32>) -> tensor<1x1x1xi32>
+  %acc = linalg.batch_matmul ins(%q, %w : tensor<1x1x2xi32>, tensor<1x2x1xi32>) outs(%fill : tensor<1x1x1xi32>) -> tensor<1x1x1xi32>
+  %shape = tosa.const_shape {values = dense<[1, 1]> : tensor<2xindex>} : () -> !tosa.shape<2>
+  %rows = tosa.reshape %acc, %shape : (tensor<1x1x1xi32>, !tosa.shape<2>) -> tensor<1x1xi32>
+  %bias = arith.constant dense<-2147483648> : tensor<1x1xi32>
+  %sum = tosa.add %rows, %bias : (tensor<1x1xi32>, tensor<1x1xi32>) -> tensor<1x1xi32>
+  %y = qat.dequantize %sum, %s, %z : tensor<1x1xi32>, tensor<f32>, tensor<i32> -> tensor<1x1xf32>
+  return %y : tensor<1x1xf32>
 }
 
 // A state argument with no global holding its trained value.
