@@ -16,6 +16,7 @@
 #include "mlir/IR/OperationSupport.h"
 
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
@@ -71,11 +72,19 @@ int main(int argc, char **argv) {
     std::vector<int64_t> shape;
     llvm::SmallVector<llvm::StringRef> parts;
     llvm::StringRef(text).split(parts, 'x');
+    // The importer runs the model on zeros of this shape: a typo such as
+    // 1000000x3x224x224 would ask for terabytes.
+    constexpr int64_t kMaxElements = int64_t(1) << 31;
+    int64_t elements = 1;
     for (llvm::StringRef part : parts) {
       int64_t size;
       if (part.getAsInteger(10, size) || size <= 0)
         return fail("--input-shape '" + text +
                     "' is not a shape such as 1x3x224x224");
+      if (llvm::MulOverflow(elements, size, elements) ||
+          elements > kMaxElements)
+        return fail("--input-shape '" + text +
+                    "' has more than 2^31 elements (8 GiB of f32)");
       shape.push_back(size);
     }
     options.inputShapes.push_back(shape);
