@@ -14,6 +14,7 @@
 #include "ConvLoops.h"
 
 #include "qat/Codegen/CPU/Passes.h"
+#include "qat/Codegen/CPU/Targets.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -385,6 +386,12 @@ struct LowerDirectConvPass
   using Base::Base;
 
   void runOnOperation() override {
+    std::string invalid =
+        qat::invalidVectorRegisters(vectorBits, vectorRegisters);
+    if (!invalid.empty()) {
+      getOperation()->emitError("--qat-lower-direct-conv: ") << invalid;
+      return signalPassFailure();
+    }
     SmallVector<std::pair<linalg::LinalgOp, ConvShape>> convs;
     getOperation()->walk([&](linalg::LinalgOp op) {
       if (!op.hasPureBufferSemantics())

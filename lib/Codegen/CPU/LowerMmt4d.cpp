@@ -258,6 +258,12 @@ struct LowerMmt4dPass : qat::impl::LowerMmt4dPassBase<LowerMmt4dPass> {
   using Base::Base;
 
   void runOnOperation() override {
+    std::string invalid =
+        qat::invalidVectorRegisters(vectorBits, vectorRegisters);
+    if (!invalid.empty()) {
+      getOperation()->emitError("--qat-lower-mmt4d: ") << invalid;
+      return signalPassFailure();
+    }
     const Int8Microkernel *target = qat::lookupInt8Microkernel(isa);
     if (!isa.empty() && !target) {
       getOperation()->emitError("--qat-lower-mmt4d: unknown isa '")

@@ -54,6 +54,11 @@ struct ParallelizeKernelsPass
   using Base::Base;
 
   void runOnOperation() override {
+    if (threads < 1 || minIterations < 1) {
+      getOperation()->emitError("--qat-parallelize-kernels: threads and "
+                                "min-iterations must be at least 1");
+      return signalPassFailure();
+    }
     if (threads < 2)
       return;
     IRRewriter rewriter(&getContext());

@@ -217,3 +217,11 @@ VectorRegisters mlir::qat::hostVectorRegisters() {
     return {256, 16};
   return {128, 16};
 }
+
+std::string mlir::qat::invalidVectorRegisters(unsigned bits, unsigned count) {
+  if (bits != 128 && bits != 256 && bits != 512)
+    return "vector-bits must be 128, 256 or 512, not " + std::to_string(bits);
+  if (count < 8 || count > 64)
+    return "vector-registers must be 8 to 64, not " + std::to_string(count);
+  return "";
+}

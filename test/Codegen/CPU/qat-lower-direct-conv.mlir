@@ -1,6 +1,8 @@
 // RUN: qat-opt --qat-lower-direct-conv %s | FileCheck %s
 // RUN: qat-opt --qat-lower-to-llvm %s | mlir-translate --mlir-to-llvmir | llc -O3 -mtriple=x86_64-unknown-linux-gnu -mcpu=x86-64-v4 | FileCheck %s --check-prefix=ASM
 // RUN: qat-opt --qat-lower-to-llvm="vector-bits=256 vector-registers=16" %s | mlir-translate --mlir-to-llvmir | llc -O3 -mtriple=x86_64-unknown-linux-gnu -mcpu=x86-64-v3 | FileCheck %s --check-prefix=AVX2-ASM
+// RUN: not qat-opt "--qat-lower-direct-conv=vector-registers=1000" %s 2>&1 | FileCheck %s --check-prefix=REGISTERS
+// REGISTERS: error: --qat-lower-direct-conv: vector-registers must be 8 to 64, not 1000
 // With AVX2's 16 ymm registers the forward and input-gradient blocks hold
 // 4 rows (8 ymm) instead of 16 (32 ymm): no accumulator spilled.
 // AVX2-ASM-LABEL: forward_kernel_0:

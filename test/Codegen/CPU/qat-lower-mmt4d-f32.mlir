@@ -2,6 +2,10 @@
 // RUN: qat-opt --qat-lower-to-llvm %s | mlir-translate --mlir-to-llvmir | llc -O3 -mtriple=x86_64-unknown-linux-gnu -mcpu=x86-64-v4 | FileCheck %s --check-prefix=ASM
 // RUN: qat-opt "--qat-lower-mmt4d=isa= vector-bits=256 vector-registers=16" %s | FileCheck %s --check-prefix=AVX2
 // RUN: qat-opt --qat-lower-to-llvm="vector-bits=256 vector-registers=16" %s | mlir-translate --mlir-to-llvmir | llc -O3 -mtriple=x86_64-unknown-linux-gnu -mcpu=x86-64-v3 | FileCheck %s --check-prefix=AVX2-ASM
+// RUN: not qat-opt "--qat-lower-mmt4d=vector-bits=100" %s 2>&1 | FileCheck %s --check-prefix=BITS
+// RUN: not qat-opt "--qat-lower-mmt4d=vector-registers=0" %s 2>&1 | FileCheck %s --check-prefix=REGISTERS
+// BITS: error: --qat-lower-mmt4d: vector-bits must be 128, 256 or 512, not 100
+// REGISTERS: error: --qat-lower-mmt4d: vector-registers must be 8 to 64, not 0
 
 // With AVX2's 16 ymm registers (a 16-lane vector is two of them), the 8
 // rows of a pair of panels run in 4 groups of 2 rows (4 accumulators, 8

@@ -1,6 +1,8 @@
 // RUN: qat-opt --qat-parallelize-kernels %s | FileCheck %s
 // RUN: qat-opt --qat-parallelize-kernels="threads=1" %s | FileCheck %s --check-prefix=ONE
 // RUN: qat-opt %s --qat-lower-to-llvm="threads=2" | FileCheck %s --check-prefix=LLVM
+// RUN: not qat-opt --qat-parallelize-kernels="threads=0" %s 2>&1 | FileCheck %s --check-prefix=ZERO
+// ZERO: error: --qat-parallelize-kernels: threads and min-iterations must be at least 1
 
 // Large ops are split along their outermost parallel loop into one tile per
 // thread; reductions stay whole in each tile; small ops stay as they are.

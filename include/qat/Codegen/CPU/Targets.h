@@ -132,6 +132,10 @@ struct VectorRegisters {
   unsigned bits, count;
 };
 VectorRegisters hostVectorRegisters();
+/// Why `bits` x `count` cannot be a target's vector registers (the
+/// lowerings' vector-bits and vector-registers options), or empty: the width
+/// must be 128, 256 or 512 bits, the count 8 to 64.
+std::string invalidVectorRegisters(unsigned bits, unsigned count);
 
 } // namespace mlir::qat
 
