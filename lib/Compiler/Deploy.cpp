@@ -383,3 +383,47 @@ LogicalResult mlir::qat::checkAccumulatorBounds(func::FuncOp function) {
   });
   return failure(walk.wasInterrupted());
 }
+
+LogicalResult mlir::qat::checkBatchNormStatistics(ModuleOp module) {
+  // Every batch norm of the module (the training forward keeps them even
+  // where target-exact training folded the evaluation function's) names
+  // its running variance's state.
+  WalkResult walk = module.walk([&](BatchNormOp batchNorm) {
+    Value variance = batchNorm.getRunningVar();
+    while (Operation *def = variance.getDefiningOp()) {
+      if (!isa<tosa::ReshapeOp, tensor::ExpandShapeOp, tensor::CollapseShapeOp>(
+              def))
+        break;
+      variance = def->getOperand(0);
+    }
+    auto argument = dyn_cast<BlockArgument>(variance);
+    auto owner =
+        argument ? dyn_cast<func::FuncOp>(argument.getOwner()->getParentOp())
+                 : func::FuncOp();
+    auto name = owner ? owner.getArgAttrOfType<StringAttr>(
+                            argument.getArgNumber(), "qat.state")
+                      : StringAttr();
+    auto global =
+        name ? module.lookupSymbol<ml_program::GlobalOp>(name.getValue())
+             : ml_program::GlobalOp();
+    auto values =
+        global ? dyn_cast_or_null<DenseFPElementsAttr>(global.getValueAttr())
+               : DenseFPElementsAttr();
+    if (!values)
+      return WalkResult::advance();
+    int64_t index = 0;
+    for (const APFloat &value : values.getValues<APFloat>()) {
+      if (!value.isFinite() || value.isNegative()) {
+        batchNorm.emitError("the running variance '")
+            << name.getValue() << "' of this batch norm is "
+            << value.convertToFloat() << " at channel " << index
+            << ": a variance must be finite and >= 0 (a corrupt or "
+               "diverged model)";
+        return WalkResult::interrupt();
+      }
+      ++index;
+    }
+    return WalkResult::advance();
+  });
+  return failure(walk.wasInterrupted());
+}

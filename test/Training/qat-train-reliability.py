@@ -27,6 +27,7 @@
 # CHECK: qat-opt -o input: qat-opt: error: -o '{{.*}}ck.mlir' is the input file; write the result to another file
 # CHECK: inputs intact
 # CHECK: NaN weights: error: state 'fc.bias' holds a non-finite value (nan at flat index 0): the model cannot be deployed
+# CHECK: negative variance: error: the running variance 'bn1.running_var' of this batch norm is -1.000000e+00 at channel 0: a variance must be finite and >= 0 (a corrupt or diverged model)
 # CHECK: --input-std=0: qat-compile: error: --input-mean must be finite and --input-std finite and positive
 # CHECK: --input-std=nan: qat-compile: error: --input-mean must be finite and --input-std finite and positive
 # CHECK: qat-compile wrote nothing
@@ -151,8 +152,13 @@ text = open(f"{out}/ck.mlir").read()
 text, count = re.subn(r"(@fc\.bias\()dense<[^>]*>", r"\1dense<0x7FC00000>", text)
 assert count == 1
 open(f"{out}/nan.mlir", "w").write(text)
+text = open(f"{out}/ck.mlir").read()
+text, count = re.subn(r"(@bn1\.running_var\()dense<[^>]*>", r"\1dense<-1.0>", text)
+assert count == 1
+open(f"{out}/negative-variance.mlir", "w").write(text)
 compile_tool = tool("qat-compile")
 for label, args in (("NaN weights", [f"{out}/nan.mlir"]),
+                    ("negative variance", [f"{out}/negative-variance.mlir"]),
                     ("--input-std=0", [f"{out}/ck.mlir", "--input-std=0"]),
                     ("--input-std=nan", [f"{out}/ck.mlir", "--input-std=nan"])):
     done = subprocess.run([compile_tool, *args, "--keep-float", "--function=forward_eval",

@@ -173,6 +173,8 @@ int main(int argc, char **argv) {
   if (!module)
     return 1;
 
+  if (failed(qat::checkBatchNormStatistics(*module)))
+    return 1;
   qat::DeployPipelineOptions pipeline;
   pipeline.function = functionName;
   pipeline.keepFloat = keepFloat;

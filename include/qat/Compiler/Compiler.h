@@ -58,6 +58,12 @@ FailureOr<ModelInterface> readInterface(func::FuncOp function,
 /// the layer otherwise.
 LogicalResult checkAccumulatorBounds(func::FuncOp function);
 
+/// The running variances of the module's batch norms, read from their
+/// trained globals: a negative or non-finite one (a corrupt or diverged
+/// model) is diagnosed on the batch norm, naming the state, before folding
+/// turns it into NaN weights and out-of-range biases.
+LogicalResult checkBatchNormStatistics(ModuleOp module);
+
 enum class EmitKind { MLIR, LLVM, Asm, Obj, Header, Lib, Exe };
 
 struct EmitOptions {
