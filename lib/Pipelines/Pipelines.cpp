@@ -538,18 +538,20 @@ void printPipeline(llvm::raw_ostream &os, StringRef argument, StringRef id,
                    StringRef caller, ArrayRef<PipelineStage<Options>> stages,
                    const Options &options) {
   os << "## `" << argument << "`\n\n" << caller << "\n\n";
+  std::vector<std::vector<std::string>> passes;
+  for (const auto &stage : stages)
+    passes.push_back(stagePasses(stage, options));
   os << "```mermaid\nflowchart LR\n";
   for (auto [i, stage] : llvm::enumerate(stages)) {
     os << "  " << id << i << "[\"<b>" << stage.name << "</b><br/>"
-       << llvm::join(stagePasses(stage, options), "<br/>") << "\"]\n";
+       << llvm::join(passes[i], "<br/>") << "\"]\n";
     if (i > 0)
       os << "  " << id << i - 1 << " --> " << id << i << "\n";
   }
   os << "```\n\n| stage | what it does | passes |\n| --- | --- | --- |\n";
-  for (const auto &stage : stages) {
+  for (auto [i, stage] : llvm::enumerate(stages)) {
     os << "| " << stage.name << " | " << stage.summary << " | ";
-    std::vector<std::string> passes = stagePasses(stage, options);
-    os << llvm::join(llvm::map_range(passes,
+    os << llvm::join(llvm::map_range(passes[i],
                                      [](const std::string &name) {
                                        return "`" + name + "`";
                                      }),
