@@ -13,6 +13,11 @@
 //===----------------------------------------------------------------------===//
 
 #include "Importer.h"
+#include "qat/Import/Torch/ArchiveCheck.h"
+
+#include "llvm/Support/MemoryBuffer.h"
+
+#include <caffe2/serialize/in_memory_adapter.h>
 
 using namespace mlir;
 using namespace mlir::qat;
@@ -346,9 +351,25 @@ mlir::qat::importTorchScript(MLIRContext *context, StringRef path,
                        ml_program::MLProgramDialect, tensor::TensorDialect,
                        tosa::TosaDialect>();
   Location fileLoc = FileLineColLoc::get(context, path, 0, 0);
+  // LibTorch reads the archive only after checkTorchArchive passed it, and
+  // from the very bytes that were checked.
+  auto bytes = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                           /*RequiresNullTerminator=*/false);
+  if (!bytes) {
+    emitError(fileLoc) << "cannot read '" << path
+                       << "': " << bytes.getError().message();
+    return nullptr;
+  }
+  if (llvm::Error failure = checkTorchArchive((*bytes)->getBuffer())) {
+    emitError(fileLoc) << "cannot load a TorchScript archive: "
+                       << llvm::toString(std::move(failure));
+    return nullptr;
+  }
   jit::Module torchModule;
   try {
-    torchModule = jit::load(path.str());
+    torchModule =
+        jit::load(std::make_shared<caffe2::serialize::MemoryReadAdapter>(
+            (*bytes)->getBufferStart(), (*bytes)->getBufferSize()));
   } catch (const c10::Error &error) {
     std::string message = error.what_without_backtrace();
     emitError(fileLoc) << "cannot load a TorchScript archive: "
