@@ -15,6 +15,7 @@
 #include "qat/Compiler/Compiler.h"
 #include "qat/InitAll.h"
 #include "qat/Pipelines/Pipelines.h"
+#include "qat/Support/InputChecks.h"
 #include "qat/Training/Dataset.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -169,7 +170,7 @@ int main(int argc, char **argv) {
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
   OwningOpRef<ModuleOp> module =
-      parseSourceFile<ModuleOp>(inputFile, sourceMgr, ParserConfig(&context));
+      qat::parseCheckedModule(inputFile, sourceMgr, &context);
   if (!module)
     return 1;
 

@@ -11,6 +11,7 @@
 
 #include "qat/Import/Torch/StateDictExport.h"
 #include "qat/InitAll.h"
+#include "qat/Support/InputChecks.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
@@ -43,7 +44,7 @@ int main(int argc, char **argv) {
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
   OwningOpRef<ModuleOp> module =
-      parseSourceFile<ModuleOp>(inputFile, sourceMgr, ParserConfig(&context));
+      qat::parseCheckedModule(inputFile, sourceMgr, &context);
   if (!module || failed(qat::exportStateDict(*module, outputFile)))
     return 1;
   return 0;

@@ -13,6 +13,7 @@
 #include "qat/ExecutionEngine/JitRunner.h"
 #include "qat/InitAll.h"
 #include "qat/Support/AtomicFile.h"
+#include "qat/Support/InputChecks.h"
 #include "qat/Support/Npy.h"
 
 #include "mlir/IR/AsmState.h"
@@ -129,7 +130,7 @@ int main(int argc, char **argv) {
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
   OwningOpRef<ModuleOp> module =
-      parseSourceFile<ModuleOp>(inputFile, sourceMgr, ParserConfig(&context));
+      qat::parseCheckedModule(inputFile, sourceMgr, &context);
   if (!module)
     return 1;
 

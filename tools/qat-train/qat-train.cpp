@@ -17,6 +17,7 @@
 #include "qat/Import/Torch/TorchImporter.h"
 #include "qat/InitAll.h"
 #include "qat/Support/AtomicFile.h"
+#include "qat/Support/InputChecks.h"
 #include "qat/Training/Trainer.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -191,8 +192,7 @@ int main(int argc, char **argv) {
 
   OwningOpRef<ModuleOp> module;
   if (llvm::StringRef(inputFile).ends_with(".mlir")) {
-    module =
-        parseSourceFile<ModuleOp>(inputFile, sourceMgr, ParserConfig(&context));
+    module = qat::parseCheckedModule(inputFile, sourceMgr, &context);
   } else {
     qat::TorchImportOptions importOptions;
     importOptions.trainingMode = true;
