@@ -9,6 +9,7 @@
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -114,6 +115,8 @@ llvm::Expected<NpyArray> mlir::qat::parseNpy(StringRef bytes, StringRef name) {
     return npyError(name, "malformed .npy header '" + header.trim() + "'");
 
   NpyArray array;
+  if (!descr->starts_with("'") && !descr->starts_with("\""))
+    return npyError(name, "malformed dtype in .npy header");
   StringRef descrValue = descr->drop_front().take_until(
       [](char c) { return c == '\'' || c == '"'; });
   const ElementTypeInfo *type =
@@ -144,7 +147,12 @@ llvm::Expected<NpyArray> mlir::qat::parseNpy(StringRef bytes, StringRef name) {
     array.shape.push_back(size);
   }
 
-  size_t expected = array.numElements() * type->size;
+  // Sizes up to 2^63 each: the byte count is checked for overflow.
+  int64_t expectedBytes = static_cast<int64_t>(type->size);
+  for (int64_t size : array.shape)
+    if (llvm::MulOverflow(expectedBytes, size, expectedBytes))
+      return npyError(name, "shape promises more than 2^63 data bytes");
+  size_t expected = static_cast<size_t>(expectedBytes);
   StringRef payload = bytes.drop_front(headerStart + headerLength);
   if (payload.size() != expected)
     return npyError(name, "holds " + llvm::Twine(payload.size()) +

@@ -46,6 +46,10 @@
 // RANDOM: qat-run: error: {{.*}}random.npy: not a .npy file (bad magic string)
 // RUN: not qat-run %s --entry double --input %t/header.npy -o %t/out.npy 2>&1 | FileCheck %s --check-prefix=HEADER
 // HEADER: qat-run: error: {{.*}}header.npy: truncated .npy header
+// RUN: not qat-run %s --entry double --input %t/no-dtype.npy -o %t/out.npy 2>&1 | FileCheck %s --check-prefix=NODTYPE
+// NODTYPE: qat-run: error: {{.*}}no-dtype.npy: malformed dtype in .npy header
+// RUN: not qat-run %s --entry double --input %t/wrapping.npy -o %t/out.npy 2>&1 | FileCheck %s --check-prefix=WRAPPING
+// WRAPPING: qat-run: error: {{.*}}wrapping.npy: shape promises more than 2^63 data bytes
 // RUN: not qat-run %s --entry double --input %t/complex.npy -o %t/out.npy 2>&1 | FileCheck %s --check-prefix=COMPLEX
 // COMPLEX: qat-run: error: {{.*}}complex.npy: unsupported dtype '<c8'
 // RUN: not qat-run %s --entry double --input %t/fortran.npy -o %t/out.npy 2>&1 | FileCheck %s --check-prefix=FORTRAN
