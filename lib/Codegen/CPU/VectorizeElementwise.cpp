@@ -481,8 +481,11 @@ private:
             memref::LoadOp::create(b, loc, buffers[input->getOperandNumber()],
                                    indices(b, loops, *input, Value()));
       row.scalars.map(arg, scalar);
+      // Lane-wise users, and the yield of the invariant itself, need it
+      // broadcast.
       if (llvm::any_of(arg.getUsers(), [&](Operation *user) {
-            return !plan.uniform.contains(user->getResult(0));
+            return user->getNumResults() == 0 ||
+                   !plan.uniform.contains(user->getResult(0));
           }))
         row.lanes[arg] = vector::BroadcastOp::create(
             b, loc, vectorType(scalar.getType()), scalar);

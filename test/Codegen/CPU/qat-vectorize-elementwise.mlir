@@ -349,3 +349,21 @@ func.func @accumulate_four_chunks(%x: memref<8x3x80xf32>, %s: memref<3x80xf32>) 
   }
   return
 }
+
+// -----
+
+// An op that yields an invariant input as is (a broadcast copy) stores its
+// broadcast; the pass used to ask the yield for a result (found by
+// qat-mlir-fuzzer).
+// CHECK-LABEL: func.func @yield_invariant
+// CHECK:         %[[S:.*]] = memref.load %{{.*}}[] : memref<f32>
+// CHECK:         %[[LANES:.*]] = vector.broadcast %[[S]] : f32 to vector<16xf32>
+// CHECK:         scf.for
+// CHECK:           vector.store %[[LANES]], %{{.*}} : memref<32xf32>, vector<16xf32>
+func.func @yield_invariant(%s: memref<f32>, %out: memref<4x8xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> ()>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]} ins(%s : memref<f32>) outs(%out : memref<4x8xf32>) {
+  ^bb0(%a: f32, %b: f32):
+    linalg.yield %a : f32
+  }
+  return
+}
