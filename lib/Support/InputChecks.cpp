@@ -17,22 +17,46 @@ using namespace mlir;
 
 namespace {
 
-/// Whether `list` (just after its `[`) is `int (, int)* ]` or `]`, each a
-/// 64-bit integer as the builtin parser reads them.
-bool isI64List(llvm::StringRef list) {
-  list = list.ltrim();
-  if (list.consume_front("]"))
+/// Whitespace and `//` comments, which MLIR's lexer skips between tokens.
+llvm::StringRef skipBlanks(llvm::StringRef text) {
+  while (true) {
+    text = text.ltrim();
+    if (!text.starts_with("//"))
+      return text;
+    size_t end = text.find('\n');
+    text = end == llvm::StringRef::npos ? "" : text.drop_front(end + 1);
+  }
+}
+
+/// Whether `element` is an integer literal as MLIR's lexer reads one
+/// (`-`, then decimal digits or `0x` and hex digits) that fits in i64.
+bool isI64Literal(llvm::StringRef element) {
+  llvm::StringRef digits = element;
+  digits.consume_front("-");
+  bool hex = digits.consume_front("0x");
+  if (digits.empty() || !llvm::all_of(digits, [&](char c) {
+        return hex ? llvm::isHexDigit(c) : llvm::isDigit(c);
+      }))
+    return false;
+  int64_t value;
+  return !element.getAsInteger(0, value);
+}
+
+/// Whether `text` starts with `[`, then `int (, int)*` or nothing, then
+/// `]`, each a 64-bit integer literal.
+bool isI64List(llvm::StringRef text) {
+  if (!text.consume_front("["))
+    return false;
+  text = skipBlanks(text);
+  if (text.starts_with("]"))
     return true;
   while (true) {
-    size_t end = list.find_first_of(",]");
-    if (end == llvm::StringRef::npos)
+    size_t end = text.find_first_of(",]");
+    if (end == llvm::StringRef::npos ||
+        !isI64Literal(text.take_front(end).trim()))
       return false;
-    llvm::StringRef element = list.take_front(end).trim();
-    int64_t value;
-    if (element.empty() || element.getAsInteger(0, value))
-      return false;
-    char separator = list[end];
-    list = list.drop_front(end + 1);
+    char separator = text[end];
+    text = skipBlanks(text.drop_front(end + 1));
     if (separator == ']')
       return true;
   }
@@ -57,6 +81,11 @@ struct CheckUpstreamCrashesPass
 
 std::optional<qat::ParserCrashSite>
 mlir::qat::findParserCrash(llvm::StringRef text) {
+  // The custom forms of these ops end in `permutation = [...]` or
+  // `dimensions = [...]`; their parser crashes when the keyword and `=`
+  // are followed by anything but a list of i64. (Generic forms name the op
+  // in a string and parse the attribute safely.)
+  llvm::StringRef pendingOp;
   size_t position = 0;
   while (position < text.size()) {
     char c = text[position];
@@ -84,18 +113,25 @@ mlir::qat::findParserCrash(llvm::StringRef text) {
             text[position] == '.' || text[position] == '$'))
       ++position;
     llvm::StringRef word = text.slice(start, position);
-    if (word != "permutation" && word != "dimensions")
+    if (word == "linalg.transpose" || word == "linalg.broadcast" ||
+        word == "linalg.reduce") {
+      pendingOp = word;
       continue;
-    llvm::StringRef rest = text.substr(position).ltrim();
-    if (!rest.consume_front("="))
+    }
+    if (pendingOp.empty() || (word != "permutation" && word != "dimensions"))
       continue;
-    rest = rest.ltrim();
-    if (!rest.consume_front("[") || isI64List(rest))
+    llvm::StringRef rest = skipBlanks(text.substr(position));
+    if (!rest.consume_front("=")) {
+      pendingOp = "";
       continue;
-    return ParserCrashSite{text.data() + start,
-                           "'" + word.str() +
-                               "' must be a list of 64-bit integers (MLIR's "
-                               "linalg parser crashes on anything else)"};
+    }
+    if (!isI64List(skipBlanks(rest)))
+      return ParserCrashSite{text.data() + start,
+                             "'" + word.str() + "' of '" + pendingOp.str() +
+                                 "' must be a list of 64-bit integers "
+                                 "(MLIR's linalg parser crashes on anything "
+                                 "else)"};
+    pendingOp = "";
   }
   return std::nullopt;
 }
@@ -144,8 +180,8 @@ OwningOpRef<ModuleOp> mlir::qat::parseCheckedModule(llvm::StringRef path,
                                                     MLIRContext *context) {
   auto file = llvm::MemoryBuffer::getFileOrSTDIN(path, /*IsText=*/true);
   if (!file) {
-    emitError(UnknownLoc::get(context))
-        << "could not open input file '" << path << "': " << file.getError().message();
+    emitError(UnknownLoc::get(context)) << "could not open input file '" << path
+                                        << "': " << file.getError().message();
     return nullptr;
   }
   sourceMgr.AddNewSourceBuffer(std::move(*file), llvm::SMLoc());

@@ -31,10 +31,10 @@ struct ParserCrashSite {
   std::string message;
 };
 
-/// Source text: linalg's custom parsers store a null attribute, and then
-/// crash, when `permutation = [...]` or `dimensions = [...]` is not a list of
-/// 64-bit integers. Returns the first such list (outside comments and
-/// strings), if any.
+/// Source text: linalg's custom parsers (transpose, broadcast, reduce)
+/// store a null attribute, and then crash, when `permutation =` or
+/// `dimensions =` is followed by anything but a list of 64-bit integer
+/// literals. Returns the first such place (outside comments and strings).
 std::optional<ParserCrashSite> findParserCrash(llvm::StringRef text);
 
 /// findParserCrash on every buffer; emits an error at the site.
