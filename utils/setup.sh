@@ -5,11 +5,14 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${QAT_BUILD_DIR:-$root/build}
+# ccache keys on paths relative to the checkout, so a fresh clone (CI's)
+# reuses the objects of an earlier build of the same sources.
+export CCACHE_BASEDIR=$root
 
 packages=(
   cmake ninja-build g++ git ccache
   clang-22 lld-22 llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
-  python3 python3-numpy python3-psutil python3-torch libtorch-dev zlib1g-dev
+  python3 python3-numpy python3-psutil python3-torch libtorch-dev zlib1g-dev libzip-dev pkg-config
   libomp-22-dev
   dataset-fashion-mnist
   qemu-user-static libc6-dev-arm64-cross libgcc-12-dev-arm64-cross

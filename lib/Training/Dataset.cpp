@@ -51,7 +51,11 @@ llvm::Expected<IdxFile> mlir::qat::readIdx(llvm::StringRef path) {
   auto bytes = readAll(path);
   if (!bytes)
     return bytes.takeError();
-  const std::vector<uint8_t> &data = *bytes;
+  return parseIdx(*bytes, path);
+}
+
+llvm::Expected<IdxFile> mlir::qat::parseIdx(llvm::ArrayRef<uint8_t> data,
+                                            llvm::StringRef path) {
   if (data.size() < 4 || data[0] != 0 || data[1] != 0)
     return fileError(path, "not an IDX file (bad magic number)");
   if (data[2] != 0x08)

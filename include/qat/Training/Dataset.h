@@ -7,6 +7,7 @@
 #ifndef QAT_TRAINING_DATASET_H
 #define QAT_TRAINING_DATASET_H
 
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
@@ -26,6 +27,11 @@ struct IdxFile {
 /// Reads an IDX file of unsigned bytes (type 0x08); the error names the
 /// file and what is wrong with it.
 llvm::Expected<IdxFile> readIdx(llvm::StringRef path);
+
+/// Parses the (uncompressed) bytes of an IDX file; `name` is used in error
+/// messages.
+llvm::Expected<IdxFile> parseIdx(llvm::ArrayRef<uint8_t> bytes,
+                                 llvm::StringRef name);
 
 /// Grey images with class labels, as training and evaluation consume them.
 struct ImageDataset {
