@@ -118,6 +118,10 @@ std::string mlir::qat::deployedFunction(const DeployPipelineOptions &options) {
   return options.keepFloat ? options.function : options.function + "_int8";
 }
 
+std::string mlir::qat::evaluationFunction(ModuleOp module) {
+  return module.lookupSymbol("forward_eval") ? "forward_eval" : "forward";
+}
+
 void mlir::qat::addQatIntegerFormPasses(OpPassManager &pm,
                                         const DeployPipelineOptions &options) {
   if (options.keepFloat || !options.fold)

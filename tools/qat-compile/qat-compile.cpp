@@ -72,8 +72,10 @@ static cl::opt<bool> printTargets("print-targets",
                                   cl::cat(toolOptions));
 static cl::opt<std::string>
     functionName("function",
-                 cl::desc("The prepared model's evaluation function"),
-                 cl::init("forward_eval"), cl::cat(toolOptions));
+                 cl::desc("The prepared model's evaluation function "
+                          "(default: forward_eval where the module has it, "
+                          "else forward)"),
+                 cl::cat(toolOptions));
 static cl::opt<bool> keepFloat(
     "keep-float",
     cl::desc("Compile the evaluation function as trained (fp32 or "
@@ -177,7 +179,8 @@ int main(int argc, char **argv) {
   if (failed(qat::checkBatchNormStatistics(*module)))
     return 1;
   qat::DeployPipelineOptions pipeline;
-  pipeline.function = functionName;
+  pipeline.function =
+      functionName.empty() ? qat::evaluationFunction(*module) : functionName;
   pipeline.keepFloat = keepFloat;
   std::string deployed = qat::deployedFunction(pipeline);
   // A module folded already (qat-opt --qat-fold-quant) is compiled as it is.

@@ -102,6 +102,10 @@ struct DeployPipelineOptions {
 
 /// The name of the function `options` deploys.
 std::string deployedFunction(const DeployPipelineOptions &options);
+/// A module's evaluation function: @forward_eval where the module has one
+/// (qat-import --mode train, qat-train), else @forward (an evaluation-mode
+/// trace, such as a PyTorch QAT model traced after `.eval()`).
+std::string evaluationFunction(ModuleOp module);
 /// What the trained model means in integers: --qat-fold-batchnorm and
 /// --qat-fold-quant.
 void addQatIntegerFormPasses(OpPassManager &pm,

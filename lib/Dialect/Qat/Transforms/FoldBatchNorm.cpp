@@ -15,8 +15,10 @@
 #include "qat/Dialect/Qat/Utils/TosaBuilders.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Tosa/IR/TosaOps.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace mlir::qat {
@@ -35,12 +37,30 @@ struct Chain {
   Operation *layer = nullptr;
   Value output;                  // the layer's output (layerOutput)
   Operation *division = nullptr; // QAT ConvBn form: layer * 1/factor
+  tosa::AddOp zeroBiasAdd;       // QAT ConvBn form: layer + zeros
   tosa::AddOp biasAdd;
   Value bias; // the [C] bias vector, if any
 };
 
+/// Whether `value` is all zeros: a zero splat constant or a fill with 0,
+/// possibly reshaped (PyTorch's `torch.zeros_like(bias)` as imported).
+bool isZeros(Value value) {
+  while (Operation *def = value.getDefiningOp()) {
+    if (isa<tosa::ReshapeOp, tensor::ExpandShapeOp, tensor::CollapseShapeOp>(
+            def)) {
+      value = def->getOperand(0);
+      continue;
+    }
+    if (auto fill = dyn_cast<linalg::FillOp>(def))
+      return matchPattern(fill.value(), m_AnyZeroFloat());
+    return matchPattern(value, m_AnyZeroFloat());
+  }
+  return false;
+}
+
 /// Walks back from the batch norm's input: [bias add] <- [QAT ConvBn
-/// division] <- [matmul reshape] <- layer. Every value has one use.
+/// division [<- zero-bias add]] <- [matmul reshape] <- layer. Every value
+/// has one use.
 std::optional<Chain> matchChain(BatchNormOp batchNorm) {
   Chain chain;
   Value value = batchNorm.getInput();
@@ -64,6 +84,13 @@ std::optional<Chain> matchChain(BatchNormOp batchNorm) {
       return std::nullopt;
     chain.division = mul;
     value = mul.getInput1();
+    // PyTorch's QAT ConvBn passes the convolution a zero bias
+    // (`conv(x, w * factor, zeros) / factor`): a no-op to look through.
+    if (auto add = value.getDefiningOp<tosa::AddOp>();
+        add && isZeros(add.getInput2()) && singleUse(add.getInput1())) {
+      chain.zeroBiasAdd = add;
+      value = add.getInput1();
+    }
   }
   Operation *def = value.getDefiningOp();
   if (def && isa<tosa::ReshapeOp, tensor::CollapseShapeOp>(def))
@@ -140,7 +167,7 @@ struct FoldBatchNormPass : qat::impl::FoldBatchNormPassBase<FoldBatchNormPass> {
     if (chain.biasAdd)
       chain.biasAdd.erase();
     if (chain.division)
-      eraseDeadFrom(chain.division);
+      eraseDeadFrom(chain.division); // and the zero-bias add before it
   }
 
   /// Erases `op` and then whatever only it used (the factor's reciprocal

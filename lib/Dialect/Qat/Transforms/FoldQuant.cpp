@@ -81,6 +81,7 @@ struct FoldQuantPass : qat::impl::FoldQuantPassBase<FoldQuantPass> {
       return signalPassFailure();
     }
     func::FuncOp folded = cloneWithoutStateResults(source, name);
+    freezeObservers(folded);
 
     // The integer form of every quantized computation (a model trained
     // target-exact has them already); then only the integers stay.
@@ -113,6 +114,24 @@ struct FoldQuantPass : qat::impl::FoldQuantPassBase<FoldQuantPass> {
     (void)runRegionDCE(rewriter, folded.getBody());
     if (failed(checkInteger(folded)))
       return signalPassFailure();
+  }
+
+  /// Observers still running in an evaluation function (PyTorch's
+  /// `.eval()` leaves FakeQuantize observing) keep the ranges they have:
+  /// the deployed program uses the trained state, like PyTorch after
+  /// `disable_observer`.
+  static void freezeObservers(func::FuncOp function) {
+    auto freeze = [](Operation *observer, Value min, Value max) {
+      observer->getResult(0).replaceAllUsesWith(min);
+      observer->getResult(1).replaceAllUsesWith(max);
+      observer->erase();
+    };
+    function.walk([&](Operation *op) {
+      if (auto observer = dyn_cast<ObserveMinMaxOp>(op))
+        freeze(op, observer.getMin(), observer.getMax());
+      else if (auto observer = dyn_cast<ObserveMovingAverageMinMaxOp>(op))
+        freeze(op, observer.getMin(), observer.getMax());
+    });
   }
 
   /// A copy of `source` named `name` after it, returning only the results

@@ -44,3 +44,38 @@ func.func @not_foldable(%x: tensor<2x2x4x4xf32>, %w: tensor<3x2x1x1xf32>, %c: te
   %z:3 = qat.batch_norm %conv2, %c, %c, %c, %c epsilon 1.0e-05 momentum 0.1 : tensor<2x3x4x4xf32>, tensor<3xf32>
   return %y#0, %z#0, %conv2 : tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>
 }
+
+// -----
+
+// PyTorch's QAT ConvBn form, as imported: the weight arrives scaled by
+// factor = gamma / sqrt(var + eps), the convolution gets a zero bias
+// (torch.zeros_like(bias), a fill of 0), and its output is divided by the
+// factor before the layer's own bias and the batch norm. The division, the
+// zero bias and the batch norm fold into one bias, (b - mean) * g + beta;
+// the (already scaled) weight is left as it is.
+// CHECK-LABEL: func @pytorch_qat_convbn
+// CHECK-SAME:    (%[[X:.*]]: tensor<1x2x4x4xf32>, %[[WS:.*]]: tensor<3x2x1x1xf32>, %[[F:.*]]: tensor<3xf32>, %[[B:.*]]: tensor<3xf32>
+// CHECK:         %[[CONV:.*]] = linalg.conv_2d_nchw_fchw ins(%[[X]], %[[WS]] :
+// CHECK:         %[[OUT:.*]] = tosa.add %[[CONV]], %{{.*}} : (tensor<1x3x4x4xf32>, tensor<1x3x1x1xf32>)
+// CHECK-NOT:     tosa.reciprocal
+// CHECK-NOT:     linalg.fill
+// CHECK-NOT:     qat.batch_norm
+// CHECK:         return %[[OUT]]
+func.func @pytorch_qat_convbn(%x: tensor<1x2x4x4xf32>, %w_scaled: tensor<3x2x1x1xf32>, %factor: tensor<3xf32>, %b: tensor<3xf32>, %gamma: tensor<3xf32>, %beta: tensor<3xf32>, %mean: tensor<3xf32>, %var: tensor<3xf32>) -> tensor<1x3x4x4xf32> {
+  %zero = arith.constant 0.0 : f32
+  %empty = tensor.empty() : tensor<3xf32>
+  %zeros = linalg.fill ins(%zero : f32) outs(%empty : tensor<3xf32>) -> tensor<3xf32>
+  %init = tensor.empty() : tensor<1x3x4x4xf32>
+  %conv = linalg.conv_2d_nchw_fchw ins(%x, %w_scaled : tensor<1x2x4x4xf32>, tensor<3x2x1x1xf32>) outs(%init : tensor<1x3x4x4xf32>) -> tensor<1x3x4x4xf32>
+  %shape = tosa.const_shape {values = dense<[1, 3, 1, 1]> : tensor<4xindex>} : () -> !tosa.shape<4>
+  %zero_bias = tosa.reshape %zeros, %shape : (tensor<3xf32>, !tosa.shape<4>) -> tensor<1x3x1x1xf32>
+  %biased = tosa.add %conv, %zero_bias : (tensor<1x3x4x4xf32>, tensor<1x3x1x1xf32>) -> tensor<1x3x4x4xf32>
+  %factor4 = tosa.reshape %factor, %shape : (tensor<3xf32>, !tosa.shape<4>) -> tensor<1x3x1x1xf32>
+  %inverse = tosa.reciprocal %factor4 : (tensor<1x3x1x1xf32>) -> tensor<1x3x1x1xf32>
+  %shift = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  %unscaled = tosa.mul %biased, %inverse, %shift : (tensor<1x3x4x4xf32>, tensor<1x3x1x1xf32>, tensor<1xi8>) -> tensor<1x3x4x4xf32>
+  %bias = tosa.reshape %b, %shape : (tensor<3xf32>, !tosa.shape<4>) -> tensor<1x3x1x1xf32>
+  %sum = tosa.add %unscaled, %bias : (tensor<1x3x4x4xf32>, tensor<1x3x1x1xf32>) -> tensor<1x3x4x4xf32>
+  %y:3 = qat.batch_norm %sum, %gamma, %beta, %mean, %var epsilon 1.0e-05 momentum 0.1 : tensor<1x3x4x4xf32>, tensor<3xf32>
+  return %y#0 : tensor<1x3x4x4xf32>
+}

@@ -1,6 +1,7 @@
 // RUN: qat-opt --qat-fold-quant %s | FileCheck %s
 // RUN: qat-opt --qat-target-exact --qat-fold-quant %s | FileCheck %s --check-prefix=EXACT
 // RUN: qat-opt --qat-fold-quant=function=depthwise_pool %s | FileCheck %s --check-prefix=DW
+// RUN: qat-opt --qat-fold-quant=function=observing %s | FileCheck %s --check-prefix=OBSERVING
 
 // conv + bias + ReLU -> max pool -> flatten -> linear + bias, all quantized
 // as --qat-prepare leaves them. The int8 function quantizes the input once,
@@ -142,4 +143,23 @@ func.func @depthwise_pool(%x: tensor<1x4x6x6xf32> {qat.input = "x"}, %w: tensor<
   %out = tosa.reshape %mm, %s2o : (tensor<1x1x2xf32>, !tosa.shape<2>) -> tensor<1x2xf32>
   %lq = qat.fake_quant %out, %s2, %z2 to ui8[0 : 255] : tensor<1x2xf32>, tensor<f32>, tensor<i32>
   return %lq : tensor<1x2xf32>
+}
+
+// An evaluation function whose observer still runs (PyTorch's .eval()
+// leaves FakeQuantize observing) and returns the new range as state: the
+// int8 function freezes the observer (the state's range chooses the scale)
+// and returns only the output.
+// OBSERVING-LABEL: func @observing_int8
+// OBSERVING-SAME:    (%[[X:[a-z0-9]+]]: tensor<2x4xf32> {qat.input = "x"}, %[[MIN:[a-z0-9]+]]: tensor<f32> {qat.state = "min"}, %[[MAX:[a-z0-9]+]]: tensor<f32> {qat.state = "max"})
+// OBSERVING-SAME:    -> (tensor<2x4xf32> {qat.output = "y"})
+// OBSERVING-NOT:     qat.observe
+// OBSERVING:         %[[S:.*]], %[[Z:.*]] = qat.choose_qparams affine %[[MIN]], %[[MAX]] to ui8[0 : 255]
+// OBSERVING:         %[[Q:.*]] = qat.quantize %[[X]], %[[S]], %[[Z]] to ui8[0 : 255]
+// OBSERVING:         %[[Y:.*]] = qat.dequantize %[[Q]], %[[S]], %[[Z]]
+// OBSERVING:         return %[[Y]] : tensor<2x4xf32>
+func.func @observing(%x: tensor<2x4xf32> {qat.input = "x"}, %min: tensor<f32> {qat.state = "min"}, %max: tensor<f32> {qat.state = "max"}) -> (tensor<2x4xf32> {qat.output = "y"}, tensor<f32> {qat.state = "min"}, tensor<f32> {qat.state = "max"}) {
+  %new_min, %new_max = qat.observe_moving_average_min_max %x, %min, %max averaging_constant 0.01 : tensor<2x4xf32>, tensor<f32>
+  %s, %z = qat.choose_qparams affine %new_min, %new_max to ui8[0 : 255] : tensor<f32>
+  %y = qat.fake_quant %x, %s, %z to ui8[0 : 255] : tensor<2x4xf32>, tensor<f32>, tensor<i32>
+  return %y, %new_min, %new_max : tensor<2x4xf32>, tensor<f32>, tensor<f32>
 }

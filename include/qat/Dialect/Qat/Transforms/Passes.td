@@ -172,7 +172,9 @@ def FoldQuantPass : Pass<"qat-fold-quant", "::mlir::ModuleOp"> {
     folded program computes what training computed.
 
     The new function takes the same arguments and returns the results that
-    are not model state. Weights, biases and multipliers are computed from
+    are not model state. Observers still running in the function (PyTorch's
+    `.eval()` leaves them on) are frozen: their ranges are the state's, as
+    in PyTorch after `disable_observer`. Weights, biases and multipliers are computed from
     the state arguments in the IR; `qat-compile` evaluates them once with
     the trained values.
 

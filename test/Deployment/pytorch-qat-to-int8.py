@@ -1,0 +1,143 @@
+# A model prepared and trained by PyTorch's own QAT compiles to int8 with no
+# hand edits: fuse_modules_qat + prepare_qat (qnnpack qconfig, per-tensor
+# weights) of a CNN with ConvBnReLU2d (with bias) and ConvBn2d (without),
+# a FloatFunctional residual add, LinearReLU and Linear, trained 150 steps
+# on Fashion-MNIST in PyTorch, switched to .eval() and traced.
+#
+# PyTorch's ConvBn QAT forward is conv(x, w * factor, zeros) / factor +
+# bias before the batch norm; --qat-fold-batchnorm folds it (zero bias
+# included) as PyTorch's convert does. .eval() leaves the FakeQuantize
+# observers on; qat-compile picks @forward (the module has no
+# @forward_eval) and freezes them, so the program is PyTorch's fake-quant
+# forward after disable_observer(). Both traces (observers on, and off)
+# compile to the same program.
+#
+# Compared on the 10,000 test images with PyTorch's fake-quant forward
+# (observers disabled): predictions, and the output codes (logit / output
+# scale) element by element. They differ only where a float summation-order
+# difference moves a value across a rounding boundary of a fake-quant
+# (PyTorch sums convolutions in float, our program in int32).
+#
+# RUN: rm -rf %t && mkdir -p %t
+# RUN: %python %s %t | FileCheck %s
+#
+# CHECK: import: forward has 10 observers, 2 batch norms
+# CHECK: observers on: compiled for {{x86_64-[a-z0-9]+}}
+# CHECK: observers off: compiled for {{x86_64-[a-z0-9]+}}
+# CHECK: the two programs' logits: identical
+# CHECK: PyTorch fake-quant accuracy [[ACC:[0-9.]+]]%, ours [[ACC2:[0-9.]+]]%
+# CHECK: predictions differing: [[DIFF:[0-9]+]] of 10000 (at most 20)
+# CHECK: output codes equal: {{[0-9.]+}}% (at least 98%; {{[0-9]+}} of 100000 differ), max difference 1 step
+
+import os
+import re
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import torch
+import torch.ao.quantization as tq
+import torch.nn as nn
+
+from qat_mlir import datasets
+from qat_mlir.tools import find_tool
+
+warnings.filterwarnings("ignore")
+out = sys.argv[1]
+torch.backends.quantized.engine = "qnnpack"
+BATCH = 50
+
+
+def run(command):
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"failed: {' '.join(command)}\n{done.stderr}")
+    return done.stdout + done.stderr
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.quant = tq.QuantStub()
+        self.conv1 = nn.Conv2d(1, 8, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.relu1 = nn.ReLU()
+        self.pool = nn.MaxPool2d(2)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(8)
+        self.add = nn.quantized.FloatFunctional()
+        self.fc1 = nn.Linear(8 * 14 * 14, 32)
+        self.relu3 = nn.ReLU()
+        self.fc2 = nn.Linear(32, 10)
+        self.dequant = tq.DeQuantStub()
+
+    def forward(self, x):
+        x = self.pool(self.relu1(self.bn1(self.conv1(self.quant(x)))))
+        x = self.add.add(self.bn2(self.conv2(x)), x)
+        x = self.relu3(self.fc1(x.flatten(1)))
+        return self.dequant(self.fc2(x))
+
+
+torch.manual_seed(0)
+model = Net().train()
+model = tq.fuse_modules_qat(
+    model, [["conv1", "bn1", "relu1"], ["conv2", "bn2"], ["fc1", "relu3"]])
+model.qconfig = tq.get_default_qat_qconfig("qnnpack")
+tq.prepare_qat(model, inplace=True)
+
+train_images, train_labels = datasets.fashion_mnist("train")
+test_images, test_labels = datasets.fashion_mnist("test")
+train_x = torch.from_numpy(datasets.normalize(train_images[:7500]))[:, None]
+train_y = torch.from_numpy(train_labels[:7500].astype(np.int64))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+for step in range(150):
+    batch = slice(step * BATCH, (step + 1) * BATCH)
+    loss = nn.functional.cross_entropy(model(train_x[batch]), train_y[batch])
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+
+model.eval()
+example = torch.zeros(BATCH, 1, 28, 28)
+torch.jit.trace(model, example).save(f"{out}/observing.pt")
+model.apply(tq.disable_observer)
+torch.jit.trace(model, example).save(f"{out}/frozen.pt")
+
+data = datasets.FASHION_MNIST_DIR
+logits = {}
+for label, name in (("observers on", "observing"), ("observers off", "frozen")):
+    run([find_tool("qat-import"), f"{out}/{name}.pt", "--input-shape",
+         f"{BATCH}x1x28x28", "-o", f"{out}/{name}.mlir"])
+    if name == "observing":
+        text = open(f"{out}/{name}.mlir").read()
+        forward = text[text.index("func.func @forward"):text.index("func.func @predict")]
+        print(f"import: forward has {forward.count('qat.observe_')} observers, "
+              f"{forward.count('qat.batch_norm')} batch norms")
+    run([find_tool("qat-compile"), f"{out}/{name}.mlir", "--emit=exe", "-o", f"{out}/{name}"])
+    summary = run([f"{out}/{name}", f"{data}/t10k-images-idx3-ubyte.gz",
+                   f"{data}/t10k-labels-idx1-ubyte.gz", "--logits", f"{out}/{name}.logits"])
+    target = re.search(r"model \S+ \((\S+)\)", summary).group(1)
+    print(f"{label}: compiled for {target}")
+    logits[name] = np.fromfile(f"{out}/{name}.logits", dtype=np.float32).reshape(-1, 10)
+same = np.array_equal(logits["observing"], logits["frozen"])
+print(f"the two programs' logits: {'identical' if same else 'DIFFERENT'}")
+
+# PyTorch's fake-quant forward (observers off), on the same normalized images.
+with torch.no_grad():
+    test_x = torch.from_numpy(datasets.normalize(test_images))[:, None]
+    reference = torch.cat([model(test_x[i:i + 500]) for i in range(0, 10000, 500)]).numpy()
+ours = logits["frozen"]
+scale = float(model.fc2.activation_post_process.scale)
+codes_ref = np.round(reference / scale).astype(np.int64)
+codes_ours = np.round(ours / scale).astype(np.int64)
+equal = 100.0 * np.mean(codes_ref == codes_ours)
+max_diff = int(np.abs(codes_ref - codes_ours).max())
+accuracy = lambda l: 100.0 * np.mean(l.argmax(1) == test_labels)
+differing = int(np.sum(reference.argmax(1) != ours.argmax(1)))
+print(f"PyTorch fake-quant accuracy {accuracy(reference):.2f}%, ours {accuracy(ours):.2f}%")
+print(f"predictions differing: {differing} of 10000"
+      + (" (at most 20)" if differing <= 20 else " (MORE THAN 20)"))
+print(f"output codes equal: {equal:.2f}%" + (" (at least 98%" if equal >= 98 else " (BELOW 98%")
+      + f"; {int(np.sum(codes_ref != codes_ours))} of {codes_ref.size} differ)"
+      + f", max difference {max_diff} step" + ("" if max_diff == 1 else "s"))
