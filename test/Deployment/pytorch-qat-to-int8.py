@@ -1,6 +1,6 @@
 # A model prepared and trained by PyTorch's own QAT compiles to int8 with no
-# hand edits: fuse_modules_qat + prepare_qat (qnnpack qconfig, per-tensor
-# weights) of a CNN with ConvBnReLU2d (with bias) and ConvBn2d (without),
+# hand edits: fuse_modules_qat + prepare_qat (the qnnpack qconfig with
+# per-tensor weights, and the onednn one with per-channel weights) of a CNN with ConvBnReLU2d (with bias) and ConvBn2d (without),
 # a FloatFunctional residual add, LinearReLU and Linear, trained 150 steps
 # on Fashion-MNIST in PyTorch, switched to .eval() and traced.
 #
@@ -21,12 +21,18 @@
 # RUN: rm -rf %t && mkdir -p %t
 # RUN: %python %s %t | FileCheck %s
 #
+# CHECK-LABEL: qconfig qnnpack (per-tensor weights)
 # CHECK: import: forward has 10 observers, 2 batch norms
 # CHECK: observers on: compiled for {{x86_64-[a-z0-9]+}}
 # CHECK: observers off: compiled for {{x86_64-[a-z0-9]+}}
 # CHECK: the two programs' logits: identical
-# CHECK: PyTorch fake-quant accuracy [[ACC:[0-9.]+]]%, ours [[ACC2:[0-9.]+]]%
-# CHECK: predictions differing: [[DIFF:[0-9]+]] of 10000 (at most 20)
+# CHECK: PyTorch fake-quant accuracy {{[0-9.]+}}%, ours {{[0-9.]+}}%
+# CHECK: predictions differing: {{[0-9]+}} of 10000 (at most 20)
+# CHECK: output codes equal: {{[0-9.]+}}% (at least 98%; {{[0-9]+}} of 100000 differ), max difference 1 step
+# CHECK-LABEL: qconfig onednn (per-channel weights)
+# CHECK: import: forward has 10 observers, 2 batch norms
+# CHECK: the two programs' logits: identical
+# CHECK: predictions differing: {{[0-9]+}} of 10000 (at most 20)
 # CHECK: output codes equal: {{[0-9.]+}}% (at least 98%; {{[0-9]+}} of 100000 differ), max difference 1 step
 
 import os
@@ -45,7 +51,6 @@ from qat_mlir.tools import find_tool
 
 warnings.filterwarnings("ignore")
 out = sys.argv[1]
-torch.backends.quantized.engine = "qnnpack"
 BATCH = 50
 
 
@@ -79,65 +84,75 @@ class Net(nn.Module):
         return self.dequant(self.fc2(x))
 
 
-torch.manual_seed(0)
-model = Net().train()
-model = tq.fuse_modules_qat(
-    model, [["conv1", "bn1", "relu1"], ["conv2", "bn2"], ["fc1", "relu3"]])
-model.qconfig = tq.get_default_qat_qconfig("qnnpack")
-tq.prepare_qat(model, inplace=True)
-
 train_images, train_labels = datasets.fashion_mnist("train")
 test_images, test_labels = datasets.fashion_mnist("test")
-train_x = torch.from_numpy(datasets.normalize(train_images[:7500]))[:, None]
-train_y = torch.from_numpy(train_labels[:7500].astype(np.int64))
-optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-for step in range(150):
-    batch = slice(step * BATCH, (step + 1) * BATCH)
-    loss = nn.functional.cross_entropy(model(train_x[batch]), train_y[batch])
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
 
-model.eval()
-example = torch.zeros(BATCH, 1, 28, 28)
-torch.jit.trace(model, example).save(f"{out}/observing.pt")
-model.apply(tq.disable_observer)
-torch.jit.trace(model, example).save(f"{out}/frozen.pt")
 
-data = datasets.FASHION_MNIST_DIR
-logits = {}
-for label, name in (("observers on", "observing"), ("observers off", "frozen")):
-    run([find_tool("qat-import"), f"{out}/{name}.pt", "--input-shape",
-         f"{BATCH}x1x28x28", "-o", f"{out}/{name}.mlir"])
-    if name == "observing":
-        text = open(f"{out}/{name}.mlir").read()
-        forward = text[text.index("func.func @forward"):text.index("func.func @predict")]
-        print(f"import: forward has {forward.count('qat.observe_')} observers, "
-              f"{forward.count('qat.batch_norm')} batch norms")
-    run([find_tool("qat-compile"), f"{out}/{name}.mlir", "--emit=exe", "-o", f"{out}/{name}"])
-    summary = run([f"{out}/{name}", f"{data}/t10k-images-idx3-ubyte.gz",
-                   f"{data}/t10k-labels-idx1-ubyte.gz", "--logits", f"{out}/{name}.logits"])
-    target = re.search(r"model \S+ \((\S+)\)", summary).group(1)
-    print(f"{label}: compiled for {target}")
-    logits[name] = np.fromfile(f"{out}/{name}.logits", dtype=np.float32).reshape(-1, 10)
-same = np.array_equal(logits["observing"], logits["frozen"])
-print(f"the two programs' logits: {'identical' if same else 'DIFFERENT'}")
+def compile_and_compare(engine, weights):
+    print(f"qconfig {engine} ({weights} weights)")
+    torch.backends.quantized.engine = engine
+    torch.manual_seed(0)
+    model = Net().train()
+    model = tq.fuse_modules_qat(
+        model, [["conv1", "bn1", "relu1"], ["conv2", "bn2"], ["fc1", "relu3"]])
+    model.qconfig = tq.get_default_qat_qconfig(engine)
+    tq.prepare_qat(model, inplace=True)
 
-# PyTorch's fake-quant forward (observers off), on the same normalized images.
-with torch.no_grad():
-    test_x = torch.from_numpy(datasets.normalize(test_images))[:, None]
-    reference = torch.cat([model(test_x[i:i + 500]) for i in range(0, 10000, 500)]).numpy()
-ours = logits["frozen"]
-scale = float(model.fc2.activation_post_process.scale)
-codes_ref = np.round(reference / scale).astype(np.int64)
-codes_ours = np.round(ours / scale).astype(np.int64)
-equal = 100.0 * np.mean(codes_ref == codes_ours)
-max_diff = int(np.abs(codes_ref - codes_ours).max())
-accuracy = lambda l: 100.0 * np.mean(l.argmax(1) == test_labels)
-differing = int(np.sum(reference.argmax(1) != ours.argmax(1)))
-print(f"PyTorch fake-quant accuracy {accuracy(reference):.2f}%, ours {accuracy(ours):.2f}%")
-print(f"predictions differing: {differing} of 10000"
-      + (" (at most 20)" if differing <= 20 else " (MORE THAN 20)"))
-print(f"output codes equal: {equal:.2f}%" + (" (at least 98%" if equal >= 98 else " (BELOW 98%")
-      + f"; {int(np.sum(codes_ref != codes_ours))} of {codes_ref.size} differ)"
-      + f", max difference {max_diff} step" + ("" if max_diff == 1 else "s"))
+    train_x = torch.from_numpy(datasets.normalize(train_images[:7500]))[:, None]
+    train_y = torch.from_numpy(train_labels[:7500].astype(np.int64))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    for step in range(150):
+        batch = slice(step * BATCH, (step + 1) * BATCH)
+        loss = nn.functional.cross_entropy(model(train_x[batch]), train_y[batch])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    model.eval()
+    example = torch.zeros(BATCH, 1, 28, 28)
+    torch.jit.trace(model, example).save(f"{out}/{engine}-observing.pt")
+    model.apply(tq.disable_observer)
+    torch.jit.trace(model, example).save(f"{out}/{engine}-frozen.pt")
+
+    data = datasets.FASHION_MNIST_DIR
+    logits = {}
+    for label, kind in (("observers on", "observing"), ("observers off", "frozen")):
+        name = f"{engine}-{kind}"
+        run([find_tool("qat-import"), f"{out}/{name}.pt", "--input-shape",
+             f"{BATCH}x1x28x28", "-o", f"{out}/{name}.mlir"])
+        if kind == "observing":
+            text = open(f"{out}/{name}.mlir").read()
+            forward = text[text.index("func.func @forward"):text.index("func.func @predict")]
+            print(f"import: forward has {forward.count('qat.observe_')} observers, "
+                  f"{forward.count('qat.batch_norm')} batch norms")
+        run([find_tool("qat-compile"), f"{out}/{name}.mlir", "--emit=exe", "-o", f"{out}/{name}"])
+        summary = run([f"{out}/{name}", f"{data}/t10k-images-idx3-ubyte.gz",
+                       f"{data}/t10k-labels-idx1-ubyte.gz", "--logits", f"{out}/{name}.logits"])
+        target = re.search(r"model \S+ \((\S+)\)", summary).group(1)
+        print(f"{label}: compiled for {target}")
+        logits[kind] = np.fromfile(f"{out}/{name}.logits", dtype=np.float32).reshape(-1, 10)
+    same = np.array_equal(logits["observing"], logits["frozen"])
+    print(f"the two programs' logits: {'identical' if same else 'DIFFERENT'}")
+
+    # PyTorch's fake-quant forward (observers off), on the same normalized images.
+    with torch.no_grad():
+        test_x = torch.from_numpy(datasets.normalize(test_images))[:, None]
+        reference = torch.cat([model(test_x[i:i + 500]) for i in range(0, 10000, 500)]).numpy()
+    ours = logits["frozen"]
+    scale = float(model.fc2.activation_post_process.scale)
+    codes_ref = np.round(reference / scale).astype(np.int64)
+    codes_ours = np.round(ours / scale).astype(np.int64)
+    equal = 100.0 * np.mean(codes_ref == codes_ours)
+    max_diff = int(np.abs(codes_ref - codes_ours).max())
+    accuracy = lambda l: 100.0 * np.mean(l.argmax(1) == test_labels)
+    differing = int(np.sum(reference.argmax(1) != ours.argmax(1)))
+    print(f"PyTorch fake-quant accuracy {accuracy(reference):.2f}%, ours {accuracy(ours):.2f}%")
+    print(f"predictions differing: {differing} of 10000"
+          + (" (at most 20)" if differing <= 20 else " (MORE THAN 20)"))
+    print(f"output codes equal: {equal:.2f}%" + (" (at least 98%" if equal >= 98 else " (BELOW 98%")
+          + f"; {int(np.sum(codes_ref != codes_ours))} of {codes_ref.size} differ)"
+          + f", max difference {max_diff} step" + ("" if max_diff == 1 else "s"))
+
+
+compile_and_compare("qnnpack", "per-tensor")
+compile_and_compare("onednn", "per-channel")
