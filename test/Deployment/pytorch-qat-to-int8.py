@@ -9,8 +9,9 @@
 # included) as PyTorch's convert does. .eval() leaves the FakeQuantize
 # observers on; qat-compile picks @forward (the module has no
 # @forward_eval) and freezes them, so the program is PyTorch's fake-quant
-# forward after disable_observer(). Both traces (observers on, and off)
-# compile to the same program.
+# forward after disable_observer(). Both evaluation traces (observers on,
+# and off) and a training-mode trace (qat-import --mode train; qat-compile
+# picks its @forward_eval) compile to the same program.
 #
 # Compared on the 10,000 test images with PyTorch's fake-quant forward
 # (observers disabled): predictions, and the output codes (logit / output
@@ -26,12 +27,14 @@
 # CHECK: observers on: compiled for {{x86_64-[a-z0-9]+}}
 # CHECK: observers off: compiled for {{x86_64-[a-z0-9]+}}
 # CHECK: the two programs' logits: identical
+# CHECK: training-mode trace (freeze_bn, --mode train): logits identical
 # CHECK: PyTorch fake-quant accuracy {{[0-9.]+}}%, ours {{[0-9.]+}}%
 # CHECK: predictions differing: {{[0-9]+}} of 10000 (at most 20)
 # CHECK: output codes equal: {{[0-9.]+}}% (at least 98%; {{[0-9]+}} of 100000 differ), max difference 1 step
 # CHECK-LABEL: qconfig onednn (per-channel weights)
 # CHECK: import: forward has 10 observers, 2 batch norms
 # CHECK: the two programs' logits: identical
+# CHECK: training-mode trace (freeze_bn, --mode train): logits identical
 # CHECK: predictions differing: {{[0-9]+}} of 10000 (at most 20)
 # CHECK: output codes equal: {{[0-9.]+}}% (at least 98%; {{[0-9]+}} of 100000 differ), max difference 1 step
 
@@ -108,11 +111,18 @@ def compile_and_compare(engine, weights):
         loss.backward()
         optimizer.step()
 
+    # Traces run the model: the evaluation trace with observers on moves
+    # their ranges (as PyTorch's .eval() forward does), then everything is
+    # frozen and the other traces keep that state.
     model.eval()
     example = torch.zeros(BATCH, 1, 28, 28)
     torch.jit.trace(model, example).save(f"{out}/{engine}-observing.pt")
     model.apply(tq.disable_observer)
     torch.jit.trace(model, example).save(f"{out}/{engine}-frozen.pt")
+    model.train()
+    model.apply(torch.nn.intrinsic.qat.freeze_bn_stats)
+    torch.jit.trace(model, example).save(f"{out}/{engine}-train.pt")
+    model.eval()
 
     data = datasets.FASHION_MNIST_DIR
     logits = {}
@@ -133,6 +143,18 @@ def compile_and_compare(engine, weights):
         logits[kind] = np.fromfile(f"{out}/{name}.logits", dtype=np.float32).reshape(-1, 10)
     same = np.array_equal(logits["observing"], logits["frozen"])
     print(f"the two programs' logits: {'identical' if same else 'DIFFERENT'}")
+
+    # A training-mode trace (observers off, batch norm frozen with
+    # freeze_bn_stats), imported with --mode train: qat-compile deploys its
+    # @forward_eval, the same program again.
+    name = f"{engine}-train"
+    run([find_tool("qat-import"), f"{out}/{name}.pt", "--mode", "train",
+         "--input-shape", f"{BATCH}x1x28x28", "-o", f"{out}/{name}.mlir"])
+    run([find_tool("qat-compile"), f"{out}/{name}.mlir", "--emit=exe", "-o", f"{out}/{name}"])
+    run([f"{out}/{name}", f"{data}/t10k-images-idx3-ubyte.gz", "--logits", f"{out}/{name}.logits"])
+    train_logits = np.fromfile(f"{out}/{name}.logits", dtype=np.float32).reshape(-1, 10)
+    same = np.array_equal(train_logits, logits["frozen"])
+    print(f"training-mode trace (freeze_bn, --mode train): logits {'identical' if same else 'DIFFERENT'}")
 
     # PyTorch's fake-quant forward (observers off), on the same normalized images.
     with torch.no_grad():
