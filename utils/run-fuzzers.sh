@@ -27,8 +27,9 @@ status=0
 for name in "${fuzzers[@]}"; do
   mkdir -p "$fuzz/corpus/$name"
   log=$fuzz/$name.log
-  # Inputs up to 16 KiB (the MLIR seeds' size); 20 s for one input.
-  if "$build/bin/qat-$name-fuzzer" -max_total_time="$seconds" -timeout=20 \
+  # Inputs up to 16 KiB (the MLIR seeds' size); 60 s for one input (the
+  # largest lowerings take ~10 s under ASan on a busy machine).
+  if "$build/bin/qat-$name-fuzzer" -max_total_time="$seconds" -timeout=60 \
       -rss_limit_mb=4096 -max_len=16384 -print_final_stats=1 \
       -artifact_prefix="$fuzz/artifacts/$name-" \
       "$fuzz/corpus/$name" "$fuzz/seeds/$name" >"$log" 2>&1; then
