@@ -30,11 +30,21 @@ namespace {
 /// What the fuzzer runs after parsing: the project's passes on the qat
 /// dialect and the three pipelines the tools are built from.
 constexpr const char *kPipelines[] = {
-    "convert-qat-to-tosa",  "convert-qat-to-linalg",   "qat-prepare",
-    "qat-fold-batchnorm",   "qat-target-exact",        "qat-fold-quant",
-    "func.func(qat-rebatch{batch=2})", "qat-generate-backward",   "qat-optimizer",
-    "qat-grad-boost",       "qat-stat-assist",         "qat-frozen-bn-forward",
-    "qat-deploy-pipeline",  "qat-train-step-pipeline", "qat-lower-to-llvm",
+    "convert-qat-to-tosa",
+    "convert-qat-to-linalg",
+    "qat-prepare",
+    "qat-fold-batchnorm",
+    "qat-target-exact",
+    "qat-fold-quant",
+    "func.func(qat-rebatch{batch=2})",
+    "qat-generate-backward",
+    "qat-optimizer",
+    "qat-grad-boost",
+    "qat-stat-assist",
+    "qat-frozen-bn-forward",
+    "qat-deploy-pipeline",
+    "qat-train-step-pipeline",
+    "qat-lower-to-llvm",
 };
 
 const DialectRegistry &registry() {
