@@ -36,8 +36,7 @@ namespace {
 struct Chain {
   Operation *layer = nullptr;
   Value output;                  // the layer's output (layerOutput)
-  Operation *division = nullptr; // QAT ConvBn form: layer * 1/factor
-  tosa::AddOp zeroBiasAdd;       // QAT ConvBn form: layer + zeros
+  Operation *division = nullptr; // QAT ConvBn form: layer [+ 0] * 1/factor
   tosa::AddOp biasAdd;
   Value bias; // the [C] bias vector, if any
 };
@@ -87,10 +86,8 @@ std::optional<Chain> matchChain(BatchNormOp batchNorm) {
     // PyTorch's QAT ConvBn passes the convolution a zero bias
     // (`conv(x, w * factor, zeros) / factor`): a no-op to look through.
     if (auto add = value.getDefiningOp<tosa::AddOp>();
-        add && isZeros(add.getInput2()) && singleUse(add.getInput1())) {
-      chain.zeroBiasAdd = add;
-      value = add.getInput1();
-    }
+        add && isZeros(add.getInput2()) && singleUse(add.getInput1()))
+      value = add.getInput1(); // erased with the division
   }
   Operation *def = value.getDefiningOp();
   if (def && isa<tosa::ReshapeOp, tensor::CollapseShapeOp>(def))
