@@ -268,7 +268,9 @@ FailureOr<ModelInterface> mlir::qat::readInterface(func::FuncOp function,
                                outputType.getShape().end());
 
   QuantizeOp input;
+  bool anyQuantize = false;
   function.walk([&](QuantizeOp quantize) {
+    anyQuantize = true;
     if (!input && isa<BlockArgument>(quantize.getInput()))
       input = quantize;
   });
@@ -276,24 +278,52 @@ FailureOr<ModelInterface> mlir::qat::readInterface(func::FuncOp function,
   auto output = ret.getOperand(0).getDefiningOp<DequantizeOp>();
   if (!requireQuantized)
     return interface;
-  if (!input || !output)
+  if (!anyQuantize)
     return function.emitError(
-        "not an int8 function: its input is not quantized or its output not "
-        "dequantized (run --qat-fold-quant)");
-  std::optional<float> inScale = constantF32(input.getScale()),
-                       outScale = constantF32(output.getScale());
-  std::optional<int64_t> inZero = constantInt(input.getZeroPoint()),
-                         outZero = constantInt(output.getZeroPoint());
-  if (!inScale || !outScale || !inZero || !outZero)
-    return function.emitError("the input and output quantization "
-                              "parameters are not per-tensor constants");
+        "not an int8 function: nothing in it is quantized (a model not "
+        "prepared for QAT, or with all its fake quantization disabled; "
+        "--keep-float compiles it in float)");
+  interface.quantized = true;
+  // Ops that compute in float on the way from the input (what
+  // --qat-fold-quant=allow-float keeps), other than dequantizations.
+  llvm::DenseSet<Value> fromInput(function.getArguments().begin(),
+                                  function.getArguments().end());
+  for (Operation &op : function.getBody().front().without_terminator()) {
+    if (llvm::none_of(op.getOperands(),
+                      [&](Value v) { return fromInput.contains(v); }))
+      continue;
+    fromInput.insert(op.getResults().begin(), op.getResults().end());
+    if (!isa<DequantizeOp>(op) &&
+        llvm::any_of(op.getResultTypes(), [](Type type) {
+          return isa<FloatType>(getElementTypeOrSelf(type));
+        }))
+      ++interface.floatOps;
+  }
+  // The first or last ops may compute in float (--qat-fold-quant=
+  // allow-float), as after an average pooling that no fake quantization
+  // follows.
+  if (output) {
+    std::optional<float> outScale = constantF32(output.getScale());
+    std::optional<int64_t> outZero = constantInt(output.getZeroPoint());
+    if (!outScale || !outZero)
+      return function.emitError("the output quantization parameters are not "
+                                "per-tensor constants");
+    interface.outputScale = *outScale;
+    interface.outputZeroPoint = *outZero;
+    interface.outputQuantized = true;
+  }
+  if (!input)
+    return interface;
+  std::optional<float> inScale = constantF32(input.getScale());
+  std::optional<int64_t> inZero = constantInt(input.getZeroPoint());
+  if (!inScale || !inZero)
+    return function.emitError("the input quantization parameters are not "
+                              "per-tensor constants");
   interface.inputScale = *inScale;
-  interface.outputScale = *outScale;
   interface.inputZeroPoint = *inZero;
-  interface.outputZeroPoint = *outZero;
+  interface.inputQuantized = true;
   interface.inputQuantMin = input.getQuantMin();
   interface.inputQuantMax = input.getQuantMax();
-  interface.quantized = true;
   return interface;
 }
 

@@ -124,9 +124,14 @@ std::string mlir::qat::makeHeader(const ModelInterface &interface,
      << " * " << name << "_run(input, output) classifies one batch: input "
      << "is f32 [" << shapeList(interface.inputShape) << "] (NCHW),\n"
      << " * output f32 [" << shapeList(interface.outputShape) << "].\n";
-  if (interface.quantized)
+  if (interface.quantized && !interface.floatOps)
     os << " * Inside, the input is quantized once, all layers compute in "
           "integers, and\n * the output codes are dequantized.\n";
+  else if (interface.quantized)
+    os << " * Inside, " << interface.floatOps
+       << (interface.floatOps == 1 ? " op computes" : " ops compute")
+       << " in float between quantized values (no integer form);\n * the "
+          "others in integers.\n";
   os << " * The object is position independent and needs only libc: it "
         "mallocs its\n"
      << " * temporaries on every call (with glibc, mallopt(M_MMAP_THRESHOLD, "
@@ -142,14 +147,17 @@ std::string mlir::qat::makeHeader(const ModelInterface &interface,
      << count(interface.outputShape) << "\n";
   os << "#define " << upper << "_CLASSES " << interface.outputShape.back()
      << "\n";
-  if (interface.quantized) {
+  if (interface.inputQuantized) {
     os << "/* Input codes: clamp(round_half_even(x * (1/s)) + z, "
-       << interface.inputQuantMin << ", " << interface.inputQuantMax
-       << "); output = (code - z) * s. */\n";
+       << interface.inputQuantMin << ", " << interface.inputQuantMax << ")"
+       << (interface.outputQuantized ? "; output = (code - z) * s" : "")
+       << ". */\n";
     os << "#define " << upper << "_INPUT_SCALE "
        << floatLiteral(interface.inputScale) << "\n";
     os << "#define " << upper << "_INPUT_ZERO_POINT "
        << interface.inputZeroPoint << "\n";
+  }
+  if (interface.outputQuantized) {
     os << "#define " << upper << "_OUTPUT_SCALE "
        << floatLiteral(interface.outputScale) << "\n";
     os << "#define " << upper << "_OUTPUT_ZERO_POINT "

@@ -129,6 +129,7 @@ void mlir::qat::addQatIntegerFormPasses(OpPassManager &pm,
   pm.addPass(createFoldBatchNormPass());
   FoldQuantPassOptions fold;
   fold.function = options.function;
+  fold.allowFloat = options.allowFloat;
   pm.addPass(createFoldQuantPass(fold));
 }
 

@@ -203,6 +203,37 @@ class ConvBnReluNet(nn.Module):
         return self.fc(torch.flatten(F.avg_pool2d(x, 2), 1))
 
 
+class StubbedResidualCNN(nn.Module):
+    """A CNN written for PyTorch's eager QAT with every form it prepares:
+    QuantStub/DeQuantStub, Conv+BN+ReLU with a bias, Conv+BN without one, a
+    FloatFunctional residual add, Linear+ReLU and Linear (FUSE), for
+    1 x image_size x image_size images."""
+
+    FUSE = [["conv1", "bn1", "relu1"], ["conv2", "bn2"], ["fc1", "relu3"]]
+
+    def __init__(self, image_size=28):
+        import torch.ao.quantization as tq
+        super().__init__()
+        self.quant = tq.QuantStub()
+        self.conv1 = nn.Conv2d(1, 8, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.relu1 = nn.ReLU()
+        self.pool = nn.MaxPool2d(2)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(8)
+        self.add = nn.quantized.FloatFunctional()
+        self.fc1 = nn.Linear(8 * (image_size // 2) ** 2, 32)
+        self.relu3 = nn.ReLU()
+        self.fc2 = nn.Linear(32, 10)
+        self.dequant = tq.DeQuantStub()
+
+    def forward(self, x):
+        x = self.pool(self.relu1(self.bn1(self.conv1(self.quant(x)))))
+        x = self.add.add(self.bn2(self.conv2(x)), x)
+        x = self.relu3(self.fc1(x.flatten(1)))
+        return self.dequant(self.fc2(x))
+
+
 def qat_ready(model, fuse, backend="qnnpack"):
     """PyTorch's eager QAT preparation: fuse the given Conv+BN(+ReLU) groups
     in their QAT form, wrap with quant/dequant stubs, prepare_qat with the

@@ -49,7 +49,7 @@ import torch
 import torch.ao.quantization as tq
 import torch.nn as nn
 
-from qat_mlir import datasets
+from qat_mlir import datasets, models
 from qat_mlir.tools import find_tool
 
 warnings.filterwarnings("ignore")
@@ -64,29 +64,6 @@ def run(command):
     return done.stdout + done.stderr
 
 
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.quant = tq.QuantStub()
-        self.conv1 = nn.Conv2d(1, 8, 3, padding=1)
-        self.bn1 = nn.BatchNorm2d(8)
-        self.relu1 = nn.ReLU()
-        self.pool = nn.MaxPool2d(2)
-        self.conv2 = nn.Conv2d(8, 8, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(8)
-        self.add = nn.quantized.FloatFunctional()
-        self.fc1 = nn.Linear(8 * 14 * 14, 32)
-        self.relu3 = nn.ReLU()
-        self.fc2 = nn.Linear(32, 10)
-        self.dequant = tq.DeQuantStub()
-
-    def forward(self, x):
-        x = self.pool(self.relu1(self.bn1(self.conv1(self.quant(x)))))
-        x = self.add.add(self.bn2(self.conv2(x)), x)
-        x = self.relu3(self.fc1(x.flatten(1)))
-        return self.dequant(self.fc2(x))
-
-
 train_images, train_labels = datasets.fashion_mnist("train")
 test_images, test_labels = datasets.fashion_mnist("test")
 
@@ -95,9 +72,8 @@ def compile_and_compare(engine, weights):
     print(f"qconfig {engine} ({weights} weights)")
     torch.backends.quantized.engine = engine
     torch.manual_seed(0)
-    model = Net().train()
-    model = tq.fuse_modules_qat(
-        model, [["conv1", "bn1", "relu1"], ["conv2", "bn2"], ["fc1", "relu3"]])
+    Net = models.StubbedResidualCNN
+    model = tq.fuse_modules_qat(Net(28).train(), Net.FUSE)
     model.qconfig = tq.get_default_qat_qconfig(engine)
     tq.prepare_qat(model, inplace=True)
 

@@ -2,7 +2,8 @@
 # same weights and batch, for models that use every gradient rule: batch
 # norm in training and evaluation mode, convolutions (strided, dilated, grouped,
 # depthwise), max pooling with overlapping and padded windows, average
-# pooling, ReLU/ReLU6/sigmoid/tanh, concatenation, residual adds, products,
+# pooling, ReLU/ReLU6/sigmoid/tanh/SiLU, concatenation, slices (chunk,
+# split, narrow, strided slice, select, channel shuffle), residual adds, products,
 # log-softmax, linear layers, dropout, and fake quantization (a model
 # prepared for QAT by PyTorch: straight-through estimator with the clipping
 # mask; and PyTorch's QAT form of Conv+BN+ReLU, whose weights are scaled by
@@ -23,6 +24,7 @@
 #
 # CHECK: small_cnn: loss matches; 8 parameter gradients within 1e-4
 # CHECK: every_op: loss matches; {{[0-9]+}} parameter gradients within 1e-4
+# CHECK: slicing: loss matches; 6 parameter gradients within 1e-4
 # CHECK: mobilenet_v2_blocks: loss matches; {{[0-9]+}} parameter gradients within 1e-4
 # CHECK: mobilenet_v2_28x28: loss matches; {{[0-9]+}} parameter gradients within 1e-4
 # CHECK: prepared_qat: loss matches; {{[0-9]+}} parameter gradients within 1e-4
@@ -68,6 +70,30 @@ class EveryOp(nn.Module):
         x = torch.cat([a, b * a], dim=1)
         x = self.fc(torch.flatten(x, 1))
         return F.log_softmax(x, dim=1) + x.mean(dim=1, keepdim=True)
+
+
+class Slicing(nn.Module):
+    """ShuffleNetV2's unit (chunk, channel shuffle through floor_divide of
+    a size) and the other slices: split, narrow, strided slice, select,
+    SiLU."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.branch = nn.Conv2d(4, 4, 3, padding=1, groups=4)
+        self.fc = nn.Linear(3 * 3 + 3 * 8 + 8, 5)
+
+    def forward(self, x):
+        x = F.silu(self.conv(x))
+        kept, passed = x.chunk(2, dim=1)
+        x = torch.cat([kept, self.branch(passed)], dim=1)
+        n, c, h, w = x.size()
+        x = x.view(n, 2, c // 2, h, w).transpose(1, 2).contiguous().view(n, -1, h, w)
+        a, b = x.split([3, 5], dim=1)
+        narrowed = a.narrow(2, 1, 4)[:, :, :, 1::3]       # 3 x 4 x 3
+        row = b.select(2, 3)                               # 5 x 8
+        features = [narrowed.mean(2).flatten(1), row[:, :3].flatten(1), x[:, :, -1, -1]]
+        return self.fc(torch.cat(features, dim=1))
 
 
 class Blocks(nn.Module):
@@ -166,6 +192,7 @@ check("small_cnn", models.randomize_batch_norm(models.SmallCNN()),
       torch.randn(4, 1, 28, 28), torch.tensor([3, 1, 7, 3]))
 check("every_op", models.randomize_batch_norm(EveryOp()),
       torch.randn(3, 3, 16, 16), torch.tensor([5, 0, 2]))
+check("slicing", Slicing(), torch.randn(3, 3, 8, 8), torch.tensor([4, 0, 2]))
 check("mobilenet_v2_blocks", models.randomize_batch_norm(Blocks()),
       torch.randn(2, 8, 8, 8), torch.tensor([1, 9]))
 mobilenet = models.randomize_batch_norm(

@@ -82,6 +82,11 @@ static cl::opt<bool> keepFloat(
              "fake-quantized f32 arithmetic, no --qat-fold-quant): the "
              "reference the int8 code is compared with"),
     cl::cat(toolOptions));
+static cl::opt<bool> strictInt8(
+    "strict-int8",
+    cl::desc("Fail where an op has no integer form, rather than keep it in "
+             "float between quantized values (a remark counts such ops)"),
+    cl::cat(toolOptions));
 static cl::opt<std::string>
     symbolName("name", cl::desc("Name of the compiled C function (prefix)"),
                cl::init("model"), cl::cat(toolOptions));
@@ -182,6 +187,7 @@ int main(int argc, char **argv) {
   pipeline.function =
       functionName.empty() ? qat::evaluationFunction(*module) : functionName;
   pipeline.keepFloat = keepFloat;
+  pipeline.allowFloat = !strictInt8;
   std::string deployed = qat::deployedFunction(pipeline);
   // A module folded already (qat-opt --qat-fold-quant) is compiled as it is.
   pipeline.fold = !module->lookupSymbol(deployed);

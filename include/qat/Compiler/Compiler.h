@@ -30,7 +30,15 @@ struct ModelInterface {
   float inputScale = 0, outputScale = 0;
   int32_t inputZeroPoint = 0, outputZeroPoint = 0;
   int64_t inputQuantMin = 0, inputQuantMax = 0;
+  /// Whether the function quantizes anything.
   bool quantized = false;
+  /// Whether the input is quantized and the output dequantized codes (else
+  /// the first or last ops compute in float and that scale and zero-point
+  /// are unused).
+  bool inputQuantized = false, outputQuantized = false;
+  /// Ops that compute in float on the way from the input to the output,
+  /// besides dequantizations (--qat-fold-quant=allow-float).
+  unsigned floatOps = 0;
 };
 
 /// Makes `@name(input) -> outputs` in a new module from `function` of
@@ -45,7 +53,8 @@ buildDeployableModule(ModuleOp module, StringRef function, StringRef name,
                       const JitOptions &jitOptions);
 
 /// Reads the shapes, and the input and output quantization off a deployable
-/// int8 function (its first qat.quantize and its returned qat.dequantize).
+/// int8 function (the qat.quantize of its input and the qat.dequantize it
+/// returns, where it has them), and counts its float ops.
 /// A float function (`requireQuantized` false) has no quantization: `quantized`
 /// is false.
 FailureOr<ModelInterface> readInterface(func::FuncOp function,

@@ -96,6 +96,9 @@ struct DeployPipelineOptions {
   /// Make the integer form (--qat-fold-batchnorm, --qat-fold-quant); false
   /// where the module has it already.
   bool fold = true;
+  /// Keep ops without an integer form in float between quantized values
+  /// (--qat-fold-quant=allow-float) rather than fail.
+  bool allowFloat = false;
   /// --qat-rebatch of the deployed function to this batch.
   std::optional<int64_t> batch;
 };

@@ -29,7 +29,8 @@ void Importer::importBlock(jit::Block *block) {
 bool Importer::importScalarOp(jit::Node *node, StringRef name) {
   auto constantOrNull = [&](jit::Value *value) -> const c10::IValue * {
     auto it = values.find(value);
-    if (it == values.end() || it->second.isTensor() || !it->second.list.empty())
+    if (it == values.end() || it->second.isTensor() ||
+        !it->second.list.empty() || !it->second.tensorList.empty())
       return nullptr;
     return &it->second.constant;
   };
@@ -74,6 +75,30 @@ bool Importer::importScalarOp(jit::Node *node, StringRef name) {
   }
   if (name == "aten::__not__") {
     bindConstant(out, c10::IValue(!boolOf(node->input(0))));
+    return true;
+  }
+  // Tracing records `size // n` as floor_divide of a size (an int here) by
+  // a one-element constant tensor: fold it as floordiv.
+  if (name == "aten::floor_divide" && node->inputs().size() == 2) {
+    auto asNumber = [&](jit::Value *value) -> std::optional<int64_t> {
+      const c10::IValue *v = constantOrNull(value);
+      if (v && v->isInt())
+        return v->toInt();
+      if (v && v->isTensor() && v->toTensor().numel() == 1 &&
+          !v->toTensor().is_floating_point())
+        return v->toTensor().item<int64_t>();
+      return std::nullopt;
+    };
+    std::optional<int64_t> a = asNumber(node->input(0));
+    std::optional<int64_t> b = asNumber(node->input(1));
+    if (!a || !b)
+      return false;
+    if (*b == 0)
+      fail("floor_divide by zero");
+    int64_t quotient = *a / *b;
+    if ((*a % *b != 0) && ((*a < 0) != (*b < 0)))
+      --quotient;
+    bindConstant(out, c10::IValue(quotient));
     return true;
   }
   static const llvm::StringSet<> binary = {
@@ -149,7 +174,9 @@ static std::optional<Location> sourceLocation(MLIRContext *context,
 
 /// The node's location; for nodes inlined from submodules, a call-site
 /// location whose callers lead back to the model's own forward, so a
-/// diagnostic inside torch.nn says where the model called it.
+/// diagnostic inside torch.nn says where the model called it, marked with
+/// the submodule's path (withModulePath) so that later passes can name the
+/// layer.
 Location Importer::locationOf(jit::Node *node) {
   Location location =
       sourceLocation(context, node->sourceRange())
@@ -165,7 +192,9 @@ Location Importer::locationOf(jit::Node *node) {
       continue;
     caller = caller ? CallSiteLoc::get(*site, *caller) : *site;
   }
-  return caller ? CallSiteLoc::get(location, *caller) : location;
+  if (caller)
+    location = CallSiteLoc::get(location, *caller);
+  return withModulePath(location, modulePathOf(node));
 }
 
 /// The dotted path of the submodule a node was inlined from ("" for the
@@ -199,7 +228,7 @@ NodeImporter Importer::lookupTensorOp(StringRef op) {
          "fused_moving_avg_obs_fake_quant"});
     add(&Importer::importActivation,
         {"relu", "relu6", "hardtanh", "hardsigmoid", "hardswish", "sigmoid",
-         "tanh"});
+         "tanh", "silu"});
     add(&Importer::importElementwise, {"zeros", "zeros_like", "sqrt", "exp",
                                        "log", "add", "sub", "mul", "div"});
     add(&Importer::importPooling,
@@ -208,6 +237,8 @@ NodeImporter Importer::lookupTensorOp(StringRef op) {
     add(&Importer::importShape, {"flatten", "view", "reshape", "contiguous",
                                  "dropout", "feature_dropout", "detach",
                                  "clone", "permute", "transpose", "t", "cat"});
+    add(&Importer::importSlicing,
+        {"chunk", "split", "split_with_sizes", "slice", "narrow", "select"});
     return ops;
   }();
   return table.lookup(op);
@@ -287,7 +318,8 @@ void Importer::importNode(jit::Node *node) {
     bool allConstant = llvm::all_of(node->inputs(), [&](jit::Value *input) {
       auto it = values.find(input);
       return it != values.end() && !it->second.isTensor() &&
-             it->second.list.empty() && !it->second.constant.isObject();
+             it->second.list.empty() && it->second.tensorList.empty() &&
+             !it->second.constant.isObject();
     });
     bool allInts =
         allConstant && llvm::all_of(node->inputs(), [&](jit::Value *input) {
@@ -303,6 +335,37 @@ void Importer::importNode(jit::Node *node) {
     values[out].list.assign(node->inputs().begin(), node->inputs().end());
     if (node->inputs().empty())
       bindConstant(out, c10::IValue(std::vector<int64_t>{}));
+    return;
+  }
+  if (name == "prim::ListUnpack" || name == "prim::TupleUnpack") {
+    Imported list = values.lookup(node->input(0));
+    size_t count = node->outputs().size();
+    if (!list.tensorList.empty()) {
+      if (list.tensorList.size() != count)
+        fail("unpacking " + llvm::Twine(list.tensorList.size()) +
+             " tensors into " + llvm::Twine(count) + " values");
+      for (auto [output, tensor] : llvm::zip(node->outputs(), list.tensorList))
+        bind(output, tensor);
+      return;
+    }
+    if (!list.list.empty()) {
+      if (list.list.size() != count)
+        fail("unpacking " + llvm::Twine(list.list.size()) + " values into " +
+             llvm::Twine(count));
+      for (auto [output, item] : llvm::zip(node->outputs(), list.list))
+        values[output] = values.lookup(item);
+      return;
+    }
+    if (!list.constant.isList() && !list.constant.isTuple())
+      fail("unpacking something other than a list or tuple");
+    std::vector<c10::IValue> items =
+        list.constant.isList() ? list.constant.toListRef().vec()
+                               : list.constant.toTupleRef().elements().vec();
+    if (items.size() != count)
+      fail("unpacking " + llvm::Twine(items.size()) + " values into " +
+           llvm::Twine(count));
+    for (auto [output, item] : llvm::zip(node->outputs(), items))
+      bindConstant(output, item);
     return;
   }
   if (name == "prim::NumToTensor" || name == "aten::Int" ||
@@ -476,6 +539,12 @@ void Importer::importActivation(const NodeImport &n) {
     Value gate = mul(clamp(add(x, splat(3.0f, rank)), 0.0f, 6.0f),
                      splat(1.0f / 6.0f, rank));
     result(op == "hardswish" ? mul(x, gate) : gate);
+    return;
+  }
+  if (op == "silu") {
+    // silu(x) = x * sigmoid(x).
+    Value x = tensorOf(node->input(0));
+    result(mul(x, tosa::SigmoidOp::create(builder, loc, x.getType(), x)));
     return;
   }
   if (op == "sigmoid" || op == "tanh") {
@@ -659,7 +728,8 @@ void Importer::importShape(const NodeImport &n) {
       op == "detach" || op == "clone") {
     // A traced model keeps the mode it was traced in as a constant: an
     // evaluation-mode import drops dropout whatever that constant says.
-    bool training = options.trainingMode && boolOf(node->input(2));
+    bool isDropout = op == "dropout" || op == "feature_dropout";
+    bool training = isDropout && options.trainingMode && boolOf(node->input(2));
     if (op == "dropout" && training) {
       // Training-mode dropout: random numbers from forward's rng_seed
       // argument, a separate stream per dropout.
@@ -705,9 +775,10 @@ void Importer::importShape(const NodeImport &n) {
   }
   if (op == "cat") {
     auto it = values.find(node->input(0));
-    if (it == values.end() || it->second.list.empty())
+    if (it == values.end() ||
+        (it->second.list.empty() && it->second.tensorList.empty()))
       fail("cat needs a list of tensors");
-    SmallVector<Value> inputs;
+    SmallVector<Value> inputs(it->second.tensorList);
     for (jit::Value *item : it->second.list)
       inputs.push_back(tensorOf(item));
     int64_t rank = shapeOf(inputs.front()).size();
@@ -725,6 +796,101 @@ void Importer::importShape(const NodeImport &n) {
     return;
   }
   fail("unsupported op '" + op.str() + "'");
+}
+
+/// Slicing: chunk and split (lists of tensors, unpacked by
+/// prim::ListUnpack), slice, narrow and select.
+void Importer::importSlicing(const NodeImport &n) {
+  jit::Node *node = n.node;
+  StringRef op = n.op;
+  Value x = tensorOf(node->input(0));
+  ArrayRef<int64_t> shape = shapeOf(x);
+  int64_t rank = shape.size();
+  auto dimension = [&](jit::Value *value) {
+    int64_t dim = intOf(value);
+    if (dim < 0)
+      dim += rank;
+    if (dim < 0 || dim >= rank)
+      fail(op + " dimension " + llvm::Twine(intOf(value)) +
+           " is out of range for a rank-" + llvm::Twine(rank) + " tensor");
+    return dim;
+  };
+  if (op == "chunk" || op == "split" || op == "split_with_sizes") {
+    int64_t dim = dimension(node->input(2));
+    int64_t extent = shape[dim];
+    // The sizes of the pieces, as PyTorch cuts them: chunk(c) takes
+    // ceil(extent / c) per piece, split(s) s per piece, the last piece
+    // shorter.
+    std::vector<int64_t> sizes;
+    const c10::IValue &how = constantOf(node->input(1));
+    if (how.isIntList() || op == "split_with_sizes") {
+      sizes = intsOf(node->input(1));
+    } else {
+      int64_t count = intOf(node->input(1));
+      if (count <= 0)
+        fail(op + " needs a positive " +
+             (op == "chunk" ? "number of chunks" : "split size"));
+      int64_t piece = op == "chunk" ? (extent + count - 1) / count : count;
+      for (int64_t start = 0; start < extent; start += piece)
+        sizes.push_back(std::min(piece, extent - start));
+      if (sizes.empty())
+        sizes.push_back(0);
+    }
+    int64_t start = 0;
+    SmallVector<Value> pieces;
+    for (int64_t size : sizes) {
+      if (size < 0 || start + size > extent)
+        fail(op + " sizes do not add up to the dimension's " +
+             llvm::Twine(extent));
+      pieces.push_back(slice(x, dim, start, size));
+      start += size;
+    }
+    if (start != extent)
+      fail(op + " sizes do not add up to the dimension's " +
+           llvm::Twine(extent));
+    values[node->output(0)].tensorList = std::move(pieces);
+    return;
+  }
+  if (op == "slice") {
+    // slice(x, dim, start, end, step); start and end may be None and are
+    // clamped to the dimension as in Python.
+    int64_t dim = dimension(node->input(1)), extent = shape[dim];
+    auto bound = [&](jit::Value *value, int64_t none) {
+      int64_t v = isNone(value) ? none : intOf(value);
+      if (v < 0)
+        v += extent;
+      return std::clamp<int64_t>(v, 0, extent);
+    };
+    int64_t start = bound(node->input(2), 0);
+    int64_t end = std::max(start, bound(node->input(3), extent));
+    int64_t step = intOf(node->input(4));
+    if (step <= 0)
+      fail("slice step must be positive");
+    n.result(slice(x, dim, start, (end - start + step - 1) / step, step));
+    return;
+  }
+  if (op == "narrow") {
+    int64_t dim = dimension(node->input(1)), extent = shape[dim];
+    int64_t start = intOf(node->input(2)), length = intOf(node->input(3));
+    if (start < 0)
+      start += extent;
+    if (start < 0 || length < 0 || start + length > extent)
+      fail("narrow(" + llvm::Twine(start) + ", " + llvm::Twine(length) +
+           ") is out of range for a dimension of " + llvm::Twine(extent));
+    n.result(slice(x, dim, start, length));
+    return;
+  }
+  // select(x, dim, index): the slice without its dimension.
+  int64_t dim = dimension(node->input(1)), extent = shape[dim];
+  int64_t index = intOf(node->input(2));
+  if (index < 0)
+    index += extent;
+  if (index < 0 || index >= extent)
+    fail("select index " + llvm::Twine(intOf(node->input(2))) +
+         " is out of range for a dimension of " + llvm::Twine(extent));
+  SmallVector<int64_t> reduced(shape);
+  reduced.erase(reduced.begin() + dim);
+  n.result(reshape(slice(x, dim, index, 1), reduced));
 }
 
 } // namespace mlir::qat::torch_import

@@ -82,7 +82,8 @@ bool Importer::boolOf(jit::Value *value) {
 bool Importer::isNone(jit::Value *value) {
   auto it = values.find(value);
   return it != values.end() && !it->second.isTensor() &&
-         it->second.list.empty() && it->second.constant.isNone();
+         it->second.list.empty() && it->second.tensorList.empty() &&
+         it->second.constant.isNone();
 }
 
 std::vector<int64_t> Importer::intsOf(jit::Value *value) {
@@ -126,6 +127,25 @@ Value Importer::transpose(Value value, ArrayRef<int32_t> perms) {
   for (int32_t dim : perms)
     result.push_back(shape[dim]);
   return tosa::TransposeOp::create(builder, loc, f32(result), value, perms);
+}
+
+/// `size` entries of dimension `dim` from `start`, every `step`-th.
+Value Importer::slice(Value value, int64_t dim, int64_t start, int64_t size,
+                      int64_t step) {
+  ArrayRef<int64_t> shape = shapeOf(value);
+  if (start == 0 && size == shape[dim] && step == 1)
+    return value;
+  SmallVector<OpFoldResult> offsets, sizes, strides;
+  SmallVector<int64_t> resultShape(shape);
+  resultShape[dim] = size;
+  for (auto [index, extent] : llvm::enumerate(shape)) {
+    bool sliced = static_cast<int64_t>(index) == dim;
+    offsets.push_back(builder.getIndexAttr(sliced ? start : 0));
+    sizes.push_back(builder.getIndexAttr(sliced ? size : extent));
+    strides.push_back(builder.getIndexAttr(sliced ? step : 1));
+  }
+  return tensor::ExtractSliceOp::create(builder, loc, f32(resultShape), value,
+                                        offsets, sizes, strides);
 }
 
 /// Reshapes both operands to a common rank (tosa broadcasts only dimensions

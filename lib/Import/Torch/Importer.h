@@ -25,6 +25,7 @@
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/Verifier.h"
 #include "qat/Dialect/Qat/IR/QatOps.h"
+#include "qat/Dialect/Qat/Utils/ModulePath.h"
 
 #include "llvm/ADT/BitVector.h"
 #include "llvm/ADT/DenseMap.h"
@@ -70,6 +71,7 @@ struct Imported {
   Value tensor;                   // a tensor
   c10::IValue constant;           // a constant, or a module object
   std::vector<jit::Value *> list; // a list of non-constant values
+  SmallVector<Value> tensorList;  // a list of tensors an op made (chunk)
   std::optional<size_t> state;    // a parameter or buffer (index in state)
   bool isTensor() const { return static_cast<bool>(tensor) || state; }
 };
@@ -136,6 +138,7 @@ private:
   void importPooling(const NodeImport &n);
   void importReduction(const NodeImport &n);
   void importShape(const NodeImport &n);
+  void importSlicing(const NodeImport &n);
 
   // Operand access.
   Value tensorOf(jit::Value *value);
@@ -160,6 +163,8 @@ private:
   Value splat(float value, int64_t rank);
   Value reshape(Value value, ArrayRef<int64_t> shape);
   Value transpose(Value value, ArrayRef<int32_t> perms);
+  Value slice(Value value, int64_t dim, int64_t start, int64_t size,
+              int64_t step = 1);
   std::pair<Value, Value> broadcast(Value lhs, Value rhs);
   Value add(Value lhs, Value rhs);
   Value sub(Value lhs, Value rhs);

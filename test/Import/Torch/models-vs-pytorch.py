@@ -10,6 +10,9 @@
 # CHECK: conv2d 3x3 padded: ok
 # CHECK: conv2d depthwise: ok
 # CHECK: max_pool2d ceil_mode: ok
+# CHECK: chunk uneven: ok
+# CHECK: slice with steps and open bounds: ok
+# CHECK: channel shuffle (floor_divide of a size): ok
 # CHECK: small CNN (traced): ok
 # CHECK: small CNN (scripted, x.size(0)): ok
 # CHECK: ResNet basic block: ok
@@ -135,6 +138,18 @@ check("reshape", Lambda(lambda m, x: x.reshape(4, 2, 5)), (2, 20))
 check("contiguous permute", Lambda(lambda m, x: x.permute(0, 2, 3, 1).contiguous()), (2, 3, 4, 5))
 check("transpose", Lambda(lambda m, x: x.transpose(1, 2)), (2, 3, 4))
 check("cat", Lambda(lambda m, x, y: torch.cat([x, y, x], 1)), (2, 3, 4), (2, 2, 4))
+check("chunk uneven", Lambda(lambda m, x: torch.cat(list(reversed(x.chunk(3, 1))), 1)),
+      (2, 7, 3))
+check("split sizes", Lambda(lambda m, x: torch.cat(x.split([2, 5], dim=1)[::-1], 1) * 2.0),
+      (2, 7, 3))
+check("split size, last dim", Lambda(lambda m, x: x.split(2, dim=-1)[2] + 1.0), (2, 3, 5))
+check("slice with steps and open bounds", Lambda(lambda m, x: x[:, 1:6:2, -3:] * 1.0), (2, 7, 5))
+check("narrow", Lambda(lambda m, x: x.narrow(2, 1, 3) + 0.5), (2, 3, 6))
+check("select", Lambda(lambda m, x: x[:, 2] + x.select(1, -1)), (2, 4, 5))
+check("silu", nn.SiLU(), (2, 3, 5))
+check("channel shuffle (floor_divide of a size)",
+      Lambda(lambda m, x: x.view(x.size(0), 2, x.size(1) // 2, 3, 3).transpose(1, 2)
+             .contiguous().view(x.size(0), -1, 3, 3) * 1.0), (2, 6, 3, 3))
 check("mean keepdim", Lambda(lambda m, x: x.mean((2, 3), keepdim=True)), (2, 3, 4, 5))
 check("mean last dim", Lambda(lambda m, x: x.mean(-1)), (2, 3, 4))
 check("dropout (eval)", nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5)), (3, 4))

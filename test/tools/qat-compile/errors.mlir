@@ -10,7 +10,15 @@
 // RUN: not qat-compile %s 2>&1 | FileCheck %s --check-prefix=OUTPUT
 // OUTPUT: error: no output file given (-o)
 // RUN: not qat-compile %s --function=fp32 -o %t/fp32.o 2>&1 | FileCheck %s --check-prefix=FLOAT
-// FLOAT: errors.mlir:{{[0-9]+}}:11: error: --qat-fold-quant: 'linalg.conv_2d_nchw_fchw' is a layer whose input, weight or output is not fake-quantized; its quantization parameters are missing
+// FLOAT: errors.mlir:{{[0-9]+}}:1: error: --qat-fold-quant: 'fp32' quantizes nothing: a model not prepared for QAT, or with all its fake quantization disabled (qat-compile --keep-float compiles it in float)
+// FLOAT-NOT: remark
+// RUN: not qat-compile %s --function=sigmoid --strict-int8 -o %t/strict.o 2>&1 | FileCheck %s --check-prefix=STRICT
+// STRICT: errors.mlir:{{[0-9]+}}:8: error: --qat-fold-quant: 'tosa.sigmoid' computes in float on the way from the input to the outputs and has no integer form
+// RUN: not test -e %t/strict.o
+// RUN: qat-compile %s --function=sigmoid --emit=header -o %t/sigmoid.h 2>&1 | FileCheck %s --check-prefix=ISLAND
+// ISLAND: errors.mlir:{{[0-9]+}}:8: remark: --qat-fold-quant: 1 op computes in float between quantized values (1 tosa.sigmoid); the first is here
+// RUN: FileCheck %s --check-prefix=ISLAND-HEADER < %t/sigmoid.h
+// ISLAND-HEADER: Inside, 1 op computes in float between quantized values (no integer form);
 // RUN: not qat-compile %s --function=overflow -o %t/overflow.o 2>&1 | FileCheck %s --check-prefix=OVERFLOW
 // OVERFLOW: errors.mlir:{{[0-9]+}}:10: error: int32 accumulation could overflow: output channel 0 has sum |w| = 8890000 and |bias| = 0, so |accumulator| may reach 2266950000 >= 2^31 (inputs |code - zero_point| <= 255)
 // RUN: not qat-compile %s --function=big_bias -o %t/big_bias.o 2>&1 | FileCheck %s --check-prefix=BIAS
@@ -55,6 +63,17 @@ func.func @fp32(%x: tensor<1x1x2x2xf32> {qat.input = "x"}, %w: tensor<2x1x1x1xf3
   %init = tensor.empty() : tensor<1x2x2x2xf32>
   %conv = linalg.conv_2d_nchw_fchw ins(%x, %w : tensor<1x1x2x2xf32>, tensor<2x1x1x1xf32>) outs(%init : tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32>
   return %conv : tensor<1x2x2x2xf32>
+}
+
+// A sigmoid between two quantized values: float in between, or an error
+// with --strict-int8.
+ml_program.global private @s(dense<0.05> : tensor<f32>) : tensor<f32>
+ml_program.global private @z(dense<0> : tensor<i32>) : tensor<i32>
+func.func @sigmoid(%x: tensor<1x4xf32> {qat.input = "x"}, %s: tensor<f32> {qat.state = "s"}, %z: tensor<i32> {qat.state = "z"}) -> tensor<1x4xf32> {
+  %xq = qat.fake_quant %x, %s, %z to ui8[0 : 255] : tensor<1x4xf32>, tensor<f32>, tensor<i32>
+  %y = tosa.sigmoid %xq : (tensor<1x4xf32>) -> tensor<1x4xf32>
+  %yq = qat.fake_quant %y, %s, %z to ui8[0 : 255] : tensor<1x4xf32>, tensor<f32>, tensor<i32>
+  return %yq : tensor<1x4xf32>
 }
 
 // 70,000 products of 127 and up to 255 cannot fit in an i32 accumulator.

@@ -1,7 +1,7 @@
 //===- TensorGradients.cpp - gradient rules of tensor ops -------*- C++ -*-===//
 //
 // Part of qat-mlir. External models of DifferentiableOpInterface for the
-// tensor ops the importer emits: padding and reshapes.
+// tensor ops the importer emits: padding, slices and reshapes.
 //
 //===----------------------------------------------------------------------===//
 
@@ -46,6 +46,30 @@ struct PadGradient : Model<PadGradient, tensor::PadOp> {
   }
 };
 
+/// The gradient of a slice: the result's gradient where the slice took its
+/// entries, zero elsewhere.
+struct ExtractSliceGradient
+    : Model<ExtractSliceGradient, tensor::ExtractSliceOp> {
+  bool isDifferentiableOperand(Operation *op, unsigned index) const {
+    return index == 0;
+  }
+  LogicalResult buildGradients(Operation *op, OpBuilder &b,
+                               ArrayRef<Value> resultGradients,
+                               SmallVectorImpl<Value> &operandGradients) const {
+    auto slice = cast<tensor::ExtractSliceOp>(op);
+    RankedTensorType sourceType = slice.getSourceType();
+    if (!sourceType.hasStaticShape() || !slice.getResultType().hasStaticShape())
+      return op->emitOpError("has no gradient rule for dynamic shapes");
+    if (slice.getResultType().getRank() != sourceType.getRank())
+      return op->emitOpError("has no gradient rule for rank-reducing slices");
+    operandGradients[0] = tensor::InsertSliceOp::create(
+        b, op->getLoc(), resultGradients[0], zeros(b, op->getLoc(), sourceType),
+        slice.getMixedOffsets(), slice.getMixedSizes(),
+        slice.getMixedStrides());
+    return success();
+  }
+};
+
 struct ExpandShapeGradient : Model<ExpandShapeGradient, tensor::ExpandShapeOp> {
   bool isDifferentiableOperand(Operation *op, unsigned index) const {
     return index == 0;
@@ -80,6 +104,7 @@ void mlir::qat::registerTensorGradientExternalModels(
     DialectRegistry &registry) {
   registry.addExtension(+[](MLIRContext *ctx, tensor::TensorDialect *) {
     tensor::PadOp::attachInterface<PadGradient>(*ctx);
+    tensor::ExtractSliceOp::attachInterface<ExtractSliceGradient>(*ctx);
     tensor::ExpandShapeOp::attachInterface<ExpandShapeGradient>(*ctx);
     tensor::CollapseShapeOp::attachInterface<CollapseShapeGradient>(*ctx);
   });

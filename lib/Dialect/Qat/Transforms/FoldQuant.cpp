@@ -11,6 +11,7 @@
 #include "IntegerForms.h"
 #include "qat/Dialect/Qat/IR/QatOps.h"
 #include "qat/Dialect/Qat/Transforms/Passes.h"
+#include "qat/Dialect/Qat/Utils/ModulePath.h"
 #include "qat/Dialect/Qat/Utils/TosaBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -22,6 +23,7 @@
 #include "mlir/Transforms/RegionUtils.h"
 
 #include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/MapVector.h"
 
 #include <climits>
 
@@ -52,7 +54,8 @@ void foldRequantizedCodes(QuantizeOp quantize) {
       OpBuilder b(quantize);
       Value codes = dequantize.getInput();
       for (Operation *op : llvm::reverse(movers))
-        codes = moveCodes(b, op, codes, quantize.getZeroPoint());
+        codes = moveCodes(b, op, codes, quantize.getZeroPoint(),
+                          quantize.getQuantMin());
       quantize.replaceAllUsesWith(codes);
       quantize.erase();
       return;
@@ -62,6 +65,30 @@ void foldRequantizedCodes(QuantizeOp quantize) {
     movers.push_back(def);
     value = def->getOperand(0);
   }
+}
+
+/// The ops of `function` that depend on a model input (an argument that is
+/// not `qat.state`), in program order.
+SmallVector<Operation *> opsFromInput(func::FuncOp function) {
+  llvm::DenseSet<Value> fromInput;
+  for (BlockArgument argument : function.getArguments())
+    if (!function.getArgAttr(argument.getArgNumber(), "qat.state"))
+      fromInput.insert(argument);
+  SmallVector<Operation *> ops;
+  for (Operation &op : function.getBody().front().without_terminator()) {
+    if (llvm::none_of(op.getOperands(),
+                      [&](Value v) { return fromInput.contains(v); }))
+      continue;
+    fromInput.insert(op.getResults().begin(), op.getResults().end());
+    ops.push_back(&op);
+  }
+  return ops;
+}
+
+bool hasFloatResult(Operation *op) {
+  return llvm::any_of(op->getResultTypes(), [](Type type) {
+    return isa<FloatType>(getElementTypeOrSelf(type));
+  });
 }
 
 struct FoldQuantPass : qat::impl::FoldQuantPassBase<FoldQuantPass> {
@@ -78,6 +105,16 @@ struct FoldQuantPass : qat::impl::FoldQuantPassBase<FoldQuantPass> {
     if (module.lookupSymbol(name)) {
       source.emitError("--qat-fold-quant: '")
           << name << "' exists already (the module was folded before)";
+      return signalPassFailure();
+    }
+    bool quantizesAnything = false;
+    source.walk([&](FakeQuantOp) { quantizesAnything = true; });
+    if (!quantizesAnything) {
+      source.emitError("--qat-fold-quant: '")
+          << function
+          << "' quantizes nothing: a model not prepared for QAT, or with all "
+             "its fake quantization disabled (qat-compile --keep-float "
+             "compiles it in float)";
       return signalPassFailure();
     }
     func::FuncOp folded = cloneWithoutStateResults(source, name);
@@ -161,36 +198,56 @@ struct FoldQuantPass : qat::impl::FoldQuantPassBase<FoldQuantPass> {
   }
 
   /// Every op that depends on a model input computes in integers, except
-  /// the dequantization of the outputs.
+  /// the dequantization of the outputs; or, with allow-float, a remark at
+  /// the first op that computes in float, counting them all.
   LogicalResult checkInteger(func::FuncOp folded) {
-    llvm::DenseSet<Value> fromInput;
-    for (BlockArgument argument : folded.getArguments())
-      if (!folded.getArgAttr(argument.getArgNumber(), "qat.state"))
-        fromInput.insert(argument);
-    for (Operation &op : folded.getBody().front().without_terminator()) {
-      if (llvm::none_of(op.getOperands(),
-                        [&](Value v) { return fromInput.contains(v); }))
+    if (!allowFloat)
+      return checkAllInteger(folded);
+    llvm::MapVector<OperationName, unsigned> counts;
+    Operation *first = nullptr;
+    for (Operation *op : opsFromInput(folded)) {
+      // Dequantized codes are the inputs of the float ops counted here.
+      if (!hasFloatResult(op) || isa<DequantizeOp>(op))
         continue;
-      for (Value result : op.getResults())
-        fromInput.insert(result);
+      ++counts[op->getName()];
+      if (!first)
+        first = op;
+    }
+    if (counts.empty())
+      return success();
+    unsigned total = 0;
+    std::string list;
+    llvm::raw_string_ostream os(list);
+    llvm::interleaveComma(counts, os, [&](const auto &entry) {
+      total += entry.second;
+      os << entry.second << " " << entry.first;
+    });
+    first->emitRemark("--qat-fold-quant: ")
+        << total << (total == 1 ? " op computes" : " ops compute")
+        << " in float between quantized values (" << list
+        << "); the first is here" << inModuleSuffix(first->getLoc());
+    return success();
+  }
+
+  LogicalResult checkAllInteger(func::FuncOp folded) {
+    for (Operation *op : opsFromInput(folded)) {
       // Dequantized values are checked where they are used.
       if (isa<DequantizeOp>(op))
         continue;
       if (auto quantize = dyn_cast<QuantizeOp>(op)) {
         if (isa<BlockArgument>(quantize.getInput()))
           continue;
-        return op.emitError("--qat-fold-quant: 'qat.quantize' requantizes "
-                            "through float: its input is not the codes of "
-                            "the same scale and zero-point moved by padding, "
-                            "max pooling or reshapes");
+        return op->emitError("--qat-fold-quant: 'qat.quantize'")
+               << inModuleSuffix(op->getLoc())
+               << " requantizes through float: its input is not the codes "
+                  "of the same scale and zero-point moved by padding, max "
+                  "pooling, reshapes, transposes or slices";
       }
-      bool isFloat = llvm::any_of(op.getResultTypes(), [](Type type) {
-        return isa<FloatType>(getElementTypeOrSelf(type));
-      });
-      if (!isFloat)
+      if (!hasFloatResult(op))
         continue;
-      InFlightDiagnostic diag = op.emitError("--qat-fold-quant: '")
-                                << op.getName() << "' ";
+      InFlightDiagnostic diag = op->emitError("--qat-fold-quant: '")
+                                << op->getName() << "'"
+                                << inModuleSuffix(op->getLoc()) << " ";
       if (isa<linalg::Conv2DNchwFchwOp, tosa::MatMulOp>(op))
         diag << "is a layer whose input, weight or output is not "
                 "fake-quantized; its quantization parameters are missing";

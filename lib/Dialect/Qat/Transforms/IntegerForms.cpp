@@ -134,7 +134,7 @@ std::pair<Value, Value> centeredInput(OpBuilder &b, Location loc,
   int64_t windows = 1;
   Value scale = quant.getScale();
   for (Operation *op : input.chain) {
-    codes = moveCodes(b, op, codes, quant.getZeroPoint());
+    codes = moveCodes(b, op, codes, quant.getZeroPoint(), quant.getQuantMin());
     if (auto pool = dyn_cast<linalg::PoolingNchwSumOp>(op))
       windows *= windowSize(pool);
     if (std::optional<std::pair<unsigned, float>> factor = constantFactor(op))
@@ -393,23 +393,44 @@ Value buildAdd(OpBuilder &b, QuantizedAdd sum) {
 
 } // namespace
 
+/// Whether `pad` pads with -inf for max pooling only: as codes, any code at
+/// most the lowest one gives the same maxima (every window of a pooling
+/// holds an input entry).
+static bool padsForMaxPooling(tensor::PadOp pad) {
+  Value padding = pad.getConstantPaddingValue();
+  APFloat value(0.0f);
+  return padding && matchPattern(padding, m_ConstantFloat(&value)) &&
+         value.isInfinity() && value.isNegative() && !pad->use_empty() &&
+         llvm::all_of(pad->getUsers(), [&](Operation *user) {
+           auto pool = dyn_cast<linalg::PoolingNchwMaxOp>(user);
+           return pool && pool.getInputs()[0] == pad.getResult();
+         });
+}
+
 bool mlir::qat::movesCodes(Operation *op) {
   if (auto pad = dyn_cast<tensor::PadOp>(op)) {
     Value padding = pad.getConstantPaddingValue();
-    return padding && matchPattern(padding, m_AnyZeroFloat());
+    return (padding && matchPattern(padding, m_AnyZeroFloat())) ||
+           padsForMaxPooling(pad);
   }
-  return isa<linalg::PoolingNchwMaxOp, tosa::ReshapeOp, tensor::ExpandShapeOp,
-             tensor::CollapseShapeOp>(op);
+  return isa<linalg::PoolingNchwMaxOp, tosa::ReshapeOp, tosa::TransposeOp,
+             tensor::ExpandShapeOp, tensor::CollapseShapeOp,
+             tensor::ExtractSliceOp>(op);
 }
 
 Value mlir::qat::moveCodes(OpBuilder &b, Operation *op, Value codes,
-                           Value zeroPoint) {
+                           Value zeroPoint, int64_t quantMin) {
   Location loc = op->getLoc();
   Type i32 = b.getI32Type();
   auto resultType = typeOf(op->getResult(0)).clone(i32);
   if (auto pad = dyn_cast<tensor::PadOp>(op)) {
-    // 0.0 pads the float tensor; its code is the zero-point.
-    Value padCode = tensor::ExtractOp::create(b, loc, zeroPoint);
+    // 0.0 pads the float tensor; its code is the zero-point. -inf before a
+    // max pooling becomes the lowest code.
+    Value padCode =
+        padsForMaxPooling(pad)
+            ? arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(quantMin))
+                  .getResult()
+            : tensor::ExtractOp::create(b, loc, zeroPoint).getResult();
     return tensor::PadOp::create(b, loc, resultType, codes,
                                  pad.getMixedLowPad(), pad.getMixedHighPad(),
                                  padCode);

@@ -60,12 +60,15 @@ using IntegerForm = std::variant<QuantizedLayer, QuantizedAdd>;
 
 /// Whether `op` moves quantized values without changing them, so that the
 /// codes of its result are the codes of its input (operand 0): padding with
-/// 0.0 (whose code is the zero-point), max pooling (monotone), reshapes.
+/// 0.0 (whose code is the zero-point) or with -inf for max pooling, max
+/// pooling (monotone), reshapes, transposes and slices.
 bool movesCodes(Operation *op);
 
 /// The i32 `codes` moved through `op` (a code mover or sum pooling) as `op`
-/// moved their dequantized values; padding uses the code `zeroPoint`.
-Value moveCodes(OpBuilder &b, Operation *op, Value codes, Value zeroPoint);
+/// moved their dequantized values; padding with 0.0 uses the code
+/// `zeroPoint`, padding with -inf for max pooling the code `quantMin`.
+Value moveCodes(OpBuilder &b, Operation *op, Value codes, Value zeroPoint,
+                int64_t quantMin);
 
 /// The computation that `outputQuant` quantizes, if it has an integer
 /// form; every value between its inputs and `outputQuant` has one use.

@@ -165,9 +165,10 @@ def FoldQuantPass : Pass<"qat-fold-quant", "::mlir::ModuleOp"> {
     becomes the integer arithmetic of `--qat-target-exact` (i32 codes, i32
     accumulation, i32 bias, fixed-point `qat.requantize` with the fused
     ReLU/ReLU6 clamp; the same rewrite runs on the copy, then only the
-    integers are kept), padding, max pooling and reshapes move codes
-    (padding with the zero-point), average pooling sums them into the next
-    layer, and only the logits are dequantized. Where the function is
+    integers are kept), padding, max pooling, reshapes, transposes and
+    slices move codes (0.0 padding with the zero-point, -inf padding before
+    a max pooling with the lowest code), average pooling sums them into the
+    next layer, and only the logits are dequantized. Where the function is
     already target-exact, its integer results are kept as they are, so the
     folded program computes what training computed.
 
@@ -180,11 +181,20 @@ def FoldQuantPass : Pass<"qat-fold-quant", "::mlir::ModuleOp"> {
 
     Fails, naming the op, when a value on the way from the input to the
     logits stays in float (an op without an integer form, or a layer whose
-    quantization parameters are missing).
+    quantization parameters are missing), unless `allow-float` is set.
+    With it, such ops stay in float between quantized values ("float
+    islands", as PyTorch's converted models run non-quantized modules
+    between a DeQuantStub and a QuantStub): their inputs are the
+    dequantized codes, exactly the values of the fake-quant forward, and
+    the next quantization turns their result back into codes. The pass
+    then emits one remark, at the first such op, counting them by op.
   }];
   let options = [
     Option<"function", "function", "std::string", "\"forward_eval\"",
-           "The evaluation function to fold">
+           "The evaluation function to fold">,
+    Option<"allowFloat", "allow-float", "bool", "false",
+           "Keep ops without an integer form in float between quantized "
+           "values, with a remark, rather than fail">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
