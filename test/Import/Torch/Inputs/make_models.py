@@ -36,6 +36,15 @@ class Ops(nn.Module):
         return self.fc(torch.flatten(x, 1))
 
 
+class Slicing(nn.Module):
+    """Slices sized for the traced 1 x 8 input: imported for a narrower
+    input, they no longer fit."""
+
+    def forward(self, x):
+        a, b = x.split([3, 5], dim=1)
+        return torch.cat([a, b.narrow(1, 1, 4)], dim=1)
+
+
 def save(model, name, *shapes):
     model.eval()
     traced = torch.jit.trace(model, tuple(torch.randn(s) for s in shapes))
@@ -47,6 +56,7 @@ dropout = nn.Sequential(nn.Conv2d(2, 2, 1), nn.Dropout2d(0.5)).train()
 torch.jit.trace(dropout, torch.randn(1, 2, 3, 3), check_trace=False).save(
     os.path.join(out, "dropout2d_train.pt"))
 save(Ops(), "ops.pt", (1, 3, 16, 16))
+save(Slicing(), "slicing.pt", (1, 8))
 save(models.randomize_batch_norm(models.SmallCNN()), "small_cnn.pt", (2, 1, 28, 28))
 
 with open(os.path.join(out, "ops.pt"), "rb") as f:
