@@ -42,7 +42,7 @@ export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 # Tests that mostly time training runs, whole models, or Python's torch
 # (they take minutes under ASan and exercise no C++ the others do not).
-skip=${QAT_SANITIZE_SKIP:-'qat-compile-mobilenet|models-vs-pytorch|qat-train-stat-assist|qat-compile-end-to-end|demo.test|gradients-vs-finite-differences|Training/qat-train.py|int8-vs-pytorch-convert|gradients-vs-pytorch|deployment-example|qat-prepare-vs-pytorch|compile-cache|uint7-fast-path|training-example'}
+skip=${QAT_SANITIZE_SKIP:-'torchvision-zoo|qat-compile-mobilenet|models-vs-pytorch|qat-train-stat-assist|qat-compile-end-to-end|demo.test|gradients-vs-finite-differences|Training/qat-train.py|int8-vs-pytorch-convert|gradients-vs-pytorch|deployment-example|qat-prepare-vs-pytorch|compile-cache|uint7-fast-path|training-example'}
 results=$build/test-results.xml
 status=0
 LIT_OPTS="${LIT_OPTS:-} --timeout=1200 --xunit-xml-output=$results" \

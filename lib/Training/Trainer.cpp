@@ -73,14 +73,19 @@ int64_t argmax(const float *row, int64_t classes) {
 }
 
 struct Trainer {
+  Trainer(ModuleOp module, const TrainOptions &options, llvm::raw_ostream &out)
+      : module(module), options(options), out(out) {}
+
   ModuleOp module;
   const TrainOptions &options;
   llvm::raw_ostream &out;
+  /// The images' normalization in use (loadData decides it).
+  float inputMean = 0, inputStd = 1;
   std::unique_ptr<JitModule> jit;
   llvm::StringMap<NpyArray> state;
   ImageDataset train, test;
   std::string imagesName;
-  int64_t batch = 0, classes = 0, height = 0, width = 0;
+  int64_t batch = 0, classes = 0, channels = 0, height = 0, width = 0;
   /// The names of the trainable parameters (qat.trainable), to name the one
   /// that diverged.
   std::vector<std::string> parameters;
@@ -145,11 +150,9 @@ LogicalResult Trainer::checkModel() {
     if (name && type && type.getRank() == 4 && type.hasStaticShape()) {
       imagesName = name.getValue().str();
       batch = type.getDimSize(0);
+      channels = type.getDimSize(1);
       height = type.getDimSize(2);
       width = type.getDimSize(3);
-      if (type.getDimSize(1) != 1)
-        return error("the model takes " + llvm::Twine(type.getDimSize(1)) +
-                     " input channels; the data set has grey images (1)");
       break;
     }
   }
@@ -170,32 +173,51 @@ LogicalResult Trainer::loadData() {
   for (auto [split, data] :
        {std::pair<StringRef, ImageDataset *>{"train", &train},
         {"test", &test}}) {
-    auto loaded = loadImageDataset(options.dataDir, split);
+    auto loaded = loadDataset(options.dataDir, split);
     if (!loaded)
       return error(llvm::toString(loaded.takeError()));
     *data = std::move(*loaded);
-    // The batch is filled with height x width pixels per image: other
-    // sizes would read past the images (or train on garbage).
-    if (data->height != height || data->width != width)
+    // The batch is filled with C x H x W values per image: other shapes
+    // would read past the images (or train on garbage).
+    if (data->channels != channels || data->height != height ||
+        data->width != width)
       return error(options.dataDir + ": the " + split + " images are " +
+                   llvm::Twine(data->channels) + "x" +
                    llvm::Twine(data->height) + "x" + llvm::Twine(data->width) +
-                   " pixels but the model takes " + llvm::Twine(height) + "x" +
+                   " (channels x height x width) but the model takes " +
+                   llvm::Twine(channels) + "x" + llvm::Twine(height) + "x" +
                    llvm::Twine(width));
     if (data->count == 0)
       return error(options.dataDir + ": the " + split + " set has no images");
     int64_t limit = split == "train" ? options.trainLimit : options.testLimit;
-    if (limit > 0 && limit < data->count) {
-      data->count = limit;
-      data->pixels.resize(limit * data->height * data->width);
-      data->labels.resize(limit);
-    }
+    if (limit > 0 && limit < data->count)
+      data->truncate(limit);
     for (auto [index, label] : llvm::enumerate(data->labels))
       if (label >= classes)
         return error(options.dataDir + ": " + split + " label " +
-                     llvm::Twine(index) + " is " +
-                     llvm::Twine(static_cast<unsigned>(label)) +
+                     llvm::Twine(index) + " is " + llvm::Twine(label) +
                      " but the model has " + llvm::Twine(classes) + " classes");
   }
+  // The normalization: the one a checkpoint was trained with, else the
+  // training images' own (normalizationFromData) or the options'.
+  auto mean = module->getAttrOfType<FloatAttr>(kInputMeanAttr);
+  auto std = module->getAttrOfType<FloatAttr>(kInputStdAttr);
+  inputMean = options.mean;
+  inputStd = options.std;
+  if (mean && std) {
+    inputMean = mean.getValueAsDouble();
+    inputStd = std.getValueAsDouble();
+  } else if (options.normalizationFromData) {
+    std::tie(inputMean, inputStd) = train.statistics();
+    if (inputStd == 0.0f)
+      inputStd = 1.0f; // constant images: only the mean is removed
+    out << llvm::format("normalization from the training images: mean %.6g, "
+                        "std %.6g\n",
+                        inputMean, inputStd);
+  }
+  Builder builder(module.getContext());
+  module->setAttr(kInputMeanAttr, builder.getF32FloatAttr(inputMean));
+  module->setAttr(kInputStdAttr, builder.getF32FloatAttr(inputStd));
   if (train.count < batch)
     return error("the training set has " + llvm::Twine(train.count) +
                  " images, fewer than one batch of " + llvm::Twine(batch));
@@ -272,11 +294,11 @@ LogicalResult Trainer::build() {
 
 void Trainer::fillBatch(const ImageDataset &data, ArrayRef<int64_t> indices,
                         NpyArray &images, NpyArray *labels) {
-  int64_t pixels = data.height * data.width;
+  int64_t pixels = data.imageSize();
   auto *imageData = reinterpret_cast<float *>(images.data.data());
   std::fill(imageData, imageData + batch * pixels, 0.0f);
   for (auto [row, index] : llvm::enumerate(indices)) {
-    data.normalized(index, options.mean, options.std, imageData + row * pixels);
+    data.normalized(index, inputMean, inputStd, imageData + row * pixels);
     if (labels)
       reinterpret_cast<int64_t *>(labels->data.data())[row] =
           data.labels[index];
@@ -567,7 +589,6 @@ LogicalResult Trainer::run() {
 LogicalResult mlir::qat::trainModule(ModuleOp module,
                                      const TrainOptions &options,
                                      llvm::raw_ostream &out) {
-  Trainer trainer{module, options, out, nullptr, {}, {}, {},
-                  "",     0,       0,   0,       0,  {}};
+  Trainer trainer(module, options, out);
   return trainer.run();
 }

@@ -8,8 +8,8 @@
 # RUN: rm -rf %t && mkdir -p %t
 # RUN: %python %s %t | FileCheck %s
 #
-# CHECK: 32x32 data: error: {{.*}}: the train images are 32x32 pixels but the model takes 28x28
-# CHECK: 14x14 data: error: {{.*}}: the train images are 14x14 pixels but the model takes 28x28
+# CHECK: 32x32 data: error: {{.*}}: the train images are 1x32x32 (channels x height x width) but the model takes 1x28x28
+# CHECK: 14x14 data: error: {{.*}}: the train images are 1x14x14 (channels x height x width) but the model takes 1x28x28
 # CHECK: overflowing header: error: {{.*}}train-images-idx3-ubyte: IDX header promises more than 2^63 data bytes
 # CHECK: empty test set: error: {{.*}}: the test set has no images
 # CHECK: bad label: error: {{.*}}: train label 3 is 200 but the model has 10 classes

@@ -15,6 +15,7 @@
 #include "qat/Compiler/Compiler.h"
 #include "qat/InitAll.h"
 #include "qat/Pipelines/Pipelines.h"
+#include "qat/Support/AtomicFile.h"
 #include "qat/Support/InputChecks.h"
 #include "qat/Training/Dataset.h"
 
@@ -99,7 +100,10 @@ static cl::opt<unsigned> optLevel("O", cl::desc("Optimization level 0-3"),
                                   cl::init(3), cl::Prefix,
                                   cl::cat(toolOptions));
 static cl::opt<float>
-    inputMean("input-mean", cl::desc("Image normalization used in training"),
+    inputMean("input-mean",
+              cl::desc("Image normalization used in training (default: the "
+                       "one qat-train recorded in the module, else "
+                       "Fashion-MNIST's)"),
               cl::init(qat::kFashionMnistMean), cl::cat(toolOptions));
 static cl::opt<float> inputStd("input-std",
                                cl::desc("Image normalization used in training"),
@@ -152,6 +156,9 @@ int main(int argc, char **argv) {
     return fail("no input module given");
   if (outputFile.empty())
     return fail("no output file given (-o)");
+  if (qat::isSameFile(inputFile, outputFile))
+    return fail("-o '" + outputFile +
+                "' is the input module; write the output to another file");
   if (optLevel > 3)
     return fail("-O must be 0, 1, 2 or 3");
   // The classifier program divides by the standard deviation.
@@ -183,6 +190,18 @@ int main(int argc, char **argv) {
 
   if (failed(qat::checkBatchNormStatistics(*module)))
     return 1;
+  // The normalization qat-train recorded, unless given.
+  float mean = inputMean, std = inputStd;
+  auto trainedMean = (*module)->getAttrOfType<FloatAttr>(qat::kInputMeanAttr);
+  auto trainedStd = (*module)->getAttrOfType<FloatAttr>(qat::kInputStdAttr);
+  if (trainedMean && !inputMean.getNumOccurrences())
+    mean = trainedMean.getValueAsDouble();
+  if (trainedStd && !inputStd.getNumOccurrences())
+    std = trainedStd.getValueAsDouble();
+  if (!std::isfinite(mean) || !std::isfinite(std) || std <= 0)
+    return fail("the module's recorded normalization is not usable (mean " +
+                llvm::Twine(std::to_string(mean)) + ", std " +
+                llvm::Twine(std::to_string(std)) + ")");
   qat::DeployPipelineOptions pipeline;
   pipeline.function =
       functionName.empty() ? qat::evaluationFunction(*module) : functionName;
@@ -217,8 +236,8 @@ int main(int argc, char **argv) {
   options.reportKernels = reportKernels;
   options.name = symbolName;
   options.optLevel = optLevel;
-  options.inputMean = inputMean;
-  options.inputStd = inputStd;
+  options.inputMean = mean;
+  options.inputStd = std;
   options.clang = clangPath;
   options.runtimeSource = runtimeSource;
   options.cpuCheckSource = cpuCheckSource;

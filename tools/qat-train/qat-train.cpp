@@ -6,7 +6,8 @@
 //   qat-train MODEL.pt|MODEL.mlir -o trained.mlir [--epochs 3] [--lr 5e-3]
 //             [--batch-size 64] [--seed 0] [--log train.csv] ...
 //
-// A .pt model is imported in training mode with the batch size given; a
+// A .pt model is imported in training mode with the batch size given and
+// the images' shape of the data (1 x 28 x 28 for IDX); a
 // .mlir model (qat-import --mode train, or a module this tool saved) is
 // trained as is, and resumes after the epochs it records.
 //
@@ -39,10 +40,14 @@ static cl::opt<std::string>
 static cl::opt<std::string>
     outputFile("o", cl::desc("Save the trained module here after each epoch"),
                cl::value_desc("file"), cl::cat(toolOptions));
-static cl::opt<std::string> dataDir("data",
-                                    cl::desc("Directory of the IDX data set"),
-                                    cl::init(qat::kFashionMnistDir),
-                                    cl::cat(toolOptions));
+static cl::opt<std::string> dataDir(
+    "data",
+    cl::desc("The data set: a directory of IDX files (MNIST's layout), or an "
+             ".npz with train_images, train_labels, test_images and "
+             "test_labels (images N x C x H x W or N x H x W, uint8 or "
+             "float32; integer labels), normalized by its training images' "
+             "mean and standard deviation"),
+    cl::init(qat::kFashionMnistDir), cl::cat(toolOptions));
 static cl::opt<int64_t> epochs("epochs", cl::desc("Epochs in total"),
                                cl::init(3), cl::cat(toolOptions));
 static cl::opt<int64_t>
@@ -196,7 +201,18 @@ int main(int argc, char **argv) {
   } else {
     qat::TorchImportOptions importOptions;
     importOptions.trainingMode = true;
-    importOptions.inputShapes = {{batchSize, 1, 28, 28}};
+    // The images' shape: an .npz's (read from its test split, usually the
+    // smaller), else MNIST's 1 x 28 x 28.
+    int64_t channels = 1, height = 28, width = 28;
+    if (llvm::StringRef(dataDir).ends_with(".npz")) {
+      auto data = qat::loadNpzDataset(dataDir, "test");
+      if (!data)
+        return fail(llvm::toString(data.takeError()));
+      channels = data->channels;
+      height = data->height;
+      width = data->width;
+    }
+    importOptions.inputShapes = {{batchSize, channels, height, width}};
     module = qat::importTorchScript(&context, inputFile, importOptions);
   }
   if (!module)
@@ -204,6 +220,7 @@ int main(int argc, char **argv) {
 
   qat::TrainOptions options;
   options.dataDir = dataDir;
+  options.normalizationFromData = StringRef(dataDir).ends_with(".npz");
   options.epochs = epochs;
   options.learningRate = learningRate;
   options.lrWarmupEpochs = warmupEpochs;

@@ -1,4 +1,4 @@
-//===- Dataset.h - IDX image classification data sets -----------*- C++ -*-===//
+//===- Dataset.h - image classification data sets ---------------*- C++ -*-===//
 //
 // Part of qat-mlir.
 //
@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mlir::qat {
@@ -33,15 +34,24 @@ llvm::Expected<IdxFile> readIdx(llvm::StringRef path);
 llvm::Expected<IdxFile> parseIdx(llvm::ArrayRef<uint8_t> bytes,
                                  llvm::StringRef name);
 
-/// Grey images with class labels, as training and evaluation consume them.
+/// Images with class labels, as training and evaluation consume them:
+/// N x C x H x W bytes (IDX, or .npz uint8) or f32 values (.npz float32).
 struct ImageDataset {
-  int64_t count = 0, height = 0, width = 0;
-  std::vector<uint8_t> pixels; // count x height x width
-  std::vector<uint8_t> labels; // count
-
-  /// Image `index` as f32 in [0, 1], standardized: (p / 255 - mean) / std,
-  /// each step rounded to f32 (as qat_mlir.datasets.normalize does).
+  int64_t count = 0, channels = 1, height = 0, width = 0;
+  std::vector<uint8_t> pixels;    // count x channels x height x width
+  std::vector<float> floatPixels; // the same, for float images
+  std::vector<int64_t> labels;    // count
+  bool isFloat() const { return !floatPixels.empty(); }
+  int64_t imageSize() const { return channels * height * width; }
+  /// Keeps the first `count` images.
+  void truncate(int64_t count);
+  /// Image `index` standardized: (p / 255 - mean) / std for bytes,
+  /// (x - mean) / std for floats, each step rounded to f32 (as
+  /// qat_mlir.datasets.normalize does).
   void normalized(int64_t index, float mean, float std, float *out) const;
+  /// The mean and standard deviation of every value as normalized() sees
+  /// it before standardizing (bytes / 255), computed in f64.
+  std::pair<float, float> statistics() const;
 };
 
 /// Reads `<prefix>-images-idx3-ubyte[.gz]` and
@@ -49,6 +59,21 @@ struct ImageDataset {
 /// or "t10k" for split "train"/"test" (the layout of MNIST and Fashion-MNIST).
 llvm::Expected<ImageDataset> loadImageDataset(llvm::StringRef directory,
                                               llvm::StringRef split);
+
+/// Reads `<split>_images` (N x C x H x W or N x H x W, uint8 or float32)
+/// and `<split>_labels` (N integers >= 0) from a NumPy .npz archive
+/// (np.savez, uncompressed or compressed), split "train" or "test".
+llvm::Expected<ImageDataset> loadNpzDataset(llvm::StringRef path,
+                                            llvm::StringRef split);
+
+/// An .npz file's data set, or a directory's IDX files.
+llvm::Expected<ImageDataset> loadDataset(llvm::StringRef path,
+                                         llvm::StringRef split);
+
+/// The module attributes (f32) where qat-train records the images'
+/// normalization, so that qat-compile deploys the one training used.
+constexpr const char *kInputMeanAttr = "qat.input_mean";
+constexpr const char *kInputStdAttr = "qat.input_std";
 
 /// Where Debian's dataset-fashion-mnist package installs Fashion-MNIST, and
 /// the per-pixel mean and standard deviation of its training images.

@@ -18,8 +18,14 @@
 namespace mlir::qat {
 
 struct TrainOptions {
+  /// A directory of IDX files, or an .npz file (loadDataset).
   std::string dataDir = kFashionMnistDir;
+  /// The images' normalization, (x - mean) / std; with
+  /// `normalizationFromData`, the training images' own mean and standard
+  /// deviation instead. A module records the one it was trained with
+  /// (kInputMeanAttr, kInputStdAttr) and a resumed run keeps it.
   float mean = kFashionMnistMean, std = kFashionMnistStd;
+  bool normalizationFromData = false;
   /// Epochs of training (of QAT after any FP warm-up); a module saved after
   /// epoch k (warm-up included) resumes at epoch k + 1.
   int64_t epochs = 3;

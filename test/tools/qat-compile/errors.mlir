@@ -7,6 +7,9 @@
 // RUN: not qat-compile %s --name=my-model -o %t/name.o 2>&1 | FileCheck %s --check-prefix=NAME
 // NAME: error: --name 'my-model' is not a C identifier
 // RUN: not test -e %t/name.o
+// RUN: cp %s %t/self.mlir && not qat-compile %t/self.mlir --function=sigmoid -o %t/self.mlir 2>&1 | FileCheck %s --check-prefix=SELF
+// SELF: error: -o '{{.*}}self.mlir' is the input module; write the output to another file
+// RUN: cmp %s %t/self.mlir
 // RUN: not qat-compile %s 2>&1 | FileCheck %s --check-prefix=OUTPUT
 // OUTPUT: error: no output file given (-o)
 // RUN: not qat-compile %s --function=fp32 -o %t/fp32.o 2>&1 | FileCheck %s --check-prefix=FLOAT
