@@ -54,8 +54,9 @@ static cl::opt<qat::EmitKind> emitKind(
                    "The C header of the object's interface"),
         clEnumValN(qat::EmitKind::Lib, "lib", "A shared library"),
         clEnumValN(qat::EmitKind::Exe, "exe",
-                   "A static classifier program: ./model IMAGES.idx[.gz] "
-                   "[LABELS.idx[.gz]] [--logits FILE]")),
+                   "A static classifier program: ./model "
+                   "IMAGES.idx[.gz]|.npy [LABELS.idx[.gz]|.npy] "
+                   "[--logits FILE]")),
     cl::cat(toolOptions));
 static cl::opt<std::string> targetName(
     "target",
