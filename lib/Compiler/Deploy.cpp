@@ -299,28 +299,32 @@ FailureOr<ModelInterface> mlir::qat::readInterface(func::FuncOp function,
         }))
       ++interface.floatOps;
   }
+  // A grid's scale and zero-point, which must be per-tensor constants.
+  auto readGrid = [&](Value scale, Value zeroPoint, StringRef what,
+                      float &scaleOut, int32_t &zeroPointOut) -> LogicalResult {
+    std::optional<float> s = constantF32(scale);
+    std::optional<int64_t> z = constantInt(zeroPoint);
+    if (!s || !z)
+      return function.emitError("the ")
+             << what << " quantization parameters are not per-tensor constants";
+    scaleOut = *s;
+    zeroPointOut = static_cast<int32_t>(*z);
+    return success();
+  };
   // The first or last ops may compute in float (--qat-fold-quant=
   // allow-float), as after an average pooling that no fake quantization
   // follows.
   if (output) {
-    std::optional<float> outScale = constantF32(output.getScale());
-    std::optional<int64_t> outZero = constantInt(output.getZeroPoint());
-    if (!outScale || !outZero)
-      return function.emitError("the output quantization parameters are not "
-                                "per-tensor constants");
-    interface.outputScale = *outScale;
-    interface.outputZeroPoint = *outZero;
+    if (failed(readGrid(output.getScale(), output.getZeroPoint(), "output",
+                        interface.outputScale, interface.outputZeroPoint)))
+      return failure();
     interface.outputQuantized = true;
   }
   if (!input)
     return interface;
-  std::optional<float> inScale = constantF32(input.getScale());
-  std::optional<int64_t> inZero = constantInt(input.getZeroPoint());
-  if (!inScale || !inZero)
-    return function.emitError("the input quantization parameters are not "
-                              "per-tensor constants");
-  interface.inputScale = *inScale;
-  interface.inputZeroPoint = *inZero;
+  if (failed(readGrid(input.getScale(), input.getZeroPoint(), "input",
+                      interface.inputScale, interface.inputZeroPoint)))
+    return failure();
   interface.inputQuantized = true;
   interface.inputQuantMin = input.getQuantMin();
   interface.inputQuantMax = input.getQuantMax();

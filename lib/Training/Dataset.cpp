@@ -94,8 +94,10 @@ llvm::Expected<IdxFile> mlir::qat::parseIdx(llvm::ArrayRef<uint8_t> data,
 void ImageDataset::truncate(int64_t kept) {
   count = kept;
   labels.resize(kept);
-  (isFloat() ? floatPixels.resize(kept * imageSize())
-             : pixels.resize(kept * imageSize()));
+  if (isFloat())
+    floatPixels.resize(kept * imageSize());
+  else
+    pixels.resize(kept * imageSize());
 }
 
 void ImageDataset::normalized(int64_t index, float mean, float std,
