@@ -57,10 +57,26 @@ NpyArray arrayOf(ml_program::GlobalOp global, const TensorSpec &spec) {
   return array;
 }
 
-/// The learning rate of step `step` (0-based) of `total`: linear warm-up
-/// over `warmup` steps, then a cosine decay to 0.
-double learningRateAt(int64_t step, int64_t total, int64_t warmup,
-                      double peak) {
+int64_t argmax(const float *row, int64_t classes) {
+  return std::max_element(row, row + classes) - row;
+}
+
+StringRef entryOf(TrainPhase phase) {
+  switch (phase) {
+  case TrainPhase::FpWarmup:
+    return "train_step_warmup";
+  case TrainPhase::Qat:
+    return "train_step";
+  case TrainPhase::QatFrozenBatchNorm:
+    return "train_step_frozen_bn";
+  }
+  llvm_unreachable("unknown phase");
+}
+
+} // namespace
+
+double mlir::qat::learningRateAt(int64_t step, int64_t total, int64_t warmup,
+                                 double peak) {
   if (step < warmup)
     return peak * static_cast<double>(step + 1) / warmup;
   double progress =
@@ -68,47 +84,71 @@ double learningRateAt(int64_t step, int64_t total, int64_t warmup,
   return peak * 0.5 * (1.0 + std::cos(M_PI * progress));
 }
 
-int64_t argmax(const float *row, int64_t classes) {
-  return std::max_element(row, row + classes) - row;
+std::vector<int64_t> mlir::qat::epochOrder(uint64_t seed, int64_t epoch,
+                                           int64_t count) {
+  std::vector<int64_t> order(count);
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + epoch);
+  for (int64_t i = count - 1; i > 0; --i)
+    std::swap(order[i], order[rng() % (i + 1)]);
+  return order;
 }
 
-struct Trainer {
-  Trainer(ModuleOp module, const TrainOptions &options, llvm::raw_ostream &out)
-      : module(module), options(options), out(out) {}
+//===----------------------------------------------------------------------===//
+// TrainingSession
+//===----------------------------------------------------------------------===//
 
-  ModuleOp module;
-  const TrainOptions &options;
-  llvm::raw_ostream &out;
-  /// The images' normalization in use (loadData decides it).
-  float inputMean = 0, inputStd = 1;
-  std::unique_ptr<JitModule> jit;
-  llvm::StringMap<NpyArray> state;
-  ImageDataset train, test;
-  std::string imagesName;
-  int64_t batch = 0, classes = 0, channels = 0, height = 0, width = 0;
-  /// The names of the trainable parameters (qat.trainable), to name the one
-  /// that diverged.
-  std::vector<std::string> parameters;
+TrainingSession::~TrainingSession() = default;
 
-  LogicalResult error(const llvm::Twine &message) {
-    return module.emitError(message);
-  }
+FailureOr<std::unique_ptr<TrainingSession>>
+TrainingSession::open(ModuleOp module, const TrainOptions &options) {
+  std::unique_ptr<TrainingSession> session(
+      new TrainingSession(module, options));
+  if (failed(session->checkOptions()) || failed(session->checkModel()))
+    return failure();
+  return session;
+}
 
-  LogicalResult checkOptions();
-  LogicalResult checkModel();
-  LogicalResult loadData();
-  LogicalResult checkFinite(ArrayRef<float> losses, int64_t epoch,
-                            int64_t step);
-  LogicalResult build();
-  void fillBatch(const ImageDataset &data, ArrayRef<int64_t> indices,
-                 NpyArray &images, NpyArray *labels);
-  FailureOr<double> evaluate(StringRef entry);
-  LogicalResult save(int64_t epochsDone);
-  LogicalResult run();
-};
+FailureOr<std::unique_ptr<TrainingSession>>
+TrainingSession::create(ModuleOp module, const TrainOptions &options) {
+  auto session = open(module, options);
+  if (failed(session) || failed((*session)->compile()))
+    return failure();
+  return session;
+}
+
+LogicalResult TrainingSession::error(const llvm::Twine &message) {
+  return module.emitError(message);
+}
+
+double TrainingSession::compileSeconds() const {
+  return jit ? jit->compileSeconds() : 0.0;
+}
+bool TrainingSession::loadedFromCache() const {
+  return jit && jit->loadedFromCache();
+}
+
+MutableArrayRef<float> TrainingSession::images() {
+  return {reinterpret_cast<float *>(imageBatch.data.data()),
+          static_cast<size_t>(imageBatch.numElements())};
+}
+
+MutableArrayRef<int64_t> TrainingSession::labels() {
+  return {reinterpret_cast<int64_t *>(labelBatch.data.data()),
+          static_cast<size_t>(labelBatch.numElements())};
+}
+
+TrainPhase TrainingSession::phaseOf(int64_t epoch) const {
+  if (epoch < options.fpWarmupEpochs)
+    return TrainPhase::FpWarmup;
+  if (options.freezeBatchNormAfterEpochs > 0 &&
+      epoch - options.fpWarmupEpochs >= options.freezeBatchNormAfterEpochs)
+    return TrainPhase::QatFrozenBatchNorm;
+  return TrainPhase::Qat;
+}
 
 /// Numeric options a library caller (not only qat-train) may get wrong.
-LogicalResult Trainer::checkOptions() {
+LogicalResult TrainingSession::checkOptions() {
   auto finite = [](double value) { return std::isfinite(value); };
   if (!finite(options.learningRate) || options.learningRate <= 0)
     return error("the learning rate must be positive and finite, not " +
@@ -136,7 +176,7 @@ LogicalResult Trainer::checkOptions() {
   return success();
 }
 
-LogicalResult Trainer::checkModel() {
+LogicalResult TrainingSession::checkModel() {
   auto forward = module.lookupSymbol<func::FuncOp>("forward");
   if (!forward || forward.isExternal())
     return error("the module has no @forward to train: import the model "
@@ -149,10 +189,8 @@ LogicalResult Trainer::checkModel() {
     auto type = dyn_cast<RankedTensorType>(forward.getArgument(i).getType());
     if (name && type && type.getRank() == 4 && type.hasStaticShape()) {
       imagesName = name.getValue().str();
-      batch = type.getDimSize(0);
-      channels = type.getDimSize(1);
-      height = type.getDimSize(2);
-      width = type.getDimSize(3);
+      imageShape.assign(type.getShape().begin(), type.getShape().end());
+      batch = imageShape[0];
       break;
     }
   }
@@ -166,10 +204,248 @@ LogicalResult Trainer::checkModel() {
     if (forward.getArgAttr(i, "qat.trainable"))
       if (auto name = forward.getArgAttrOfType<StringAttr>(i, "qat.state"))
         parameters.push_back(name.getValue().str());
+  if (auto done = module->getAttrOfType<IntegerAttr>(kTrainedEpochs))
+    startEpoch = done.getInt();
+  imageBatch = NpyArray::zeros(NpyElementType::Float32, imageShape);
+  labelBatch = NpyArray::zeros(NpyElementType::Int64, {batch});
   return success();
 }
 
-LogicalResult Trainer::loadData() {
+/// Runs the training-step pipeline (QAT preparation with a qconfig, the
+/// steps, GradBoost, StatAssist), compiles the steps and the evaluation
+/// forward, and loads the state from the globals.
+LogicalResult TrainingSession::compile() {
+  TrainStepPipelineOptions pipeline;
+  // A checkpoint was prepared by the run that saved it.
+  pipeline.prepare =
+      !options.qconfigWeights.empty() && !module->hasAttr(kTrainedEpochs);
+  pipeline.qconfig.weights = options.qconfigWeights;
+  pipeline.qconfig.activations = options.qconfigActivations;
+  pipeline.frozenBatchNorm = options.freezeBatchNormAfterEpochs > 0;
+  pipeline.targetExact = options.targetExact;
+  pipeline.optimizer.momentum = options.momentum;
+  pipeline.optimizer.nesterov = options.nesterov;
+  pipeline.optimizer.weightDecayDepthwise = options.weightDecayDepthwise;
+  pipeline.optimizer.weightDecayConv = options.weightDecayConv;
+  pipeline.optimizer.weightDecayOther = options.weightDecayOther;
+  pipeline.gradBoost = options.gradBoost;
+  if (options.gradBoostVariant == "reference")
+    pipeline.gradBoostOptions.variant = GradBoostVariant::reference;
+  else if (options.gradBoostVariant == "corrected")
+    pipeline.gradBoostOptions.variant = GradBoostVariant::corrected;
+  else
+    return error("unknown GradBoost variant '" + options.gradBoostVariant +
+                 "' (reference or corrected)");
+  pipeline.gradBoostOptions.beta = options.gradBoostBeta;
+  pipeline.gradBoostOptions.decay = options.gradBoostDecay;
+  pipeline.gradBoostOptions.clip = options.gradBoostClip;
+  pipeline.gradBoostOptions.coinProbability = options.gradBoostCoinProbability;
+  pipeline.statAssist = options.fpWarmupEpochs > 0;
+  pipeline.inheritObservers = options.inheritObservers;
+  PassManager pm(module.getContext());
+  buildTrainStepPipeline(pm, pipeline);
+  if (failed(pm.run(module)))
+    return failure();
+
+  OwningOpRef<ModuleOp> lowered = module.clone();
+  JitOptions jitOptions;
+  jitOptions.optLevel = options.optLevel;
+  jitOptions.sharedLibs = options.sharedLibs;
+  jitOptions.threads = options.threads;
+  jitOptions.cacheDir = options.cacheDir;
+  std::vector<std::string> entries = {"train_step", "forward_eval"};
+  if (options.freezeBatchNormAfterEpochs > 0)
+    entries.push_back("train_step_frozen_bn");
+  if (options.fpWarmupEpochs > 0) {
+    entries.push_back("train_step_warmup");
+    entries.push_back("forward_eval_warmup");
+  }
+  auto compiled = JitModule::compile(*lowered, entries, jitOptions);
+  if (failed(compiled))
+    return failure();
+  jit = std::move(*compiled);
+
+  for (const std::string &entry : entries)
+    for (const TensorSpec &spec : jit->spec(entry).arguments) {
+      if (spec.role != "state" || stateArrays.count(spec.name))
+        continue;
+      auto global = module.lookupSymbol<ml_program::GlobalOp>(spec.name);
+      if (!global || !global.getValue() ||
+          !isa<DenseElementsAttr>(*global.getValue()))
+        return error("the state '" + spec.name +
+                     "' has no global with a dense value");
+      stateArrays[spec.name] = arrayOf(global, spec);
+    }
+  return success();
+}
+
+LogicalResult TrainingSession::call(StringRef entry, double learningRate,
+                                    int64_t globalStep, bool updateState) {
+  if (!jit)
+    return error("the training session is not compiled yet");
+  const FunctionSpec &spec = jit->spec(entry);
+  arguments.resize(spec.arguments.size());
+  // The batch buffers are lent to the call (compiled code may overwrite
+  // its arguments; the caller refills them for the next one).
+  auto lend = [&](NpyArray &slot, NpyArray &buffer) {
+    std::swap(slot, buffer);
+  };
+  int64_t imagesIndex = -1, labelsIndex = -1;
+  for (auto [index, argument] : llvm::enumerate(spec.arguments)) {
+    NpyArray &value = arguments[index];
+    if (argument.role == "state") {
+      // The step's state results replace the state below; until then the
+      // call reads it from these copies.
+      value = stateArrays[argument.name];
+    } else if (argument.name == imagesName) {
+      lend(value, imageBatch);
+      imagesIndex = index;
+    } else if (argument.name == "labels") {
+      lend(value, labelBatch);
+      labelsIndex = index;
+    } else if (argument.name == "learning_rate") {
+      value = NpyArray::zeros(NpyElementType::Float32, {});
+      *reinterpret_cast<float *>(value.data.data()) = learningRate;
+    } else if (argument.name == "grad_boost_noise") {
+      // Noise in every step: there is no FP warm-up phase yet.
+      value = NpyArray::zeros(NpyElementType::Float32, {});
+      *reinterpret_cast<float *>(value.data.data()) = 1.0f;
+    } else if (argument.name == "grad_boost_seed") {
+      value = NpyArray::zeros(NpyElementType::Int64, {});
+      *reinterpret_cast<uint64_t *>(value.data.data()) = options.seed;
+    } else if (argument.name == "rng_seed") {
+      value = NpyArray::zeros(NpyElementType::Int64, {});
+      *reinterpret_cast<uint64_t *>(value.data.data()) =
+          options.seed * 0xBF58476D1CE4E5B9ull + globalStep;
+    } else {
+      return error("@" + entry + " takes an input '" + argument.name +
+                   "' that the trainer cannot provide");
+    }
+  }
+  LogicalResult called = jit->call(entry, arguments, results);
+  if (imagesIndex >= 0)
+    lend(arguments[imagesIndex], imageBatch);
+  if (labelsIndex >= 0)
+    lend(arguments[labelsIndex], labelBatch);
+  if (failed(called))
+    return failure();
+  logitsResult = -1;
+  for (auto [index, result] : llvm::enumerate(spec.results)) {
+    if (result.role == "state" && updateState)
+      // Swap rather than copy: the old buffer, of the same shape, receives
+      // this result in the next call.
+      std::swap(stateArrays[result.name], results[index]);
+    else if (result.name == "loss")
+      lastLoss = *reinterpret_cast<const float *>(results[index].data.data());
+    else if (result.name == "logits" || (index == 0 && result.role.empty()))
+      logitsResult = index;
+  }
+  return success();
+}
+
+FailureOr<float> TrainingSession::step(TrainPhase phase, double learningRate,
+                                       int64_t globalStep) {
+  StringRef entry = entryOf(phase);
+  if (jit && !jit->hasEntry(entry))
+    return error("the session has no '" + entry +
+                 "' step: it was created without " +
+                 (phase == TrainPhase::FpWarmup ? "FP warm-up epochs"
+                                                : "batch-norm freezing"));
+  if (failed(call(entry, learningRate, globalStep, /*updateState=*/true)))
+    return failure();
+  return lastLoss;
+}
+
+FailureOr<ArrayRef<float>> TrainingSession::predict(bool fpWarmup) {
+  StringRef entry = fpWarmup ? "forward_eval_warmup" : "forward_eval";
+  if (jit && !jit->hasEntry(entry))
+    return error("the session has no FP evaluation: it was created without "
+                 "FP warm-up epochs");
+  if (failed(call(entry, 0.0, 0, /*updateState=*/false)))
+    return failure();
+  return logits();
+}
+
+ArrayRef<float> TrainingSession::logits() const {
+  if (logitsResult < 0)
+    return {};
+  const NpyArray &array = results[logitsResult];
+  return {reinterpret_cast<const float *>(array.data.data()),
+          static_cast<size_t>(array.numElements())};
+}
+
+std::string TrainingSession::firstNonFiniteParameter() const {
+  for (const std::string &name : parameters) {
+    auto it = stateArrays.find(name);
+    if (it == stateArrays.end() ||
+        it->second.elementType != NpyElementType::Float32)
+      continue;
+    auto values =
+        ArrayRef<float>(reinterpret_cast<const float *>(it->second.data.data()),
+                        it->second.data.size() / sizeof(float));
+    auto bad = llvm::find_if(values, [](float v) { return !std::isfinite(v); });
+    if (bad != values.end())
+      return (" and parameter '" + name + "' is " + llvm::formatv("{0}", *bad) +
+              " after the update")
+          .str();
+  }
+  return "";
+}
+
+void TrainingSession::storeState(int64_t epochsDone) {
+  for (auto &entry : stateArrays) {
+    auto global = module.lookupSymbol<ml_program::GlobalOp>(entry.getKey());
+    auto type = cast<RankedTensorType>(global.getType());
+    const NpyArray &array = entry.getValue();
+    global.setValueAttr(DenseElementsAttr::getFromRawBuffer(
+        type, ArrayRef<char>(array.data.data(), array.data.size())));
+  }
+  Builder builder(module.getContext());
+  module->setAttr(kTrainedEpochs, builder.getI64IntegerAttr(epochsDone));
+}
+
+OwningOpRef<ModuleOp> TrainingSession::checkpoint() const {
+  OwningOpRef<ModuleOp> saved = ModuleOp(module).clone();
+  for (StringRef name : trainStepFunctionNames())
+    if (Operation *func = saved->lookupSymbol(name))
+      func->erase();
+  return saved;
+}
+
+//===----------------------------------------------------------------------===//
+// qat-train's epoch loop
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+struct EpochLoop {
+  EpochLoop(ModuleOp module, const TrainOptions &options,
+            llvm::raw_ostream &out)
+      : module(module), options(options), out(out) {}
+
+  ModuleOp module;
+  const TrainOptions &options;
+  llvm::raw_ostream &out;
+  std::unique_ptr<TrainingSession> session;
+  /// The images' normalization in use (loadData decides it).
+  float inputMean = 0, inputStd = 1;
+  ImageDataset train, test;
+
+  LogicalResult error(const llvm::Twine &message) {
+    return module.emitError(message);
+  }
+  LogicalResult loadData(int64_t channels, int64_t height, int64_t width,
+                         int64_t classes, int64_t batch);
+  void fillBatch(const ImageDataset &data, ArrayRef<int64_t> indices);
+  FailureOr<double> evaluate(bool fpWarmup);
+  LogicalResult save(int64_t epochsDone);
+  LogicalResult checkFinite(float loss, int64_t epoch, int64_t step);
+  LogicalResult run();
+};
+
+LogicalResult EpochLoop::loadData(int64_t channels, int64_t height,
+                                  int64_t width, int64_t classes,
+                                  int64_t batch) {
   for (auto [split, data] :
        {std::pair<StringRef, ImageDataset *>{"train", &train},
         {"test", &test}}) {
@@ -224,119 +500,38 @@ LogicalResult Trainer::loadData() {
   return success();
 }
 
-/// Runs the training-step pipeline (QAT preparation with a qconfig, the
-/// steps, GradBoost, StatAssist), compiles the steps and the evaluation
-/// forward, and loads the state from the globals.
-LogicalResult Trainer::build() {
-  TrainStepPipelineOptions pipeline;
-  // A checkpoint was prepared by the run that saved it.
-  pipeline.prepare =
-      !options.qconfigWeights.empty() && !module->hasAttr(kTrainedEpochs);
-  pipeline.qconfig.weights = options.qconfigWeights;
-  pipeline.qconfig.activations = options.qconfigActivations;
-  pipeline.frozenBatchNorm = options.freezeBatchNormAfterEpochs > 0;
-  pipeline.targetExact = options.targetExact;
-  pipeline.optimizer.momentum = options.momentum;
-  pipeline.optimizer.nesterov = options.nesterov;
-  pipeline.optimizer.weightDecayDepthwise = options.weightDecayDepthwise;
-  pipeline.optimizer.weightDecayConv = options.weightDecayConv;
-  pipeline.optimizer.weightDecayOther = options.weightDecayOther;
-  pipeline.gradBoost = options.gradBoost;
-  if (options.gradBoostVariant == "reference")
-    pipeline.gradBoostOptions.variant = GradBoostVariant::reference;
-  else if (options.gradBoostVariant == "corrected")
-    pipeline.gradBoostOptions.variant = GradBoostVariant::corrected;
-  else
-    return error("unknown GradBoost variant '" + options.gradBoostVariant +
-                 "' (reference or corrected)");
-  pipeline.gradBoostOptions.beta = options.gradBoostBeta;
-  pipeline.gradBoostOptions.decay = options.gradBoostDecay;
-  pipeline.gradBoostOptions.clip = options.gradBoostClip;
-  pipeline.gradBoostOptions.coinProbability = options.gradBoostCoinProbability;
-  pipeline.statAssist = options.fpWarmupEpochs > 0;
-  pipeline.inheritObservers = options.inheritObservers;
-  PassManager pm(module.getContext());
-  buildTrainStepPipeline(pm, pipeline);
-  if (failed(pm.run(module)))
-    return failure();
-
-  OwningOpRef<ModuleOp> lowered = module.clone();
-  JitOptions jitOptions;
-  jitOptions.optLevel = options.optLevel;
-  jitOptions.sharedLibs = options.sharedLibs;
-  jitOptions.threads = options.threads;
-  jitOptions.cacheDir = options.cacheDir;
-  std::vector<std::string> entries = {"train_step", "forward_eval"};
-  if (options.freezeBatchNormAfterEpochs > 0)
-    entries.push_back("train_step_frozen_bn");
-  if (options.fpWarmupEpochs > 0) {
-    entries.push_back("train_step_warmup");
-    entries.push_back("forward_eval_warmup");
-  }
-  auto compiled = JitModule::compile(*lowered, entries, jitOptions);
-  if (failed(compiled))
-    return failure();
-  jit = std::move(*compiled);
-
-  for (const std::string &entry : entries)
-    for (const TensorSpec &spec : jit->spec(entry).arguments) {
-      if (spec.role != "state" || state.count(spec.name))
-        continue;
-      auto global = module.lookupSymbol<ml_program::GlobalOp>(spec.name);
-      if (!global || !global.getValue() ||
-          !isa<DenseElementsAttr>(*global.getValue()))
-        return error("the state '" + spec.name +
-                     "' has no global with a dense value");
-      state[spec.name] = arrayOf(global, spec);
-    }
-  return success();
-}
-
-void Trainer::fillBatch(const ImageDataset &data, ArrayRef<int64_t> indices,
-                        NpyArray &images, NpyArray *labels) {
+/// The images and labels of `indices` into the session's batch; the rest of
+/// a partial batch is zero images.
+void EpochLoop::fillBatch(const ImageDataset &data, ArrayRef<int64_t> indices) {
   int64_t pixels = data.imageSize();
-  auto *imageData = reinterpret_cast<float *>(images.data.data());
-  std::fill(imageData, imageData + batch * pixels, 0.0f);
+  MutableArrayRef<float> images = session->images();
+  MutableArrayRef<int64_t> labels = session->labels();
+  std::fill(images.begin(), images.end(), 0.0f);
+  std::fill(labels.begin(), labels.end(), 0);
   for (auto [row, index] : llvm::enumerate(indices)) {
-    data.normalized(index, inputMean, inputStd, imageData + row * pixels);
-    if (labels)
-      reinterpret_cast<int64_t *>(labels->data.data())[row] =
-          data.labels[index];
+    data.normalized(index, inputMean, inputStd, images.data() + row * pixels);
+    labels[row] = data.labels[index];
   }
 }
 
-/// The test accuracy with `entry` (forward_eval: fake-quant or fp32;
-/// forward_eval_warmup: FP during the StatAssist warm-up); the last
-/// batch is padded with zero images whose predictions are ignored.
-FailureOr<double> Trainer::evaluate(StringRef entry) {
-  const FunctionSpec &spec = jit->spec(entry);
-  std::vector<NpyArray> arguments(spec.arguments.size());
-  std::vector<NpyArray> results;
+/// The test accuracy with fake quantization (or in FP during the StatAssist
+/// warm-up); the last batch is padded with zero images whose predictions
+/// are ignored.
+FailureOr<double> EpochLoop::evaluate(bool fpWarmup) {
+  int64_t batch = session->batchSize(), classes = session->numClasses();
   int64_t correct = 0;
   std::vector<int64_t> indices;
   for (int64_t start = 0; start < test.count; start += batch) {
     indices.clear();
     for (int64_t i = start; i < std::min(test.count, start + batch); ++i)
       indices.push_back(i);
-    for (auto [index, argument] : llvm::enumerate(spec.arguments)) {
-      if (argument.role == "state") {
-        arguments[index] = state[argument.name];
-      } else if (argument.name == imagesName) {
-        // fillBatch overwrites every element: allocate once.
-        if (arguments[index].data.empty())
-          arguments[index] =
-              NpyArray::zeros(NpyElementType::Float32, argument.shape);
-        fillBatch(test, indices, arguments[index], nullptr);
-      } else {
-        return error("@" + entry + " takes an input '" + argument.name +
-                     "' that evaluation cannot provide");
-      }
-    }
-    if (failed(jit->call(entry, arguments, results)))
+    fillBatch(test, indices);
+    auto logits = session->predict(fpWarmup);
+    if (failed(logits))
       return failure();
-    auto *logits = reinterpret_cast<const float *>(results[0].data.data());
     for (auto [row, index] : llvm::enumerate(indices))
-      correct += argmax(logits + row * classes, classes) == test.labels[index];
+      correct +=
+          argmax(logits->data() + row * classes, classes) == test.labels[index];
   }
   return 100.0 * correct / test.count;
 }
@@ -344,22 +539,11 @@ FailureOr<double> Trainer::evaluate(StringRef entry) {
 /// Writes the module with the current state to options.outputPath,
 /// atomically, without the generated training functions (they are rebuilt
 /// on resume, with the optimizer state kept in the sgd.momentum globals).
-LogicalResult Trainer::save(int64_t epochsDone) {
-  for (auto &entry : state) {
-    auto global = module.lookupSymbol<ml_program::GlobalOp>(entry.getKey());
-    auto type = cast<RankedTensorType>(global.getType());
-    const NpyArray &array = entry.getValue();
-    global.setValueAttr(DenseElementsAttr::getFromRawBuffer(
-        type, ArrayRef<char>(array.data.data(), array.data.size())));
-  }
-  Builder builder(module.getContext());
-  module->setAttr(kTrainedEpochs, builder.getI64IntegerAttr(epochsDone));
+LogicalResult EpochLoop::save(int64_t epochsDone) {
+  session->storeState(epochsDone);
   if (options.outputPath.empty())
     return success();
-  OwningOpRef<ModuleOp> saved = module.clone();
-  for (StringRef name : trainStepFunctionNames())
-    if (Operation *func = saved->lookupSymbol(name))
-      func->erase();
+  OwningOpRef<ModuleOp> saved = session->checkpoint();
   if (llvm::Error failure = writeFileAtomically(
           options.outputPath, [&](llvm::raw_pwrite_stream &os) {
             saved->print(os);
@@ -374,66 +558,47 @@ LogicalResult Trainer::save(int64_t epochsDone) {
 /// Divergence: a non-finite loss stops training at the step that made it,
 /// naming the first trainable parameter that is no longer finite; the
 /// module saved after the last epoch stays as it was.
-LogicalResult Trainer::checkFinite(ArrayRef<float> losses, int64_t epoch,
-                                   int64_t step) {
-  if (llvm::all_of(losses, [](float loss) { return std::isfinite(loss); }))
+LogicalResult EpochLoop::checkFinite(float loss, int64_t epoch, int64_t step) {
+  if (std::isfinite(loss))
     return success();
-  std::string where = ("training diverged at epoch " + llvm::Twine(epoch + 1) +
-                       ", step " + llvm::Twine(step + 1) + ": the loss is " +
-                       llvm::formatv("{0}", losses.front()))
-                          .str();
-  for (const std::string &name : parameters) {
-    auto it = state.find(name);
-    if (it == state.end() || it->second.elementType != NpyElementType::Float32)
-      continue;
-    auto values =
-        ArrayRef<float>(reinterpret_cast<const float *>(it->second.data.data()),
-                        it->second.data.size() / sizeof(float));
-    auto bad = llvm::find_if(values, [](float v) { return !std::isfinite(v); });
-    if (bad != values.end()) {
-      where += (" and parameter '" + name + "' is " +
-                llvm::formatv("{0}", *bad) + " after the update")
-                   .str();
-      break;
-    }
-  }
+  std::string where =
+      ("training diverged at epoch " + llvm::Twine(epoch + 1) + ", step " +
+       llvm::Twine(step + 1) + ": the loss is " + llvm::formatv("{0}", loss))
+          .str();
+  where += session->firstNonFiniteParameter();
   if (!options.outputPath.empty() && llvm::sys::fs::exists(options.outputPath))
     where += "; " + options.outputPath + " keeps the last finite epoch";
   where += " (lower the learning rate, or check the data)";
   return error(where);
 }
 
-LogicalResult Trainer::run() {
-  if (failed(checkOptions()) || failed(checkModel()) || failed(loadData()))
+LogicalResult EpochLoop::run() {
+  // The data is checked against the model before the (slow) compile.
+  auto opened = TrainingSession::open(module, options);
+  if (failed(opened))
     return failure();
-  int64_t startEpoch = 0;
-  if (auto done = module->getAttrOfType<IntegerAttr>(kTrainedEpochs))
-    startEpoch = done.getInt();
+  session = std::move(*opened);
+  int64_t batch = session->batchSize(), classes = session->numClasses();
+  if (failed(loadData(session->channels(), session->height(), session->width(),
+                      classes, batch)))
+    return failure();
+  int64_t startEpoch = session->epochsDone();
   int64_t totalEpochs = options.fpWarmupEpochs + options.epochs;
   if (startEpoch >= totalEpochs) {
     out << "the module has already been trained for " << startEpoch
         << " epochs (of " << totalEpochs << "): nothing to do\n";
     return success();
   }
-  if (failed(build()))
+  if (failed(session->compile()))
     return failure();
-  out << llvm::format(jit->loadedFromCache()
+  out << llvm::format(session->loadedFromCache()
                           ? "loaded the compiled training step from the "
                             "cache in %.1f s\n"
                           : "compiled the training step in %.1f s\n",
-                      jit->compileSeconds());
+                      session->compileSeconds());
 
   int64_t stepsPerEpoch = train.count / batch; // the last partial batch is
                                                // dropped
-  // The learning-rate schedule runs over each phase: the FP warm-up, then
-  // (restarted) QAT.
-  auto phaseOf = [&](int64_t epoch) {
-    bool warmup = epoch < options.fpWarmupEpochs;
-    int64_t first = warmup ? 0 : options.fpWarmupEpochs;
-    int64_t length = warmup ? options.fpWarmupEpochs : options.epochs;
-    return std::make_tuple(warmup, first, length);
-  };
-
   std::unique_ptr<llvm::raw_fd_ostream> log;
   if (!options.logPath.empty()) {
     std::error_code ec;
@@ -448,95 +613,38 @@ LogicalResult Trainer::run() {
               "test_accuracy,images_per_second,seconds\n";
   }
 
-  std::vector<NpyArray> arguments;
-  std::vector<NpyArray> results;
-  std::vector<int64_t> order(train.count);
   bool showProgress =
       options.progress && llvm::sys::Process::StandardErrIsDisplayed();
   for (int64_t epoch = startEpoch; epoch < totalEpochs; ++epoch) {
-    auto [warmup, phaseStart, phaseEpochs] = phaseOf(epoch);
-    bool frozen =
-        options.freezeBatchNormAfterEpochs > 0 && !warmup &&
-        epoch - options.fpWarmupEpochs >= options.freezeBatchNormAfterEpochs;
-    StringRef entry = warmup   ? "train_step_warmup"
-                      : frozen ? "train_step_frozen_bn"
-                               : "train_step";
-    const FunctionSpec &spec = jit->spec(entry);
-    // Fresh per epoch: the warm-up and QAT steps take different arguments.
-    arguments.assign(spec.arguments.size(), NpyArray());
-    results.clear();
+    TrainPhase phase = session->phaseOf(epoch);
+    bool warmup = phase == TrainPhase::FpWarmup;
+    // The learning-rate schedule runs over each phase: the FP warm-up, then
+    // (restarted) QAT.
+    int64_t phaseStart = warmup ? 0 : options.fpWarmupEpochs;
+    int64_t phaseEpochs = warmup ? options.fpWarmupEpochs : options.epochs;
     int64_t phaseSteps = stepsPerEpoch * phaseEpochs;
     int64_t warmupSteps = std::min<int64_t>(
         phaseSteps, std::llround(options.lrWarmupEpochs * stepsPerEpoch));
-    // The order depends only on (seed, epoch): a resumed run sees the same
-    // batches as an uninterrupted one.
-    std::iota(order.begin(), order.end(), 0);
-    std::mt19937_64 rng(options.seed * 0x9E3779B97F4A7C15ull + epoch);
-    for (int64_t i = train.count - 1; i > 0; --i)
-      std::swap(order[i], order[rng() % (i + 1)]);
+    std::vector<int64_t> order = epochOrder(options.seed, epoch, train.count);
 
     auto epochStart = std::chrono::steady_clock::now();
     double lossSum = 0, lr = 0;
     int64_t correct = 0;
     for (int64_t step = 0; step < stepsPerEpoch; ++step) {
-      int64_t globalStep = epoch * stepsPerEpoch + step;
       lr = learningRateAt((epoch - phaseStart) * stepsPerEpoch + step,
                           phaseSteps, warmupSteps, options.learningRate);
       ArrayRef<int64_t> indices(&order[step * batch], batch);
-      for (auto [index, argument] : llvm::enumerate(spec.arguments)) {
-        NpyArray &value = arguments[index];
-        if (argument.role == "state") {
-          value = state[argument.name];
-        } else if (argument.name == imagesName) {
-          if (value.data.empty()) // fillBatch overwrites every element
-            value = NpyArray::zeros(NpyElementType::Float32, argument.shape);
-          fillBatch(train, indices, value, nullptr);
-        } else if (argument.name == "labels") {
-          value = NpyArray::zeros(NpyElementType::Int64, argument.shape);
-          for (auto [row, image] : llvm::enumerate(indices))
-            reinterpret_cast<int64_t *>(value.data.data())[row] =
-                train.labels[image];
-        } else if (argument.name == "learning_rate") {
-          value = NpyArray::zeros(NpyElementType::Float32, {});
-          *reinterpret_cast<float *>(value.data.data()) = lr;
-        } else if (argument.name == "grad_boost_noise") {
-          // Noise in every step: there is no FP warm-up phase yet.
-          value = NpyArray::zeros(NpyElementType::Float32, {});
-          *reinterpret_cast<float *>(value.data.data()) = 1.0f;
-        } else if (argument.name == "grad_boost_seed") {
-          value = NpyArray::zeros(NpyElementType::Int64, {});
-          *reinterpret_cast<uint64_t *>(value.data.data()) = options.seed;
-        } else if (argument.name == "rng_seed") {
-          value = NpyArray::zeros(NpyElementType::Int64, {});
-          *reinterpret_cast<uint64_t *>(value.data.data()) =
-              options.seed * 0xBF58476D1CE4E5B9ull + globalStep;
-        } else {
-          return error("the training step takes an input '" + argument.name +
-                       "' that the trainer cannot provide");
-        }
-      }
-      if (failed(jit->call(entry, arguments, results)))
+      fillBatch(train, indices);
+      auto loss = session->step(phase, lr, epoch * stepsPerEpoch + step);
+      if (failed(loss))
         return failure();
-      float stepLoss = 0.0f;
-      for (auto [index, result] : llvm::enumerate(spec.results)) {
-        if (result.role == "state") {
-          // Swap rather than copy: the old buffer, of the same shape,
-          // receives this result in the next call.
-          std::swap(state[result.name], results[index]);
-        } else if (result.name == "loss") {
-          stepLoss =
-              *reinterpret_cast<const float *>(results[index].data.data());
-          lossSum += stepLoss;
-        } else if (result.name == "logits") {
-          auto *logits =
-              reinterpret_cast<const float *>(results[index].data.data());
-          for (auto [row, image] : llvm::enumerate(indices))
-            correct +=
-                argmax(logits + row * classes, classes) == train.labels[image];
-        }
-      }
+      lossSum += *loss;
+      ArrayRef<float> logits = session->logits();
+      for (auto [row, image] : llvm::enumerate(indices))
+        correct += argmax(logits.data() + row * classes, classes) ==
+                   train.labels[image];
       // After the state results are in: the message names a parameter.
-      if (failed(checkFinite(stepLoss, epoch, step)))
+      if (failed(checkFinite(*loss, epoch, step)))
         return failure();
       if (showProgress &&
           (step % std::max<int64_t>(1, stepsPerEpoch / 100) == 0 ||
@@ -553,7 +661,7 @@ LogicalResult Trainer::run() {
     if (showProgress)
       llvm::errs() << "\n";
     // The warm-up is evaluated in FP, QAT with its fake quantization.
-    auto accuracy = evaluate(warmup ? "forward_eval_warmup" : "forward_eval");
+    auto accuracy = evaluate(warmup);
     if (failed(accuracy))
       return failure();
     double trainLoss = lossSum / stepsPerEpoch;
@@ -589,6 +697,5 @@ LogicalResult Trainer::run() {
 LogicalResult mlir::qat::trainModule(ModuleOp module,
                                      const TrainOptions &options,
                                      llvm::raw_ostream &out) {
-  Trainer trainer(module, options, out);
-  return trainer.run();
+  return EpochLoop(module, options, out).run();
 }

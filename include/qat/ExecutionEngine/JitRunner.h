@@ -79,6 +79,7 @@ public:
           const JitOptions &options);
 
   const FunctionSpec &spec(StringRef entry) const;
+  bool hasEntry(StringRef entry) const { return specs.count(entry); }
 
   /// Calls `entry`. Compiled code may overwrite its argument buffers (one-shot
   /// bufferization treats function arguments as writable); the arrays in

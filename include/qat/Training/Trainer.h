@@ -7,10 +7,14 @@
 #ifndef QAT_TRAINING_TRAINER_H
 #define QAT_TRAINING_TRAINER_H
 
+#include "qat/ExecutionEngine/JitRunner.h"
 #include "qat/Training/Dataset.h"
 
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <memory>
 
 #include <string>
 #include <vector>
@@ -83,6 +87,120 @@ struct TrainOptions {
   /// A progress line on stderr during each epoch.
   bool progress = true;
 };
+
+/// Which compiled step a training step runs.
+enum class TrainPhase {
+  /// StatAssist's FP warm-up: fake quantization bypassed.
+  FpWarmup,
+  /// QAT, batch norms on batch statistics.
+  Qat,
+  /// QAT with batch norms frozen on their running statistics.
+  QatFrozenBatchNorm,
+};
+
+/// The compiled training steps of a module and the training state they
+/// update: what qat-train's epoch loop and the Python API's Trainer both
+/// drive, one batch at a time. The caller fills images() (and labels())
+/// with a batch, already normalized, and calls step() or predict(); the
+/// state stays in the session until storeState() writes it back into the
+/// module's globals.
+class TrainingSession {
+public:
+  /// Checks `options` and `module` (as qat-import --mode train makes it:
+  /// @forward with qat.trainable parameters, @forward_eval), runs the
+  /// training-step pipeline on `module` (QAT preparation with a qconfig,
+  /// the steps, GradBoost, StatAssist) and compiles the steps and the
+  /// evaluation forward with the JIT. Errors are emitted on `module`.
+  static FailureOr<std::unique_ptr<TrainingSession>>
+  create(ModuleOp module, const TrainOptions &options);
+  /// create() in two parts: the checks (and the model's shapes), cheap, so
+  /// that a caller can check its data before compiling; then compile().
+  static FailureOr<std::unique_ptr<TrainingSession>>
+  open(ModuleOp module, const TrainOptions &options);
+  LogicalResult compile();
+  ~TrainingSession();
+
+  int64_t batchSize() const { return batch; }
+  int64_t numClasses() const { return classes; }
+  /// The image input of @forward, C x H x W, and its argument name.
+  int64_t channels() const { return imageShape[1]; }
+  int64_t height() const { return imageShape[2]; }
+  int64_t width() const { return imageShape[3]; }
+  /// Epochs the module was trained for before this session (its
+  /// qat.trained_epochs attribute).
+  int64_t epochsDone() const { return startEpoch; }
+  double compileSeconds() const;
+  bool loadedFromCache() const;
+
+  /// The next batch: batch x C x H x W normalized images and batch labels.
+  MutableArrayRef<float> images();
+  MutableArrayRef<int64_t> labels();
+  /// The phase of 0-based epoch `epoch` under the session's options.
+  TrainPhase phaseOf(int64_t epoch) const;
+
+  /// One optimizer step on images() and labels() with `learningRate`;
+  /// `globalStep` (0-based, over the whole run) seeds training-mode
+  /// dropout. Returns the mean loss of the batch; logits() then holds the
+  /// batch's logits. The phase must be one the session compiled.
+  FailureOr<float> step(TrainPhase phase, double learningRate,
+                        int64_t globalStep);
+  /// The evaluation forward on images(): with fake quantization, or in FP
+  /// (`fpWarmup`, the StatAssist warm-up's). Returns the logits.
+  FailureOr<ArrayRef<float>> predict(bool fpWarmup);
+  /// batch x classes logits of the last step().
+  ArrayRef<float> logits() const;
+
+  /// The training state by global name: parameters, buffers, observer
+  /// ranges, optimizer and GradBoost state.
+  const llvm::StringMap<NpyArray> &state() const { return stateArrays; }
+  /// After a non-finite loss: the first trainable parameter that is no
+  /// longer finite, as " and parameter 'p' is nan after the update", or "".
+  std::string firstNonFiniteParameter() const;
+  /// Writes the state into the module's globals and records `epochsDone`
+  /// (qat.trained_epochs), so that the module resumes after them.
+  void storeState(int64_t epochsDone);
+  /// The module as a checkpoint (storeState first): a copy without the
+  /// generated training functions, which a resumed run rebuilds.
+  OwningOpRef<ModuleOp> checkpoint() const;
+
+private:
+  TrainingSession(ModuleOp module, const TrainOptions &options)
+      : module(module), options(options) {}
+  LogicalResult error(const llvm::Twine &message);
+  LogicalResult checkOptions();
+  LogicalResult checkModel();
+  /// Calls `entry` with the batch and the state; with `updateState`, its
+  /// state results replace the state (a step's; evaluation changes none).
+  LogicalResult call(StringRef entry, double learningRate, int64_t globalStep,
+                     bool updateState);
+
+  ModuleOp module;
+  TrainOptions options;
+  std::unique_ptr<JitModule> jit;
+  llvm::StringMap<NpyArray> stateArrays;
+  /// The batch, and the arguments and results of the last call.
+  NpyArray imageBatch, labelBatch;
+  std::vector<NpyArray> arguments, results;
+  std::string imagesName;
+  std::vector<int64_t> imageShape;
+  int64_t batch = 0, classes = 0, startEpoch = 0;
+  float lastLoss = 0;
+  /// The result index of the logits in the last call.
+  int64_t logitsResult = -1;
+  /// The names of the trainable parameters (qat.trainable), to name the
+  /// one that diverged.
+  std::vector<std::string> parameters;
+};
+
+/// The learning rate of step `step` (0-based) of a phase of `total` steps:
+/// linear warm-up from 0 over `warmup` steps to `peak`, then a cosine decay
+/// to 0.
+double learningRateAt(int64_t step, int64_t total, int64_t warmup, double peak);
+
+/// The order of the training images in epoch `epoch` (0-based): a
+/// Fisher-Yates shuffle of 0..count-1 by mt19937_64 seeded from (seed,
+/// epoch), so a resumed run sees the same batches as an uninterrupted one.
+std::vector<int64_t> epochOrder(uint64_t seed, int64_t epoch, int64_t count);
 
 /// Trains `module` (as qat-import --mode train makes it: @forward with
 /// qat.trainable parameters, @forward_eval) on the data set: builds the
