@@ -11,6 +11,8 @@
 
 #include "qat/Compiler/Compiler.h"
 #include "qat/Dialect/Qat/IR/QatOps.h"
+#include "qat/Pipelines/Pipelines.h"
+#include "qat/Training/Dataset.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -22,6 +24,7 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/RegionUtils.h"
 
 #include "llvm/ADT/BitVector.h"
@@ -460,4 +463,46 @@ LogicalResult mlir::qat::checkBatchNormStatistics(ModuleOp module) {
     return WalkResult::advance();
   });
   return failure(walk.wasInterrupted());
+}
+
+FailureOr<DeployedModel> mlir::qat::deployModule(ModuleOp module,
+                                                 const DeployOptions &options,
+                                                 const JitOptions &jitOptions) {
+  if (failed(checkBatchNormStatistics(module)))
+    return failure();
+  DeployPipelineOptions pipeline;
+  pipeline.function =
+      options.function.empty() ? evaluationFunction(module) : options.function;
+  pipeline.keepFloat = options.keepFloat;
+  pipeline.allowFloat = !options.strictInt8;
+  pipeline.batch = options.batch;
+  std::string deployed = deployedFunction(pipeline);
+  // A module folded already (qat-opt --qat-fold-quant) is compiled as it is.
+  pipeline.fold = !module.lookupSymbol(deployed);
+  PassManager pm(module.getContext());
+  buildDeployPipeline(pm, pipeline);
+  if (failed(pm.run(module)))
+    return failure();
+  auto built =
+      buildDeployableModule(module, deployed, options.name, jitOptions);
+  if (failed(built))
+    return failure();
+  auto function = (**built).lookupSymbol<func::FuncOp>(options.name);
+  if (failed(checkAccumulatorBounds(function)))
+    return failure();
+  auto interface =
+      readInterface(function, /*requireQuantized=*/!options.keepFloat);
+  if (failed(interface))
+    return failure();
+  return DeployedModel{std::move(*built), *interface};
+}
+
+std::optional<std::pair<float, float>>
+mlir::qat::recordedNormalization(ModuleOp module) {
+  auto mean = module->getAttrOfType<FloatAttr>(kInputMeanAttr);
+  auto std = module->getAttrOfType<FloatAttr>(kInputStdAttr);
+  if (!mean || !std)
+    return std::nullopt;
+  return std::make_pair(static_cast<float>(mean.getValueAsDouble()),
+                        static_cast<float>(std.getValueAsDouble()));
 }

@@ -184,7 +184,14 @@ OwningOpRef<ModuleOp> mlir::qat::parseCheckedModule(llvm::StringRef path,
                                         << "': " << file.getError().message();
     return nullptr;
   }
-  sourceMgr.AddNewSourceBuffer(std::move(*file), llvm::SMLoc());
+  return parseCheckedModule(std::move(*file), sourceMgr, context);
+}
+
+OwningOpRef<ModuleOp>
+mlir::qat::parseCheckedModule(std::unique_ptr<llvm::MemoryBuffer> buffer,
+                              llvm::SourceMgr &sourceMgr,
+                              MLIRContext *context) {
+  sourceMgr.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
   if (failed(checkSourceForParserCrashes(sourceMgr, context)))
     return nullptr;
   OwningOpRef<ModuleOp> module =

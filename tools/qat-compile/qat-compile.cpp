@@ -189,46 +189,29 @@ int main(int argc, char **argv) {
   if (!module)
     return 1;
 
-  if (failed(qat::checkBatchNormStatistics(*module)))
-    return 1;
   // The normalization qat-train recorded, unless given.
   float mean = inputMean, std = inputStd;
-  auto trainedMean = (*module)->getAttrOfType<FloatAttr>(qat::kInputMeanAttr);
-  auto trainedStd = (*module)->getAttrOfType<FloatAttr>(qat::kInputStdAttr);
-  if (trainedMean && !inputMean.getNumOccurrences())
-    mean = trainedMean.getValueAsDouble();
-  if (trainedStd && !inputStd.getNumOccurrences())
-    std = trainedStd.getValueAsDouble();
+  if (auto recorded = qat::recordedNormalization(*module)) {
+    if (!inputMean.getNumOccurrences())
+      mean = recorded->first;
+    if (!inputStd.getNumOccurrences())
+      std = recorded->second;
+  }
   if (!std::isfinite(mean) || !std::isfinite(std) || std <= 0)
     return fail("the module's recorded normalization is not usable (mean " +
                 llvm::Twine(std::to_string(mean)) + ", std " +
                 llvm::Twine(std::to_string(std)) + ")");
-  qat::DeployPipelineOptions pipeline;
-  pipeline.function =
-      functionName.empty() ? qat::evaluationFunction(*module) : functionName;
-  pipeline.keepFloat = keepFloat;
-  pipeline.allowFloat = !strictInt8;
-  std::string deployed = qat::deployedFunction(pipeline);
-  // A module folded already (qat-opt --qat-fold-quant) is compiled as it is.
-  pipeline.fold = !module->lookupSymbol(deployed);
+  qat::DeployOptions deployOptions;
+  deployOptions.function = functionName;
+  deployOptions.keepFloat = keepFloat;
+  deployOptions.strictInt8 = strictInt8;
   if (batchSize.getNumOccurrences())
-    pipeline.batch = batchSize;
-  PassManager pm(&context);
-  qat::buildDeployPipeline(pm, pipeline);
-  if (failed(pm.run(*module)))
-    return 1;
+    deployOptions.batch = batchSize;
+  deployOptions.name = symbolName;
   qat::JitOptions jitOptions;
   jitOptions.sharedLibs.push_back(QAT_C_RUNNER_UTILS);
-  auto deploy =
-      qat::buildDeployableModule(*module, deployed, symbolName, jitOptions);
-  if (failed(deploy))
-    return 1;
-  auto function = (**deploy).lookupSymbol<func::FuncOp>(symbolName);
-  if (failed(qat::checkAccumulatorBounds(function)))
-    return 1;
-  auto interface =
-      qat::readInterface(function, /*requireQuantized=*/!keepFloat);
-  if (failed(interface))
+  auto deployed = qat::deployModule(*module, deployOptions, jitOptions);
+  if (failed(deployed))
     return 1;
 
   qat::EmitOptions options;
@@ -242,5 +225,8 @@ int main(int argc, char **argv) {
   options.clang = clangPath;
   options.runtimeSource = runtimeSource;
   options.cpuCheckSource = cpuCheckSource;
-  return failed(qat::emit(**deploy, *interface, options, outputFile)) ? 1 : 0;
+  return failed(qat::emit(*deployed->module, deployed->interface, options,
+                          outputFile))
+             ? 1
+             : 0;
 }

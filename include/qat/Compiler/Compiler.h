@@ -16,7 +16,9 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/StringRef.h"
 
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mlir::qat {
@@ -72,6 +74,39 @@ LogicalResult checkAccumulatorBounds(func::FuncOp function);
 /// model) is diagnosed on the batch norm, naming the state, before folding
 /// turns it into NaN weights and out-of-range biases.
 LogicalResult checkBatchNormStatistics(ModuleOp module);
+
+/// What to deploy from a trained module, and how.
+struct DeployOptions {
+  /// The evaluation function to deploy; empty: evaluationFunction(module).
+  std::string function;
+  /// Deploy it in float rather than as its integer form.
+  bool keepFloat = false;
+  /// Ops without an integer form are an error rather than float islands.
+  bool strictInt8 = false;
+  /// Rebatch the deployed function to this batch.
+  std::optional<int64_t> batch;
+  /// The deployed function's name (the C interface's symbol prefix).
+  std::string name = "model";
+};
+
+struct DeployedModel {
+  /// `@<name>(input) -> output` with constants only.
+  OwningOpRef<ModuleOp> module;
+  ModelInterface interface;
+};
+
+/// qat-compile's front half: checks the batch norms' statistics, runs the
+/// deployment pipeline on `module` (in place: the integer form, the
+/// rebatching), binds and evaluates the trained constants
+/// (buildDeployableModule), proves the accumulators cannot overflow and
+/// reads the interface. Errors are reported on `module`'s diagnostics.
+FailureOr<DeployedModel> deployModule(ModuleOp module,
+                                      const DeployOptions &options,
+                                      const JitOptions &jitOptions);
+
+/// The input normalization `module` was trained with (qat.input_mean and
+/// qat.input_std, recorded by qat-train and the Python Trainer), if any.
+std::optional<std::pair<float, float>> recordedNormalization(ModuleOp module);
 
 enum class EmitKind { MLIR, LLVM, Asm, Obj, Header, Lib, Exe };
 

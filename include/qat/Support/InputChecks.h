@@ -17,6 +17,7 @@
 #include "mlir/IR/OwningOpRef.h"
 #include "mlir/Pass/Pass.h"
 
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SourceMgr.h"
 
 #include <memory>
@@ -51,6 +52,10 @@ LogicalResult checkIRForUpstreamCrashes(Operation *root);
 OwningOpRef<ModuleOp> parseCheckedModule(llvm::StringRef path,
                                          llvm::SourceMgr &sourceMgr,
                                          MLIRContext *context);
+/// The same for text already in memory (named by its buffer identifier).
+OwningOpRef<ModuleOp>
+parseCheckedModule(std::unique_ptr<llvm::MemoryBuffer> buffer,
+                   llvm::SourceMgr &sourceMgr, MLIRContext *context);
 
 /// A pass running checkIRForUpstreamCrashes; qat-opt schedules it before
 /// the pipeline it is given.
