@@ -34,6 +34,10 @@ llvm_config.with_environment(
     "PYTHONPATH", [os.path.join(config.qat_src_root, "python")], append_path=True
 )
 llvm_config.with_environment("QAT_MLIR_TOOLS_DIR", config.qat_tools_dir)
+# The extension (qat_mlir._qat_mlir) of this build; the package finds it here.
+llvm_config.with_environment("QAT_MLIR_BUILD_DIR", config.qat_obj_root)
+if config.qat_python_extension:
+    config.available_features.add("python-extension")
 
 # The CPU differs between machines: execution tests run the targets this
 # one runs (qat-compile's own host detection: `runs-<target>` features and

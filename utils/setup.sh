@@ -13,6 +13,7 @@ packages=(
   cmake ninja-build g++ git ccache
   clang-22 lld-22 llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   python3 python3-numpy python3-psutil python3-torch python3-torchvision libtorch-dev zlib1g-dev libzip-dev pkg-config
+  python3-dev pybind11-dev python3-pytest python3-tqdm python3-matplotlib
   libomp-22-dev
   dataset-fashion-mnist
   qemu-user-static libc6-dev-arm64-cross libgcc-12-dev-arm64-cross

@@ -48,3 +48,33 @@ def normalize(images):
     """uint8 images to float32, scaled to [0, 1] and standardized."""
     x = images.astype(np.float32) / np.float32(255)
     return (x - np.float32(FASHION_MNIST_MEAN)) / np.float32(FASHION_MNIST_STD)
+
+
+SHAPE_CLASSES = ("square", "disk", "ring", "plus", "cross", "triangle")
+
+
+def synthetic_shapes(count, seed, size=32):
+    """A deterministic colour image set of SHAPE_CLASSES: (images uint8
+    [count, 3, size, size], labels int64 [count]). Each image is one shape of
+    its class, at a random position, size and colour, on uniform noise."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, len(SHAPE_CLASSES), count).astype(np.int64)
+    images = rng.uniform(0, 90, (count, 3, size, size))
+    y, x = np.mgrid[0:size, 0:size].astype(np.float64)
+    for i, label in enumerate(labels):
+        r = rng.uniform(0.16, 0.28) * size
+        cx, cy = rng.uniform(r + 1, size - r - 1, 2)
+        dx, dy = x - cx, y - cy
+        inside = (np.abs(dx) <= r) & (np.abs(dy) <= r)
+        distance = np.hypot(dx, dy)
+        mask = {
+            "square": inside,
+            "disk": distance <= r,
+            "ring": (distance <= r) & (distance >= r - 2.5),
+            "plus": inside & ((np.abs(dx) <= 1.5) | (np.abs(dy) <= 1.5)),
+            "cross": inside & ((np.abs(dx - dy) <= 1.5) | (np.abs(dx + dy) <= 1.5)),
+            "triangle": inside & (np.abs(dx) <= (dy + r) / 2),
+        }[SHAPE_CLASSES[label]]
+        colour = rng.uniform(90, 165, 3)
+        images[i] += mask[None] * colour[:, None, None]
+    return np.clip(images, 0, 255).astype(np.uint8), labels
