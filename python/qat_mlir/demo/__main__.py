@@ -17,6 +17,8 @@
 4. Classifies the 10,000 test images with each program and prints the
    accuracies, the agreement of the int8 programs with the QAT forward
    (identical outputs expected), latency and object size.
+5. Plots the training curves (loss and accuracies per epoch, from
+   qat-train's CSV log) into a PNG (--plot).
 """
 
 import argparse
@@ -62,6 +64,8 @@ def main():
     parser.add_argument("--train-limit", type=int, default=0,
                         help="train on the first N images only (0: all 60,000)")
     parser.add_argument("--keep", help="keep the files in this directory")
+    parser.add_argument("--plot", default="qat-demo-training.png",
+                        help="PNG of the training curves (default: %(default)s)")
     args = parser.parse_args()
 
     import torch
@@ -89,7 +93,7 @@ def main():
     log = run([find_tool("qat-train"), path("small_cnn.mlir"), "--qconfig", "per-tensor",
                "--target-exact", "--fp-warmup-epochs", "1", "--epochs", "2",
                "--grad-boost", "--train-limit", str(args.train_limit),
-               "-o", path("trained.mlir")])
+               "--log", path("train.csv"), "-o", path("trained.mlir")])
     for line in log.splitlines():
         if line.startswith("epoch"):
             print("   " + line)
@@ -152,7 +156,38 @@ def main():
           f"outputs: {ok}); fp32 weights {fp32_accuracy:.2f}%; int8 vs fp32 on x86: latency "
           f"{int8_latency:.0f} vs {fp32_latency:.0f} us/image ({fp32_latency / int8_latency:.2f}x), "
           f"object {int8_size // 1024} vs {fp32_size // 1024} KiB")
+    plot_training(path("train.csv"), args.plot, int8_accuracy=ref_accuracy)
+    print(f"5. training curves: {args.plot}")
     return 0 if ok else 1
+
+
+def plot_training(log_path, png_path, int8_accuracy):
+    """Loss and accuracies per epoch (qat-train's CSV log) as a PNG."""
+    import csv
+
+    import matplotlib
+    matplotlib.use("Agg")  # no display needed
+    import matplotlib.pyplot as plt
+
+    with open(log_path) as f:
+        rows = list(csv.DictReader(f))
+    epochs = [int(r["epoch"]) for r in rows]
+    figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(9, 3.5))
+    loss_axes.plot(epochs, [float(r["train_loss"]) for r in rows], "o-")
+    loss_axes.set(title="training loss", xlabel="epoch")
+    accuracy_axes.plot(epochs, [float(r["train_accuracy"]) for r in rows], "o-", label="train")
+    accuracy_axes.plot(epochs, [float(r["test_accuracy"]) for r in rows], "s-", label="test")
+    accuracy_axes.axhline(int8_accuracy, color="gray", linestyle="--", label="int8 program")
+    accuracy_axes.set(title="accuracy (%)", xlabel="epoch")
+    accuracy_axes.legend()
+    for axes in (loss_axes, accuracy_axes):
+        axes.set_xticks(epochs)
+        axes.set_xticklabels([f"{e}{' FP' if r['phase'] == 'fp' else ''}"
+                              for e, r in zip(epochs, rows)])
+    figure.suptitle("small CNN on Fashion-MNIST: StatAssist (FP epochs) + GradBoost QAT")
+    figure.tight_layout()
+    figure.savefig(png_path, dpi=100)
+    plt.close(figure)
 
 
 if __name__ == "__main__":
