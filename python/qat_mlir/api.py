@@ -184,7 +184,9 @@ def import_module(model, example_inputs=None, mode="train"):
             with torch.no_grad():
                 model = torch.jit.trace(traced, inputs, check_trace=False)
     with tempfile.TemporaryDirectory(prefix="qat-import-") as tmp:
-        path = os.path.join(tmp, "model.pt")
+        # Diagnostics name this file: call it after the model's class.
+        name = getattr(model, "original_name", None) or type(model).__name__
+        path = os.path.join(tmp, f"{name}.pt")
         model.save(path)
         return Module(_native.import_torchscript(path, shapes, mode == "train"))
 
@@ -229,6 +231,9 @@ class Trainer:
                  cache_dir=None, opt_level=2, **grad_boost_options):
         if not isinstance(module, Module):
             raise ValueError(f"module must be a qat_mlir Module, not {type(module).__name__}")
+        if "forward_eval" not in module.functions:
+            raise ValueError("the module has no evaluation forward: import it with "
+                             "import_module(..., mode='train') to train it")
         if optimizer != "sgd":
             raise ValueError(f"optimizer {optimizer!r} is not supported (sgd: "
                              "SGD with momentum, QSGD with grad_boost)")

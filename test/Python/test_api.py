@@ -219,3 +219,37 @@ def test_installed_package_imports(tmp_path):
         env=dict(os.environ, PYTHONPATH=str(site), QAT_MLIR_BUILD_DIR=str(tmp_path / "none")))
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(str(site / "qat_mlir" / "_qat_mlir")) and "True" in done.stdout
+
+
+def test_threads_share_a_trainer_and_a_model(shapes):
+    """Calls release the GIL; a Trainer or model used from several threads
+    serves one call at a time and gives each caller its own results."""
+    import threading
+    mean, std = shapes["trainer"].module.normalization
+    trainer = qat_mlir.Trainer(shapes["module"], input_mean=mean, input_std=std,
+                               **TRAIN_OPTIONS)
+    model = qat_mlir.compile(shapes["trainer"])
+    images, labels = shapes["test"][0][:BATCH], shapes["test"][1][:BATCH]
+    expected = model(images)
+    failures = []
+
+    def work(seed):
+        try:
+            for _ in range(10):
+                trainer.step(images, labels)
+                assert np.array_equal(model(images), expected)
+        except Exception as error:  # reported below
+            failures.append(error)
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures
+    assert trainer.state_dict()["1.num_batches_tracked"].item() == 1 + 30
+
+
+def test_eval_module_is_refused(shapes):
+    module = qat_mlir.import_module(shapes["path"], (BATCH, 3, 32, 32), mode="eval")
+    with pytest.raises(ValueError, match="mode='train'"):
+        qat_mlir.Trainer(module)

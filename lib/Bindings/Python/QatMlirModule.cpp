@@ -37,6 +37,7 @@
 
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 
 namespace py = pybind11;
@@ -80,6 +81,16 @@ private:
   llvm::raw_string_ostream stream;
   SourceMgrDiagnosticHandler handler;
 };
+
+/// Locks `mutex` with the GIL released, so that a thread holding it can
+/// take the GIL back when its compiled call returns. A session's and a
+/// compiled model's buffers serve one call at a time.
+std::unique_lock<std::mutex> lockWithoutGil(std::mutex &mutex) {
+  std::unique_lock<std::mutex> lock(mutex, std::defer_lock);
+  py::gil_scoped_release release;
+  lock.lock();
+  return lock;
+}
 
 std::shared_ptr<MLIRContext> makeContext() {
   DialectRegistry registry;
@@ -250,6 +261,7 @@ qat::TrainPhase phaseNamed(const std::string &name) {
 struct Session {
   Module module;
   std::unique_ptr<qat::TrainingSession> session;
+  std::mutex busy;
 
   Session(Module &source, py::dict options) : module(cloneOf(source)) {
     qat::TrainOptions train;
@@ -325,6 +337,7 @@ struct Session {
     qat::TrainPhase phase = phaseNamed(phaseText);
     if (!(learningRate > 0) || !std::isfinite(learningRate))
       throw py::value_error("the learning rate must be positive and finite");
+    auto lock = lockWithoutGil(busy);
     loadBatch(images, &labels);
     Diagnostics diagnostics(module.context.get());
     FailureOr<float> loss = failure();
@@ -338,6 +351,7 @@ struct Session {
   }
 
   py::array logits() {
+    auto lock = lockWithoutGil(busy);
     llvm::ArrayRef<float> values = session->logits();
     if (values.empty())
       throw py::value_error("no step has run yet");
@@ -346,6 +360,7 @@ struct Session {
   }
 
   py::array predict(const py::array &images, bool fpWarmup) {
+    auto lock = lockWithoutGil(busy);
     loadBatch(images, nullptr);
     Diagnostics diagnostics(module.context.get());
     FailureOr<llvm::ArrayRef<float>> values = failure();
@@ -360,6 +375,7 @@ struct Session {
   }
 
   py::dict state() {
+    auto lock = lockWithoutGil(busy);
     py::dict result;
     for (auto &entry : session->state()) {
       qat::NpyArray copy = entry.getValue();
@@ -369,6 +385,7 @@ struct Session {
   }
 
   Module checkpoint(int64_t epochsDone) {
+    auto lock = lockWithoutGil(busy);
     session->storeState(epochsDone);
     return Module{module.context, session->checkpoint()};
   }
@@ -391,6 +408,7 @@ struct CompiledModel {
   std::unique_ptr<qat::JitModule> jit;
   std::string notRunnable;
   std::vector<qat::NpyArray> arguments, results;
+  std::mutex busy;
 
   CompiledModel(Module &source, py::dict options) : context(source.context) {
     qat::DeployOptions deploy;
@@ -481,6 +499,7 @@ struct CompiledModel {
       throw CompilerError(notRunnable);
     const void *data = checkedData(input, "inputs", py::dtype::of<float>(),
                                    interface.inputShape);
+    auto lock = lockWithoutGil(busy);
     // A copy: compiled code may overwrite its argument buffers.
     arguments.resize(1);
     if (arguments[0].shape != interface.inputShape)
