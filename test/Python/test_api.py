@@ -253,3 +253,36 @@ def test_eval_module_is_refused(shapes):
     module = qat_mlir.import_module(shapes["path"], (BATCH, 3, 32, 32), mode="eval")
     with pytest.raises(ValueError, match="mode='train'"):
         qat_mlir.Trainer(module)
+
+
+class DecoderNet(nn.Module):
+    """LeakyReLU, nearest upsampling and clamp (issue 27's decoder ops)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1, self.b1 = nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8)
+        self.c2, self.b2 = nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8)
+        self.fc = nn.Linear(8, 6)
+
+    def forward(self, x):
+        x = nn.functional.leaky_relu(self.b1(self.c1(x)), 0.1)
+        x = nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+        x = torch.clamp(self.b2(self.c2(x)), 0.0, 4.0)
+        return self.fc(nn.functional.adaptive_avg_pool2d(x, 1).flatten(1))
+
+
+def test_decoder_ops_deploy_as_float_islands(shapes):
+    """They have no integer form yet: the deployed model computes them in
+    float between quantized values (a remark counts them), and still gives
+    the trained model's outputs exactly."""
+    torch.manual_seed(0)
+    module = qat_mlir.import_module(DecoderNet(), torch.zeros(BATCH, 3, 32, 32))
+    trainer = qat_mlir.Trainer(module, **TRAIN_OPTIONS)
+    trainer.fit((shapes["train"][0][:512], shapes["train"][1][:512]), epochs=1, progress=False)
+    with pytest.warns(UserWarning, match=r"ops compute in float between quantized values \(2 tosa.clamp"):
+        model = qat_mlir.compile(trainer)
+    assert model.quantized and model.float_ops >= 5
+    images = shapes["test"][0]
+    assert np.array_equal(model(images), trainer.predict(images))
+    with pytest.raises(qat_mlir.QatError, match="strict-int8|float"):
+        qat_mlir.compile(trainer, strict_int8=True)

@@ -112,15 +112,18 @@ class Pooling(nn.Module):
 
 
 class Activations(nn.Module):
-    """tosa.clamp (ReLU, ReLU6), tosa.sigmoid, tosa.tanh."""
+    """tosa.clamp (ReLU, ReLU6, clamp, LeakyReLU), tosa.sigmoid, tosa.tanh,
+    nearest upsampling."""
 
     def __init__(self):
         super().__init__()
-        self.fc1, self.fc2 = nn.Linear(12, 16), nn.Linear(48, 5)
+        self.fc1, self.fc2 = nn.Linear(12, 16), nn.Linear(48 + 16 + 64, 5)
 
     def forward(self, x):
         y = 3 * self.fc1(x.flatten(1))
-        return self.fc2(torch.cat([F.relu(y), F.relu6(y) + torch.sigmoid(y), torch.tanh(y)], 1))
+        up = F.interpolate(F.leaky_relu(y.view(-1, 1, 4, 4), 0.2), scale_factor=2)
+        return self.fc2(torch.cat([F.relu(y), F.relu6(y) + torch.sigmoid(y), torch.tanh(y),
+                                   torch.clamp(y, -1.0, 2.0), up.flatten(1)], 1))
 
 
 class Transcendental(nn.Module):

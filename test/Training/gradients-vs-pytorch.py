@@ -25,6 +25,7 @@
 # CHECK: small_cnn: loss matches; 8 parameter gradients within 1e-4
 # CHECK: every_op: loss matches; {{[0-9]+}} parameter gradients within 1e-4
 # CHECK: slicing: loss matches; 6 parameter gradients within 1e-4
+# CHECK: decoder: loss matches; 6 parameter gradients within 1e-4
 # CHECK: mobilenet_v2_blocks: loss matches; {{[0-9]+}} parameter gradients within 1e-4
 # CHECK: mobilenet_v2_28x28: loss matches; {{[0-9]+}} parameter gradients within 1e-4
 # CHECK: prepared_qat: loss matches; {{[0-9]+}} parameter gradients within 1e-4
@@ -94,6 +95,23 @@ class Slicing(nn.Module):
         row = b.select(2, 3)                               # 5 x 8
         features = [narrowed.mean(2).flatten(1), row[:, :3].flatten(1), x[:, :, -1, -1]]
         return self.fc(torch.cat(features, dim=1))
+
+
+class Decoder(nn.Module):
+    """A segmentation or GAN decoder's ops: LeakyReLU, nearest upsampling,
+    clamps."""
+
+    def __init__(self):
+        super().__init__()
+        self.down = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+        self.up = nn.Conv2d(8, 4, 3, padding=1)
+        self.fc = nn.Linear(4 * 8 * 8, 5)
+
+    def forward(self, x):
+        x = F.leaky_relu(self.down(x), 0.2) + F.leaky_relu(x[:, :1, ::2, ::2], 0.1)
+        x = F.interpolate(x, scale_factor=2, mode="nearest")
+        x = torch.clamp(self.up(x), -1.0, 1.5).clamp_min(-0.8)
+        return self.fc(torch.flatten(x, 1))
 
 
 class Blocks(nn.Module):
@@ -193,6 +211,7 @@ check("small_cnn", models.randomize_batch_norm(models.SmallCNN()),
 check("every_op", models.randomize_batch_norm(EveryOp()),
       torch.randn(3, 3, 16, 16), torch.tensor([5, 0, 2]))
 check("slicing", Slicing(), torch.randn(3, 3, 8, 8), torch.tensor([4, 0, 2]))
+check("decoder", Decoder(), torch.randn(3, 3, 8, 8), torch.tensor([4, 0, 2]))
 check("mobilenet_v2_blocks", models.randomize_batch_norm(Blocks()),
       torch.randn(2, 8, 8, 8), torch.tensor([1, 9]))
 mobilenet = models.randomize_batch_norm(

@@ -228,15 +228,16 @@ NodeImporter Importer::lookupTensorOp(StringRef op) {
          "fused_moving_avg_obs_fake_quant"});
     add(&Importer::importActivation,
         {"relu", "relu6", "hardtanh", "hardsigmoid", "hardswish", "sigmoid",
-         "tanh", "silu"});
+         "tanh", "silu", "clamp", "clamp_min", "clamp_max", "leaky_relu"});
     add(&Importer::importElementwise, {"zeros", "zeros_like", "sqrt", "exp",
                                        "log", "add", "sub", "mul", "div"});
     add(&Importer::importPooling,
         {"max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"});
     add(&Importer::importReduction, {"mean", "softmax", "log_softmax"});
-    add(&Importer::importShape, {"flatten", "view", "reshape", "contiguous",
-                                 "dropout", "feature_dropout", "detach",
-                                 "clone", "permute", "transpose", "t", "cat"});
+    add(&Importer::importShape,
+        {"flatten", "view", "reshape", "contiguous", "dropout",
+         "feature_dropout", "detach", "clone", "permute", "transpose", "t",
+         "cat", "upsample_nearest2d"});
     add(&Importer::importSlicing,
         {"chunk", "split", "split_with_sizes", "slice", "narrow", "select"});
     return ops;
@@ -532,6 +533,43 @@ void Importer::importActivation(const NodeImport &n) {
                  static_cast<float>(floatOf(node->input(2)))));
     return;
   }
+  if (op == "clamp" || op == "clamp_min" || op == "clamp_max") {
+    // clamp(x, min?, max?), clamp_min(x, min), clamp_max(x, max) with
+    // scalar bounds. The gradient passes strictly inside the bounds (as
+    // hardtanh's; PyTorch's clamp also passes it at a bound itself).
+    Value x = tensorOf(node->input(0));
+    auto bound = [&](unsigned index, float none) {
+      jit::Value *value = node->input(index);
+      if (isNone(value))
+        return none;
+      if (values.count(value) && values.find(value)->second.isTensor())
+        fail("'" + op.str() +
+             "' with tensor bounds is not supported (only "
+             "numbers)");
+      return static_cast<float>(floatOf(value));
+    };
+    float lo = op == "clamp_max" ? -kInf : bound(1, -kInf);
+    float hi = op == "clamp_min"   ? kInf
+               : op == "clamp_max" ? bound(1, kInf)
+                                   : bound(2, kInf);
+    if (!(lo <= hi))
+      fail("'" + op.str() + "' with min " + std::to_string(lo) + " above max " +
+           std::to_string(hi));
+    result(clamp(x, lo, hi));
+    return;
+  }
+  if (op == "leaky_relu") {
+    // r + (s * x - s * r) with r = relu(x): exactly x for x > 0 and s * x
+    // otherwise (each product is computed once and the difference of
+    // equal products is 0), and its gradient is PyTorch's: 1 where x > 0,
+    // s elsewhere, at x = 0 too (which fake quantization makes common).
+    Value x = tensorOf(node->input(0));
+    int64_t rank = shapeOf(x).size();
+    Value slope = splat(static_cast<float>(floatOf(node->input(1))), rank);
+    Value positive = clamp(x, 0.0f, kInf);
+    result(add(positive, sub(mul(x, slope), mul(positive, slope))));
+    return;
+  }
   if (op == "hardsigmoid" || op == "hardswish") {
     // hardsigmoid(x) = clamp(x + 3, 0, 6) / 6; hardswish(x) = x * that.
     Value x = tensorOf(node->input(0));
@@ -697,6 +735,50 @@ void Importer::importShape(const NodeImport &n) {
     outShape.push_back(folded);
     llvm::append_range(outShape, shape.drop_front(end + 1));
     result(reshape(x, outShape));
+    return;
+  }
+  if (op == "upsample_nearest2d") {
+    // upsample_nearest2d(x, output_size?, scale_factors?), integer scales
+    // only: each value repeated s_h x s_w times, as x viewed
+    // N x C x H x 1 x W x 1 plus zeros N x C x H x s_h x W x s_w
+    // (broadcast), so the gradient is the sum over each block, as
+    // PyTorch's.
+    Value x = tensorOf(node->input(0));
+    SmallVector<int64_t> in(shapeOf(x));
+    if (in.size() != 4)
+      fail("upsample_nearest2d needs an N x C x H x W input");
+    SmallVector<int64_t> outShape(in);
+    if (!isNone(node->input(1))) {
+      std::vector<int64_t> size = intsOf(node->input(1));
+      if (size.size() != 2)
+        fail("upsample_nearest2d needs an output size of 2 values");
+      outShape[2] = size[0];
+      outShape[3] = size[1];
+    } else {
+      std::vector<double> scales;
+      jit::Value *list = node->input(2);
+      if (values.count(list) && !values.find(list)->second.list.empty())
+        for (jit::Value *item : values.find(list)->second.list)
+          scales.push_back(floatOf(item));
+      else if (constantOf(list).isDoubleList())
+        scales = constantOf(list).toDoubleVector();
+      if (scales.size() != 2)
+        fail("upsample_nearest2d needs an output size or 2 scale factors");
+      // PyTorch's output size: floor(size * scale).
+      for (int64_t dim : {2, 3})
+        outShape[dim] =
+            static_cast<int64_t>(std::floor(in[dim] * scales[dim - 2]));
+    }
+    if (outShape[2] % in[2] != 0 || outShape[3] % in[3] != 0 ||
+        outShape[2] < in[2] || outShape[3] < in[3])
+      fail("upsample_nearest2d from " + std::to_string(in[2]) + "x" +
+           std::to_string(in[3]) + " to " + std::to_string(outShape[2]) + "x" +
+           std::to_string(outShape[3]) +
+           " is not an integer upscaling, which is all that is supported");
+    int64_t sh = outShape[2] / in[2], sw = outShape[3] / in[3];
+    Value spread = add(reshape(x, {in[0], in[1], in[2], 1, in[3], 1}),
+                       zeros({1, 1, 1, sh, 1, sw}));
+    result(reshape(spread, {in[0], in[1], in[2] * sh, in[3] * sw}));
     return;
   }
   if (op == "view" || op == "reshape") {

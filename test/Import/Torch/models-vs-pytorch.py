@@ -12,6 +12,8 @@
 # CHECK: max_pool2d ceil_mode: ok
 # CHECK: chunk uneven: ok
 # CHECK: slice with steps and open bounds: ok
+# CHECK: leaky_relu: ok
+# CHECK: interpolate nearest to size (x3, x2): ok
 # CHECK: channel shuffle (floor_divide of a size): ok
 # CHECK: small CNN (traced): ok
 # CHECK: small CNN (scripted, x.size(0)): ok
@@ -147,6 +149,13 @@ check("slice with steps and open bounds", Lambda(lambda m, x: x[:, 1:6:2, -3:] *
 check("narrow", Lambda(lambda m, x: x.narrow(2, 1, 3) + 0.5), (2, 3, 6))
 check("select", Lambda(lambda m, x: x[:, 2] + x.select(1, -1)), (2, 4, 5))
 check("silu", nn.SiLU(), (2, 3, 5))
+check("clamp, clamp_min, clamp_max",
+      Lambda(lambda m, x: torch.clamp(x, -0.5, 0.7) + x.clamp_min(0.2) * x.clamp_max(-0.1)
+             + torch.clamp(x, max=0.3) - torch.clamp(x, min=-0.4)), (2, 3, 5))
+check("leaky_relu", nn.LeakyReLU(0.1), (2, 3, 5))
+check("upsample_nearest2d x2", nn.Upsample(scale_factor=2, mode="nearest"), (2, 3, 4, 5))
+check("interpolate nearest to size (x3, x2)", Lambda(lambda m, x: F.interpolate(x, size=(9, 8))),
+      (1, 2, 3, 4))
 check("channel shuffle (floor_divide of a size)",
       Lambda(lambda m, x: x.view(x.size(0), 2, x.size(1) // 2, 3, 3).transpose(1, 2)
              .contiguous().view(x.size(0), -1, 3, 3) * 1.0), (2, 6, 3, 3))

@@ -45,6 +45,16 @@ class Slicing(nn.Module):
         return torch.cat([a, b.narrow(1, 1, 4)], dim=1)
 
 
+class Resampling(nn.Module):
+    """Upsampling by 1.5: not an integer scale, which is not supported (the
+    import stops there, before the clamp with a tensor bound, also
+    unsupported)."""
+
+    def forward(self, x, lo):
+        up = F.interpolate(x, scale_factor=1.5, mode="nearest")
+        return up.mean() + torch.clamp(x, min=lo).mean()
+
+
 def save(model, name, *shapes):
     model.eval()
     traced = torch.jit.trace(model, tuple(torch.randn(s) for s in shapes))
@@ -57,6 +67,7 @@ torch.jit.trace(dropout, torch.randn(1, 2, 3, 3), check_trace=False).save(
     os.path.join(out, "dropout2d_train.pt"))
 save(Ops(), "ops.pt", (1, 3, 16, 16))
 save(Slicing(), "slicing.pt", (1, 8))
+save(Resampling(), "resampling.pt", (1, 2, 4, 4), (1, 2, 4, 4))
 save(models.randomize_batch_norm(models.SmallCNN()), "small_cnn.pt", (2, 1, 28, 28))
 
 with open(os.path.join(out, "ops.pt"), "rb") as f:
