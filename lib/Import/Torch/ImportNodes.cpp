@@ -740,9 +740,8 @@ void Importer::importShape(const NodeImport &n) {
   if (op == "upsample_nearest2d") {
     // upsample_nearest2d(x, output_size?, scale_factors?), integer scales
     // only: each value repeated s_h x s_w times, as x viewed
-    // N x C x H x 1 x W x 1 plus zeros N x C x H x s_h x W x s_w
-    // (broadcast), so the gradient is the sum over each block, as
-    // PyTorch's.
+    // tiles (tosa.tile: its gradient sums each block, as PyTorch's; it
+    // moves codes, so a quantized upsampling stays integer).
     Value x = tensorOf(node->input(0));
     SmallVector<int64_t> in(shapeOf(x));
     if (in.size() != 4)
@@ -776,9 +775,20 @@ void Importer::importShape(const NodeImport &n) {
            std::to_string(outShape[3]) +
            " is not an integer upscaling, which is all that is supported");
     int64_t sh = outShape[2] / in[2], sw = outShape[3] / in[3];
-    Value spread = add(reshape(x, {in[0], in[1], in[2], 1, in[3], 1}),
-                       zeros({1, 1, 1, sh, 1, sw}));
-    result(reshape(spread, {in[0], in[1], in[2] * sh, in[3] * sw}));
+    // Width, then height, in ranks of at most 4 (TOSA's level limit).
+    ImplicitLocOpBuilder implicit(loc, builder);
+    auto tile = [&](Value value, ArrayRef<int64_t> multiples) -> Value {
+      SmallVector<int64_t> shape;
+      for (auto [size, times] : llvm::zip(shapeOf(value), multiples))
+        shape.push_back(size * times);
+      return tosa::TileOp::create(builder, loc, f32(shape), value,
+                                  tosa::getTosaConstShape(implicit, multiples));
+    };
+    int64_t rows = in[0] * in[1] * in[2];
+    Value wide = tile(reshape(x, {rows, in[3], 1}), {1, 1, sw});
+    Value tall = tile(reshape(wide, {in[0] * in[1], in[2], 1, in[3] * sw}),
+                      {1, 1, sh, 1});
+    result(reshape(tall, {in[0], in[1], in[2] * sh, in[3] * sw}));
     return;
   }
   if (op == "view" || op == "reshape") {

@@ -143,6 +143,42 @@ struct ReshapeGradient : Model<ReshapeGradient, tosa::ReshapeOp> {
   }
 };
 
+/// tosa.tile repeats the whole input m_i times along each dimension i, so
+/// output index k * d_i + j reads input index j: per tiled dimension, the
+/// gradient viewed as P x m_i x d_i x Q (P and Q the sizes before and
+/// after it; rank 4, within TOSA's level limit), summed over m_i.
+struct TileGradient : Model<TileGradient, tosa::TileOp> {
+  bool isDifferentiableOperand(Operation *op, unsigned index) const {
+    return index == 0;
+  }
+  LogicalResult buildGradients(Operation *op, OpBuilder &b,
+                               ArrayRef<Value> resultGradients,
+                               SmallVectorImpl<Value> &operandGradients) const {
+    Location loc = op->getLoc();
+    ArrayRef<int64_t> input = typeOf(op->getOperand(0)).getShape();
+    SmallVector<int64_t> shape(typeOf(op->getResult(0)).getShape());
+    Value sum = resultGradients[0];
+    for (size_t dim = 0; dim < input.size(); ++dim) {
+      int64_t times = shape[dim] / input[dim];
+      if (times == 1)
+        continue;
+      int64_t before = 1, after = 1;
+      for (size_t other = 0; other < shape.size(); ++other)
+        (other < dim ? before : after) *= other == dim ? 1 : shape[other];
+      sum = reshape(b, loc, sum, {before, times, input[dim], after});
+      sum = tosa::ReduceSumOp::create(
+          b, loc,
+          RankedTensorType::get({before, 1, input[dim], after},
+                                typeOf(sum).getElementType()),
+          sum, b.getI32IntegerAttr(1));
+      shape[dim] = input[dim];
+      sum = reshape(b, loc, sum, shape);
+    }
+    operandGradients[0] = sum;
+    return success();
+  }
+};
+
 struct TransposeGradient : Model<TransposeGradient, tosa::TransposeOp> {
   LogicalResult buildGradients(Operation *op, OpBuilder &b,
                                ArrayRef<Value> resultGradients,
@@ -284,6 +320,7 @@ void mlir::qat::registerTosaGradientExternalModels(DialectRegistry &registry) {
     tosa::ReduceMaxOp::attachInterface<ReduceMaxGradient>(*ctx);
     tosa::ReshapeOp::attachInterface<ReshapeGradient>(*ctx);
     tosa::TransposeOp::attachInterface<TransposeGradient>(*ctx);
+    tosa::TileOp::attachInterface<TileGradient>(*ctx);
     tosa::ClampOp::attachInterface<ClampGradient>(*ctx);
     tosa::MatMulOp::attachInterface<MatMulGradient>(*ctx);
     tosa::ConcatOp::attachInterface<ConcatGradient>(*ctx);

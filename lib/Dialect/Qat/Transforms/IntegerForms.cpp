@@ -414,7 +414,7 @@ bool mlir::qat::movesCodes(Operation *op) {
            padsForMaxPooling(pad);
   }
   return isa<linalg::PoolingNchwMaxOp, tosa::ReshapeOp, tosa::TransposeOp,
-             tensor::ExpandShapeOp, tensor::CollapseShapeOp,
+             tosa::TileOp, tensor::ExpandShapeOp, tensor::CollapseShapeOp,
              tensor::ExtractSliceOp>(op);
 }
 
