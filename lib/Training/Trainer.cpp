@@ -248,6 +248,11 @@ LogicalResult TrainingSession::compile() {
     return failure();
 
   OwningOpRef<ModuleOp> lowered = module.clone();
+  // Bookkeeping of the driver, not code: a resumed run, or one on data with
+  // another normalization, reuses the cached step.
+  for (StringRef name : {StringRef(kTrainedEpochs), StringRef(kInputMeanAttr),
+                         StringRef(kInputStdAttr)})
+    (*lowered)->removeAttr(name);
   JitOptions jitOptions;
   jitOptions.optLevel = options.optLevel;
   jitOptions.sharedLibs = options.sharedLibs;

@@ -10,6 +10,7 @@
 #
 # CHECK: first run: compiled the training step
 # CHECK: second run: loaded the compiled training step from the cache; bit-identical state
+# CHECK: resumed run: loaded the compiled training step from the cache
 # CHECK: other weights, other seed: loaded from the cache; bit-identical to a fresh compile; the seed changes the noise
 # CHECK: one thread: compiled (other options); 2 entries, no temporary files
 # CHECK: damaged entry: warning: ignoring the cached object '{{.*}}.o': The file was not recognized as a valid object file; compiling
@@ -71,6 +72,18 @@ second = run("small0", "--seed", "5", "--cache-dir", cache, "-o", f"{out}/second
 assert compile_line(second).startswith("loaded the compiled training step from the cache")
 assert globals_of(f"{out}/second.mlir") == globals_of(f"{out}/first.mlir")
 print("second run: loaded the compiled training step from the cache; bit-identical state")
+
+# A resumed run: its module records the epochs done and the normalization,
+# bookkeeping that is not code.
+resumed = subprocess.run([train, f"{out}/first.mlir", *common[:-5], "--epochs", "2", "--lr",
+                          "0.02", "--grad-boost", "--seed", "5", "--cache-dir", cache,
+                          "-o", f"{out}/resumed.mlir"],
+                         capture_output=True, text=True, env=environment)
+assert resumed.returncode == 0, resumed.stderr
+assert compile_line(resumed).startswith("loaded the compiled training step from the cache"), \
+    resumed.stdout
+assert "epoch 2/2" in resumed.stdout and len(entries()) == 1
+print("resumed run: loaded the compiled training step from the cache")
 
 # Other initial weights (globals no entry uses) and another seed: the same
 # code. A fresh compile of that run (no cache) gives the same bits.
