@@ -256,29 +256,38 @@ def test_eval_module_is_refused(shapes):
 
 
 class DecoderNet(nn.Module):
-    """LeakyReLU, nearest upsampling and clamp (issue 27's decoder ops)."""
+    """Nearest upsampling between convolutions, with LeakyReLU and clamp
+    (issue 27's decoder ops, `decoder=True`) or ReLUs."""
 
-    def __init__(self):
+    def __init__(self, decoder):
         super().__init__()
+        self.decoder = decoder
         self.c1, self.b1 = nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8)
         self.c2, self.b2 = nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8)
         self.fc = nn.Linear(8, 6)
 
     def forward(self, x):
-        x = nn.functional.leaky_relu(self.b1(self.c1(x)), 0.1)
+        x = self.b1(self.c1(x))
+        x = nn.functional.leaky_relu(x, 0.1) if self.decoder else nn.functional.relu(x)
         x = nn.functional.interpolate(x, scale_factor=2, mode="nearest")
-        x = torch.clamp(self.b2(self.c2(x)), 0.0, 4.0)
+        x = self.b2(self.c2(x))
+        x = torch.clamp(x, 0.0, 4.0) if self.decoder else nn.functional.relu(x)
         return self.fc(nn.functional.adaptive_avg_pool2d(x, 1).flatten(1))
+
+
+def trained(shapes, decoder):
+    torch.manual_seed(0)
+    module = qat_mlir.import_module(DecoderNet(decoder), torch.zeros(BATCH, 3, 32, 32))
+    trainer = qat_mlir.Trainer(module, **TRAIN_OPTIONS)
+    trainer.fit((shapes["train"][0][:512], shapes["train"][1][:512]), epochs=1, progress=False)
+    return trainer
 
 
 def test_decoder_ops_deploy_as_float_islands(shapes):
     """LeakyReLU and clamp have no integer form yet: the deployed model
     computes them in float between quantized values (a remark counts them),
     and still gives the trained model's outputs exactly."""
-    torch.manual_seed(0)
-    module = qat_mlir.import_module(DecoderNet(), torch.zeros(BATCH, 3, 32, 32))
-    trainer = qat_mlir.Trainer(module, **TRAIN_OPTIONS)
-    trainer.fit((shapes["train"][0][:512], shapes["train"][1][:512]), epochs=1, progress=False)
+    trainer = trained(shapes, decoder=True)
     with pytest.warns(UserWarning, match=r"ops compute in float between quantized values \("):
         model = qat_mlir.compile(trainer)
     assert model.quantized and model.float_ops >= 5
@@ -288,28 +297,22 @@ def test_decoder_ops_deploy_as_float_islands(shapes):
         qat_mlir.compile(trainer, strict_int8=True)
 
 
-class UpsamplingNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.c1, self.b1 = nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8)
-        self.c2, self.b2 = nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8)
-        self.fc = nn.Linear(8, 6)
-
-    def forward(self, x):
-        x = nn.functional.relu(self.b1(self.c1(x)))
-        x = nn.functional.interpolate(x, scale_factor=2, mode="nearest")
-        x = nn.functional.relu(self.b2(self.c2(x)))
-        return self.fc(nn.functional.adaptive_avg_pool2d(x, 1).flatten(1))
-
-
 def test_nearest_upsampling_is_integer(shapes):
     """Nearest upsampling repeats codes (tosa.tile): the deployed model is
     integer throughout and equals the trained model."""
-    torch.manual_seed(0)
-    module = qat_mlir.import_module(UpsamplingNet(), torch.zeros(BATCH, 3, 32, 32))
-    trainer = qat_mlir.Trainer(module, **TRAIN_OPTIONS)
-    trainer.fit((shapes["train"][0][:512], shapes["train"][1][:512]), epochs=1, progress=False)
+    trainer = trained(shapes, decoder=False)
     model = qat_mlir.compile(trainer, strict_int8=True)
     assert model.quantized and model.float_ops == 0
     images = shapes["test"][0]
     assert np.array_equal(model(images), trainer.predict(images))
+
+
+def test_warnings_as_errors(shapes):
+    """A warning filter that raises turns the compiler's remark into an
+    exception, and the model is not returned half made."""
+    import warnings
+    trainer = trained(shapes, decoder=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UserWarning, match="ops compute in float"):
+            qat_mlir.compile(trainer)

@@ -72,8 +72,9 @@ public:
   /// Warnings and remarks of a successful call, as a Python warning.
   void warnIfAny() {
     stream.flush();
-    if (!text.empty())
-      PyErr_WarnEx(PyExc_UserWarning, text.c_str(), 2);
+    // A warning filter may turn it into an exception (python -W error).
+    if (!text.empty() && PyErr_WarnEx(PyExc_UserWarning, text.c_str(), 2) < 0)
+      throw py::error_already_set();
   }
 
 private:
