@@ -9,6 +9,7 @@
 #include "qat/Conversion/Passes.h"
 #include "qat/Dialect/Qat/Gradients/Gradients.h"
 #include "qat/Dialect/Qat/IR/QatDialect.h"
+#include "qat/Dialect/Qat/Transforms/BufferizableOpInterfaceImpl.h"
 #include "qat/Dialect/Qat/Transforms/Passes.h"
 #include "qat/Pipelines/Pipelines.h"
 #include "qat/Training/Transforms/Passes.h"
@@ -29,6 +30,7 @@ void mlir::qat::registerAllDialects(DialectRegistry &registry) {
   ml_program::registerBufferizableOpInterfaceExternalModels(registry);
   mlir::registerAllToLLVMIRTranslations(registry);
   registerGradientExternalModels(registry);
+  qat::registerBufferizableOpInterfaceExternalModels(registry);
 }
 
 void mlir::qat::registerAllPasses() {

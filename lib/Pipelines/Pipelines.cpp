@@ -38,7 +38,9 @@ ArrayRef<StringLiteral> mlir::qat::trainStepFunctionNames() {
                                         "forward_eval_warmup",
                                         "train_step_frozen_bn",
                                         "loss_and_gradients_frozen_bn",
-                                        kFrozenForwardName};
+                                        kFrozenForwardName,
+                                        "forward_data_parallel",
+                                        "forward_frozen_bn_data_parallel"};
   return names;
 }
 
@@ -65,6 +67,15 @@ void mlir::qat::addTrainStepPasses(OpPassManager &pm,
   auto addStep = [&](StringRef forward, StringRef suffix) {
     GenerateBackwardPassOptions backward;
     backward.forwardName = forward.str();
+    if (options.replicas > 1) {
+      DataParallelForwardPassOptions replica;
+      replica.forwardName = forward.str();
+      replica.functionName = (forward + kDataParallelSuffix).str();
+      replica.replicas = options.replicas;
+      replica.syncBatchNorm = options.syncBatchNorm;
+      pm.addPass(createDataParallelForwardPass(replica));
+      backward.forwardName = replica.functionName;
+    }
     backward.functionName = ("loss_and_gradients" + suffix).str();
     pm.addPass(createGenerateBackwardPass(backward));
     OptimizerPassOptions step = options.optimizer;
@@ -405,6 +416,15 @@ struct TrainStepPipelineCLOptions
       *this, "inherit-observers",
       llvm::cl::desc("QAT starts from the warm-up's observer ranges"),
       llvm::cl::init(false)};
+  Option<int64_t> replicas{
+      *this, "replicas",
+      llvm::cl::desc("Data-parallel steps for this many processes"),
+      llvm::cl::init(1)};
+  Option<bool> syncBatchNorm{
+      *this, "sync-batch-norm",
+      llvm::cl::desc("Data-parallel batch norms use the global batch's "
+                     "statistics"),
+      llvm::cl::init(false)};
 };
 
 struct DeployPipelineCLOptions : PassPipelineOptions<DeployPipelineCLOptions> {
@@ -476,6 +496,8 @@ void mlir::qat::registerPipelines() {
         options.gradBoostOptions.coinProbability = cl.gradBoostCoinProbability;
         options.statAssist = cl.statAssist;
         options.inheritObservers = cl.inheritObservers;
+        options.replicas = cl.replicas;
+        options.syncBatchNorm = cl.syncBatchNorm;
         buildTrainStepPipeline(pm, options);
       });
   PassPipelineRegistration<DeployPipelineCLOptions>(

@@ -16,7 +16,9 @@ def ConvertQatToLinalgPass : Pass<"convert-qat-to-linalg"> {
     numerics: `qat.fake_quant` and `qat.fake_quant_mask` become one
     elementwise `linalg.generic` (after a small one that inverts the scale),
     observers a reduction `linalg.generic` followed by an elementwise one that
-    merges the old state, and `qat.choose_qparams` an elementwise
+    merges the old state (with `qat.all_reduce min` and `max` of the
+    reduced range between them for `across_replicas`; `qat.all_reduce`
+    itself stays, for bufferization), and `qat.choose_qparams` an elementwise
     `linalg.generic`. Rounding is `math.roundeven`; no fast-math flags are set,
     so later lowering keeps every `f32` operation rounded separately.
 
@@ -57,7 +59,10 @@ def ConvertQatToTosaPass : Pass<"convert-qat-to-tosa"> {
         : tensor<8x4x5x5xf32>, tensor<4xf32>
     ```
     becomes `tosa.reduce_sum` over dimensions 0, 2 and 3, `tosa.mul`,
-    `tosa.sub`, `tosa.rsqrt`, `tosa.add` and `tosa.reshape` ops.
+    `tosa.sub`, `tosa.rsqrt`, `tosa.add` and `tosa.reshape` ops (and a
+    `qat.all_reduce sum` after each per-channel sum of a synchronized batch
+    norm, `replicas R`). A `qat.replicated_parameter`, whose gradient has
+    been built by then, becomes its parameter.
   }];
   let dependentDialects = [
     "::mlir::linalg::LinalgDialect",

@@ -59,10 +59,17 @@ struct TrainStepPipelineOptions {
   /// StatAssist's FP warm-up step (--qat-stat-assist).
   bool statAssist = false;
   bool inheritObservers = false;
+  /// Data-parallel steps for this many replicas (processes), each built
+  /// from a twin of its forward (--qat-data-parallel-forward); 1: none.
+  int64_t replicas = 1;
+  /// ... whose training batch norms use the global batch's statistics.
+  bool syncBatchNorm = false;
 };
 
 /// The name of the twin of @forward whose batch norms are frozen.
 inline constexpr llvm::StringLiteral kFrozenForwardName = "forward_frozen_bn";
+/// The suffix of a forward's data-parallel twin.
+inline constexpr llvm::StringLiteral kDataParallelSuffix = "_data_parallel";
 /// The functions the pipeline adds: qat-train drops them when it saves a
 /// module (a resumed run builds them again).
 llvm::ArrayRef<llvm::StringLiteral> trainStepFunctionNames();

@@ -6,6 +6,7 @@
 
 #include "qat/Conversion/Passes.h"
 #include "qat/Dialect/Qat/IR/QatDialect.h"
+#include "qat/Dialect/Qat/IR/QatOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -29,6 +30,8 @@ struct ConvertQatToLinalgPass
     MLIRContext *ctx = &getContext();
     ConversionTarget target(*ctx);
     target.addIllegalDialect<QatDialect>();
+    // Communication is no linalg: bufferization makes it a runtime call.
+    target.addLegalOp<AllReduceOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
 
     RewritePatternSet patterns(ctx);

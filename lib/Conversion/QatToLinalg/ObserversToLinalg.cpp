@@ -70,6 +70,12 @@ struct ObserverLowering : OpRewritePattern<ObserverOp> {
     auto stateType = cast<RankedTensorType>(op.getMin().getType());
     auto [curMin, curMax] =
         reduceMinMax(rewriter, loc, op.getInput(), stateType, op.getAxis());
+    if (op.getAcrossReplicas()) {
+      // The global batch's range, before it meets the state: merging is
+      // monotone, but the step's fake quantization reads the merged state.
+      curMin = AllReduceOp::create(rewriter, loc, ReduceKind::min, curMin);
+      curMax = AllReduceOp::create(rewriter, loc, ReduceKind::max, curMax);
+    }
     Value minInit =
         emptyLike(rewriter, loc, op.getMin(), rewriter.getF32Type());
     Value maxInit =

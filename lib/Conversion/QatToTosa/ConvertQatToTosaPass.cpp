@@ -27,7 +27,7 @@ struct ConvertQatToTosaPass
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
     ConversionTarget target(*ctx);
-    target.addIllegalOp<BatchNormOp>();
+    target.addIllegalOp<BatchNormOp, ReplicatedParameterOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
 
     RewritePatternSet patterns(ctx);

@@ -62,9 +62,21 @@ struct ExpandBatchNorm : OpRewritePattern<BatchNormOp> {
   }
 };
 
+/// A replicated parameter's forward value is the parameter; only its
+/// gradient, built before this, differs.
+struct DropReplicatedParameter : OpRewritePattern<ReplicatedParameterOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(ReplicatedParameterOp op,
+                                PatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op, op.getParameter());
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::qat::populateQatToTosaConversionPatterns(
     RewritePatternSet &patterns) {
-  patterns.add<ExpandBatchNorm>(patterns.getContext());
+  patterns.add<ExpandBatchNorm, DropReplicatedParameter>(patterns.getContext());
 }

@@ -455,7 +455,8 @@ Value Importer::batchNorm(jit::Node *node) {
       weight, bias, runningMean, runningVar,
       training ? builder.getUnitAttr() : UnitAttr(),
       builder.getF32FloatAttr(static_cast<float>(floatOf(node->input(7)))),
-      builder.getF32FloatAttr(static_cast<float>(momentum)));
+      builder.getF32FloatAttr(static_cast<float>(momentum)),
+      /*replicas=*/IntegerAttr());
   if (failed(verify(op)))
     fail("invalid batch_norm (see the diagnostic above)");
   if (training && hasRunningStats) {

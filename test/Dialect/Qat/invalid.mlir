@@ -609,3 +609,59 @@ func.func @straight_through_types(%a: tensor<4xf32>, %b: tensor<5xf32>) {
   %0 = "qat.straight_through"(%a, %b) : (tensor<4xf32>, tensor<5xf32>) -> tensor<4xf32>
   return
 }
+
+// -----
+
+func.func @batch_norm_replicas_zero(%x: tensor<8x4x3x3xf32>, %c: tensor<4xf32>) {
+  // expected-error @+1 {{replicas must be at least 1, got 0}}
+  %0:3 = qat.batch_norm %x, %c, %c, %c, %c training epsilon 1.0e-05 momentum 0.1 replicas 0 : tensor<8x4x3x3xf32>, tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @batch_norm_replicas_eval(%x: tensor<8x4x3x3xf32>, %c: tensor<4xf32>) {
+  // expected-error @+1 {{replicas synchronize the batch statistics of training; this batch norm uses its running ones}}
+  %0:3 = qat.batch_norm %x, %c, %c, %c, %c epsilon 1.0e-05 momentum 0.1 replicas 2 : tensor<8x4x3x3xf32>, tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @all_reduce_dynamic(%x: tensor<?xf32>) {
+  // expected-error @+1 {{needs a static shape, got 'tensor<?xf32>'}}
+  %0 = qat.all_reduce sum %x : tensor<?xf32>
+  return
+}
+
+// -----
+
+func.func @all_reduce_integer(%x: tensor<4xi32>) {
+  // expected-error @+1 {{operand #0 must be ranked tensor of 32-bit float values}}
+  %0 = "qat.all_reduce"(%x) {kind = 0 : i32} : (tensor<4xi32>) -> tensor<4xi32>
+  return
+}
+
+// -----
+
+func.func @all_reduce_kind(%x: tensor<4xf32>) {
+  // expected-error @+1 {{expected string or keyword containing one of the following enum values for attribute 'kind' [sum, min, max]}}
+  %0 = qat.all_reduce mean %x : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @replicated_parameter_zero(%w: tensor<4xf32>) {
+  // expected-error @+1 {{replicas must be at least 1, got 0}}
+  %0 = qat.replicated_parameter %w replicas 0 : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @replicated_parameter_type(%w: tensor<4xf32>) {
+  // expected-error @+1 {{failed to verify that all of {parameter, output} have same type}}
+  %0 = "qat.replicated_parameter"(%w) {replicas = 2 : i64} : (tensor<4xf32>) -> tensor<5xf32>
+  return
+}

@@ -137,3 +137,20 @@ func.func @integer_ops(%x: tensor<8x16xf32>, %s: tensor<f32>, %z: tensor<i32>, %
   %t = qat.straight_through %d, %e : tensor<8x16xf32>
   return %t : tensor<8x16xf32>
 }
+
+// CHECK-LABEL: func @data_parallel
+func.func @data_parallel(%x: tensor<8x4x3x3xf32>, %c: tensor<4xf32>,
+                         %lo: tensor<f32>, %hi: tensor<f32>)
+    -> (tensor<4xf32>, tensor<4xf32>, tensor<f32>, tensor<8x4x3x3xf32>) {
+  // CHECK: qat.replicated_parameter %{{.*}} replicas 2 : tensor<4xf32>
+  %w = qat.replicated_parameter %c replicas 2 : tensor<4xf32>
+  // CHECK: qat.all_reduce sum %{{.*}} : tensor<4xf32>
+  %s = qat.all_reduce sum %w : tensor<4xf32>
+  // CHECK: qat.all_reduce max %{{.*}} : tensor<4xf32>
+  %m = qat.all_reduce max %s : tensor<4xf32>
+  // CHECK: qat.observe_min_max %{{.*}}, %{{.*}}, %{{.*}} across_replicas : tensor<8x4x3x3xf32>, tensor<f32>
+  %a, %b = qat.observe_min_max %x, %lo, %hi across_replicas : tensor<8x4x3x3xf32>, tensor<f32>
+  // CHECK: qat.batch_norm {{.*}} training epsilon {{.*}} momentum {{.*}} replicas 2 : tensor<8x4x3x3xf32>, tensor<4xf32>
+  %y:3 = qat.batch_norm %x, %w, %c, %c, %c training epsilon 1.0e-05 momentum 0.1 replicas 2 : tensor<8x4x3x3xf32>, tensor<4xf32>
+  return %s, %m, %b, %y#0 : tensor<4xf32>, tensor<4xf32>, tensor<f32>, tensor<8x4x3x3xf32>
+}

@@ -223,4 +223,55 @@ def FrozenBatchNormForwardPass
   let dependentDialects = ["::mlir::func::FuncDialect"];
 }
 
+def DataParallelForwardPass
+    : Pass<"qat-data-parallel-forward", "::mlir::ModuleOp"> {
+  let summary = "A twin of the forward for one replica of a data-parallel step";
+  let description = [{
+    Adds a private copy of the forward (default `@forward` to
+    `@forward_data_parallel`) for a training step that `replicas` processes
+    run together, each on its share of the global batch, and that must
+    leave every replica with the same state:
+
+    - each trainable parameter (`qat.trainable` argument) is read through
+      `qat.replicated_parameter`, so its gradient is the mean of the
+      replicas' gradients (the gradient of the global batch's mean loss);
+      the optimizer and GradBoost, built on the gradient, then agree;
+    - every observer gets `across_replicas`: it merges the global batch's
+      minimum and maximum into its state, exactly what one process would
+      with the whole batch;
+    - batch norms in training mode either normalize with the global batch's
+      statistics (`sync-batch-norm`: `replicas R` on the op, PyTorch's
+      `SyncBatchNorm`), or with the replica's own as PyTorch's default, in
+      which case their new running statistics are averaged over the
+      replicas (`qat.all_reduce sum` times `1 / R`) so that the replicas
+      keep one copy.
+
+    `--qat-generate-backward forward=forward_data_parallel` then builds the
+    replica's step. The twin replaces one made before (another replica
+    count); the forward itself is not changed, so a saved module resumes
+    with any number of replicas.
+
+    ```mlir
+    // qat-opt --qat-data-parallel-forward=replicas=2: a copy of @forward
+    // whose parameters pass through qat.replicated_parameter ... replicas 2
+    // and whose observers are across_replicas.
+    ```
+  }];
+  let options = [
+    Option<"forwardName", "forward", "std::string", "\"forward\"",
+           "The function to copy">,
+    Option<"functionName", "function", "std::string",
+           "\"forward_data_parallel\"", "Name of the copy">,
+    Option<"replicas", "replicas", "int64_t", "2",
+           "Processes that run the step together (>= 1)">,
+    Option<"syncBatchNorm", "sync-batch-norm", "bool", "false",
+           "Batch norms normalize with the global batch's statistics">
+  ];
+  let dependentDialects = [
+    "::mlir::func::FuncDialect",
+    "::mlir::qat::QatDialect",
+    "::mlir::tosa::TosaDialect"
+  ];
+}
+
 #endif // QAT_TRAINING_TRANSFORMS_PASSES_TD

@@ -19,7 +19,15 @@ using namespace mlir::qat;
 using namespace mlir::qat::builders;
 using namespace mlir::qat::gradients;
 
-Value gradients::channelMean(OpBuilder &b, Location loc, Value value) {
+Value gradients::sumOverReplicas(OpBuilder &b, Location loc, Value value,
+                                 int64_t replicas) {
+  if (replicas == 1)
+    return value;
+  return AllReduceOp::create(b, loc, ReduceKind::sum, value);
+}
+
+Value gradients::channelMean(OpBuilder &b, Location loc, Value value,
+                             int64_t replicas) {
   RankedTensorType type = typeOf(value);
   SmallVector<int64_t> shape(type.getShape());
   int64_t count = 1;
@@ -32,17 +40,20 @@ Value gradients::channelMean(OpBuilder &b, Location loc, Value value) {
         b, loc, RankedTensorType::get(shape, type.getElementType()), value,
         b.getI32IntegerAttr(axis));
   }
+  value = sumOverReplicas(b, loc, value, replicas);
+  count *= replicas;
   return mul(b, loc, value,
              scalar(b, loc, 1.0f / static_cast<float>(count), type.getRank()));
 }
 
 ChannelStatistics gradients::channelStatistics(OpBuilder &b, Location loc,
-                                               Value input) {
+                                               Value input, int64_t replicas) {
   RankedTensorType type = typeOf(input);
-  int64_t count = type.getNumElements() / type.getDimSize(1);
-  Value mean = channelMean(b, loc, input);
+  int64_t count = type.getNumElements() / type.getDimSize(1) * replicas;
+  Value mean = channelMean(b, loc, input, replicas);
   Value centered = sub(b, loc, input, mean);
-  Value variance = channelMean(b, loc, mul(b, loc, centered, centered));
+  Value variance =
+      channelMean(b, loc, mul(b, loc, centered, centered), replicas);
   return {mean, variance, count};
 }
 
@@ -51,9 +62,11 @@ BatchNormalization gradients::normalize(OpBuilder &b, BatchNormOp batchNorm) {
   Value input = batchNorm.getInput();
   int64_t rank = typeOf(input).getRank();
   BatchNormalization result;
-  result.count = typeOf(input).getNumElements() / typeOf(input).getDimSize(1);
+  int64_t replicas = batchNorm.getReplicas().value_or(1);
+  result.count =
+      typeOf(input).getNumElements() / typeOf(input).getDimSize(1) * replicas;
   if (batchNorm.getTraining()) {
-    ChannelStatistics stats = channelStatistics(b, loc, input);
+    ChannelStatistics stats = channelStatistics(b, loc, input, replicas);
     result.mean = stats.mean;
     result.variance = stats.variance;
   } else {

@@ -73,7 +73,10 @@ struct DropoutGradient : Model<DropoutGradient, DropoutOp> {
 /// in training, where the batch statistics depend on the input (PyTorch's
 /// form: the two sums are the bias and weight gradients' own, so the input
 /// gradient reads g and xhat once more rather than summing g * w again),
-/// and d input = g * w * r with the running statistics.
+/// and d input = g * w * r with the running statistics. Over `replicas`
+/// (synchronized batch norm) the input gradient's two sums and N are the
+/// global batch's; the weight and bias gradients stay the replica's own
+/// parts, which the parameters' gradient reduction adds up.
 struct BatchNormGradient : Model<BatchNormGradient, BatchNormOp> {
   bool isDifferentiableOperand(Operation *op, unsigned index) const {
     return index <= 2;
@@ -105,6 +108,9 @@ struct BatchNormGradient : Model<BatchNormGradient, BatchNormOp> {
       operandGradients[0] = mul(b, loc, mul(b, loc, gradient, weight), invStd);
       return success();
     }
+    int64_t replicas = batchNorm.getReplicas().value_or(1);
+    gradientSum = sumOverReplicas(b, loc, gradientSum, replicas);
+    projectionSum = sumOverReplicas(b, loc, projectionSum, replicas);
     Value perElement =
         scalar(b, loc, 1.0f / static_cast<float>(normalization.count), rank);
     Value centered =
@@ -143,6 +149,40 @@ struct StraightThroughGradient
                                ArrayRef<Value> resultGradients,
                                SmallVectorImpl<Value> &operandGradients) const {
     operandGradients[1] = resultGradients[0];
+    return success();
+  }
+};
+
+/// Each replica's loss depends on every replica's input of a sum: the
+/// gradient is the sum of the replicas' gradients.
+struct AllReduceGradient : Model<AllReduceGradient, AllReduceOp> {
+  bool isDifferentiableOperand(Operation *op, unsigned index) const {
+    return cast<AllReduceOp>(op).getKind() == ReduceKind::sum;
+  }
+  LogicalResult buildGradients(Operation *op, OpBuilder &b,
+                               ArrayRef<Value> resultGradients,
+                               SmallVectorImpl<Value> &operandGradients) const {
+    if (cast<AllReduceOp>(op).getKind() != ReduceKind::sum)
+      return op->emitOpError("has no gradient: only a sum is differentiated");
+    operandGradients[0] = AllReduceOp::create(b, op->getLoc(), ReduceKind::sum,
+                                              resultGradients[0]);
+    return success();
+  }
+};
+
+/// The mean of the replicas' gradients (the op's description).
+struct ReplicatedParameterGradient
+    : Model<ReplicatedParameterGradient, ReplicatedParameterOp> {
+  LogicalResult buildGradients(Operation *op, OpBuilder &b,
+                               ArrayRef<Value> resultGradients,
+                               SmallVectorImpl<Value> &operandGradients) const {
+    auto parameter = cast<ReplicatedParameterOp>(op);
+    Location loc = op->getLoc();
+    Value sum =
+        AllReduceOp::create(b, loc, ReduceKind::sum, resultGradients[0]);
+    float inverse = 1.0f / static_cast<float>(parameter.getReplicas());
+    operandGradients[0] =
+        mul(b, loc, sum, scalar(b, loc, inverse, typeOf(sum).getRank()));
     return success();
   }
 };
@@ -221,5 +261,7 @@ void mlir::qat::registerQatGradientExternalModels(DialectRegistry &registry) {
     SoftmaxCrossEntropyOp::attachInterface<SoftmaxCrossEntropyGradient>(*ctx);
     StraightThroughOp::attachInterface<StraightThroughGradient>(*ctx);
     QuantizeOp::attachInterface<NotDifferentiated<QuantizeOp>>(*ctx);
+    AllReduceOp::attachInterface<AllReduceGradient>(*ctx);
+    ReplicatedParameterOp::attachInterface<ReplicatedParameterGradient>(*ctx);
   });
 }

@@ -275,11 +275,31 @@ LogicalResult BatchNormOp::verify() {
            << epsilon;
   if (!(momentum >= 0.0f && momentum <= 1.0f))
     return emitOpError("momentum must be in [0, 1], got ") << momentum;
+  if (std::optional<int64_t> replicas = getReplicas()) {
+    if (*replicas < 1)
+      return emitOpError("replicas must be at least 1, got ") << *replicas;
+    if (!getTraining())
+      return emitOpError("replicas synchronize the batch statistics of "
+                         "training; this batch norm uses its running ones");
+  }
   if (getTraining() && inputType.hasStaticShape() &&
       inputType.getNumElements() / channels < 2)
     return emitOpError("in training mode needs more than one value per "
                        "channel, got ")
            << inputType;
+  return success();
+}
+
+LogicalResult AllReduceOp::verify() {
+  // The runtime reduces a contiguous buffer of a known element count.
+  if (!getInput().getType().hasStaticShape())
+    return emitOpError("needs a static shape, got ") << getInput().getType();
+  return success();
+}
+
+LogicalResult ReplicatedParameterOp::verify() {
+  if (getReplicas() < 1)
+    return emitOpError("replicas must be at least 1, got ") << getReplicas();
   return success();
 }
 

@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "qat/Dialect/Qat/IR/QatOps.h"
 #include "qat/Dialect/Qat/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -27,6 +28,7 @@ namespace mlir::qat {
 } // namespace mlir::qat
 
 using namespace mlir;
+using namespace mlir::qat;
 
 namespace {
 
@@ -117,6 +119,17 @@ private:
       return visitCollapse(collapse, **dim);
     if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op))
       return visitLinalg(linalgOp, **dim);
+    // Statistics of the batch (training): an observer's state and a batch
+    // norm's running statistics have no batch dimension; the normalized
+    // output keeps it.
+    if (isa<ObserveMinMaxOp, ObserveMovingAverageMinMaxOp>(op))
+      return success();
+    if (auto batchNorm = dyn_cast<BatchNormOp>(op)) {
+      if (**dim == 1)
+        return fail(op, "the batch is in its channel dimension");
+      setBatched(batchNorm.getOutput(), **dim);
+      return success();
+    }
     if (auto pad = dyn_cast<tensor::PadOp>(op)) {
       if (pad.getStaticLow()[**dim] != 0 || pad.getStaticHigh()[**dim] != 0)
         return fail(op, "it pads the batch dimension");

@@ -27,11 +27,15 @@ namespace mlir::qat::gradients {
 /// 3, ... in order, times the f32 constant 1 / count. The variance is the
 /// biased one, the mean of (input - mean)^2. This is batch normalization's
 /// training arithmetic, shared by its expansion and its gradient rule.
+/// With `replicas` > 1 the statistics are the global batch's of that many
+/// data-parallel replicas: each sum is `qat.all_reduce sum` of the
+/// replica's, and `count` counts every replica's values.
 struct ChannelStatistics {
   Value mean, variance;
   int64_t count;
 };
-ChannelStatistics channelStatistics(OpBuilder &b, Location loc, Value input);
+ChannelStatistics channelStatistics(OpBuilder &b, Location loc, Value input,
+                                    int64_t replicas = 1);
 /// What `batchNorm` normalizes with, each shaped 1 x C x 1 ...: the
 /// batch's statistics in training (`channelStatistics`), else its running
 /// ones; `invStd` = rsqrt(variance + epsilon) and `normalized` = (input -
@@ -42,8 +46,12 @@ struct BatchNormalization {
 };
 BatchNormalization normalize(OpBuilder &b, BatchNormOp batchNorm);
 /// The per-channel mean of `value` (any rank >= 2) over all dimensions but
-/// 1, shaped 1 x C x 1 ..., as in `channelStatistics`.
-Value channelMean(OpBuilder &b, Location loc, Value value);
+/// 1, shaped 1 x C x 1 ..., as in `channelStatistics` (over `replicas`).
+Value channelMean(OpBuilder &b, Location loc, Value value,
+                  int64_t replicas = 1);
+/// `qat.all_reduce sum` of `value` over `replicas`; `value` itself for one.
+Value sumOverReplicas(OpBuilder &b, Location loc, Value value,
+                      int64_t replicas);
 } // namespace mlir::qat::gradients
 
 #endif // QAT_DIALECT_QAT_GRADIENTS_GRADIENTUTILS_H

@@ -70,4 +70,13 @@ def Qat_GradBoostVariant : I32EnumAttr<"GradBoostVariant",
   let cppNamespace = "::mlir::qat";
 }
 
+def Qat_ReduceKind : I32EnumAttr<"ReduceKind",
+    "how qat.all_reduce combines the replicas' values", [
+      I32EnumAttrCase<"sum", 0>,
+      I32EnumAttrCase<"min", 1>,
+      I32EnumAttrCase<"max", 2>
+    ]> {
+  let cppNamespace = "::mlir::qat";
+}
+
 #endif // QAT_DIALECT_QAT_IR_QATBASE_TD

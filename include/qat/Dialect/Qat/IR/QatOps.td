@@ -273,12 +273,18 @@ class Qat_ObserverBase<string mnemonic, dag extraArgs, string extraFormat>
     RankedTensorOf<[F32]>:$min,
     RankedTensorOf<[F32]>:$max),
     extraArgs,
-    (ins OptionalAttr<Qat_I64Attr>:$axis));
+    (ins OptionalAttr<Qat_I64Attr>:$axis,
+         // The minimum and maximum are those of the global batch of a
+         // data-parallel step: qat.all_reduce of the replicas' own, before
+         // they are merged into the state (every replica's state stays
+         // the same).
+         UnitAttr:$across_replicas));
   let results = (outs
     RankedTensorOf<[F32]>:$new_min,
     RankedTensorOf<[F32]>:$new_max);
   let assemblyFormat = "$input `,` $min `,` $max " # extraFormat #
-    " (`axis` $axis^)? attr-dict `:` type($input) `,` type($min)";
+    " (`axis` $axis^)? (`across_replicas` $across_replicas^)? attr-dict `:` "
+    "type($input) `,` type($min)";
   let hasVerifier = 1;
 }
 
@@ -485,6 +491,13 @@ def Qat_BatchNormOp : Qat_Op<"batch_norm", [Pure,
     statistics, which it returns unchanged. The running statistics are the
     model's state, not parameters: they take no gradient.
 
+    With `replicas R` (training only; synchronized batch norm of a
+    data-parallel step), the statistics are those of the global batch of
+    `R` replicas: both sums are `qat.all_reduce sum` of each replica's
+    (rank order), `count` is `R` times the replica's, and the gradient's two
+    channel sums are reduced the same way, so the input gradient is the
+    global batch's. Every replica then holds the same running statistics.
+
     It is a qat op rather than a composition of tosa ops so that passes can
     find it: `--qat-prepare` rewrites Conv+BN into PyTorch's QAT ConvBn form
     and deployment folds it into the convolution. `--convert-qat-to-tosa`
@@ -504,14 +517,16 @@ def Qat_BatchNormOp : Qat_Op<"batch_norm", [Pure,
     1DTensorOf<[F32]>:$running_var,
     UnitAttr:$training,
     F32Attr:$epsilon,
-    F32Attr:$momentum);
+    F32Attr:$momentum,
+    OptionalAttr<Qat_I64Attr>:$replicas);
   let results = (outs
     RankedTensorOf<[F32]>:$output,
     1DTensorOf<[F32]>:$new_running_mean,
     1DTensorOf<[F32]>:$new_running_var);
   let assemblyFormat = "$input `,` $weight `,` $bias `,` $running_mean `,` "
     "$running_var (`training` $training^)? `epsilon` $epsilon `momentum` "
-    "$momentum attr-dict `:` type($input) `,` type($weight)";
+    "$momentum (`replicas` $replicas^)? attr-dict `:` type($input) `,` "
+    "type($weight)";
   let hasVerifier = 1;
 }
 
@@ -639,6 +654,90 @@ def Qat_GradBoostOp : Qat_Op<"grad_boost", [Pure,
     `qat_steps` $qat_steps `seed` $seed `noise` $noise `stream` $stream
     attr-dict `:` type($gradient)
   }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Data parallelism
+//===----------------------------------------------------------------------===//
+
+def Qat_AllReduceOp : Qat_Op<"all_reduce", [Pure,
+    AllTypesMatch<["input", "output"]>]> {
+  let summary = "element-wise sum, minimum or maximum over the replicas";
+  let description = [{
+    In a data-parallel training step every replica (one process, an MPI
+    rank) runs the same compiled program on its share of the global batch.
+    `qat.all_reduce` returns, on every replica, the element-wise `sum`,
+    `min` or `max` of `input` over all replicas; with one replica it is
+    `input`.
+
+    Sums are added in rank order, `((x_0 + x_1) + x_2) + ...`, each
+    addition rounded to f32, so every replica receives the same bits, and
+    so does every run with the same number of replicas. `min` and `max`
+    propagate NaN (as `arith.minimumf`).
+
+    The op is `Pure` although it communicates: every replica compiles the
+    same program with the same passes, so any rewrite (reordering, CSE,
+    removing an unused reduction) happens on all of them alike and they
+    still meet in the same reductions in the same order.
+
+    Bufferization turns it into a call of the runtime function
+    `qat_all_reduce_f32(rank, descriptor, kind)` on a fresh buffer (an
+    unranked memref and the kind's number), which the training driver
+    provides. The gradient of a `sum` is the `sum` of the gradients (each
+    replica's loss depends on every replica's input); `min` and `max` are
+    not differentiated.
+
+    ```mlir
+    %global = qat.all_reduce sum %local : tensor<16xf32>
+    ```
+  }];
+  let arguments = (ins
+    Qat_ReduceKind:$kind,
+    RankedTensorOf<[F32]>:$input);
+  let results = (outs RankedTensorOf<[F32]>:$output);
+  let assemblyFormat = "$kind $input attr-dict `:` type($input)";
+  let builders = [
+    OpBuilder<(ins "::mlir::qat::ReduceKind":$kind, "::mlir::Value":$input),
+      [{ build($_builder, $_state, input.getType(), kind, input); }]>
+  ];
+  let hasVerifier = 1;
+}
+
+def Qat_ReplicatedParameterOp : Qat_Op<"replicated_parameter", [Pure,
+    AllTypesMatch<["parameter", "output"]>]> {
+  let summary = "a parameter shared by replicas: its gradient is averaged";
+  let description = [{
+    Marks the use of a trainable parameter in the forward pass of a
+    data-parallel step of `replicas` replicas. The forward value is
+    `parameter`. Its gradient is the mean of the replicas' gradients,
+
+    ```
+    d parameter = qat.all_reduce sum (d output) * (1 / replicas)
+    ```
+
+    (`1 / replicas` rounded to f32), so every replica's optimizer applies
+    the gradient of the global batch's mean loss, and GradBoost's statistics
+    and noise see that gradient too. It is PyTorch
+    `DistributedDataParallel`'s gradient all-reduce, placed where reverse
+    differentiation meets it: after every use of the parameter in the
+    replica's forward has added its part. Lowering drops it.
+
+    ```mlir
+    %w = qat.replicated_parameter %weight replicas 2 : tensor<8x1x3x3xf32>
+    ```
+  }];
+  let arguments = (ins
+    RankedTensorOf<[F32]>:$parameter,
+    Qat_I64Attr:$replicas);
+  let results = (outs RankedTensorOf<[F32]>:$output);
+  let assemblyFormat = "$parameter `replicas` $replicas attr-dict `:` "
+    "type($parameter)";
+  let builders = [
+    OpBuilder<(ins "::mlir::Value":$parameter, "int64_t":$replicas),
+      [{ build($_builder, $_state, parameter.getType(), parameter,
+               replicas); }]>
+  ];
   let hasVerifier = 1;
 }
 

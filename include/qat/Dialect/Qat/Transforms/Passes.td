@@ -215,7 +215,10 @@ def RebatchPass : Pass<"qat-rebatch", "::mlir::func::FuncOp"> {
     destination tensors of linalg ops are rebuilt). Models are imported and
     trained at one batch size; deployment wants others (batch 1 for
     latency), and every image is computed independently in evaluation mode,
-    so the results per image do not change.
+    so the results per image do not change. Training functions rebatch too:
+    observers and batch norms reduce over the batch into state without a
+    batch dimension (`qat-train --distributed` gives each rank its share of
+    the global batch this way).
 
     Fails, naming the op, where the batch dimension cannot be followed (a
     reshape that merges the batch with other dimensions, an op that mixes
