@@ -38,6 +38,18 @@ llvm_config.with_environment("QAT_MLIR_TOOLS_DIR", config.qat_tools_dir)
 llvm_config.with_environment("QAT_MLIR_BUILD_DIR", config.qat_obj_root)
 if config.qat_python_extension:
     config.available_features.add("python-extension")
+# Data-parallel training: `mpirun` of the MPI qat-train is built against.
+# Tests run as root on CI machines, which OpenMPI refuses unless told.
+if config.qat_mpirun:
+    config.available_features.add("mpi")
+    config.substitutions.append(("%mpirun", config.qat_mpirun + " --oversubscribe"))
+    config.environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
+    config.environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+    # Loopback only, no warnings about missing fabrics.
+    config.environment["OMPI_MCA_btl"] = "self,vader,tcp"
+    config.environment["OMPI_MCA_btl_tcp_if_include"] = "lo"
+    config.environment["OMPI_MCA_oob_tcp_if_include"] = "lo"
+    config.environment["QAT_MPIRUN"] = config.qat_mpirun
 
 # The CPU differs between machines: execution tests run the targets this
 # one runs (qat-compile's own host detection: `runs-<target>` features and

@@ -30,7 +30,7 @@ if [ ! -f "$build/build.ninja" ]; then
     -DLLVM_EXTERNAL_LIT=/usr/lib/llvm-22/bin/lit \
     -DPython3_EXECUTABLE=/usr/bin/python3 \
     -DLLVM_ENABLE_ASSERTIONS=ON -DQAT_ENABLE_FUZZERS=ON \
-    -DQAT_ENABLE_PYTHON_EXTENSION=OFF \
+    -DQAT_ENABLE_PYTHON_EXTENSION=OFF -DQAT_ENABLE_MPI=OFF \
     "-DCMAKE_CXX_FLAGS=$flags" "-DCMAKE_CXX_FLAGS_RELEASE=-O1" \
     "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined" \
     "-DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=address,undefined" \

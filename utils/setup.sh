@@ -18,6 +18,7 @@ packages=(
   dataset-fashion-mnist
   qemu-user-static libc6-dev-arm64-cross libgcc-12-dev-arm64-cross
   libdnnl-dev libbenchmark-dev
+  libopenmpi-dev openmpi-bin
 )
 
 missing=()

@@ -187,9 +187,21 @@ struct LinkedObject {
 /// into a JIT of its own, resolving its symbols as ExecutionEngine does:
 /// in `sharedLibs` and in the process. ExecutionEngine itself only takes
 /// MLIR; this is the part of it a compiled object needs.
+/// `symbols` as JIT symbols under the data layout's mangling.
+llvm::orc::SymbolMap
+symbolMap(llvm::orc::MangleAndInterner &mangle,
+          ArrayRef<std::pair<std::string, void *>> symbols) {
+  llvm::orc::SymbolMap map;
+  for (const auto &[name, address] : symbols)
+    map[mangle(name)] = {llvm::orc::ExecutorAddr::fromPtr(address),
+                         llvm::JITSymbolFlags::Exported};
+  return map;
+}
+
 llvm::Expected<LinkedObject>
 linkObject(std::unique_ptr<llvm::MemoryBuffer> object,
-           ArrayRef<std::string> sharedLibs, ArrayRef<std::string> entries) {
+           ArrayRef<std::string> sharedLibs, ArrayRef<std::string> entries,
+           ArrayRef<std::pair<std::string, void *>> symbols) {
   for (const std::string &lib : sharedLibs) {
     std::string error;
     auto library =
@@ -224,6 +236,13 @@ linkObject(std::unique_ptr<llvm::MemoryBuffer> object,
   if (!jit)
     return jit.takeError();
   llvm::orc::JITDylib &main = (*jit)->getMainJITDylib();
+  if (!symbols.empty()) {
+    llvm::orc::MangleAndInterner mangle((*jit)->getExecutionSession(),
+                                        (*jit)->getDataLayout());
+    if (llvm::Error error =
+            main.define(llvm::orc::absoluteSymbols(symbolMap(mangle, symbols))))
+      return std::move(error);
+  }
   auto process = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
       (*jit)->getDataLayout().getGlobalPrefix());
   if (!process)
@@ -336,7 +355,8 @@ JitModule::compile(ModuleOp module, ArrayRef<std::string> entries,
     cacheKey = compileCacheKey(module, entries, settings);
     std::string warning;
     if (auto object = readCachedObject(options.cacheDir, cacheKey, warning)) {
-      auto linked = linkObject(std::move(object), options.sharedLibs, entries);
+      auto linked = linkObject(std::move(object), options.sharedLibs, entries,
+                               options.symbols);
       if (linked) {
         jit->cachedCode = std::move(linked->jit);
         jit->functions = std::move(linked->functions);
@@ -383,6 +403,10 @@ JitModule::compile(ModuleOp module, ArrayRef<std::string> entries,
     return module.emitError()
            << "JIT compilation failed: " << llvm::toString(engine.takeError());
   jit->engine = std::move(*engine);
+  if (!options.symbols.empty())
+    jit->engine->registerSymbols([&](llvm::orc::MangleAndInterner mangle) {
+      return symbolMap(mangle, options.symbols);
+    });
   // The JIT generates code on first lookup: do it now, so that compile
   // time is counted here and not in the first call.
   for (const std::string &entry : entries) {

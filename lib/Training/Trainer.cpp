@@ -8,6 +8,8 @@
 
 #include "qat/Training/Trainer.h"
 #include "qat/Dialect/Qat/IR/QatOps.h"
+#include "qat/Dialect/Qat/Transforms/BufferizableOpInterfaceImpl.h"
+#include "qat/Dialect/Qat/Transforms/Passes.h"
 #include "qat/ExecutionEngine/JitRunner.h"
 #include "qat/Pipelines/Pipelines.h"
 #include "qat/Support/AtomicFile.h"
@@ -15,6 +17,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MLProgram/IR/MLProgram.h"
 #include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
 
 #include "llvm/ADT/StringMap.h"
@@ -177,6 +180,8 @@ LogicalResult TrainingSession::checkOptions() {
 }
 
 LogicalResult TrainingSession::checkModel() {
+  if (options.replicaBatch > 0 && failed(rebatch(options.replicaBatch)))
+    return failure();
   auto forward = module.lookupSymbol<func::FuncOp>("forward");
   if (!forward || forward.isExternal())
     return error("the module has no @forward to train: import the model "
@@ -211,6 +216,84 @@ LogicalResult TrainingSession::checkModel() {
   return success();
 }
 
+/// The model's functions (@forward, @forward_eval) for batches of `size`
+/// images, if theirs differ.
+LogicalResult TrainingSession::rebatch(int64_t size) {
+  auto forward = module.lookupSymbol<func::FuncOp>("forward");
+  if (!forward || forward.isExternal())
+    return success(); // checkModel names the problem
+  for (BlockArgument argument : forward.getArguments())
+    if (forward.getArgAttr(argument.getArgNumber(), "qat.input"))
+      if (auto type = dyn_cast<RankedTensorType>(argument.getType());
+          type && type.getRank() > 0 && type.getDimSize(0) == size)
+        return success();
+  PassManager pm(module.getContext());
+  RebatchPassOptions rebatch;
+  rebatch.batch = size;
+  pm.addNestedPass<func::FuncOp>(createRebatchPass(rebatch));
+  // Verified once the callers below agree with their callees again.
+  pm.enableVerifier(false);
+  if (failed(pm.run(module)))
+    return failure();
+  // Wrappers that pass their arguments straight to a rebatched function
+  // (the importer's @predict) take its new types.
+  module.walk([&](func::CallOp call) {
+    auto callee = module.lookupSymbol<func::FuncOp>(call.getCallee());
+    auto caller = call->getParentOfType<func::FuncOp>();
+    if (!callee || call.getResultTypes() == callee.getResultTypes())
+      return;
+    for (auto [operand, type] :
+         llvm::zip(call.getOperands(), callee.getArgumentTypes()))
+      if (auto argument = dyn_cast<BlockArgument>(operand))
+        argument.setType(type);
+    for (auto [result, type] :
+         llvm::zip(call.getResults(), callee.getResultTypes()))
+      result.setType(type);
+    Operation *terminator = caller.getBody().front().getTerminator();
+    caller.setFunctionType(FunctionType::get(
+        module.getContext(), caller.getBody().front().getArgumentTypes(),
+        terminator->getOperandTypes()));
+  });
+  return verify(module);
+}
+
+int TrainingSession::rank() const {
+  return options.communicator ? options.communicator->rank() : 0;
+}
+
+int TrainingSession::ranks() const {
+  return options.communicator ? options.communicator->size() : 1;
+}
+
+/// FNV-1a over a tensor's bytes: equal bits, equal hashes; a difference
+/// shows with probability 1 - 2^-64.
+static uint64_t hashOf(const NpyArray &array) {
+  uint64_t hash = 0xcbf29ce484222325ull;
+  for (char byte : array.data)
+    hash = (hash ^ static_cast<uint8_t>(byte)) * 0x100000001b3ull;
+  return hash;
+}
+
+std::string TrainingSession::replicaDivergence() const {
+  if (ranks() == 1)
+    return "";
+  std::vector<std::string> names;
+  for (const auto &entry : stateArrays)
+    names.push_back(entry.getKey().str());
+  llvm::sort(names);
+  std::vector<uint64_t> hashes;
+  for (const std::string &name : names)
+    hashes.push_back(hashOf(stateArrays.lookup(name)));
+  std::vector<uint64_t> all = options.communicator->allGather(hashes);
+  for (int other = 1; other < ranks(); ++other)
+    for (size_t i = 0; i < names.size(); ++i)
+      if (all[other * names.size() + i] != all[i])
+        return ("the replicas diverged: state '" + names[i] + "' of rank " +
+                llvm::Twine(other) + " differs from rank 0's")
+            .str();
+  return "";
+}
+
 /// Runs the training-step pipeline (QAT preparation with a qconfig, the
 /// steps, GradBoost, StatAssist), compiles the steps and the evaluation
 /// forward, and loads the state from the globals.
@@ -242,6 +325,8 @@ LogicalResult TrainingSession::compile() {
   pipeline.gradBoostOptions.coinProbability = options.gradBoostCoinProbability;
   pipeline.statAssist = options.fpWarmupEpochs > 0;
   pipeline.inheritObservers = options.inheritObservers;
+  pipeline.replicas = ranks();
+  pipeline.syncBatchNorm = options.syncBatchNorm;
   PassManager pm(module.getContext());
   buildTrainStepPipeline(pm, pipeline);
   if (failed(pm.run(module)))
@@ -258,6 +343,12 @@ LogicalResult TrainingSession::compile() {
   jitOptions.sharedLibs = options.sharedLibs;
   jitOptions.threads = options.threads;
   jitOptions.cacheDir = options.cacheDir;
+  if (ranks() > 1) {
+    // One communicator per process: the MPI world.
+    setStepCommunicator(options.communicator);
+    jitOptions.symbols.push_back(
+        {kAllReduceRuntimeFunction.str(), allReduceRuntimeFunction()});
+  }
   std::vector<std::string> entries = {"train_step", "forward_eval"};
   if (options.freezeBatchNormAfterEpochs > 0)
     entries.push_back("train_step_frozen_bn");
@@ -320,8 +411,9 @@ LogicalResult TrainingSession::call(StringRef entry, double learningRate,
       *reinterpret_cast<uint64_t *>(value.data.data()) = options.seed;
     } else if (argument.name == "rng_seed") {
       value = NpyArray::zeros(NpyElementType::Int64, {});
+      // Each rank draws its own dropout masks (one process: globalStep).
       *reinterpret_cast<uint64_t *>(value.data.data()) =
-          options.seed * 0xBF58476D1CE4E5B9ull + globalStep;
+          options.seed * 0xBF58476D1CE4E5B9ull + globalStep * ranks() + rank();
     } else {
       return error("@" + entry + " takes an input '" + argument.name +
                    "' that the trainer cannot provide");
@@ -439,6 +531,14 @@ struct EpochLoop {
   LogicalResult error(const llvm::Twine &message) {
     return module.emitError(message);
   }
+  /// Where the run reports: `out` on rank 0, nowhere on the others.
+  llvm::raw_ostream &report() {
+    return session->rank() == 0 ? out : llvm::nulls();
+  }
+  /// The mean of a rank's `value` over the ranks (of the global batch,
+  /// whose shares are equal), and the sum of a count.
+  double meanOverRanks(float value);
+  int64_t sumOverRanks(int64_t count);
   LogicalResult loadData(int64_t channels, int64_t height, int64_t width,
                          int64_t classes, int64_t batch);
   void fillBatch(const ImageDataset &data, ArrayRef<int64_t> indices);
@@ -492,9 +592,10 @@ LogicalResult EpochLoop::loadData(int64_t channels, int64_t height,
     std::tie(inputMean, inputStd) = train.statistics();
     if (inputStd == 0.0f)
       inputStd = 1.0f; // constant images: only the mean is removed
-    out << llvm::format("normalization from the training images: mean %.6g, "
-                        "std %.6g\n",
-                        inputMean, inputStd);
+    report() << llvm::format("normalization from the training images: "
+                             "mean %.6g, "
+                             "std %.6g\n",
+                             inputMean, inputStd);
   }
   Builder builder(module.getContext());
   module->setAttr(kInputMeanAttr, builder.getF32FloatAttr(inputMean));
@@ -503,6 +604,22 @@ LogicalResult EpochLoop::loadData(int64_t channels, int64_t height,
     return error("the training set has " + llvm::Twine(train.count) +
                  " images, fewer than one batch of " + llvm::Twine(batch));
   return success();
+}
+
+double EpochLoop::meanOverRanks(float value) {
+  if (session->ranks() == 1)
+    return value;
+  float values[] = {value};
+  options.communicator->allReduce(values, ReduceKind::sum);
+  return static_cast<double>(values[0]) / session->ranks();
+}
+
+int64_t EpochLoop::sumOverRanks(int64_t count) {
+  if (session->ranks() == 1)
+    return count;
+  int64_t values[] = {count};
+  options.communicator->allReduce(values);
+  return values[0];
 }
 
 /// The images and labels of `indices` into the session's batch; the rest of
@@ -521,12 +638,13 @@ void EpochLoop::fillBatch(const ImageDataset &data, ArrayRef<int64_t> indices) {
 
 /// The test accuracy with fake quantization (or in FP during the StatAssist
 /// warm-up); the last batch is padded with zero images whose predictions
-/// are ignored.
+/// are ignored. Ranks take turns with the batches and add up their counts.
 FailureOr<double> EpochLoop::evaluate(bool fpWarmup) {
   int64_t batch = session->batchSize(), classes = session->numClasses();
   int64_t correct = 0;
   std::vector<int64_t> indices;
-  for (int64_t start = 0; start < test.count; start += batch) {
+  for (int64_t start = session->rank() * batch; start < test.count;
+       start += batch * session->ranks()) {
     indices.clear();
     for (int64_t i = start; i < std::min(test.count, start + batch); ++i)
       indices.push_back(i);
@@ -538,7 +656,7 @@ FailureOr<double> EpochLoop::evaluate(bool fpWarmup) {
       correct +=
           argmax(logits->data() + row * classes, classes) == test.labels[index];
   }
-  return 100.0 * correct / test.count;
+  return 100.0 * sumOverRanks(correct) / test.count;
 }
 
 /// Writes the module with the current state to options.outputPath,
@@ -546,7 +664,7 @@ FailureOr<double> EpochLoop::evaluate(bool fpWarmup) {
 /// on resume, with the optimizer state kept in the sgd.momentum globals).
 LogicalResult EpochLoop::save(int64_t epochsDone) {
   session->storeState(epochsDone);
-  if (options.outputPath.empty())
+  if (options.outputPath.empty() || session->rank() != 0)
     return success();
   OwningOpRef<ModuleOp> saved = session->checkpoint();
   if (llvm::Error failure = writeFileAtomically(
@@ -583,29 +701,36 @@ LogicalResult EpochLoop::run() {
   if (failed(opened))
     return failure();
   session = std::move(*opened);
+  // A global batch: `batch` images for each rank, in rank order.
   int64_t batch = session->batchSize(), classes = session->numClasses();
+  int64_t globalBatch = batch * session->ranks();
   if (failed(loadData(session->channels(), session->height(), session->width(),
-                      classes, batch)))
+                      classes, globalBatch)))
     return failure();
   int64_t startEpoch = session->epochsDone();
   int64_t totalEpochs = options.fpWarmupEpochs + options.epochs;
   if (startEpoch >= totalEpochs) {
-    out << "the module has already been trained for " << startEpoch
-        << " epochs (of " << totalEpochs << "): nothing to do\n";
+    report() << "the module has already been trained for " << startEpoch
+             << " epochs (of " << totalEpochs << "): nothing to do\n";
     return success();
   }
   if (failed(session->compile()))
     return failure();
-  out << llvm::format(session->loadedFromCache()
-                          ? "loaded the compiled training step from the "
-                            "cache in %.1f s\n"
-                          : "compiled the training step in %.1f s\n",
-                      session->compileSeconds());
+  if (session->ranks() > 1)
+    report() << llvm::format("data-parallel over %d ranks: %lld images per "
+                             "rank and step, global batch %lld\n",
+                             session->ranks(), (long long)batch,
+                             (long long)globalBatch);
+  report() << llvm::format(session->loadedFromCache()
+                               ? "loaded the compiled training step from the "
+                                 "cache in %.1f s\n"
+                               : "compiled the training step in %.1f s\n",
+                           session->compileSeconds());
 
-  int64_t stepsPerEpoch = train.count / batch; // the last partial batch is
-                                               // dropped
+  // The last partial global batch is dropped.
+  int64_t stepsPerEpoch = train.count / globalBatch;
   std::unique_ptr<llvm::raw_fd_ostream> log;
-  if (!options.logPath.empty()) {
+  if (!options.logPath.empty() && session->rank() == 0) {
     std::error_code ec;
     bool append = startEpoch > 0 && llvm::sys::fs::exists(options.logPath);
     log = std::make_unique<llvm::raw_fd_ostream>(
@@ -618,8 +743,8 @@ LogicalResult EpochLoop::run() {
               "test_accuracy,images_per_second,seconds\n";
   }
 
-  bool showProgress =
-      options.progress && llvm::sys::Process::StandardErrIsDisplayed();
+  bool showProgress = options.progress && session->rank() == 0 &&
+                      llvm::sys::Process::StandardErrIsDisplayed();
   for (int64_t epoch = startEpoch; epoch < totalEpochs; ++epoch) {
     TrainPhase phase = session->phaseOf(epoch);
     bool warmup = phase == TrainPhase::FpWarmup;
@@ -633,23 +758,30 @@ LogicalResult EpochLoop::run() {
     std::vector<int64_t> order = epochOrder(options.seed, epoch, train.count);
 
     auto epochStart = std::chrono::steady_clock::now();
+    double reducingAtStart =
+        options.communicator ? options.communicator->secondsReducing() : 0;
     double lossSum = 0, lr = 0;
     int64_t correct = 0;
     for (int64_t step = 0; step < stepsPerEpoch; ++step) {
       lr = learningRateAt((epoch - phaseStart) * stepsPerEpoch + step,
                           phaseSteps, warmupSteps, options.learningRate);
-      ArrayRef<int64_t> indices(&order[step * batch], batch);
+      ArrayRef<int64_t> indices(
+          &order[step * globalBatch + session->rank() * batch], batch);
       fillBatch(train, indices);
-      auto loss = session->step(phase, lr, epoch * stepsPerEpoch + step);
-      if (failed(loss))
+      auto stepLoss = session->step(phase, lr, epoch * stepsPerEpoch + step);
+      if (failed(stepLoss))
         return failure();
-      lossSum += *loss;
+      // The global batch's: every rank then stops at the same step.
+      double loss = meanOverRanks(*stepLoss);
+      lossSum += loss;
       ArrayRef<float> logits = session->logits();
+      int64_t stepCorrect = 0;
       for (auto [row, image] : llvm::enumerate(indices))
-        correct += argmax(logits.data() + row * classes, classes) ==
-                   train.labels[image];
+        stepCorrect += argmax(logits.data() + row * classes, classes) ==
+                       train.labels[image];
+      correct += sumOverRanks(stepCorrect);
       // After the state results are in: the message names a parameter.
-      if (failed(checkFinite(*loss, epoch, step)))
+      if (failed(checkFinite(loss, epoch, step)))
         return failure();
       if (showProgress &&
           (step % std::max<int64_t>(1, stepsPerEpoch / 100) == 0 ||
@@ -659,8 +791,8 @@ LogicalResult EpochLoop::run() {
             "%.0f images/s ",
             (long long)epoch + 1, (long long)totalEpochs, (long long)step + 1,
             (long long)stepsPerEpoch, lossSum / (step + 1),
-            100.0 * correct / ((step + 1) * batch),
-            (step + 1) * batch / secondsSince(epochStart));
+            100.0 * correct / ((step + 1) * globalBatch),
+            (step + 1) * globalBatch / secondsSince(epochStart));
     }
     double seconds = secondsSince(epochStart);
     if (showProgress)
@@ -670,14 +802,15 @@ LogicalResult EpochLoop::run() {
     if (failed(accuracy))
       return failure();
     double trainLoss = lossSum / stepsPerEpoch;
-    double trainAccuracy = 100.0 * correct / (stepsPerEpoch * batch);
-    double imagesPerSecond = stepsPerEpoch * batch / seconds;
-    out << llvm::format("epoch %lld/%lld%s: train loss %.4f, train accuracy "
-                        "%.2f%%, test accuracy %.2f%%, %.0f images/s\n",
-                        (long long)epoch + 1, (long long)totalEpochs,
-                        warmup ? " (FP warm-up)" : "", trainLoss, trainAccuracy,
-                        *accuracy, imagesPerSecond);
-    out.flush();
+    double trainAccuracy = 100.0 * correct / (stepsPerEpoch * globalBatch);
+    double imagesPerSecond = stepsPerEpoch * globalBatch / seconds;
+    report() << llvm::format(
+        "epoch %lld/%lld%s: train loss %.4f, train accuracy "
+        "%.2f%%, test accuracy %.2f%%, %.0f images/s\n",
+        (long long)epoch + 1, (long long)totalEpochs,
+        warmup ? " (FP warm-up)" : "", trainLoss, trainAccuracy, *accuracy,
+        imagesPerSecond);
+    report().flush();
     if (log) {
       *log << llvm::format("%lld,%s,%.6g,%.6f,%.4f,%.4f,%.1f,%.3f\n",
                            (long long)epoch + 1, warmup ? "fp" : "train", lr,
@@ -691,8 +824,26 @@ LogicalResult EpochLoop::run() {
         return error("cannot write " + options.logPath + ": " + ec.message());
       }
     }
+    if (session->ranks() > 1)
+      report() << llvm::format(
+          "epoch %lld: rank 0 spent %.1f%% of the epoch's training time in "
+          "all-reductions\n",
+          (long long)epoch + 1,
+          100.0 * (options.communicator->secondsReducing() - reducingAtStart) /
+              seconds);
+    if (options.checkReplicas) {
+      std::string divergence = session->replicaDivergence();
+      if (!divergence.empty())
+        return error("after epoch " + llvm::Twine(epoch + 1) + ": " +
+                     divergence);
+      report() << llvm::format("epoch %lld: the %d replicas' states are "
+                               "identical\n",
+                               (long long)epoch + 1, session->ranks());
+    }
     if (failed(save(epoch + 1)))
       return failure();
+    if (epoch + 1 == options.stopAfterEpoch)
+      break;
   }
   return success();
 }

@@ -53,7 +53,9 @@ static cl::opt<int64_t> epochs("epochs", cl::desc("Epochs in total"),
 static cl::opt<int64_t>
     batchSize("batch-size",
               cl::desc("Images per step (for .pt models; a .mlir model has "
-                       "its own)"),
+                       "its own). With --distributed, the global batch, "
+                       "divided among the ranks; a .mlir model given it is "
+                       "rebatched to its share"),
               cl::init(64), cl::cat(toolOptions));
 static cl::opt<double> learningRate("lr", cl::desc("Peak learning rate"),
                                     cl::init(5e-3), cl::cat(toolOptions));
@@ -158,6 +160,33 @@ static cl::opt<unsigned> optLevel("O", cl::desc("LLVM optimization level"),
 static cl::opt<bool> noProgress("no-progress",
                                 cl::desc("No progress line on stderr"),
                                 cl::cat(toolOptions));
+static cl::opt<int64_t> stopAfterEpoch(
+    "stop-after-epoch",
+    cl::desc("Stop once N epochs (warm-up included) are done, keeping the "
+             "whole run's learning-rate schedule, as an interrupted run "
+             "would; the saved module resumes where it stopped (0: run "
+             "them all)"),
+    cl::init(0), cl::cat(toolOptions));
+static cl::opt<bool> distributed(
+    "distributed",
+    cl::desc("Data-parallel training over the ranks of mpirun -np N: each "
+             "rank steps on its share of every global batch, gradients, "
+             "observer ranges and batch-norm statistics are reduced over "
+             "the ranks, and rank 0 alone prints and writes files"),
+    cl::cat(toolOptions));
+static cl::opt<bool> syncBatchNorm(
+    "sync-batch-norm",
+    cl::desc("With --distributed: batch norms normalize with the global "
+             "batch's statistics (default: each rank's own, as PyTorch's "
+             "DistributedDataParallel; the running statistics are then "
+             "averaged over the ranks)"),
+    cl::cat(toolOptions));
+static cl::opt<bool> checkReplicas(
+    "check-replicas",
+    cl::desc("With --distributed: after every epoch, compare every rank's "
+             "state with rank 0's (hashes of each tensor) and stop with an "
+             "error if one differs"),
+    cl::cat(toolOptions));
 
 static int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "qat-train") << message << "\n";
@@ -176,6 +205,8 @@ int main(int argc, char **argv) {
   if (fpWarmupEpochs < 0 || freezeBatchNormAfter < 0)
     return fail("--fp-warmup-epochs and --freeze-bn-after-epochs must not be "
                 "negative");
+  if (stopAfterEpoch < 0)
+    return fail("--stop-after-epoch must not be negative");
   if (epochs < 1 || batchSize < 1 || !(learningRate > 0) || warmupEpochs < 0)
     return fail("--epochs and --batch-size must be at least 1, --lr "
                 "positive and --lr-warmup-epochs not negative");
@@ -187,6 +218,25 @@ int main(int argc, char **argv) {
                   "module resumes from a copy)");
   if (!outputFile.empty() && qat::isSameFile(outputFile, logFile))
     return fail("--log and -o name the same file '" + outputFile + "'");
+
+  if ((syncBatchNorm || checkReplicas) && !distributed)
+    return fail("--sync-batch-norm and --check-replicas go with "
+                "--distributed");
+  std::unique_ptr<qat::Communicator> communicator;
+  int ranks = 1;
+  if (distributed) {
+    auto world = qat::createMpiCommunicator();
+    if (!world)
+      return fail("--distributed: " + llvm::toString(world.takeError()));
+    communicator = std::move(*world);
+    ranks = communicator->size();
+    if (batchSize % ranks != 0)
+      return fail("--distributed: the global batch of " +
+                  llvm::Twine(batchSize) + " images does not divide among " +
+                  llvm::Twine(ranks) + " ranks");
+  }
+  // Each rank steps on its share of the global batch.
+  int64_t replicaBatch = batchSize / ranks;
 
   DialectRegistry registry;
   qat::registerAllDialects(registry);
@@ -212,7 +262,7 @@ int main(int argc, char **argv) {
       height = data->height;
       width = data->width;
     }
-    importOptions.inputShapes = {{batchSize, channels, height, width}};
+    importOptions.inputShapes = {{replicaBatch, channels, height, width}};
     module = qat::importTorchScript(&context, inputFile, importOptions);
   }
   if (!module)
@@ -248,6 +298,13 @@ int main(int argc, char **argv) {
   options.logPath = logFile;
   options.optLevel = optLevel;
   options.progress = !noProgress;
+  options.stopAfterEpoch = stopAfterEpoch;
+  options.communicator = communicator.get();
+  options.syncBatchNorm = syncBatchNorm;
+  options.checkReplicas = checkReplicas;
+  // A .mlir model keeps its batch unless a global batch is given.
+  if (distributed && batchSize.getNumOccurrences() > 0)
+    options.replicaBatch = replicaBatch;
   options.cacheDir = qat::compileCacheDir(cacheDir);
   options.sharedLibs.push_back(QAT_C_RUNNER_UTILS);
   options.threads = std::max(1u, threads.getValue());

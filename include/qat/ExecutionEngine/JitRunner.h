@@ -44,6 +44,9 @@ struct JitOptions {
   unsigned calls = 1;
   /// Directory of the compile cache (CompileCache.h); empty: no cache.
   std::string cacheDir;
+  /// Functions of this process the compiled code calls by name (the
+  /// runtime of qat.all_reduce), resolved before any library's.
+  std::vector<std::pair<std::string, void *>> symbols;
 };
 
 /// One argument or result of a compiled function: its .npy element type,

@@ -8,6 +8,7 @@
 #define QAT_TRAINING_TRAINER_H
 
 #include "qat/ExecutionEngine/JitRunner.h"
+#include "qat/Training/Communicator.h"
 #include "qat/Training/Dataset.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -86,6 +87,28 @@ struct TrainOptions {
   std::string outputPath, logPath;
   /// A progress line on stderr during each epoch.
   bool progress = true;
+  /// Stop once this many epochs (warm-up included) are done, as an
+  /// interrupted run would, keeping the schedule of the whole run; 0: run
+  /// them all.
+  int64_t stopAfterEpoch = 0;
+  /// Data-parallel training: the processes that train together (not
+  /// owned; null or one process: none). Every rank runs the same session on
+  /// its share of each global batch of `batchSize() * size()` images, and
+  /// the compiled step reduces the gradients, observer ranges and batch-norm
+  /// statistics over the ranks (--qat-data-parallel-forward), so every rank
+  /// keeps the same state. Only rank 0 writes outputs.
+  Communicator *communicator = nullptr;
+  /// ... with batch norms normalizing over the global batch (SyncBatchNorm)
+  /// rather than each rank's share (PyTorch's default).
+  bool syncBatchNorm = false;
+  /// ... and a check after every epoch that the ranks' states are
+  /// identical (hashes of every tensor), stopping with an error naming the
+  /// first that differs.
+  bool checkReplicas = false;
+  /// The batch of each step of this process: the module's is changed to it
+  /// (--qat-rebatch) when it differs, so that a module trained with one
+  /// rank count resumes with another; 0: the module's.
+  int64_t replicaBatch = 0;
 };
 
 /// Which compiled step a training step runs.
@@ -156,6 +179,14 @@ public:
   /// After a non-finite loss: the first trainable parameter that is no
   /// longer finite, as " and parameter 'p' is nan after the update", or "".
   std::string firstNonFiniteParameter() const;
+  /// This process's rank and the number of ranks (0 and 1 without a
+  /// communicator).
+  int rank() const;
+  int ranks() const;
+  /// With several ranks: "" if every rank holds the same state, else a
+  /// message naming the first tensor (by name) whose bits differ from rank
+  /// 0's and the rank. Every rank must call it.
+  std::string replicaDivergence() const;
   /// Writes the state into the module's globals and records `epochsDone`
   /// (qat.trained_epochs), so that the module resumes after them.
   void storeState(int64_t epochsDone);
@@ -169,6 +200,7 @@ private:
   LogicalResult error(const llvm::Twine &message);
   LogicalResult checkOptions();
   LogicalResult checkModel();
+  LogicalResult rebatch(int64_t size);
   /// Calls `entry` with the batch and the state; with `updateState`, its
   /// state results replace the state (a step's; evaluation changes none).
   LogicalResult call(StringRef entry, double learningRate, int64_t globalStep,
