@@ -716,6 +716,9 @@ LogicalResult EpochLoop::run() {
   }
   if (failed(session->compile()))
     return failure();
+  // The ranks compile at their own pace: meet before the first epoch's
+  // clock starts.
+  (void)sumOverRanks(0);
   if (session->ranks() > 1)
     report() << llvm::format("data-parallel over %d ranks: %lld images per "
                              "rank and step, global batch %lld\n",

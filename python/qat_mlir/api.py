@@ -219,6 +219,17 @@ class Trainer:
     input_mean, input_std: the normalization of uint8 images (default: the
         training images' own, computed by fit); recorded in the module.
     threads: threads of each large op of the step (OpenMP).
+    distributed: data-parallel training under `mpirun -np N python3 ...`
+        (docs/distributed.md): every rank builds the same Trainer from the
+        same module, whose batch is a rank's share; fit on arrays gives rank
+        r the r-th share of each global batch of batch_size * N images, the
+        compiled step reduces gradients, observer ranges and batch-norm
+        statistics over the ranks, and every rank keeps the same state.
+        Losses and accuracies are the global batch's; only rank 0 shows
+        progress and writes checkpoints and save()s. sync_batch_norm: batch
+        norms use the global batch's statistics. check_replicas: after each
+        epoch of fit, compare the ranks' states and raise QatError if one
+        differs.
     """
 
     def __init__(self, module, qconfig=None, qconfig_activations="uint8",
@@ -228,7 +239,8 @@ class Trainer:
                  weight_decay_other=1e-7, seed=0, threads=None,
                  target_exact=True, freeze_bn_after_epochs=0,
                  inherit_observers=False, input_mean=None, input_std=None,
-                 cache_dir=None, opt_level=2, **grad_boost_options):
+                 cache_dir=None, opt_level=2, distributed=False,
+                 sync_batch_norm=False, check_replicas=False, **grad_boost_options):
         if not isinstance(module, Module):
             raise ValueError(f"module must be a qat_mlir Module, not {type(module).__name__}")
         if "forward_eval" not in module.functions:
@@ -265,7 +277,11 @@ class Trainer:
                        freeze_bn_after_epochs=freeze_bn_after_epochs,
                        inherit_observers=inherit_observers,
                        cache_dir=default_cache_dir() if cache_dir is None else cache_dir,
-                       opt_level=opt_level, **grad_boost_options)
+                       opt_level=opt_level, distributed=bool(distributed),
+                       sync_batch_norm=bool(sync_batch_norm), **grad_boost_options)
+        if check_replicas and not distributed:
+            raise ValueError("check_replicas goes with distributed=True")
+        self.check_replicas = bool(check_replicas)
         self._session = _native.TrainingSession(module._native, options)
         self.epoch = self._session.epochs_done
         self._global_step = 0
@@ -275,7 +291,18 @@ class Trainer:
 
     @property
     def batch_size(self):
+        """Images per step of this process (a rank's share when distributed)."""
         return self._session.batch_size
+
+    @property
+    def rank(self):
+        """This process's rank (0 unless distributed)."""
+        return self._session.rank
+
+    @property
+    def ranks(self):
+        """The processes training together (1 unless distributed)."""
+        return self._session.ranks
 
     @property
     def image_shape(self):
@@ -303,13 +330,15 @@ class Trainer:
 
     def step(self, inputs, targets, lr=None):
         """One optimizer step on a batch (batch_size images and integer
-        labels) in the current phase; returns the batch's mean loss."""
+        labels) in the current phase; returns the batch's mean loss (the
+        global batch's when distributed: every rank steps together)."""
         images = self._batch(inputs, "inputs")
         labels = _as_numpy(targets, "targets")
         if labels.dtype != np.int64 and np.issubdtype(labels.dtype, np.integer):
             labels = labels.astype(np.int64)
         loss = self._session.step(images, labels, self.lr if lr is None else lr,
                                   self.phase, self._global_step)
+        loss = self._session.mean_over_ranks(loss)
         self._global_step += 1
         if not math.isfinite(loss):
             raise QatError(f"training diverged at epoch {self.epoch + 1}, step "
@@ -360,15 +389,19 @@ class Trainer:
             images, labels = (_as_numpy(data[0], "data[0]"), _as_numpy(data[1], "data[1]"))
             if len(images) != len(labels):
                 raise ValueError(f"data has {len(images)} images but {len(labels)} labels")
-            steps = len(images) // self.batch_size
+            # Global batches, as qat-train's: rank r takes the r-th share.
+            share = self.batch_size
+            global_batch = share * self.ranks
+            steps = len(images) // global_batch
             if steps == 0:
                 raise ValueError(f"data has {len(images)} images, fewer than "
-                                 f"one batch of {self.batch_size}")
+                                 f"one batch of {global_batch}")
             order = _native.epoch_order(self.seed, epoch, len(images))
 
             def generate():
                 for step in range(steps):
-                    rows = order[step * self.batch_size:(step + 1) * self.batch_size]
+                    start = step * global_batch + self.rank * share
+                    rows = order[start:start + share]
                     yield images[rows], labels[rows]
             return generate(), steps
         return iter(data), (len(data) if hasattr(data, "__len__") else None)
@@ -419,7 +452,7 @@ class Trainer:
             if steps:
                 phase_steps = steps * phase_epochs
                 warmup_steps = min(phase_steps, round(self.lr_warmup_epochs * steps))
-            if progress and tqdm is not None:
+            if progress and tqdm is not None and self.rank == 0:
                 bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{total}", leave=False)
             started = time.perf_counter()
             loss_sum, correct, seen, done, lr = 0.0, 0, 0, 0, self.lr
@@ -443,6 +476,8 @@ class Trainer:
                 bar.close()
             if done == 0:
                 raise ValueError(f"no batch of {self.batch_size} images in the data")
+            correct = self._session.sum_over_ranks(correct)
+            seen *= self.ranks
             seconds = time.perf_counter() - started
             record = {"epoch": epoch + 1, "phase": phase, "learning_rate": lr,
                       "loss": loss_sum / done, "accuracy": 100.0 * correct / seen,
@@ -451,6 +486,10 @@ class Trainer:
                 record["val_accuracy"] = self.evaluate(*validation_data)["accuracy"]
             self.history.append(record)
             self.epoch = epoch + 1
+            if self.check_replicas:
+                divergence = self._session.replica_divergence()
+                if divergence:
+                    raise QatError(f"after epoch {epoch + 1}: {divergence}")
             if checkpoint is not None:
                 self.save(checkpoint)
         return self.history
@@ -473,8 +512,9 @@ class Trainer:
 
     def save(self, path):
         """Saves the module with the current state (atomically); Trainer.load
-        resumes from it."""
-        self.module.save(path)
+        resumes from it. When distributed, only rank 0 writes."""
+        if self.rank == 0:
+            self.module.save(path)
 
     @classmethod
     def load(cls, path, **options):

@@ -258,6 +258,18 @@ qat::TrainPhase phaseNamed(const std::string &name) {
                         "' (fp_warmup, qat or qat_frozen_bn)");
 }
 
+/// The MPI world, joined on first use and kept for the process (MPI is
+/// initialized once; mpi4py may have done it already).
+qat::Communicator &worldCommunicator() {
+  static llvm::Expected<std::unique_ptr<qat::Communicator>> world =
+      qat::createMpiCommunicator();
+  if (!world) {
+    static std::string message = llvm::toString(world.takeError());
+    throw CompilerError("distributed training: " + message);
+  }
+  return **world;
+}
+
 /// A training session on its own copy of the module.
 struct Session {
   Module module;
@@ -290,7 +302,14 @@ struct Session {
     reader.read("threads", train.threads);
     reader.read("opt_level", train.optLevel);
     reader.read("cache_dir", train.cacheDir);
+    bool distributed = false;
+    reader.read("distributed", distributed);
+    reader.read("sync_batch_norm", train.syncBatchNorm);
     reader.rejectUnknown();
+    if (train.syncBatchNorm && !distributed)
+      throw py::value_error("sync_batch_norm goes with distributed=True");
+    if (distributed)
+      train.communicator = &worldCommunicator();
     if (train.threads < 1)
       throw py::value_error("threads must be at least 1");
     if (train.optLevel > 3)
@@ -305,6 +324,29 @@ struct Session {
     if (failed(created))
       diagnostics.fail("cannot build the training step");
     session = std::move(*created);
+  }
+
+  /// The mean of a rank's value, the sum of a rank's count (every rank
+  /// calls them, in the same order).
+  double meanOverRanks(double value) {
+    if (session->ranks() == 1)
+      return value;
+    float values[] = {static_cast<float>(value)};
+    py::gil_scoped_release release;
+    worldCommunicator().allReduce(values, qat::ReduceKind::sum);
+    return static_cast<double>(values[0]) / session->ranks();
+  }
+  int64_t sumOverRanks(int64_t count) {
+    if (session->ranks() == 1)
+      return count;
+    int64_t values[] = {count};
+    py::gil_scoped_release release;
+    worldCommunicator().allReduce(values);
+    return values[0];
+  }
+  std::string replicaDivergence() {
+    py::gil_scoped_release release;
+    return session->replicaDivergence();
   }
 
   std::vector<int64_t> imageShape() const {
@@ -722,7 +764,14 @@ PYBIND11_MODULE(_qat_mlir, m) {
       .def(
           "first_non_finite_parameter",
           [](Session &self) { return self.session->firstNonFiniteParameter(); })
-      .def("checkpoint", &Session::checkpoint, py::arg("epochs_done"));
+      .def("checkpoint", &Session::checkpoint, py::arg("epochs_done"))
+      .def_property_readonly("rank",
+                             [](Session &self) { return self.session->rank(); })
+      .def_property_readonly(
+          "ranks", [](Session &self) { return self.session->ranks(); })
+      .def("mean_over_ranks", &Session::meanOverRanks, py::arg("value"))
+      .def("sum_over_ranks", &Session::sumOverRanks, py::arg("count"))
+      .def("replica_divergence", &Session::replicaDivergence);
 
   py::class_<CompiledModel>(m, "CompiledModel")
       .def(py::init<Module &, py::dict>(), py::arg("module"),
