@@ -63,8 +63,6 @@ void mlir::qat::setStepCommunicator(Communicator *communicator) {
   stepCommunicator = communicator;
 }
 
-Communicator *mlir::qat::getStepCommunicator() { return stepCommunicator; }
-
 /// kAllReduceRuntimeFunction: a bufferized qat.all_reduce, on a contiguous
 /// buffer of its own (BufferizableOpInterfaceImpl.cpp).
 extern "C" void qat_all_reduce_f32(int64_t rank, void *descriptor,

@@ -294,6 +294,22 @@ std::string TrainingSession::replicaDivergence() const {
   return "";
 }
 
+double TrainingSession::meanOverRanks(float value) const {
+  if (ranks() == 1)
+    return value;
+  float values[] = {value};
+  options.communicator->allReduce(values, ReduceKind::sum);
+  return static_cast<double>(values[0]) / ranks();
+}
+
+int64_t TrainingSession::sumOverRanks(int64_t count) const {
+  if (ranks() == 1)
+    return count;
+  int64_t values[] = {count};
+  options.communicator->allReduce(values);
+  return values[0];
+}
+
 /// Runs the training-step pipeline (QAT preparation with a qconfig, the
 /// steps, GradBoost, StatAssist), compiles the steps and the evaluation
 /// forward, and loads the state from the globals.
@@ -535,10 +551,6 @@ struct EpochLoop {
   llvm::raw_ostream &report() {
     return session->rank() == 0 ? out : llvm::nulls();
   }
-  /// The mean of a rank's `value` over the ranks (of the global batch,
-  /// whose shares are equal), and the sum of a count.
-  double meanOverRanks(float value);
-  int64_t sumOverRanks(int64_t count);
   LogicalResult loadData(int64_t channels, int64_t height, int64_t width,
                          int64_t classes, int64_t batch);
   void fillBatch(const ImageDataset &data, ArrayRef<int64_t> indices);
@@ -606,22 +618,6 @@ LogicalResult EpochLoop::loadData(int64_t channels, int64_t height,
   return success();
 }
 
-double EpochLoop::meanOverRanks(float value) {
-  if (session->ranks() == 1)
-    return value;
-  float values[] = {value};
-  options.communicator->allReduce(values, ReduceKind::sum);
-  return static_cast<double>(values[0]) / session->ranks();
-}
-
-int64_t EpochLoop::sumOverRanks(int64_t count) {
-  if (session->ranks() == 1)
-    return count;
-  int64_t values[] = {count};
-  options.communicator->allReduce(values);
-  return values[0];
-}
-
 /// The images and labels of `indices` into the session's batch; the rest of
 /// a partial batch is zero images.
 void EpochLoop::fillBatch(const ImageDataset &data, ArrayRef<int64_t> indices) {
@@ -656,7 +652,7 @@ FailureOr<double> EpochLoop::evaluate(bool fpWarmup) {
       correct +=
           argmax(logits->data() + row * classes, classes) == test.labels[index];
   }
-  return 100.0 * sumOverRanks(correct) / test.count;
+  return 100.0 * session->sumOverRanks(correct) / test.count;
 }
 
 /// Writes the module with the current state to options.outputPath,
@@ -718,7 +714,7 @@ LogicalResult EpochLoop::run() {
     return failure();
   // The ranks compile at their own pace: meet before the first epoch's
   // clock starts.
-  (void)sumOverRanks(0);
+  (void)session->sumOverRanks(0);
   if (session->ranks() > 1)
     report() << llvm::format("data-parallel over %d ranks: %lld images per "
                              "rank and step, global batch %lld\n",
@@ -775,14 +771,14 @@ LogicalResult EpochLoop::run() {
       if (failed(stepLoss))
         return failure();
       // The global batch's: every rank then stops at the same step.
-      double loss = meanOverRanks(*stepLoss);
+      double loss = session->meanOverRanks(*stepLoss);
       lossSum += loss;
       ArrayRef<float> logits = session->logits();
       int64_t stepCorrect = 0;
       for (auto [row, image] : llvm::enumerate(indices))
         stepCorrect += argmax(logits.data() + row * classes, classes) ==
                        train.labels[image];
-      correct += sumOverRanks(stepCorrect);
+      correct += session->sumOverRanks(stepCorrect);
       // After the state results are in: the message names a parameter.
       if (failed(checkFinite(loss, epoch, step)))
         return failure();

@@ -56,7 +56,6 @@ llvm::Expected<std::unique_ptr<Communicator>> createMpiCommunicator();
 /// qat.all_reduce calls kAllReduceRuntimeFunction, which reaches it. One per
 /// process (the MPI world); null: none.
 void setStepCommunicator(Communicator *communicator);
-Communicator *getStepCommunicator();
 /// The address of kAllReduceRuntimeFunction, for JitOptions::symbols.
 void *allReduceRuntimeFunction();
 

@@ -187,6 +187,12 @@ public:
   /// message naming the first tensor (by name) whose bits differ from rank
   /// 0's and the rank. Every rank must call it.
   std::string replicaDivergence() const;
+  /// The mean of each rank's `value` (of the global batch, whose shares
+  /// are equal) and the sum of each rank's `count`; `value` and `count`
+  /// themselves on one process. Every rank must call them, in the same
+  /// order.
+  double meanOverRanks(float value) const;
+  int64_t sumOverRanks(int64_t count) const;
   /// Writes the state into the module's globals and records `epochsDone`
   /// (qat.trained_epochs), so that the module resumes after them.
   void storeState(int64_t epochsDone);

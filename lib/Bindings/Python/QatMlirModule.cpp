@@ -326,23 +326,15 @@ struct Session {
     session = std::move(*created);
   }
 
-  /// The mean of a rank's value, the sum of a rank's count (every rank
-  /// calls them, in the same order).
+  /// TrainingSession's collectives, which wait for the other ranks: the
+  /// GIL is released meanwhile.
   double meanOverRanks(double value) {
-    if (session->ranks() == 1)
-      return value;
-    float values[] = {static_cast<float>(value)};
     py::gil_scoped_release release;
-    worldCommunicator().allReduce(values, qat::ReduceKind::sum);
-    return static_cast<double>(values[0]) / session->ranks();
+    return session->meanOverRanks(static_cast<float>(value));
   }
   int64_t sumOverRanks(int64_t count) {
-    if (session->ranks() == 1)
-      return count;
-    int64_t values[] = {count};
     py::gil_scoped_release release;
-    worldCommunicator().allReduce(values);
-    return values[0];
+    return session->sumOverRanks(count);
   }
   std::string replicaDivergence() {
     py::gil_scoped_release release;
