@@ -12,6 +12,7 @@
 
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Support/Timing.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
@@ -243,6 +244,9 @@ LogicalResult mlir::qat::emit(ModuleOp module, const ModelInterface &interface,
     });
 
   PassManager pm(module.getContext());
+  // qat-compile's --mlir-timing and friends (no-op without them).
+  (void)applyPassManagerCLOptions(pm);
+  applyDefaultTimingPassManagerCLOptions(pm);
   LowerToLLVMOptions lowering;
   // Convolutions on the target's dot-product microkernel.
   lowering.int8Convs = true;

@@ -37,9 +37,9 @@ using namespace mlir::qat;
 
 namespace {
 
-/// The .npy element type that stores `type`, if any. i1 is stored one byte
-/// per element, as LLVM stores it in memory.
-std::optional<NpyElementType> npyTypeOf(Type type) {
+} // namespace
+
+std::optional<NpyElementType> mlir::qat::npyTypeOf(Type type) {
   if (type.isF32())
     return NpyElementType::Float32;
   if (type.isF64())
@@ -61,6 +61,8 @@ std::optional<NpyElementType> npyTypeOf(Type type) {
   }
   return std::nullopt;
 }
+
+namespace {
 
 /// A memref descriptor as the C interface lays it out: allocated pointer,
 /// aligned pointer, offset, sizes[rank], strides[rank]; every field is 8

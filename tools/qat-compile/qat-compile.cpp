@@ -22,6 +22,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Support/Timing.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
@@ -132,6 +133,10 @@ int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
   // --help lists this tool's options, not the LLVM library's.
   cl::HideUnrelatedOptions(toolOptions);
+  // MLIR's pass-manager options (--mlir-timing, --mlir-print-ir-after...),
+  // for whoever profiles or debugs a compile.
+  mlir::registerPassManagerCLOptions();
+  mlir::registerDefaultTimingManagerCLOptions();
   cl::ParseCommandLineOptions(
       argc, argv, "qat-mlir: compile a trained QAT module to int8 code\n");
   if (printTargets) {

@@ -28,6 +28,10 @@ class ExecutionEngine;
 
 namespace mlir::qat {
 
+/// The .npy element type that stores tensor elements of `type`, if any.
+/// i1 is stored one byte per element, as LLVM stores it in memory.
+std::optional<NpyElementType> npyTypeOf(Type type);
+
 struct JitOptions {
   /// Shared libraries to load before running (e.g. mlir_c_runner_utils).
   std::vector<std::string> sharedLibs;
