@@ -371,8 +371,23 @@ struct TrainStepPipelineCLOptions
       *this, "target-exact",
       llvm::cl::desc("--qat-fold-batchnorm and --qat-target-exact"),
       llvm::cl::init(false)};
+  Option<OptimizerAlgorithm> optimizer{
+      *this, "optimizer", llvm::cl::desc("--qat-optimizer's algorithm"),
+      llvm::cl::init(OptimizerAlgorithm::sgd),
+      llvm::cl::values(
+          clEnumValN(OptimizerAlgorithm::sgd, "sgd", "SGD with momentum"),
+          clEnumValN(OptimizerAlgorithm::adam, "adam", "Adam"))};
   Option<double> momentum{*this, "momentum", llvm::cl::desc("SGD momentum"),
                           llvm::cl::init(0.9)};
+  Option<double> adamBeta1{*this, "adam-beta1",
+                           llvm::cl::desc("Adam's first-moment factor"),
+                           llvm::cl::init(0.9)};
+  Option<double> adamBeta2{*this, "adam-beta2",
+                           llvm::cl::desc("Adam's second-moment factor"),
+                           llvm::cl::init(0.999)};
+  Option<double> adamEpsilon{*this, "adam-epsilon",
+                             llvm::cl::desc("Adam's denominator term"),
+                             llvm::cl::init(1e-8)};
   Option<bool> nesterov{*this, "nesterov", llvm::cl::desc("Nesterov momentum"),
                         llvm::cl::init(true)};
   Option<double> weightDecayDepthwise{
@@ -483,8 +498,12 @@ void mlir::qat::registerPipelines() {
         options.qconfig.activations = cl.qconfigActivations;
         options.frozenBatchNorm = cl.frozenBatchNorm;
         options.targetExact = cl.targetExact;
+        options.optimizer.algorithm = cl.optimizer;
         options.optimizer.momentum = cl.momentum;
         options.optimizer.nesterov = cl.nesterov;
+        options.optimizer.beta1 = cl.adamBeta1;
+        options.optimizer.beta2 = cl.adamBeta2;
+        options.optimizer.epsilon = cl.adamEpsilon;
         options.optimizer.weightDecayDepthwise = cl.weightDecayDepthwise;
         options.optimizer.weightDecayConv = cl.weightDecayConv;
         options.optimizer.weightDecayOther = cl.weightDecayOther;

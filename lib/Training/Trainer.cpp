@@ -160,6 +160,18 @@ LogicalResult TrainingSession::checkOptions() {
     return error("the learning-rate warm-up must be a finite number of "
                  "epochs >= 0, not " +
                  llvm::formatv("{0}", options.lrWarmupEpochs));
+  if (options.optimizer != "sgd" && options.optimizer != "adam")
+    return error("unknown optimizer '" + options.optimizer +
+                 "' (sgd, adam)");
+  for (auto [name, beta] : {std::pair<StringRef, double>{"beta1",
+                                                         options.adamBeta1},
+                            {"beta2", options.adamBeta2}})
+    if (!(beta >= 0 && beta < 1))
+      return error("Adam's " + name + " must be in [0, 1), not " +
+                   llvm::formatv("{0}", beta));
+  if (!finite(options.adamEpsilon) || options.adamEpsilon < 0)
+    return error("Adam's epsilon must be finite and >= 0, not " +
+                 llvm::formatv("{0}", options.adamEpsilon));
   if (!finite(options.momentum) || options.momentum < 0)
     return error("the momentum must be finite and >= 0, not " +
                  llvm::formatv("{0}", options.momentum));
@@ -322,8 +334,14 @@ LogicalResult TrainingSession::compile() {
   pipeline.qconfig.activations = options.qconfigActivations;
   pipeline.frozenBatchNorm = options.freezeBatchNormAfterEpochs > 0;
   pipeline.targetExact = options.targetExact;
+  pipeline.optimizer.algorithm = options.optimizer == "adam"
+                                     ? OptimizerAlgorithm::adam
+                                     : OptimizerAlgorithm::sgd;
   pipeline.optimizer.momentum = options.momentum;
   pipeline.optimizer.nesterov = options.nesterov;
+  pipeline.optimizer.beta1 = options.adamBeta1;
+  pipeline.optimizer.beta2 = options.adamBeta2;
+  pipeline.optimizer.epsilon = options.adamEpsilon;
   pipeline.optimizer.weightDecayDepthwise = options.weightDecayDepthwise;
   pipeline.optimizer.weightDecayConv = options.weightDecayConv;
   pipeline.optimizer.weightDecayOther = options.weightDecayOther;

@@ -210,8 +210,9 @@ class Trainer:
     grad_boost: GradBoost the gradients (QSGD); grad_boost_variant,
         grad_boost_beta, grad_boost_decay, grad_boost_clip and
         grad_boost_coin_probability as in qat-train.
-    optimizer: "sgd" (with GradBoost: QSGD), momentum, nesterov and the
-        weight decays of qat-train.
+    optimizer: "sgd" (momentum, nesterov; with GradBoost: QSGD) or "adam"
+        (betas, eps as torch.optim.Adam's; with GradBoost: QAdam), and the
+        weight decays of qat-train (L2, added to the gradient).
     lr: peak learning rate of fit's schedule (linear warm-up over
         lr_warmup_epochs, then cosine decay to 0, restarted for QAT).
     target_exact: quantized layers compute the deployed integer
@@ -240,15 +241,19 @@ class Trainer:
                  target_exact=True, freeze_bn_after_epochs=0,
                  inherit_observers=False, input_mean=None, input_std=None,
                  cache_dir=None, opt_level=2, distributed=False,
-                 sync_batch_norm=False, check_replicas=False, **grad_boost_options):
+                 sync_batch_norm=False, check_replicas=False, betas=(0.9, 0.999),
+                 eps=1e-8, **grad_boost_options):
         if not isinstance(module, Module):
             raise ValueError(f"module must be a qat_mlir Module, not {type(module).__name__}")
         if "forward_eval" not in module.functions:
             raise ValueError("the module has no evaluation forward: import it with "
                              "import_module(..., mode='train') to train it")
-        if optimizer != "sgd":
+        if optimizer not in ("sgd", "adam"):
             raise ValueError(f"optimizer {optimizer!r} is not supported (sgd: "
-                             "SGD with momentum, QSGD with grad_boost)")
+                             "SGD with momentum, adam: Adam; QSGD and QAdam "
+                             "with grad_boost)")
+        if len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), not {betas!r}")
         if qconfig is None and module.trained_epochs == 0:
             qconfig = "" if "qat.fake_quant" in module.mlir else "per-tensor"
         for key in grad_boost_options:
@@ -268,7 +273,9 @@ class Trainer:
         self.history = []
         options = dict(qconfig=qconfig or "", qconfig_activations=qconfig_activations,
                        stat_assist_epochs=stat_assist_epochs, grad_boost=grad_boost,
-                       lr=lr, momentum=momentum, nesterov=nesterov,
+                       lr=lr, optimizer=optimizer, momentum=momentum, nesterov=nesterov,
+                       adam_beta1=float(betas[0]), adam_beta2=float(betas[1]),
+                       adam_epsilon=float(eps),
                        weight_decay_conv=weight_decay_conv,
                        weight_decay_depthwise=weight_decay_depthwise,
                        weight_decay_other=weight_decay_other, seed=seed,

@@ -8,7 +8,8 @@
 # refused. The fp32 model prepared by qat-train itself (--qconfig, i.e.
 # --qat-prepare) trains the same way and its checkpoint resumes with the
 # same command line; --freeze-bn-after-epochs switches to the step whose
-# batch norms use (and keep) their running statistics.
+# batch norms use (and keep) their running statistics. The same with
+# QAdam (--optimizer adam --grad-boost).
 #
 # RUN: rm -rf %t && mkdir -p %t
 # RUN: %python %s %t | FileCheck %s
@@ -23,6 +24,8 @@
 # CHECK: --qconfig per-tensor: fp32 model prepared, QAT test accuracy {{[0-9.]+}}% > 30%, {{[0-9]+}} quantization globals
 # CHECK: --qconfig per-channel: resumed at epoch 3 from the checkpoint; with --freeze-bn-after-epochs 1 the running statistics stay, the weights train
 # CHECK: bad qconfig: {{.*}}qat-prepare: unknown weights 'per-row' (expected per-tensor or per-channel)
+# CHECK: QAdam: 14 moments, adam.step 32 after warm-up and QAT, 48 after a resumed epoch; QAT test accuracy {{[0-9.]+}}% > 30%
+# CHECK: bad optimizer: {{.*}}unknown optimizer 'adagrad' (sgd, adam)
 
 import csv
 import re
@@ -125,3 +128,26 @@ print("--qconfig per-channel: resumed at epoch 3 from the checkpoint; with "
 done = run(f"{out}/fp.pt", *common, "--qconfig", "per-row", "-o", f"{out}/bad.mlir", check=False)
 assert done.returncode == 1 and not __import__("os").path.exists(f"{out}/bad.mlir")
 print("bad qconfig: " + done.stderr.strip().splitlines()[0])
+
+# QAdam: Adam with GradBoost, through StatAssist. The warm-up and QAT steps
+# share one optimizer state (the method's single optimizer object): after
+# 16 warm-up and 16 QAT steps Adam has counted 32, and a resumed run goes
+# on counting from the checkpoint.
+adam = [a if a != "0.02" else "0.002" for a in common] + ["--optimizer", "adam"]
+run(f"{out}/qat.pt", *adam, "-o", f"{out}/qadam.mlir", "--log", f"{out}/qadam.csv")
+text = open(f"{out}/qadam.mlir").read()
+rows = list(csv.DictReader(open(f"{out}/qadam.csv")))
+accuracy = float(rows[-1]["test_accuracy"])
+adam_step = int(re.search(r"@adam\.step\(dense<(\d+)>", text).group(1))
+moments = len(re.findall(r"ml_program.global private mutable @adam\.exp_avg(?:_sq)?\.", text))
+assert adam_step == 32 and "sgd.momentum" not in text and accuracy > 30, (adam_step, accuracy)
+resumed = [a if a != "1" or i != adam.index("--epochs") + 1 else "2" for i, a in enumerate(adam)]
+run(f"{out}/qadam.mlir", *resumed, "-o", f"{out}/qadam-resumed.mlir")
+resumed_step = int(re.search(r"@adam\.step\(dense<(\d+)>",
+                             open(f"{out}/qadam-resumed.mlir").read()).group(1))
+print(f"QAdam: {moments} moments, adam.step {adam_step} after warm-up and QAT, "
+      f"{resumed_step} after a resumed epoch; QAT test accuracy {accuracy:.1f}% > 30%")
+done = run(f"{out}/qat.pt", *common, "--optimizer", "adagrad", "-o", f"{out}/bad.mlir",
+           check=False)
+assert done.returncode == 1 and not __import__("os").path.exists(f"{out}/bad.mlir")
+print("bad optimizer: " + done.stderr.strip().splitlines()[0])

@@ -64,6 +64,21 @@ static cl::opt<double>
                  cl::desc("Epochs of linear learning-rate warm-up before "
                           "the cosine decay"),
                  cl::init(1.0), cl::cat(toolOptions));
+static cl::opt<std::string>
+    optimizer("optimizer", cl::init("sgd"),
+              cl::desc("sgd (momentum, nesterov) or adam (adam-beta1, "
+                       "adam-beta2, adam-epsilon); with --grad-boost: QSGD "
+                       "or QAdam"),
+              cl::cat(toolOptions));
+static cl::opt<double> adamBeta1("adam-beta1", cl::init(0.9),
+                                 cl::desc("Adam's first-moment factor"),
+                                 cl::cat(toolOptions));
+static cl::opt<double> adamBeta2("adam-beta2", cl::init(0.999),
+                                 cl::desc("Adam's second-moment factor"),
+                                 cl::cat(toolOptions));
+static cl::opt<double> adamEpsilon("adam-epsilon", cl::init(1e-8),
+                                   cl::desc("Adam's denominator term"),
+                                   cl::cat(toolOptions));
 static cl::opt<double> momentum("momentum", cl::init(0.9),
                                 cl::desc("SGD momentum"), cl::cat(toolOptions));
 static cl::opt<bool> nesterov("nesterov", cl::init(true),
@@ -274,8 +289,12 @@ int main(int argc, char **argv) {
   options.epochs = epochs;
   options.learningRate = learningRate;
   options.lrWarmupEpochs = warmupEpochs;
+  options.optimizer = optimizer;
   options.momentum = momentum;
   options.nesterov = nesterov;
+  options.adamBeta1 = adamBeta1;
+  options.adamBeta2 = adamBeta2;
+  options.adamEpsilon = adamEpsilon;
   options.weightDecayDepthwise = wdDepthwise;
   options.weightDecayConv = wdConv;
   options.weightDecayOther = wdOther;

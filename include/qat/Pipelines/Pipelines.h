@@ -50,7 +50,7 @@ struct TrainStepPipelineOptions {
   /// --qat-fold-batchnorm and --qat-target-exact: training computes the
   /// deployed integer arithmetic.
   bool targetExact = false;
-  /// --qat-optimizer's momentum and weight decays (the function names are
+  /// --qat-optimizer's algorithm and its numbers (the function names are
   /// the pipeline's).
   OptimizerPassOptions optimizer;
   /// --qat-grad-boost on every step.

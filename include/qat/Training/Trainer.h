@@ -63,9 +63,13 @@ struct TrainOptions {
   uint64_t seed = 0;
   /// Use only the first N training / test images (0: all).
   int64_t trainLimit = 0, testLimit = 0;
-  /// SGD, as --qat-optimizer takes it.
+  /// The optimizer, as --qat-optimizer takes it: "sgd" (momentum,
+  /// nesterov) or "adam" (adamBeta1, adamBeta2, adamEpsilon); with
+  /// `gradBoost`, the method's QSGD or QAdam.
+  std::string optimizer = "sgd";
   double momentum = 0.9;
   bool nesterov = true;
+  double adamBeta1 = 0.9, adamBeta2 = 0.999, adamEpsilon = 1e-8;
   double weightDecayDepthwise = 0.0, weightDecayConv = 1e-5,
          weightDecayOther = 1e-7;
   /// GradBoost (--qat-grad-boost) with these options; its noise is seeded

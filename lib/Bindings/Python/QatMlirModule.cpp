@@ -287,7 +287,11 @@ struct Session {
     reader.read("freeze_bn_after_epochs", train.freezeBatchNormAfterEpochs);
     reader.read("epochs", train.epochs);
     reader.read("lr", train.learningRate);
+    reader.read("optimizer", train.optimizer);
     reader.read("momentum", train.momentum);
+    reader.read("adam_beta1", train.adamBeta1);
+    reader.read("adam_beta2", train.adamBeta2);
+    reader.read("adam_epsilon", train.adamEpsilon);
     reader.read("nesterov", train.nesterov);
     reader.read("weight_decay_depthwise", train.weightDecayDepthwise);
     reader.read("weight_decay_conv", train.weightDecayConv);

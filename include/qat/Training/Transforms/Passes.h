@@ -15,6 +15,14 @@
 
 namespace mlir::qat {
 
+/// The update rule of --qat-optimizer.
+enum class OptimizerAlgorithm {
+  /// torch.optim.SGD with momentum (and Nesterov).
+  sgd,
+  /// torch.optim.Adam (without amsgrad).
+  adam,
+};
+
 #define GEN_PASS_DECL
 #define GEN_PASS_REGISTRATION
 #include "qat/Training/Transforms/Passes.h.inc"

@@ -54,12 +54,14 @@ def GenerateBackwardPass : Pass<"qat-generate-backward", "::mlir::ModuleOp"> {
 }
 
 def OptimizerPass : Pass<"qat-optimizer", "::mlir::ModuleOp"> {
-  let summary = "SGD with momentum, Nesterov and per-group weight decay";
+  let summary = "SGD with momentum or Adam, with per-group weight decay";
   let description = [{
     Creates the training step (default `@train_step`) around the function
     made by `--qat-generate-backward`: it computes the loss and gradients,
-    then updates every trainable parameter as PyTorch's `torch.optim.SGD`
-    (dampening 0) does, in f32 and in this order:
+    then updates every trainable parameter in f32, as PyTorch's optimizer
+    named by `algorithm` does.
+
+    `algorithm=sgd`, `torch.optim.SGD` (dampening 0), in this order:
 
     ```
     d   = g + weight_decay * p            (skipped when weight_decay is 0)
@@ -68,22 +70,41 @@ def OptimizerPass : Pass<"qat-optimizer", "::mlir::ModuleOp"> {
     p   = p - lr * d
     ```
 
-    The momentum buffer of parameter `P` is the state `sgd.momentum.P`: an
-    argument and a result of the step, kept in a mutable `ml_program.global`
-    of that name that starts at zero (created when missing, so running the
-    pass again on a saved module continues from its optimizer state). The
-    learning rate is the runtime input `learning_rate : tensor<f32>`, so the
-    schedule lives in the driver.
+    The momentum buffer of parameter `P` is the state `sgd.momentum.P`.
+
+    `algorithm=adam`, `torch.optim.Adam` (amsgrad off), step `t` counted
+    from 1:
+
+    ```
+    d  = g + weight_decay * p             (skipped when weight_decay is 0)
+    m  = beta1 * m + (1 - beta1) * d
+    v  = beta2 * v + ((1 - beta2) * d) * d
+    c1 = 1 - beta1^t,  c2 = 1 - beta2^t    (f64, C's pow, as Python's **)
+    p  = p - ((lr / c1) * m) / (sqrt(v) / sqrt(c2) + epsilon)
+    ```
+
+    `lr / c1` and `sqrt(c2)` are computed in f64 and rounded to f32 once,
+    as PyTorch's scalars are; the rest is f32 with IEEE division and
+    square root, one fused elementwise kernel per parameter. The moments
+    of `P` are the states `adam.exp_avg.P` and `adam.exp_avg_sq.P`, and `t`
+    is `adam.step` (i64). With `--qat-grad-boost` this is the method's
+    QAdam.
+
+    Every optimizer state is an argument and a result of the step, kept in
+    a mutable `ml_program.global` of that name that starts at zero (created
+    when missing, so running the pass again on a saved module continues
+    from its optimizer state). The learning rate is the runtime input
+    `learning_rate : tensor<f32>`, so the schedule lives in the driver.
 
     Weight decay is chosen per parameter group, as in the method's reference:
     depthwise-convolution weights (4-D weights feeding a grouped
     convolution with one input channel per group), other 4-D weights, and
     everything else (batch-norm parameters, biases, linear weights).
 
-    Signature: forward's state arguments, the momentum buffers, forward's
+    Signature: forward's state arguments, the optimizer states, forward's
     inputs, the labels and the learning rate; results: the loss, the logits,
     then the new value of every state the step writes (parameters, buffers
-    the forward pass updates, momentum), each named by `qat.state`.
+    the forward pass updates, optimizer states), each named by `qat.state`.
   }];
   let options = [
     Option<"gradientFunction", "gradient-function", "std::string",
@@ -91,8 +112,21 @@ def OptimizerPass : Pass<"qat-optimizer", "::mlir::ModuleOp"> {
            "The function made by --qat-generate-backward">,
     Option<"functionName", "function", "std::string", "\"train_step\"",
            "Name of the generated step function">,
-    Option<"momentum", "momentum", "double", "0.9", "Momentum factor">,
-    Option<"nesterov", "nesterov", "bool", "true", "Nesterov momentum">,
+    Option<"algorithm", "algorithm", "::mlir::qat::OptimizerAlgorithm",
+           "::mlir::qat::OptimizerAlgorithm::sgd", "The update rule",
+           [{::llvm::cl::values(
+             clEnumValN(::mlir::qat::OptimizerAlgorithm::sgd, "sgd",
+                        "SGD with momentum (torch.optim.SGD)"),
+             clEnumValN(::mlir::qat::OptimizerAlgorithm::adam, "adam",
+                        "Adam (torch.optim.Adam)"))}]>,
+    Option<"momentum", "momentum", "double", "0.9", "SGD's momentum factor">,
+    Option<"nesterov", "nesterov", "bool", "true", "SGD's Nesterov momentum">,
+    Option<"beta1", "beta1", "double", "0.9",
+           "Adam's averaging factor of the gradient">,
+    Option<"beta2", "beta2", "double", "0.999",
+           "Adam's averaging factor of the squared gradient">,
+    Option<"epsilon", "epsilon", "double", "1e-8",
+           "Adam's term added to the denominator">,
     Option<"weightDecayDepthwise", "weight-decay-depthwise", "double", "0.0",
            "Weight decay of depthwise-convolution weights">,
     Option<"weightDecayConv", "weight-decay-conv", "double", "1e-5",
@@ -101,8 +135,12 @@ def OptimizerPass : Pass<"qat-optimizer", "::mlir::ModuleOp"> {
            "Weight decay of every other parameter">
   ];
   let dependentDialects = [
+    "::mlir::arith::ArithDialect",
     "::mlir::func::FuncDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
     "::mlir::ml_program::MLProgramDialect",
+    "::mlir::tensor::TensorDialect",
     "::mlir::tosa::TosaDialect"
   ];
 }
