@@ -316,3 +316,26 @@ def test_warnings_as_errors(shapes):
         warnings.simplefilter("error")
         with pytest.raises(UserWarning, match="ops compute in float"):
             qat_mlir.compile(trainer)
+
+
+def test_qadam_trains_and_deploys(shapes, tmp_path):
+    """optimizer="adam" with grad_boost is the method's QAdam: it trains the
+    shapes CNN from scratch through StatAssist, Adam counts every step of
+    both phases, and the int8 code equals the trained model."""
+    options = dict(TRAIN_OPTIONS, optimizer="adam", lr=2e-3, betas=(0.9, 0.99))
+    trainer = qat_mlir.Trainer(shapes["module"], **options)
+    history = trainer.fit(shapes["train"], epochs=1, validation_data=shapes["test"],
+                          progress=False)
+    assert [h["phase"] for h in history] == ["fp_warmup", "qat"]
+    assert history[-1]["val_accuracy"] >= 80.0, history
+    trainer.save(tmp_path / "qadam.mlir")
+    text = (tmp_path / "qadam.mlir").read_text()
+    steps = 2 * len(shapes["train"][0]) // BATCH
+    assert f"@adam.step(dense<{steps}>" in text and "sgd.momentum" not in text
+    model = qat_mlir.compile(trainer)
+    test = shapes["test"][0]
+    assert np.array_equal(model(test), trainer.predict(test))
+    with pytest.raises(ValueError, match="optimizer 'rmsprop' is not supported"):
+        qat_mlir.Trainer(shapes["module"], optimizer="rmsprop")
+    with pytest.raises(qat_mlir.QatError, match=r"Adam's beta2 must be in \[0, 1\), not 1"):
+        qat_mlir.Trainer(shapes["module"], optimizer="adam", betas=(0.9, 1.0))
