@@ -148,6 +148,15 @@ def _input_shapes(example_inputs):
     return shapes
 
 
+def _input_types(example_inputs):
+    """"i64" for integer example inputs (class-index targets), else "f32"."""
+    if example_inputs is None:
+        return []
+    return ["f32" if _is_shape(value) or
+            not np.issubdtype(_as_numpy(value, "example_inputs").dtype, np.integer)
+            else "i64" for value in _example_tuple(example_inputs)]
+
+
 def import_module(model, example_inputs=None, mode="train"):
     """Imports a PyTorch model as a Module.
 
@@ -156,15 +165,17 @@ def import_module(model, example_inputs=None, mode="train"):
     path of a
     TorchScript archive. `example_inputs`: a tensor, array or shape per
     input (a tuple for several); its first size is the batch every step
-    and call uses. `mode`: "train" (for a Trainer: training-mode forward
+    and call uses. Integer example inputs are int64 inputs (the class-index
+    targets of a model whose forward returns its loss); the others f32. `mode`: "train" (for a Trainer: training-mode forward
     plus an evaluation forward) or "eval".
     """
     if mode not in ("train", "eval"):
         raise ValueError(f"mode must be 'train' or 'eval', not {mode!r}")
     shapes = _input_shapes(example_inputs)
+    types = _input_types(example_inputs)
     if isinstance(model, (str, os.PathLike)):
         return Module(_native.import_torchscript(os.fspath(model), shapes,
-                                                 mode == "train"))
+                                                 mode == "train", types))
     import torch
     if not isinstance(model, torch.nn.Module):
         raise ValueError("model must be a torch.nn.Module, a TorchScript "
@@ -188,7 +199,7 @@ def import_module(model, example_inputs=None, mode="train"):
         name = getattr(model, "original_name", None) or type(model).__name__
         path = os.path.join(tmp, f"{name}.pt")
         model.save(path)
-        return Module(_native.import_torchscript(path, shapes, mode == "train"))
+        return Module(_native.import_torchscript(path, shapes, mode == "train", types))
 
 
 def _module_of(value):

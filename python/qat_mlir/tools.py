@@ -73,14 +73,18 @@ def opt(mlir_source, *pass_options):
     return done.stdout
 
 
-def import_torchscript(model_path, mlir_path, input_shapes=None, mode="eval"):
+def import_torchscript(model_path, mlir_path, input_shapes=None, mode="eval",
+                       input_types=None):
     """Import a TorchScript archive with qat-import; returns `mlir_path`.
 
-    `input_shapes` is a list of shapes (tuples), one per model input.
+    `input_shapes` is a list of shapes (tuples), one per model input;
+    `input_types` their element types ("f32", "i64"; default: all f32).
     """
     command = [find_tool("qat-import"), model_path, "-o", mlir_path, "--mode", mode]
-    for shape in input_shapes or []:
-        command += ["--input-shape", "x".join(str(int(d)) for d in shape)]
+    for index, shape in enumerate(input_shapes or []):
+        element = input_types[index] if input_types else "f32"
+        suffix = "xi64" if element == "i64" else ""
+        command += ["--input-shape", "x".join(str(int(d)) for d in shape) + suffix]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise QatToolError(done.stderr.strip())

@@ -38,7 +38,8 @@ static cl::opt<std::string> outputFile("o", cl::desc("Output .mlir file"),
 static cl::list<std::string> inputShapes(
     "input-shape",
     cl::desc("Shape of an input as NxCxHxW (one per model input, in order; "
-             "default: the shapes recorded by tracing)"),
+             "default: the shapes recorded by tracing); a trailing xi64 "
+             "makes it int64 (class-index targets: NxHxWxi64)"),
     cl::cat(toolOptions));
 enum class Mode { Eval, Train };
 static cl::opt<Mode>
@@ -72,6 +73,9 @@ int main(int argc, char **argv) {
     std::vector<int64_t> shape;
     llvm::SmallVector<llvm::StringRef> parts;
     llvm::StringRef(text).split(parts, 'x');
+    std::string elementType = "f32";
+    if (parts.size() > 1 && (parts.back() == "i64" || parts.back() == "f32"))
+      elementType = parts.pop_back_val().str();
     // The importer runs the model on zeros of this shape: a typo such as
     // 1000000x3x224x224 would ask for terabytes.
     constexpr int64_t kMaxElements = int64_t(1) << 31;
@@ -88,6 +92,7 @@ int main(int argc, char **argv) {
       shape.push_back(size);
     }
     options.inputShapes.push_back(shape);
+    options.inputTypes.push_back(elementType);
   }
 
   MLIRContext context;

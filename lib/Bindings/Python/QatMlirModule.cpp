@@ -641,11 +641,12 @@ PYBIND11_MODULE(_qat_mlir, m) {
   m.def(
       "import_torchscript",
       [](const std::string &path, std::vector<std::vector<int64_t>> inputShapes,
-         bool training) {
+         bool training, std::vector<std::string> inputTypes) {
         Module module{makeContext(), nullptr};
         Diagnostics diagnostics(module.context.get());
         qat::TorchImportOptions options;
         options.inputShapes = std::move(inputShapes);
+        options.inputTypes = std::move(inputTypes);
         options.trainingMode = training;
         {
           py::gil_scoped_release release;
@@ -656,7 +657,8 @@ PYBIND11_MODULE(_qat_mlir, m) {
           diagnostics.fail("cannot import " + path);
         return module;
       },
-      py::arg("path"), py::arg("input_shapes"), py::arg("training"));
+      py::arg("path"), py::arg("input_shapes"), py::arg("training"),
+      py::arg("input_types") = std::vector<std::string>{});
 
   m.def(
       "parse_module",

@@ -240,6 +240,9 @@ NodeImporter Importer::lookupTensorOp(StringRef op) {
          "cat", "upsample_nearest2d"});
     add(&Importer::importSlicing,
         {"chunk", "split", "split_with_sizes", "slice", "narrow", "select"});
+    add(&Importer::importLoss,
+        {"cross_entropy_loss", "mse_loss", "l1_loss", "smooth_l1_loss",
+         "binary_cross_entropy_with_logits", "broadcast_tensors"});
     return ops;
   }();
   return table.lookup(op);
@@ -336,6 +339,12 @@ void Importer::importNode(jit::Node *node) {
     values[out].list.assign(node->inputs().begin(), node->inputs().end());
     if (node->inputs().empty())
       bindConstant(out, c10::IValue(std::vector<int64_t>{}));
+    return;
+  }
+  if (name == "prim::TupleConstruct") {
+    // Several outputs (forward returns a tuple): the items, which the
+    // graph's return (or a TupleUnpack) takes apart.
+    values[out].list.assign(node->inputs().begin(), node->inputs().end());
     return;
   }
   if (name == "prim::ListUnpack" || name == "prim::TupleUnpack") {

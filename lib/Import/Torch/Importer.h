@@ -139,6 +139,7 @@ private:
   void importReduction(const NodeImport &n);
   void importShape(const NodeImport &n);
   void importSlicing(const NodeImport &n);
+  void importLoss(const NodeImport &n);
 
   // Operand access.
   Value tensorOf(jit::Value *value);

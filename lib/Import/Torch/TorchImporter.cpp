@@ -186,10 +186,22 @@ func::FuncOp Importer::createForward(jit::Graph &graph) {
              "--input-shape");
       shape = *sizes;
     }
+    // f32, or i64 where the caller says so (class-index targets); the
+    // graph's own dtype, where the trace kept one, must agree.
+    bool isInt64 = index < options.inputTypes.size() &&
+                   options.inputTypes[index] == "i64";
+    if (index < options.inputTypes.size() && !isInt64 &&
+        options.inputTypes[index] != "f32")
+      fail("input '" + input->debugNameBase() + "' has element type '" +
+           options.inputTypes[index] + "' (f32 or i64)");
     auto scalar = tensorType->scalarType();
-    if (scalar && *scalar != at::kFloat)
-      fail("input '" + input->debugNameBase() + "' is not float32");
-    argTypes.push_back(f32(shape));
+    if (scalar && *scalar != (isInt64 ? at::kLong : at::kFloat))
+      fail("input '" + input->debugNameBase() + "' is not " +
+           (isInt64 ? "int64" : "float32"));
+    if (isInt64)
+      argTypes.push_back(RankedTensorType::get(shape, builder.getI64Type()));
+    else
+      argTypes.push_back(f32(shape));
   }
 
   builder.setInsertionPointToEnd(module->getBody());

@@ -102,10 +102,14 @@ struct GenerateBackwardPass
     }
     auto logitsType =
         dyn_cast<RankedTensorType>(forwardType.getResult(logitsIndex));
-    if (!logitsType || logitsType.getRank() != 2 ||
-        !logitsType.getElementType().isF32() || !logitsType.hasStaticShape()) {
+    bool isLoss = logitsType && logitsType.getRank() == 0 &&
+                  logitsType.getElementType().isF32();
+    if (!isLoss && (!logitsType || logitsType.getRank() != 2 ||
+                    !logitsType.getElementType().isF32() ||
+                    !logitsType.hasStaticShape())) {
       forward.emitError() << "result #" << static_cast<unsigned>(logitsIndex)
-                          << " must be static f32 logits of shape N x C, got "
+                          << " must be static f32 logits of shape N x C, or "
+                             "a 0-d f32 loss, got "
                           << forwardType.getResult(logitsIndex);
       return signalPassFailure();
     }
@@ -120,11 +124,13 @@ struct GenerateBackwardPass
     Location loc = forward.getLoc();
     FunctionType forwardType = forward.getFunctionType();
 
-    // Signature: forward's arguments + labels.
+    // Signature: forward's arguments, + labels unless forward returns its
+    // loss (its targets are then among its inputs).
+    bool isLoss = logitsType.getRank() == 0;
     SmallVector<Type> argTypes(forwardType.getInputs());
-    auto labelsType =
-        RankedTensorType::get({logitsType.getDimSize(0)}, builder.getI64Type());
-    argTypes.push_back(labelsType);
+    if (!isLoss)
+      argTypes.push_back(RankedTensorType::get({logitsType.getDimSize(0)},
+                                               builder.getI64Type()));
     builder.setInsertionPointAfter(forward);
     auto func = func::FuncOp::create(builder, loc, functionName,
                                      builder.getFunctionType(argTypes, {}));
@@ -142,12 +148,11 @@ struct GenerateBackwardPass
     SmallVector<Value> forwardResults;
     for (Value result : forwardBody.getTerminator()->getOperands())
       forwardResults.push_back(mapping.lookupOrDefault(result));
-    Value logits = forwardResults[logitsIndex];
-    Value labels = body->getArguments().back();
-    auto lossOp = SoftmaxCrossEntropyOp::create(
-        builder, loc, RankedTensorType::get({}, builder.getF32Type()), logits,
-        labels);
-    Value loss = lossOp.getLoss();
+    Value loss = forwardResults[logitsIndex];
+    if (!isLoss)
+      loss = SoftmaxCrossEntropyOp::create(
+          builder, loc, RankedTensorType::get({}, builder.getF32Type()), loss,
+          body->getArguments().back());
 
     // Trainable arguments.
     SmallVector<unsigned> trainableIndices;
@@ -175,14 +180,15 @@ struct GenerateBackwardPass
                                          value.getType(), it->second, gradient);
     };
     auto scalarType = RankedTensorType::get({}, builder.getF32Type());
-    gradients[loss] = arith::ConstantOp::create(
+    Value seed = arith::ConstantOp::create(
         builder, loc, DenseElementsAttr::get(scalarType, 1.0f));
+    gradients[loss] = seed;
 
     SmallVector<Operation *> forwardOps;
     for (Operation &op : *body)
       forwardOps.push_back(&op);
     for (Operation *op : llvm::reverse(forwardOps)) {
-      if (op == gradients[loss].getDefiningOp())
+      if (op == seed.getDefiningOp())
         continue;
       SmallVector<Value> resultGradients;
       bool anyResult = false;
@@ -221,9 +227,11 @@ struct GenerateBackwardPass
       }
     }
 
-    // Results: loss, forward's results, gradients.
+    // Results: loss, forward's results (but the loss), gradients.
     SmallVector<Value> results{loss};
-    llvm::append_range(results, forwardResults);
+    for (auto [index, value] : llvm::enumerate(forwardResults))
+      if (!isLoss || index != logitsIndex)
+        results.push_back(value);
     for (Value parameter : trainable) {
       Value gradient = gradients.lookup(parameter);
       if (!gradient) { // the parameter does not reach the loss
@@ -246,16 +254,27 @@ struct GenerateBackwardPass
     for (unsigned i = 0; i < forward.getNumArguments(); ++i)
       if (DictionaryAttr attrs = forward.getArgAttrDict(i))
         func.setArgAttrs(i, attrs);
-    func.setArgAttr(func.getNumArguments() - 1, "qat.input",
-                    builder.getStringAttr("labels"));
+    if (!isLoss)
+      func.setArgAttr(func.getNumArguments() - 1, "qat.input",
+                      builder.getStringAttr("labels"));
     func.setResultAttr(0, "qat.output", builder.getStringAttr("loss"));
-    for (unsigned i = 0; i < forward.getNumResults(); ++i)
+    // Forward's other results: its state updates keep their names; its
+    // outputs are named "logits" (classifiers) or "output<i>".
+    unsigned position = 1;
+    for (unsigned i = 0; i < forward.getNumResults(); ++i) {
+      if (isLoss && i == logitsIndex)
+        continue;
       if (DictionaryAttr attrs = forward.getResultAttrDict(i))
-        func.setResultAttrs(1 + i, attrs);
-    if (!func.getResultAttr(1 + logitsIndex, "qat.state"))
-      func.setResultAttr(1 + logitsIndex, "qat.output",
-                         builder.getStringAttr("logits"));
-    unsigned firstGradient = 1 + forward.getNumResults();
+        func.setResultAttrs(position, attrs);
+      if (!func.getResultAttr(position, "qat.state"))
+        func.setResultAttr(position, "qat.output",
+                           builder.getStringAttr(
+                               !isLoss && i == logitsIndex
+                                   ? std::string("logits")
+                                   : "output" + std::to_string(i)));
+      ++position;
+    }
+    unsigned firstGradient = position;
     for (auto [position, index] : llvm::enumerate(trainableIndices)) {
       Attribute name = forward.getArgAttr(index, "qat.state");
       func.setResultAttr(

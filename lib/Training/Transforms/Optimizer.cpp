@@ -193,22 +193,26 @@ struct OptimizerPass : qat::impl::OptimizerPassBase<OptimizerPass> {
       if (gradientFunc.getArgAttr(i, "qat.trainable"))
         trainableArgs.push_back(i);
     }
-    SmallVector<unsigned> gradientResults, stateResults;
-    std::optional<unsigned> logitsResult;
-    for (unsigned i = 0; i < gradientFunc.getNumResults(); ++i) {
+    // Results: the loss, the model's outputs (logits), state, gradients.
+    SmallVector<unsigned> gradientResults, stateResults, outputResults;
+    for (unsigned i = 1; i < gradientFunc.getNumResults(); ++i) {
       if (gradientFunc.getResultAttr(i, "qat.gradient"))
         gradientResults.push_back(i);
       else if (gradientFunc.getResultAttr(i, "qat.state"))
         stateResults.push_back(i);
-      auto output =
-          gradientFunc.getResultAttrOfType<StringAttr>(i, "qat.output");
-      if (output && output.getValue() == "logits")
-        logitsResult = i;
+      else
+        outputResults.push_back(i);
     }
-    if (gradientResults.size() != trainableArgs.size() || !logitsResult)
+    auto loss = gradientFunc.getNumResults()
+                    ? gradientFunc.getResultAttrOfType<StringAttr>(0,
+                                                                   "qat.output")
+                    : StringAttr();
+    if (gradientResults.size() != trainableArgs.size() || !loss ||
+        loss.getValue() != "loss")
       return gradientFunc.emitError()
-             << "is not a function made by --qat-generate-backward (one "
-                "qat.gradient result per qat.trainable argument, and logits)";
+             << "is not a function made by --qat-generate-backward (the "
+                "loss, and one qat.gradient result per qat.trainable "
+                "argument)";
 
     auto nameOf = [&](unsigned arg) {
       return gradientFunc.getArgAttrOfType<StringAttr>(arg, "qat.state");
@@ -286,11 +290,12 @@ struct OptimizerPass : qat::impl::OptimizerPassBase<OptimizerPass> {
     Value learningRate = body->getArgument(position);
     auto call = func::CallOp::create(b, gradientFunc, callArgs);
 
-    SmallVector<Value> results{call.getResult(0),
-                               call.getResult(*logitsResult)};
-    SmallVector<DictionaryAttr> resultAttrs{
-        gradientFunc.getResultAttrDict(0),
-        gradientFunc.getResultAttrDict(*logitsResult)};
+    SmallVector<Value> results{call.getResult(0)};
+    SmallVector<DictionaryAttr> resultAttrs{gradientFunc.getResultAttrDict(0)};
+    for (unsigned result : outputResults) {
+      results.push_back(call.getResult(result));
+      resultAttrs.push_back(gradientFunc.getResultAttrDict(result));
+    }
     for (unsigned result : stateResults) {
       results.push_back(call.getResult(result));
       resultAttrs.push_back(gradientFunc.getResultAttrDict(result));

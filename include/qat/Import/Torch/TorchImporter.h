@@ -14,6 +14,7 @@
 #include "llvm/ADT/StringRef.h"
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace mlir::qat {
@@ -22,6 +23,9 @@ struct TorchImportOptions {
   /// Shapes of the model's tensor inputs, in order; empty to take them from
   /// the traced graph.
   std::vector<std::vector<int64_t>> inputShapes;
+  /// Element types of the inputs, in order ("f32" or "i64": class-index
+  /// targets of a model that returns its loss); empty: all f32.
+  std::vector<std::string> inputTypes;
   /// Import the model in training mode (batch statistics, dropout) rather
   /// than evaluation mode.
   bool trainingMode = false;

@@ -53,6 +53,24 @@ template <typename OpT> struct UnaryGradient : Model<UnaryGradient<OpT>, OpT> {
   }
 };
 
+/// |x|: g * sign(x), with sign(0) = 0 as PyTorch's abs backward.
+struct AbsGradient : Model<AbsGradient, tosa::AbsOp> {
+  LogicalResult buildGradients(Operation *op, OpBuilder &b,
+                               ArrayRef<Value> resultGradients,
+                               SmallVectorImpl<Value> &operandGradients) const {
+    Location loc = op->getLoc();
+    Value g = resultGradients[0], x = op->getOperand(0);
+    RankedTensorType type = typeOf(x);
+    auto maskType = RankedTensorType::get(type.getShape(), b.getI1Type());
+    Value zero = scalar(b, loc, 0.0f, type.getRank());
+    Value positive = tosa::GreaterOp::create(b, loc, maskType, x, zero);
+    Value negative = tosa::GreaterOp::create(b, loc, maskType, zero, x);
+    operandGradients[0] = sub(b, loc, selectOrZero(b, loc, positive, g),
+                              selectOrZero(b, loc, negative, g));
+    return success();
+  }
+};
+
 struct AddGradient : Model<AddGradient, tosa::AddOp> {
   LogicalResult buildGradients(Operation *op, OpBuilder &b,
                                ArrayRef<Value> resultGradients,
@@ -313,6 +331,7 @@ struct ConcatGradient : Model<ConcatGradient, tosa::ConcatOp> {
 
 void mlir::qat::registerTosaGradientExternalModels(DialectRegistry &registry) {
   registry.addExtension(+[](MLIRContext *ctx, tosa::TosaDialect *) {
+    tosa::AbsOp::attachInterface<AbsGradient>(*ctx);
     tosa::AddOp::attachInterface<AddGradient>(*ctx);
     tosa::SubOp::attachInterface<SubGradient>(*ctx);
     tosa::MulOp::attachInterface<MulGradient>(*ctx);
