@@ -27,7 +27,15 @@ enum Reduction : int64_t { None = 0, Mean = 1, Sum = 2 };
 void Importer::importLoss(const NodeImport &n) {
   jit::Node *node = n.node;
   StringRef op = n.op;
-  auto result = n.result;
+  // Every op this node makes is marked as loss (kLossAttr) when it is done.
+  Block *block = builder.getInsertionBlock();
+  Operation *before = block->empty() ? nullptr : &block->back();
+  auto result = [&](Value value) {
+    auto first = before ? std::next(before->getIterator()) : block->begin();
+    for (Operation &made : llvm::make_range(first, block->end()))
+      made.setAttr(kLossAttr, builder.getUnitAttr());
+    n.result(value);
+  };
   if (op == "broadcast_tensors") {
     // F.mse_loss and friends broadcast input and target first; the losses
     // here take equal shapes, so this is the identity on them.

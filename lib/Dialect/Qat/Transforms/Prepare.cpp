@@ -97,11 +97,18 @@ private:
   SmallPtrSet<Operation *, 32> quantizationOps;
   LogicalResult status = success();
 
-  /// Every use of `value` outside the quantization ops now reads
-  /// `quantized`.
+  /// The loss of a model that returns it: the ops the importer made for
+  /// PyTorch's loss functions (marked kLossAttr) and every op after them.
+  /// They compute in float on raw values, as a PyTorch loss outside the
+  /// prepared network does.
+  DenseSet<Operation *> lossOps;
+
+  /// Every use of `value` outside the quantization ops and the loss now
+  /// reads `quantized`.
   void useQuantized(Value value, Value quantized) {
     value.replaceUsesWithIf(quantized, [&](OpOperand &use) {
-      return !quantizationOps.contains(use.getOwner());
+      return !quantizationOps.contains(use.getOwner()) &&
+             !lossOps.contains(use.getOwner());
     });
   }
 };
@@ -288,14 +295,24 @@ LogicalResult Preparer::run() {
     }
   SmallVector<Operation *> ops;
   DenseSet<Operation *> residualAdds;
+  DenseSet<Value> lossValues;
   function.walk([&](Operation *op) {
+    if (op->hasAttr(kLossAttr) ||
+        llvm::any_of(op->getOperands(),
+                     [&](Value v) { return lossValues.contains(v); })) {
+      lossOps.insert(op);
+      lossValues.insert(op->result_begin(), op->result_end());
+    }
     if (llvm::any_of(op->getOperands(),
                      [&](Value v) { return activationValues.contains(v); }))
       for (Value result : op->getResults())
         activationValues.insert(result);
-    if (isa<tosa::AddOp>(op) && llvm::all_of(op->getOperands(), [&](Value v) {
-          return activationValues.contains(v);
-        }))
+    // Sums in the loss, and of 0-d values (losses written by hand), are
+    // not residual adds.
+    if (isa<tosa::AddOp>(op) && !lossOps.contains(op) &&
+        cast<RankedTensorType>(op->getResult(0).getType()).getRank() > 0 &&
+        llvm::all_of(op->getOperands(),
+                     [&](Value v) { return activationValues.contains(v); }))
       residualAdds.insert(op);
     ops.push_back(op);
   });
@@ -303,6 +320,10 @@ LogicalResult Preparer::run() {
   // The inputs (QuantStub).
   Block &entry = function.getBody().front();
   for (BlockArgument input : inputs) {
+    // A target that only the loss reads stays raw and unobserved.
+    if (llvm::all_of(input.getUsers(),
+                     [&](Operation *user) { return lossOps.contains(user); }))
+      continue;
     builder.setInsertionPointToStart(&entry);
     auto name = function.getArgAttrOfType<StringAttr>(input.getArgNumber(),
                                                       "qat.input");
