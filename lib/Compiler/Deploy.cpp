@@ -82,6 +82,46 @@ LogicalResult bindState(func::FuncOp function, ModuleOp source) {
   return function.eraseArguments(bound);
 }
 
+/// A model that returns its loss (a 0-d f32 first result) from (inputs,
+/// targets) deploys its other outputs from its inputs alone: a twin of
+/// `function` (`<function>_outputs`) without the loss, the ops only it
+/// needed, and the targets only they read. Null if there is nothing to
+/// deploy.
+func::FuncOp outputsWithoutLoss(ModuleOp module, func::FuncOp function) {
+  std::string name = (function.getSymName() + "_outputs").str();
+  if (auto existing = module.lookupSymbol<func::FuncOp>(name))
+    return existing;
+  auto outputs = llvm::count_if(
+      llvm::seq<unsigned>(1, function.getNumResults()),
+      [&](unsigned i) { return !function.getResultAttr(i, "qat.state"); });
+  if (outputs == 0)
+    return nullptr;
+  OpBuilder b(function);
+  b.setInsertionPointAfter(function);
+  auto twin = cast<func::FuncOp>(b.clone(*function));
+  twin.setSymName(name);
+  twin.setPrivate();
+  auto ret = cast<func::ReturnOp>(twin.getBody().front().getTerminator());
+  ret->eraseOperand(0);
+  (void)twin.eraseResult(0);
+  IRRewriter rewriter(module.getContext());
+  (void)runRegionDCE(rewriter, twin.getBody());
+  llvm::BitVector unused(twin.getNumArguments());
+  for (BlockArgument argument : twin.getArguments())
+    if (argument.use_empty() &&
+        twin.getArgAttr(argument.getArgNumber(), "qat.input"))
+      unused.set(argument.getArgNumber());
+  (void)twin.eraseArguments(unused);
+  return twin;
+}
+
+bool returnsLoss(func::FuncOp function) {
+  if (function.getNumResults() == 0)
+    return false;
+  auto type = dyn_cast<RankedTensorType>(function.getResultTypes()[0]);
+  return type && type.getRank() == 0 && type.getElementType().isF32();
+}
+
 /// Deployment returns the model's outputs, not the state it would update.
 void dropStateResults(func::FuncOp function) {
   auto ret = cast<func::ReturnOp>(function.getBody().front().getTerminator());
@@ -510,6 +550,16 @@ FailureOr<DeployedModel> mlir::qat::deployModule(ModuleOp module,
   DeployPipelineOptions pipeline;
   pipeline.function =
       options.function.empty() ? evaluationFunction(module) : options.function;
+  if (auto function = module.lookupSymbol<func::FuncOp>(pipeline.function);
+      function && returnsLoss(function)) {
+    func::FuncOp outputs = outputsWithoutLoss(module, function);
+    if (!outputs)
+      return function.emitError("'")
+             << pipeline.function
+             << "' returns only its loss: there is no output to deploy "
+                "(return (loss, outputs) from forward)";
+    pipeline.function = outputs.getSymName().str();
+  }
   pipeline.keepFloat = options.keepFloat;
   pipeline.allowFloat = !options.strictInt8;
   pipeline.batch = options.batch;

@@ -201,22 +201,53 @@ LogicalResult TrainingSession::checkModel() {
   if (!module.lookupSymbol<func::FuncOp>("forward_eval"))
     return error("the module has no @forward_eval to evaluate with: import "
                  "the model with qat-import --mode train");
+  auto first = forward.getNumResults()
+                   ? dyn_cast<RankedTensorType>(forward.getResultTypes()[0])
+                   : RankedTensorType();
+  lossModel = first && first.getRank() == 0 && first.getElementType().isF32();
   for (unsigned i = 0; i < forward.getNumArguments(); ++i) {
     auto name = forward.getArgAttrOfType<StringAttr>(i, "qat.input");
     auto type = dyn_cast<RankedTensorType>(forward.getArgument(i).getType());
-    if (name && type && type.getRank() == 4 && type.hasStaticShape()) {
+    if (!name || name.getValue() == "rng_seed")
+      continue;
+    if (!type || !type.hasStaticShape() || type.getRank() == 0)
+      return error("@forward's input '" + name.getValue() +
+                   "' must be a static tensor with a batch dimension");
+    if (imagesName.empty()) {
+      bool images = lossModel ? type.getElementType().isF32()
+                              : type.getRank() == 4;
+      if (!images)
+        return error(lossModel ? "@forward's first input must be f32"
+                               : "@forward has no static N x C x H x W "
+                                 "image input");
       imagesName = name.getValue().str();
       imageShape.assign(type.getShape().begin(), type.getShape().end());
       batch = imageShape[0];
-      break;
+      if (!lossModel)
+        break;
+      continue;
     }
+    std::optional<NpyElementType> element = npyTypeOf(type.getElementType());
+    if (!element || (*element != NpyElementType::Float32 &&
+                     *element != NpyElementType::Int64))
+      return error("@forward's input '" + name.getValue() +
+                   "' must be f32 or i64");
+    if (type.getDimSize(0) != batch)
+      return error("@forward's input '" + name.getValue() +
+                   "' has another batch size than '" + imagesName + "'");
+    targetInputNames.push_back(name.getValue().str());
+    targetBatches.push_back(NpyArray::zeros(
+        *element, {type.getShape().begin(), type.getShape().end()}));
   }
   if (imagesName.empty())
     return error("@forward has no static N x C x H x W image input");
-  auto logits = dyn_cast<RankedTensorType>(forward.getResultTypes()[0]);
-  if (!logits || logits.getRank() != 2 || !logits.hasStaticShape())
-    return error("@forward's first result must be static N x C logits");
-  classes = logits.getDimSize(1);
+  if (!lossModel) {
+    auto logits = dyn_cast_or_null<RankedTensorType>(first);
+    if (!logits || logits.getRank() != 2 || !logits.hasStaticShape())
+      return error("@forward's first result must be static N x C logits, "
+                   "or a 0-d f32 loss");
+    classes = logits.getDimSize(1);
+  }
   for (unsigned i = 0; i < forward.getNumArguments(); ++i)
     if (forward.getArgAttr(i, "qat.trainable"))
       if (auto name = forward.getArgAttrOfType<StringAttr>(i, "qat.state"))
@@ -421,6 +452,7 @@ LogicalResult TrainingSession::call(StringRef entry, double learningRate,
     std::swap(slot, buffer);
   };
   int64_t imagesIndex = -1, labelsIndex = -1;
+  SmallVector<std::pair<int64_t, size_t>> targetsLent;
   for (auto [index, argument] : llvm::enumerate(spec.arguments)) {
     NpyArray &value = arguments[index];
     if (argument.role == "state") {
@@ -433,6 +465,11 @@ LogicalResult TrainingSession::call(StringRef entry, double learningRate,
     } else if (argument.name == "labels") {
       lend(value, labelBatch);
       labelsIndex = index;
+    } else if (auto it = llvm::find(targetInputNames, argument.name);
+               it != targetInputNames.end()) {
+      size_t target = it - targetInputNames.begin();
+      lend(value, targetBatches[target]);
+      targetsLent.push_back({static_cast<int64_t>(index), target});
     } else if (argument.name == "learning_rate") {
       value = NpyArray::zeros(NpyElementType::Float32, {});
       *reinterpret_cast<float *>(value.data.data()) = learningRate;
@@ -458,17 +495,26 @@ LogicalResult TrainingSession::call(StringRef entry, double learningRate,
     lend(arguments[imagesIndex], imageBatch);
   if (labelsIndex >= 0)
     lend(arguments[labelsIndex], labelBatch);
+  for (auto [index, target] : targetsLent)
+    lend(arguments[index], targetBatches[target]);
   if (failed(called))
     return failure();
   logitsResult = -1;
   for (auto [index, result] : llvm::enumerate(spec.results)) {
+    bool isOutput = result.role != "state" && result.role != "gradient";
+    // A model that returns its loss: the loss is the step's "loss" and the
+    // evaluation forward's (unnamed) first result; its other outputs follow.
+    bool isLoss = result.name == "loss" ||
+                  (lossModel && index == 0 && result.role.empty());
     if (result.role == "state" && updateState)
       // Swap rather than copy: the old buffer, of the same shape, receives
       // this result in the next call.
       std::swap(stateArrays[result.name], results[index]);
-    else if (result.name == "loss")
-      lastLoss = *reinterpret_cast<const float *>(results[index].data.data());
-    else if (result.name == "logits" || (index == 0 && result.role.empty()))
+    else if (isLoss)
+      loss = *reinterpret_cast<const float *>(results[index].data.data());
+    else if (logitsResult < 0 && isOutput &&
+             (result.name == "logits" || lossModel ||
+              (index == 0 && result.role.empty())))
       logitsResult = index;
   }
   return success();
@@ -484,7 +530,7 @@ FailureOr<float> TrainingSession::step(TrainPhase phase, double learningRate,
                                                 : "batch-norm freezing"));
   if (failed(call(entry, learningRate, globalStep, /*updateState=*/true)))
     return failure();
-  return lastLoss;
+  return loss;
 }
 
 FailureOr<ArrayRef<float>> TrainingSession::predict(bool fpWarmup) {
@@ -495,6 +541,12 @@ FailureOr<ArrayRef<float>> TrainingSession::predict(bool fpWarmup) {
   if (failed(call(entry, 0.0, 0, /*updateState=*/false)))
     return failure();
   return logits();
+}
+
+ArrayRef<int64_t> TrainingSession::outputShape() const {
+  if (logitsResult < 0)
+    return {};
+  return results[logitsResult].shape;
 }
 
 ArrayRef<float> TrainingSession::logits() const {
@@ -715,6 +767,11 @@ LogicalResult EpochLoop::run() {
   if (failed(opened))
     return failure();
   session = std::move(*opened);
+  if (session->returnsLoss())
+    return module.emitError()
+           << "the model returns its loss from its inputs and targets: "
+              "qat-train trains classifiers on labelled images; train it "
+              "from Python (qat_mlir.Trainer.fit on (inputs, targets))";
   // A global batch: `batch` images for each rank, in rank order.
   int64_t batch = session->batchSize(), classes = session->numClasses();
   int64_t globalBatch = batch * session->ranks();

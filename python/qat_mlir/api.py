@@ -329,7 +329,26 @@ class Trainer:
 
     @property
     def num_classes(self):
+        """The classifier's classes (0 for a model that returns its loss)."""
         return self._session.num_classes
+
+    @property
+    def returns_loss(self):
+        """Whether the model's forward returns its loss from (inputs,
+        targets) (docs/training.md#models-that-return-their-loss) rather
+        than logits for the built-in cross-entropy."""
+        return self._session.returns_loss
+
+    def _targets(self, targets, name):
+        """A model that returns its loss: its target arrays (int64 class
+        indices or float32 values), one or a tuple of one per target."""
+        def convert(value, label):
+            array = _as_numpy(value, label)
+            dtype = np.int64 if np.issubdtype(array.dtype, np.integer) else np.float32
+            return np.ascontiguousarray(array, dtype=dtype)
+        if isinstance(targets, (tuple, list)):
+            return tuple(convert(t, f"{name}[{i}]") for i, t in enumerate(targets))
+        return convert(targets, name)
 
     @property
     def phase(self):
@@ -351,9 +370,12 @@ class Trainer:
         labels) in the current phase; returns the batch's mean loss (the
         global batch's when distributed: every rank steps together)."""
         images = self._batch(inputs, "inputs")
-        labels = _as_numpy(targets, "targets")
-        if labels.dtype != np.int64 and np.issubdtype(labels.dtype, np.integer):
-            labels = labels.astype(np.int64)
+        if self.returns_loss:
+            labels = self._targets(targets, "targets")
+        else:
+            labels = _as_numpy(targets, "targets")
+            if labels.dtype != np.int64 and np.issubdtype(labels.dtype, np.integer):
+                labels = labels.astype(np.int64)
         loss = self._session.step(images, labels, self.lr if lr is None else lr,
                                   self.phase, self._global_step)
         loss = self._session.mean_over_ranks(loss)
@@ -371,13 +393,15 @@ class Trainer:
 
     def predict(self, inputs):
         """Logits of any number of images with the evaluation forward (fake
-        quantization; FP during the StatAssist warm-up)."""
+        quantization; FP during the StatAssist warm-up); of a model that
+        returns its loss, its other output (e.g. per-pixel scores)."""
         images = self._batch(inputs, "inputs")
-        if images.ndim != 4:
-            raise ValueError(f"inputs must be N x C x H x W images, got shape {images.shape}")
+        if images.ndim != len(self.image_shape) + 1:
+            raise ValueError(f"inputs must be N x {' x '.join(map(str, self.image_shape))}, "
+                             f"got shape {images.shape}")
         batch = self.batch_size
         count = images.shape[0]
-        logits = np.empty((count, self.num_classes), np.float32)
+        outputs = None
         padded = np.zeros((batch,) + tuple(self.image_shape), np.float32)
         fp = self.phase == "fp_warmup"
         for start in range(0, count, batch):
@@ -388,11 +412,28 @@ class Trainer:
                 padded[:] = 0
                 padded[:chunk.shape[0]] = chunk
                 rows = self._session.predict(padded, fp)
-            logits[start:start + chunk.shape[0]] = rows[:chunk.shape[0]]
-        return logits
+            if outputs is None:
+                outputs = np.empty((count,) + rows.shape[1:], np.float32)
+            outputs[start:start + chunk.shape[0]] = rows[:chunk.shape[0]]
+        return outputs
 
     def evaluate(self, inputs, targets):
-        """{"accuracy": %, "loss": mean cross-entropy} on the images."""
+        """{"accuracy": %, "loss": mean cross-entropy} on the images; for a
+        model that returns its loss, {"loss": its mean} over the full
+        batches of the data (evaluation forward)."""
+        if self.returns_loss:
+            images = self._batch(inputs, "inputs")
+            targets = self._targets(targets, "targets")
+            batch, fp, losses = self.batch_size, self.phase == "fp_warmup", []
+            for start in range(0, images.shape[0] - batch + 1, batch):
+                rows = slice(start, start + batch)
+                chunk = (tuple(np.ascontiguousarray(t[rows]) for t in targets)
+                         if isinstance(targets, tuple) else np.ascontiguousarray(targets[rows]))
+                self._session.predict(np.ascontiguousarray(images[rows]), fp, chunk)
+                losses.append(self._session.last_loss)
+            if not losses:
+                raise ValueError(f"evaluate needs at least one batch of {batch}")
+            return {"loss": float(np.mean(losses))}
         logits = self.predict(inputs)
         labels = _as_numpy(targets, "targets").astype(np.int64)
         shifted = logits - logits.max(axis=1, keepdims=True)
@@ -404,9 +445,17 @@ class Trainer:
     def _batches(self, data, epoch):
         """(images, labels, count) per step, and the steps per epoch."""
         if isinstance(data, tuple) and len(data) == 2:
-            images, labels = (_as_numpy(data[0], "data[0]"), _as_numpy(data[1], "data[1]"))
-            if len(images) != len(labels):
-                raise ValueError(f"data has {len(images)} images but {len(labels)} labels")
+            images = _as_numpy(data[0], "data[0]")
+            if self.returns_loss:
+                labels = self._targets(data[1], "data[1]")
+                for target in labels if isinstance(labels, tuple) else (labels,):
+                    if len(target) != len(images):
+                        raise ValueError(f"data has {len(images)} inputs but "
+                                         f"{len(target)} targets")
+            else:
+                labels = _as_numpy(data[1], "data[1]")
+                if len(images) != len(labels):
+                    raise ValueError(f"data has {len(images)} images but {len(labels)} labels")
             # Global batches, as qat-train's: rank r takes the r-th share.
             share = self.batch_size
             global_batch = share * self.ranks
@@ -420,7 +469,8 @@ class Trainer:
                 for step in range(steps):
                     start = step * global_batch + self.rank * share
                     rows = order[start:start + share]
-                    yield images[rows], labels[rows]
+                    yield images[rows], (tuple(t[rows] for t in labels)
+                                         if isinstance(labels, tuple) else labels[rows])
             return generate(), steps
         return iter(data), (len(data) if hasattr(data, "__len__") else None)
 
@@ -482,8 +532,9 @@ class Trainer:
                                                   phase_steps, warmup_steps, self.lr)
                 self._global_step = epoch * steps + done if steps else self._global_step
                 loss = self.step(inputs, targets, lr)
-                labels = _as_numpy(targets, "targets")
-                correct += int((self.last_logits().argmax(axis=1) == labels).sum())
+                if not self.returns_loss:
+                    labels = _as_numpy(targets, "targets")
+                    correct += int((self.last_logits().argmax(axis=1) == labels).sum())
                 loss_sum += loss
                 seen += self.batch_size
                 done += 1
@@ -498,10 +549,16 @@ class Trainer:
             seen *= self.ranks
             seconds = time.perf_counter() - started
             record = {"epoch": epoch + 1, "phase": phase, "learning_rate": lr,
-                      "loss": loss_sum / done, "accuracy": 100.0 * correct / seen,
-                      "images_per_second": seen / seconds, "seconds": seconds}
+                      "loss": loss_sum / done, "images_per_second": seen / seconds,
+                      "seconds": seconds}
+            if not self.returns_loss:
+                record["accuracy"] = 100.0 * correct / seen
             if validation_data is not None:
-                record["val_accuracy"] = self.evaluate(*validation_data)["accuracy"]
+                evaluation = self.evaluate(*validation_data)
+                if self.returns_loss:
+                    record["val_loss"] = evaluation["loss"]
+                else:
+                    record["val_accuracy"] = evaluation["accuracy"]
             self.history.append(record)
             self.epoch = epoch + 1
             if self.check_replicas:

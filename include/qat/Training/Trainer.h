@@ -148,7 +148,20 @@ public:
   ~TrainingSession();
 
   int64_t batchSize() const { return batch; }
+  /// The classes of a classifier's logits; 0 for a model that returns its
+  /// loss.
   int64_t numClasses() const { return classes; }
+  /// Whether @forward returns its loss (a 0-d f32 first result) from its
+  /// inputs and targets, rather than logits for the built-in cross-entropy.
+  bool returnsLoss() const { return lossModel; }
+  /// The full shape of the first input (the images): batch first.
+  ArrayRef<int64_t> inputShape() const { return imageShape; }
+  /// A model that returns its loss: its other inputs (the targets), by
+  /// name, each a buffer of the input's shape and element type (f32 or
+  /// i64) that the caller fills before step() (and predict(), whose
+  /// outputs do not depend on them).
+  ArrayRef<std::string> targetNames() const { return targetInputNames; }
+  NpyArray &target(size_t index) { return targetBatches[index]; }
   /// The image input of @forward, C x H x W, and its argument name.
   int64_t channels() const { return imageShape[1]; }
   int64_t height() const { return imageShape[2]; }
@@ -172,10 +185,17 @@ public:
   FailureOr<float> step(TrainPhase phase, double learningRate,
                         int64_t globalStep);
   /// The evaluation forward on images(): with fake quantization, or in FP
-  /// (`fpWarmup`, the StatAssist warm-up's). Returns the logits.
+  /// (`fpWarmup`, the StatAssist warm-up's). Returns the logits (of a
+  /// model that returns its loss: its first other output, empty if none;
+  /// lastLoss() is then the evaluation loss).
   FailureOr<ArrayRef<float>> predict(bool fpWarmup);
-  /// batch x classes logits of the last step().
+  /// batch x classes logits of the last step() or predict() (a model that
+  /// returns its loss: its first other output, of outputShape()).
   ArrayRef<float> logits() const;
+  ArrayRef<int64_t> outputShape() const;
+  /// The loss of the last step() or (a model that returns its loss)
+  /// predict().
+  float lastLoss() const { return loss; }
 
   /// The training state by global name: parameters, buffers, observer
   /// ranges, optimizer and GradBoost state.
@@ -226,7 +246,10 @@ private:
   std::string imagesName;
   std::vector<int64_t> imageShape;
   int64_t batch = 0, classes = 0, startEpoch = 0;
-  float lastLoss = 0;
+  float loss = 0;
+  bool lossModel = false;
+  std::vector<std::string> targetInputNames;
+  std::vector<NpyArray> targetBatches;
   /// The result index of the logits in the last call.
   int64_t logitsResult = -1;
   /// The names of the trainable parameters (qat.trainable), to name the

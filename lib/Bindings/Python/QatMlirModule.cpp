@@ -346,16 +346,52 @@ struct Session {
   }
 
   std::vector<int64_t> imageShape() const {
-    return {session->batchSize(), session->channels(), session->height(),
-            session->width()};
+    llvm::ArrayRef<int64_t> shape = session->inputShape();
+    return {shape.begin(), shape.end()};
   }
 
-  void loadBatch(const py::array &images, const py::array *labels) {
+  /// A model that returns its loss: its targets (one array, or a tuple of
+  /// one per target input) into the session's buffers; None (predict
+  /// only) fills them with zeros, which its outputs do not depend on.
+  void loadTargets(const py::object &targets) {
+    size_t count = session->targetNames().size();
+    std::vector<py::array> arrays;
+    if (targets.is_none()) {
+      for (size_t i = 0; i < count; ++i)
+        std::fill(session->target(i).data.begin(),
+                  session->target(i).data.end(), 0);
+      return;
+    }
+    if (py::isinstance<py::tuple>(targets) || py::isinstance<py::list>(targets))
+      for (py::handle item : targets)
+        arrays.push_back(py::array::ensure(item));
+    else
+      arrays.push_back(py::array::ensure(targets));
+    if (arrays.size() != count)
+      throw py::value_error("the model takes " + std::to_string(count) +
+                            " target input(s), got " +
+                            std::to_string(arrays.size()));
+    for (size_t i = 0; i < count; ++i) {
+      qat::NpyArray &buffer = session->target(i);
+      std::string name = "targets '" + session->targetNames()[i] + "'";
+      const void *data = checkedData(arrays[i], name.c_str(),
+                                     dtypeOf(buffer.elementType), buffer.shape);
+      std::memcpy(buffer.data.data(), data, buffer.data.size());
+    }
+  }
+
+  void loadBatch(const py::array &images, const py::object *targets) {
     const void *imageData =
         checkedData(images, "inputs", py::dtype::of<float>(), imageShape());
     std::memcpy(session->images().data(), imageData,
                 session->images().size() * sizeof(float));
-    if (labels) {
+    if (session->returnsLoss()) {
+      loadTargets(targets ? *targets : py::none());
+      return;
+    }
+    if (targets && !targets->is_none()) {
+      py::array labelArray = py::array::ensure(*targets);
+      const py::array *labels = &labelArray;
       const void *labelData = checkedData(
           *labels, "targets", py::dtype::of<int64_t>(), {session->batchSize()});
       auto *values = static_cast<const int64_t *>(labelData);
@@ -370,7 +406,14 @@ struct Session {
     }
   }
 
-  float step(const py::array &images, const py::array &labels,
+  /// The evaluation outputs (logits, or the first non-loss output of a
+  /// model that returns its loss) as an array of their shape.
+  py::array outputArray(llvm::ArrayRef<float> values) {
+    llvm::ArrayRef<int64_t> shape = session->outputShape();
+    return copyToNumpy(values.data(), {shape.begin(), shape.end()});
+  }
+
+  float step(const py::array &images, const py::object &labels,
              double learningRate, const std::string &phaseText,
              int64_t globalStep) {
     qat::TrainPhase phase = phaseNamed(phaseText);
@@ -394,13 +437,13 @@ struct Session {
     llvm::ArrayRef<float> values = session->logits();
     if (values.empty())
       throw py::value_error("no step has run yet");
-    return copyToNumpy(values.data(),
-                       {session->batchSize(), session->numClasses()});
+    return outputArray(values);
   }
 
-  py::array predict(const py::array &images, bool fpWarmup) {
+  py::array predict(const py::array &images, bool fpWarmup,
+                    const py::object &targets) {
     auto lock = lockWithoutGil(busy);
-    loadBatch(images, nullptr);
+    loadBatch(images, &targets);
     Diagnostics diagnostics(module.context.get());
     FailureOr<llvm::ArrayRef<float>> values = failure();
     {
@@ -409,8 +452,10 @@ struct Session {
     }
     if (failed(values))
       diagnostics.fail();
-    return copyToNumpy(values->data(),
-                       {session->batchSize(), session->numClasses()});
+    if (values->empty())
+      throw py::value_error("the model returns only its loss: it has no "
+                            "outputs to predict (return (loss, outputs))");
+    return outputArray(*values);
   }
 
   py::dict state() {
@@ -757,7 +802,18 @@ PYBIND11_MODULE(_qat_mlir, m) {
            py::arg("lr"), py::arg("phase"), py::arg("global_step"))
       .def("logits", &Session::logits)
       .def("predict", &Session::predict, py::arg("images"),
-           py::arg("fp_warmup") = false)
+           py::arg("fp_warmup") = false, py::arg("targets") = py::none())
+      .def_property_readonly(
+          "returns_loss",
+          [](Session &self) { return self.session->returnsLoss(); })
+      .def_property_readonly(
+          "target_names",
+          [](Session &self) {
+            llvm::ArrayRef<std::string> names = self.session->targetNames();
+            return std::vector<std::string>(names.begin(), names.end());
+          })
+      .def_property_readonly(
+          "last_loss", [](Session &self) { return self.session->lastLoss(); })
       .def("state", &Session::state)
       .def(
           "first_non_finite_parameter",

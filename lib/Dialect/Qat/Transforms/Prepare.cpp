@@ -103,12 +103,13 @@ private:
   /// prepared network does.
   DenseSet<Operation *> lossOps;
 
-  /// Every use of `value` outside the quantization ops and the loss now
-  /// reads `quantized`.
-  void useQuantized(Value value, Value quantized) {
+  /// Every use of `value` outside the quantization ops (and, for an
+  /// input, outside the loss: raw targets) now reads `quantized`. A layer's
+  /// output reaches the loss quantized, as through PyTorch's DeQuantStub.
+  void useQuantized(Value value, Value quantized, bool rawInLoss = false) {
     value.replaceUsesWithIf(quantized, [&](OpOperand &use) {
       return !quantizationOps.contains(use.getOwner()) &&
-             !lossOps.contains(use.getOwner());
+             !(rawInLoss && lossOps.contains(use.getOwner()));
     });
   }
 };
@@ -330,7 +331,7 @@ LogicalResult Preparer::run() {
     Value quantized = fakeQuantize(
         input, ("quant." + name.getValue() + ".activation_post_process").str(),
         activations, input.getLoc());
-    useQuantized(input, quantized);
+    useQuantized(input, quantized, /*rawInLoss=*/true);
   }
 
   // Layers, then residual adds that no layer took.
