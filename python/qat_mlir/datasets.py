@@ -78,3 +78,44 @@ def synthetic_shapes(count, seed, size=32):
         colour = rng.uniform(90, 165, 3)
         images[i] += mask[None] * colour[:, None, None]
     return np.clip(images, 0, 255).astype(np.uint8), labels
+
+
+def fashion_scenes(split, count, seed, size=48, items=3, root=FASHION_MNIST_DIR):
+    """A deterministic semantic-segmentation set made from Fashion-MNIST:
+    (images uint8 [count, 1, size, size], masks int64 [count, size, size]).
+
+    Each scene places `items` Fashion-MNIST images of `split` (chosen by the
+    seed) at random positions on a dark canvas with faint noise; a later item
+    covers an earlier one where they overlap. A pixel's class is 0 for the
+    background, or 1 + the Fashion-MNIST class of the item it shows where
+    that item's pixel is brighter than 32 of 255 (its garment, not the
+    black border of its 28 x 28 image)."""
+    if size < 28:
+        raise ValueError(f"size must be at least 28 (one item), not {size}")
+    images, labels = fashion_mnist(split, root)
+    rng = np.random.default_rng(seed)
+    scenes = rng.integers(0, 24, (count, 1, size, size)).astype(np.uint8)
+    masks = np.zeros((count, size, size), np.int64)
+    for i in range(count):
+        for _ in range(items):
+            pick = rng.integers(0, len(images))
+            row, col = rng.integers(0, size - 28 + 1, 2)
+            item = images[pick]
+            shown = item > 32
+            window = (slice(row, row + 28), slice(col, col + 28))
+            scenes[i, 0][window] = np.where(shown, item, scenes[i, 0][window])
+            masks[i][window] = np.where(shown, 1 + int(labels[pick]), masks[i][window])
+    return scenes, masks
+
+
+def mean_iou(predicted, masks, classes):
+    """Mean intersection over union of predicted and true class maps, over
+    the classes present in either (PyTorch/torchvision's segmentation
+    reference computes it the same way from its confusion matrix)."""
+    predicted, masks = np.asarray(predicted).ravel(), np.asarray(masks).ravel()
+    confusion = np.bincount(masks * classes + predicted,
+                            minlength=classes * classes).reshape(classes, classes)
+    intersection = np.diag(confusion).astype(np.float64)
+    union = confusion.sum(0) + confusion.sum(1) - intersection
+    present = union > 0
+    return float((intersection[present] / union[present]).mean())

@@ -291,3 +291,51 @@ def converted_qat_model(state, fuse, make=None):
     wrapped.apply(tq.disable_observer)
     wrapped.eval()
     return wrapped, tq.convert(wrapped)  # convert copies (inplace=False)
+
+
+class SegmentationNet(nn.Module):
+    """A MobileNetV2-style encoder-decoder for per-pixel classes: a strided
+    Conv+BN+ReLU6 stem and inverted residuals down to 1/8 of the input (so
+    that the deepest features see a whole Fashion-MNIST item), then a
+    decoder that upsamples (nearest, x2) and adds the encoder's features of
+    the same size through a 1x1 Conv+BN projection, as the skip connections
+    of ESPNet and MobileNetV2 segmentation heads, a depthwise refinement and
+    a 1x1 classifier, upsampled to the input's size."""
+
+    def __init__(self, num_classes=11, in_channels=1, width=16):
+        super().__init__()
+        w = width
+        self.stem = ConvBNActivation(in_channels, w, stride=2)                   # 1/2
+        self.down1 = nn.Sequential(InvertedResidual(w, 2 * w, 2, 4),              # 1/4
+                                   InvertedResidual(2 * w, 2 * w, 1, 4))
+        self.down2 = nn.Sequential(InvertedResidual(2 * w, 4 * w, 2, 4),          # 1/8
+                                   InvertedResidual(4 * w, 4 * w, 1, 4))
+        self.up2 = ConvBNActivation(4 * w, 2 * w, kernel=1)
+        self.skip2 = nn.Sequential(nn.Conv2d(2 * w, 2 * w, 1, bias=False), nn.BatchNorm2d(2 * w))
+        self.up1 = ConvBNActivation(2 * w, w, kernel=1)
+        self.skip1 = nn.Sequential(nn.Conv2d(w, w, 1, bias=False), nn.BatchNorm2d(w))
+        self.refine = ConvBNActivation(w, w, groups=w)
+        self.head = nn.Conv2d(w, num_classes, 1)
+
+    def forward(self, x):
+        half = self.stem(x)
+        quarter = self.down1(half)
+        eighth = self.down2(quarter)
+        y = F.interpolate(self.up2(eighth), scale_factor=2) + self.skip2(quarter)
+        y = F.interpolate(self.up1(y), scale_factor=2) + self.skip1(half)
+        return F.interpolate(self.head(self.refine(y)), scale_factor=2)
+
+
+class WithLoss(nn.Module):
+    """`net` with its loss: forward(inputs, targets) returns (loss, outputs),
+    what a Trainer trains from (inputs, targets) and compile deploys as
+    `net` (the outputs, from the inputs alone)."""
+
+    def __init__(self, net, loss):
+        super().__init__()
+        self.net = net
+        self.loss = loss
+
+    def forward(self, inputs, targets):
+        outputs = self.net(inputs)
+        return self.loss(outputs, targets), outputs

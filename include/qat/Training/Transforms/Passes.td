@@ -21,10 +21,17 @@ def GenerateBackwardPass : Pass<"qat-generate-backward", "::mlir::ModuleOp"> {
 
     Signature: forward's arguments (same attributes), then
     `labels : tensor<N x i64> {qat.input = "labels"}`; results: the loss
-    (`qat.output = "loss"`), forward's results (the logits, then the state
-    the forward pass writes, such as batch-norm running statistics, with
-    their `qat.state` names), then one gradient per trainable parameter, in
-    argument order, named by `qat.gradient`.
+    (`qat.output = "loss"`), forward's results (the logits, named
+    `qat.output = "logits"`, then the state the forward pass writes, such as
+    batch-norm running statistics, with their `qat.state` names; other
+    outputs are named `output<i>`), then one gradient per trainable
+    parameter, in argument order, named by `qat.gradient`.
+
+    A forward whose result `logits-result` is a 0-d f32 tensor returns its
+    own loss (a model trained from `(inputs, targets)`, with any of
+    PyTorch's losses that the importer knows): that result is
+    differentiated as it is, no labels argument is added, and it is the
+    function's first result (not repeated among forward's).
 
     The pass walks the forward ops in reverse and asks each op on a path
     from a parameter to the loss for its vector-Jacobian product through
