@@ -35,10 +35,6 @@
 using namespace mlir;
 using namespace mlir::qat;
 
-namespace {
-
-} // namespace
-
 std::optional<NpyElementType> mlir::qat::npyTypeOf(Type type) {
   if (type.isF32())
     return NpyElementType::Float32;

@@ -161,11 +161,10 @@ LogicalResult TrainingSession::checkOptions() {
                  "epochs >= 0, not " +
                  llvm::formatv("{0}", options.lrWarmupEpochs));
   if (options.optimizer != "sgd" && options.optimizer != "adam")
-    return error("unknown optimizer '" + options.optimizer +
-                 "' (sgd, adam)");
-  for (auto [name, beta] : {std::pair<StringRef, double>{"beta1",
-                                                         options.adamBeta1},
-                            {"beta2", options.adamBeta2}})
+    return error("unknown optimizer '" + options.optimizer + "' (sgd, adam)");
+  for (auto [name, beta] :
+       {std::pair<StringRef, double>{"beta1", options.adamBeta1},
+        {"beta2", options.adamBeta2}})
     if (!(beta >= 0 && beta < 1))
       return error("Adam's " + name + " must be in [0, 1), not " +
                    llvm::formatv("{0}", beta));
@@ -214,8 +213,8 @@ LogicalResult TrainingSession::checkModel() {
       return error("@forward's input '" + name.getValue() +
                    "' must be a static tensor with a batch dimension");
     if (imagesName.empty()) {
-      bool images = lossModel ? type.getElementType().isF32()
-                              : type.getRank() == 4;
+      bool images =
+          lossModel ? type.getElementType().isF32() : type.getRank() == 4;
       if (!images)
         return error(lossModel ? "@forward's first input must be f32"
                                : "@forward has no static N x C x H x W "
@@ -227,6 +226,12 @@ LogicalResult TrainingSession::checkModel() {
         break;
       continue;
     }
+    // The trainer provides these inputs itself.
+    if (llvm::is_contained(
+            {"labels", "learning_rate", "grad_boost_noise", "grad_boost_seed"},
+            name.getValue()))
+      return error("@forward's input '" + name.getValue() +
+                   "' has a name the trainer reserves: rename it");
     std::optional<NpyElementType> element = npyTypeOf(type.getElementType());
     if (!element || (*element != NpyElementType::Float32 &&
                      *element != NpyElementType::Int64))
@@ -462,14 +467,15 @@ LogicalResult TrainingSession::call(StringRef entry, double learningRate,
     } else if (argument.name == imagesName) {
       lend(value, imageBatch);
       imagesIndex = index;
-    } else if (argument.name == "labels") {
-      lend(value, labelBatch);
-      labelsIndex = index;
     } else if (auto it = llvm::find(targetInputNames, argument.name);
                it != targetInputNames.end()) {
+      // Before "labels": a model's own target may carry that name.
       size_t target = it - targetInputNames.begin();
       lend(value, targetBatches[target]);
       targetsLent.push_back({static_cast<int64_t>(index), target});
+    } else if (argument.name == "labels") {
+      lend(value, labelBatch);
+      labelsIndex = index;
     } else if (argument.name == "learning_rate") {
       value = NpyArray::zeros(NpyElementType::Float32, {});
       *reinterpret_cast<float *>(value.data.data()) = learningRate;
@@ -513,6 +519,7 @@ LogicalResult TrainingSession::call(StringRef entry, double learningRate,
     else if (isLoss)
       loss = *reinterpret_cast<const float *>(results[index].data.data());
     else if (logitsResult < 0 && isOutput &&
+             results[index].elementType == NpyElementType::Float32 &&
              (result.name == "logits" || lossModel ||
               (index == 0 && result.role.empty())))
       logitsResult = index;

@@ -189,9 +189,11 @@ def import_module(model, example_inputs=None, mode="train"):
             # statistics.
             import copy
             traced = copy.deepcopy(model).train(mode == "train")
+            # In the dtypes declared to the importer (_input_types).
             inputs = tuple(torch.zeros(*s) if _is_shape(s) else
-                           torch.as_tensor(_as_numpy(s, "example_inputs"))
-                           for s in _example_tuple(example_inputs))
+                           torch.as_tensor(_as_numpy(s, "example_inputs"),
+                                           dtype=torch.int64 if t == "i64" else torch.float32)
+                           for s, t in zip(_example_tuple(example_inputs), types))
             with torch.no_grad():
                 model = torch.jit.trace(traced, inputs, check_trace=False)
     with tempfile.TemporaryDirectory(prefix="qat-import-") as tmp:
@@ -340,15 +342,20 @@ class Trainer:
         return self._session.returns_loss
 
     def _targets(self, targets, name):
-        """A model that returns its loss: its target arrays (int64 class
-        indices or float32 values), one or a tuple of one per target."""
-        def convert(value, label):
-            array = _as_numpy(value, label)
-            dtype = np.int64 if np.issubdtype(array.dtype, np.integer) else np.float32
-            return np.ascontiguousarray(array, dtype=dtype)
-        if isinstance(targets, (tuple, list)):
-            return tuple(convert(t, f"{name}[{i}]") for i, t in enumerate(targets))
-        return convert(targets, name)
+        """A model that returns its loss: its target arrays, one or a tuple
+        of one per target input, in the dtypes the model takes (int64 class
+        indices, float32 values: uint8 masks become float32 for BCE)."""
+        dtypes = self._session.target_dtypes
+        items = targets if isinstance(targets, tuple) else (targets,)
+        if len(items) != len(dtypes):
+            raise ValueError(f"the model takes {len(dtypes)} target input(s), got {len(items)}")
+        converted = []
+        for index, (value, dtype) in enumerate(zip(items, dtypes)):
+            array = _as_numpy(value, name if len(items) == 1 else f"{name}[{index}]")
+            if dtype == np.int64 and not np.issubdtype(array.dtype, np.integer):
+                raise ValueError(f"{name} must hold integer class indices, got {array.dtype}")
+            converted.append(np.ascontiguousarray(array, dtype=dtype))
+        return tuple(converted) if isinstance(targets, tuple) else converted[0]
 
     @property
     def phase(self):
@@ -361,8 +368,9 @@ class Trainer:
         return self._session.compile_seconds
 
     def _batch(self, inputs, name):
-        images = _with_channels(_normalized(inputs, self._normalization, name),
-                                self.image_shape[0])
+        images = _normalized(inputs, self._normalization, name)
+        if len(self.image_shape) == 3:  # N x H x W images of 1 channel
+            images = _with_channels(images, self.image_shape[0])
         return images
 
     def step(self, inputs, targets, lr=None):
@@ -401,6 +409,8 @@ class Trainer:
                              f"got shape {images.shape}")
         batch = self.batch_size
         count = images.shape[0]
+        if count == 0:
+            raise ValueError("inputs holds no images")
         outputs = None
         padded = np.zeros((batch,) + tuple(self.image_shape), np.float32)
         fp = self.phase == "fp_warmup"

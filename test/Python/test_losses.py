@@ -75,17 +75,29 @@ def test_segmentation_trains_and_int8_equals_trained_model(segmentation):
 
 def test_regression_targets(segmentation):
     """smooth_l1 against float targets (the scenes themselves, a denoising
-    target): the loss falls from its FP epoch."""
+    target) given as an input named `labels` (the name of a classifier's
+    labels, which must not confuse the trainer): the loss falls from its FP
+    epoch."""
     images = segmentation["train"][0][:512]
     targets = images.astype(np.float32) / 255.0
+
+    class Denoise(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = Net(outputs=1)
+
+        def forward(self, x, labels):
+            out = self.net(x)
+            return F.smooth_l1_loss(out, labels, beta=0.1), out
+
     torch.manual_seed(0)
-    model = models.WithLoss(Net(outputs=1), lambda out, y: F.smooth_l1_loss(out, y, beta=0.1))
+    model = Denoise()
     module = qat_mlir.import_module(model, (torch.zeros(BATCH, 1, SIZE, SIZE),
                                             torch.zeros(BATCH, 1, SIZE, SIZE)))
     trainer = qat_mlir.Trainer(module, **dict(OPTIONS, lr=0.02))
     history = trainer.fit((images, targets), epochs=1, progress=False)
     assert history[-1]["loss"] < history[0]["loss"], history
-    with pytest.raises(ValueError, match=r"targets 'targets' must be a float32 array of shape"):
+    with pytest.raises(ValueError, match=r"targets 'labels' must be a float32 array of shape"):
         trainer.step(images[:BATCH], np.zeros((BATCH, SIZE, SIZE), np.float32))
     with pytest.raises(ValueError, match=r"the model takes 1 target input\(s\), got 2"):
         trainer.step(images[:BATCH], (targets[:BATCH], targets[:BATCH]))

@@ -362,11 +362,17 @@ struct Session {
                   session->target(i).data.end(), 0);
       return;
     }
-    if (py::isinstance<py::tuple>(targets) || py::isinstance<py::list>(targets))
+    auto asArray = [](py::handle item) {
+      py::array array = py::array::ensure(item);
+      if (!array)
+        throw py::value_error("targets must be NumPy arrays");
+      return array;
+    };
+    if (py::isinstance<py::tuple>(targets))
       for (py::handle item : targets)
-        arrays.push_back(py::array::ensure(item));
+        arrays.push_back(asArray(item));
     else
-      arrays.push_back(py::array::ensure(targets));
+      arrays.push_back(asArray(targets));
     if (arrays.size() != count)
       throw py::value_error("the model takes " + std::to_string(count) +
                             " target input(s), got " +
@@ -391,6 +397,8 @@ struct Session {
     }
     if (targets && !targets->is_none()) {
       py::array labelArray = py::array::ensure(*targets);
+      if (!labelArray)
+        throw py::value_error("targets must be a NumPy array");
       const py::array *labels = &labelArray;
       const void *labelData = checkedData(
           *labels, "targets", py::dtype::of<int64_t>(), {session->batchSize()});
@@ -419,6 +427,8 @@ struct Session {
     qat::TrainPhase phase = phaseNamed(phaseText);
     if (!(learningRate > 0) || !std::isfinite(learningRate))
       throw py::value_error("the learning rate must be positive and finite");
+    if (labels.is_none())
+      throw py::value_error("a step needs its targets");
     auto lock = lockWithoutGil(busy);
     loadBatch(images, &labels);
     Diagnostics diagnostics(module.context.get());
@@ -814,6 +824,14 @@ PYBIND11_MODULE(_qat_mlir, m) {
           })
       .def_property_readonly(
           "last_loss", [](Session &self) { return self.session->lastLoss(); })
+      .def_property_readonly(
+          "target_dtypes",
+          [](Session &self) {
+            std::vector<py::dtype> dtypes;
+            for (size_t i = 0; i < self.session->targetNames().size(); ++i)
+              dtypes.push_back(dtypeOf(self.session->target(i).elementType));
+            return dtypes;
+          })
       .def("state", &Session::state)
       .def(
           "first_non_finite_parameter",

@@ -11,7 +11,6 @@
 
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
-#include <limits>
 #include <numeric>
 
 using namespace mlir;
@@ -85,6 +84,12 @@ void Importer::importLoss(const NodeImport &n) {
       fail("cross_entropy with class weights is not supported");
     if (floatOf(node->input(5)) != 0.0)
       fail("cross_entropy with label smoothing is not supported");
+    // Every position counts: a target outside [0, C) (PyTorch's default
+    // ignore_index -100 included) is not ignored, so another ignore_index
+    // would silently change the loss.
+    if (intOf(node->input(4)) != -100)
+      fail("cross_entropy with an ignore_index is not supported (targets "
+           "must be classes in [0, C))");
     int64_t reduction = intOf(node->input(3));
     int64_t rank = shape.size();
     if (rank < 2)
@@ -146,13 +151,11 @@ void Importer::importLoss(const NodeImport &n) {
     fail(op.str() + " targets must have the input's shape (no broadcasting)");
   Value difference = sub(input, target);
   if (op == "mse_loss") { // (input, target, reduction)
-    result(reduce(mul(difference, difference),
-                      intOf(node->input(2))));
+    result(reduce(mul(difference, difference), intOf(node->input(2))));
     return;
   }
   if (op == "l1_loss") { // (input, target, reduction)
-    result(reduce(absolute(difference),
-                      intOf(node->input(2))));
+    result(reduce(absolute(difference), intOf(node->input(2))));
     return;
   }
   if (op == "smooth_l1_loss") { // (input, target, reduction, beta)
@@ -166,26 +169,26 @@ void Importer::importLoss(const NodeImport &n) {
     int64_t rank = shape.size();
     Value clamped = clamp(difference, -beta, beta);
     Value quadratic = mul(mul(clamped, clamped), splat(0.5 / beta, rank));
-    Value linear = sub(absolute(difference),
-                       absolute(clamped));
+    Value linear = sub(absolute(difference), absolute(clamped));
     result(reduce(add(quadratic, linear), intOf(node->input(2))));
     return;
   }
   if (op == "binary_cross_entropy_with_logits") {
     // (input, target, weight, pos_weight, reduction):
-    // max(x, 0) - x y + log(1 + exp(-|x|)), finite for any finite x. Its
-    // gradient is sigmoid(x) - y everywhere but at x = 0 exactly, where the
-    // max and |x| pass (0 - y + 0) instead of (0.5 - y).
+    // max(x, 0) - x y + log(1 + exp(-|x|)), finite for any finite x, with
+    // max(x, 0) written 0.5 (x + |x|) (the same f32 value): its gradient is
+    // then sigmoid(x) - y everywhere, x = 0 (0.5 - y) included, as
+    // PyTorch's.
     if (!isNone(node->input(2)) || !isNone(node->input(3)))
       fail("binary_cross_entropy_with_logits with weight or pos_weight is "
            "not supported");
     int64_t rank = shape.size();
-    Value positive = clamp(input, 0.0f, std::numeric_limits<float>::max());
-    Value negativeAbs =
-        mul(absolute(input), splat(-1.0f, rank));
+    Value positive = mul(add(input, absolute(input)), splat(0.5f, rank));
+    Value negativeAbs = mul(absolute(input), splat(-1.0f, rank));
     Value exp = tosa::ExpOp::create(builder, loc, input.getType(), negativeAbs);
     Value onePlus = add(exp, splat(1.0f, rank));
-    Value softplus = tosa::LogOp::create(builder, loc, input.getType(), onePlus);
+    Value softplus =
+        tosa::LogOp::create(builder, loc, input.getType(), onePlus);
     Value loss = add(sub(positive, mul(input, target)), softplus);
     result(reduce(loss, intOf(node->input(4))));
     return;

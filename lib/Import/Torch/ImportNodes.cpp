@@ -10,6 +10,9 @@
 
 #include "Importer.h"
 
+#include <functional>
+#include <numeric>
+
 using namespace mlir;
 using namespace mlir::qat;
 
@@ -229,15 +232,16 @@ NodeImporter Importer::lookupTensorOp(StringRef op) {
     add(&Importer::importActivation,
         {"relu", "relu6", "hardtanh", "hardsigmoid", "hardswish", "sigmoid",
          "tanh", "silu", "clamp", "clamp_min", "clamp_max", "leaky_relu"});
-    add(&Importer::importElementwise, {"zeros", "zeros_like", "sqrt", "exp",
-                                       "log", "add", "sub", "mul", "div"});
+    add(&Importer::importElementwise,
+        {"zeros", "zeros_like", "ones", "ones_like", "sqrt", "exp", "log",
+         "add", "sub", "mul", "div"});
     add(&Importer::importPooling,
         {"max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"});
     add(&Importer::importReduction, {"mean", "softmax", "log_softmax"});
     add(&Importer::importShape,
-        {"flatten", "view", "reshape", "contiguous", "dropout",
-         "feature_dropout", "detach", "clone", "permute", "transpose", "t",
-         "cat", "upsample_nearest2d"});
+        {"flatten", "view", "reshape", "view_as", "reshape_as", "contiguous",
+         "dropout", "feature_dropout", "detach", "clone", "permute",
+         "transpose", "t", "cat", "upsample_nearest2d"});
     add(&Importer::importSlicing,
         {"chunk", "split", "split_with_sizes", "slice", "narrow", "select"});
     add(&Importer::importLoss,
@@ -610,18 +614,23 @@ void Importer::importElementwise(const NodeImport &n) {
   jit::Node *node = n.node;
   StringRef op = n.op;
   auto result = n.result;
-  if (op == "zeros" || op == "zeros_like") {
+  if (op == "zeros" || op == "zeros_like" || op == "ones" ||
+      op == "ones_like") {
     // zeros(size, dtype, layout, device, pin_memory); the QAT Conv+BN
-    // modules make their zero bias with it.
+    // modules make their zero bias with it, GAN losses their labels with
+    // ones_like / zeros_like.
+    bool like = op.ends_with("_like");
     std::vector<int64_t> shape =
-        op == "zeros"
-            ? intsOf(node->input(0))
-            : std::vector<int64_t>(shapeOf(tensorOf(node->input(0))).begin(),
-                                   shapeOf(tensorOf(node->input(0))).end());
+        !like ? intsOf(node->input(0))
+              : std::vector<int64_t>(shapeOf(tensorOf(node->input(0))).begin(),
+                                     shapeOf(tensorOf(node->input(0))).end());
     jit::Value *dtype = node->input(1);
     if (!isNone(dtype) && intOf(dtype) != static_cast<int64_t>(at::kFloat))
       fail("only float32 " + op.str() + " is supported");
-    result(zeros(shape));
+    Value filled = zeros(shape);
+    if (op.starts_with("ones"))
+      filled = add(filled, splat(1.0f, shape.size()));
+    result(filled);
     return;
   }
   if (op == "sqrt") {
@@ -798,6 +807,18 @@ void Importer::importShape(const NodeImport &n) {
     Value tall = tile(reshape(wide, {in[0] * in[1], in[2], 1, in[3] * sw}),
                       {1, 1, sh, 1});
     result(reshape(tall, {in[0], in[1], in[2] * sh, in[3] * sw}));
+    return;
+  }
+  if (op == "view_as" || op == "reshape_as") {
+    Value x = tensorOf(node->input(0));
+    ArrayRef<int64_t> shape = shapeOf(tensorOf(node->input(1)));
+    auto elements = [](ArrayRef<int64_t> sizes) {
+      return std::accumulate(sizes.begin(), sizes.end(), int64_t(1),
+                             std::multiplies<int64_t>());
+    };
+    if (elements(shapeOf(x)) != elements(shape))
+      fail(op.str() + " changes the number of elements");
+    result(reshape(x, shape));
     return;
   }
   if (op == "view" || op == "reshape") {

@@ -188,8 +188,8 @@ func::FuncOp Importer::createForward(jit::Graph &graph) {
     }
     // f32, or i64 where the caller says so (class-index targets); the
     // graph's own dtype, where the trace kept one, must agree.
-    bool isInt64 = index < options.inputTypes.size() &&
-                   options.inputTypes[index] == "i64";
+    bool isInt64 =
+        index < options.inputTypes.size() && options.inputTypes[index] == "i64";
     if (index < options.inputTypes.size() && !isInt64 &&
         options.inputTypes[index] != "f32")
       fail("input '" + input->debugNameBase() + "' has element type '" +

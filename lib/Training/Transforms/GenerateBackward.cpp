@@ -104,6 +104,13 @@ struct GenerateBackwardPass
         dyn_cast<RankedTensorType>(forwardType.getResult(logitsIndex));
     bool isLoss = logitsType && logitsType.getRank() == 0 &&
                   logitsType.getElementType().isF32();
+    // The trainer and the deployment find a model's loss in result #0.
+    if (isLoss && logitsIndex != 0) {
+      forward.emitError() << "a loss the forward returns must be its result "
+                             "#0, not #"
+                          << static_cast<unsigned>(logitsIndex);
+      return signalPassFailure();
+    }
     if (!isLoss && (!logitsType || logitsType.getRank() != 2 ||
                     !logitsType.getElementType().isF32() ||
                     !logitsType.hasStaticShape())) {
@@ -267,11 +274,11 @@ struct GenerateBackwardPass
       if (DictionaryAttr attrs = forward.getResultAttrDict(i))
         func.setResultAttrs(position, attrs);
       if (!func.getResultAttr(position, "qat.state"))
-        func.setResultAttr(position, "qat.output",
-                           builder.getStringAttr(
-                               !isLoss && i == logitsIndex
-                                   ? std::string("logits")
-                                   : "output" + std::to_string(i)));
+        func.setResultAttr(
+            position, "qat.output",
+            builder.getStringAttr(!isLoss && i == logitsIndex
+                                      ? std::string("logits")
+                                      : "output" + std::to_string(i)));
       ++position;
     }
     unsigned firstGradient = position;

@@ -1,4 +1,4 @@
-//===- Optimizer.cpp - SGD with momentum as a training step -----*- C++ -*-===//
+//===- Optimizer.cpp - SGD or Adam as a training step ----------*- C++ -*-===//
 //
 // Part of qat-mlir. The --qat-optimizer pass: wraps the loss-and-gradients
 // function into a training step that updates the parameters and the
@@ -98,13 +98,15 @@ struct OptimizerPass : qat::impl::OptimizerPassBase<OptimizerPass> {
   std::pair<Value, Value> adamScalars(ImplicitLocOpBuilder &b, Value stepCount,
                                       Value learningRate) {
     auto scalarType = RankedTensorType::get({}, b.getF32Type());
-    SmallVector<Value> outputs(
-        2, tensor::EmptyOp::create(b, ArrayRef<int64_t>{}, b.getF32Type()));
+    SmallVector<Value> outputs;
+    for (int i = 0; i < 2; ++i)
+      outputs.push_back(
+          tensor::EmptyOp::create(b, ArrayRef<int64_t>{}, b.getF32Type()));
     auto map = AffineMap::get(0, 0, b.getContext());
     auto generic = linalg::GenericOp::create(
-        b, TypeRange{scalarType, scalarType}, ValueRange{stepCount, learningRate},
-        outputs, SmallVector<AffineMap>(4, map),
-        ArrayRef<utils::IteratorType>{},
+        b, TypeRange{scalarType, scalarType},
+        ValueRange{stepCount, learningRate}, outputs,
+        SmallVector<AffineMap>(4, map), ArrayRef<utils::IteratorType>{},
         [&](OpBuilder &nested, Location loc, ValueRange args) {
           ImplicitLocOpBuilder n(loc, nested);
           Type f64 = n.getF64Type();
@@ -138,11 +140,13 @@ struct OptimizerPass : qat::impl::OptimizerPassBase<OptimizerPass> {
     int64_t rank = type.getRank();
     auto identity = b.getMultiDimIdentityMap(rank);
     auto scalarMap = AffineMap::get(rank, 0, b.getContext());
-    SmallVector<AffineMap> maps{identity,  identity, identity, identity,
-                                scalarMap, scalarMap};
+    SmallVector<AffineMap> maps{identity, identity,  identity,
+                                identity, scalarMap, scalarMap};
     maps.append(3, identity);
-    SmallVector<Value> outputs(
-        3, tensor::EmptyOp::create(b, type.getShape(), type.getElementType()));
+    SmallVector<Value> outputs;
+    for (int i = 0; i < 3; ++i)
+      outputs.push_back(
+          tensor::EmptyOp::create(b, type.getShape(), type.getElementType()));
     return linalg::GenericOp::create(
         b, TypeRange{type, type, type},
         ValueRange{parameter, gradient, expAvg, expAvgSq, stepSize,
@@ -203,10 +207,10 @@ struct OptimizerPass : qat::impl::OptimizerPassBase<OptimizerPass> {
       else
         outputResults.push_back(i);
     }
-    auto loss = gradientFunc.getNumResults()
-                    ? gradientFunc.getResultAttrOfType<StringAttr>(0,
-                                                                   "qat.output")
-                    : StringAttr();
+    auto loss =
+        gradientFunc.getNumResults()
+            ? gradientFunc.getResultAttrOfType<StringAttr>(0, "qat.output")
+            : StringAttr();
     if (gradientResults.size() != trainableArgs.size() || !loss ||
         loss.getValue() != "loss")
       return gradientFunc.emitError()
@@ -324,9 +328,9 @@ struct OptimizerPass : qat::impl::OptimizerPassBase<OptimizerPass> {
                          : weightDecayOther;
       Value updated;
       if (adam) {
-        auto adamUpdate = adamStep(b, parameter, gradient, buffers[index],
-                                   buffers[count + index], stepSize,
-                                   correction2Root, decay);
+        auto adamUpdate =
+            adamStep(b, parameter, gradient, buffers[index],
+                     buffers[count + index], stepSize, correction2Root, decay);
         updated = adamUpdate.getResult(0);
         newBuffers[index] = adamUpdate.getResult(1);
         newBuffers[count + index] = adamUpdate.getResult(2);

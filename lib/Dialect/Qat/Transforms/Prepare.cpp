@@ -298,9 +298,9 @@ LogicalResult Preparer::run() {
   DenseSet<Operation *> residualAdds;
   DenseSet<Value> lossValues;
   function.walk([&](Operation *op) {
-    if (op->hasAttr(kLossAttr) ||
-        llvm::any_of(op->getOperands(),
-                     [&](Value v) { return lossValues.contains(v); })) {
+    if (op->hasAttr(kLossAttr) || llvm::any_of(op->getOperands(), [&](Value v) {
+          return lossValues.contains(v);
+        })) {
       lossOps.insert(op);
       lossValues.insert(op->result_begin(), op->result_end());
     }
@@ -318,12 +318,24 @@ LogicalResult Preparer::run() {
     ops.push_back(op);
   });
 
+  // The ops a layer depends on: an input no layer reads (directly or
+  // through reshapes, views, ...) is a target of the loss, not a network
+  // input.
+  DenseSet<Operation *> feedsLayer;
+  for (Operation *op : llvm::reverse(ops))
+    if (isLayerOp(op) || llvm::any_of(op->getUsers(), [&](Operation *user) {
+          return feedsLayer.contains(user);
+        }))
+      feedsLayer.insert(op);
+
   // The inputs (QuantStub).
   Block &entry = function.getBody().front();
   for (BlockArgument input : inputs) {
-    // A target that only the loss reads stays raw and unobserved.
-    if (llvm::all_of(input.getUsers(),
-                     [&](Operation *user) { return lossOps.contains(user); }))
+    // In a model with a loss, a target of the loss stays raw and
+    // unobserved.
+    if (!lossOps.empty() && llvm::none_of(input.getUsers(), [&](Operation *u) {
+          return feedsLayer.contains(u);
+        }))
       continue;
     builder.setInsertionPointToStart(&entry);
     auto name = function.getArgAttrOfType<StringAttr>(input.getArgNumber(),
