@@ -226,9 +226,10 @@ LogicalResult TrainingSession::checkModel() {
         break;
       continue;
     }
-    // The trainer provides these inputs itself.
+    // The trainer provides these inputs itself ("labels" only to
+    // classifiers, which have no targets).
     if (llvm::is_contained(
-            {"labels", "learning_rate", "grad_boost_noise", "grad_boost_seed"},
+            {"learning_rate", "grad_boost_noise", "grad_boost_seed"},
             name.getValue()))
       return error("@forward's input '" + name.getValue() +
                    "' has a name the trainer reserves: rename it");
