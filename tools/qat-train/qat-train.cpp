@@ -245,10 +245,14 @@ int main(int argc, char **argv) {
       return fail("--distributed: " + llvm::toString(world.takeError()));
     communicator = std::move(*world);
     ranks = communicator->size();
-    if (batchSize % ranks != 0)
+    // Every rank finds this; one says it (interleaved, the lines garble).
+    if (batchSize % ranks != 0) {
+      if (communicator->rank() != 0)
+        return 1;
       return fail("--distributed: the global batch of " +
                   llvm::Twine(batchSize) + " images does not divide among " +
                   llvm::Twine(ranks) + " ranks");
+    }
   }
   // Each rank steps on its share of the global batch.
   int64_t replicaBatch = batchSize / ranks;
