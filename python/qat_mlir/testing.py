@@ -91,3 +91,18 @@ func.func @{name}(%a: tensor<{m}x{k}xi8>, %b: {rhs_type}) -> tensor<{m}x{n}xi32>
   return %o : tensor<{m}x{n}xi32>
 }}
 """
+
+
+def function_signature(mlir_text, name):
+    """The names in the signature of func.func @name in printed MLIR:
+    (arguments as (role, name) pairs of their qat.state / qat.input
+    attributes, results as the names of their qat.state, qat.output or
+    qat.gradient attributes), in order."""
+    import re
+    header = mlir_text[mlir_text.index(f"func.func @{name}("):]
+    header = header[:header.index("{\n")]
+    arguments, results = header.split(") -> (")
+    argument_names = re.findall(r'qat\.(state|input) = "([^"]+)"', arguments)
+    result_names = [re.search(r'qat\.(?:state|output|gradient) = "([^"]+)"', r).group(1)
+                    for r in re.findall(r"tensor<[^>]*> \{[^}]*\}", results)]
+    return argument_names, result_names

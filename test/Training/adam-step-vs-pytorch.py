@@ -16,7 +16,6 @@
 # CHECK: step 2: loss matches; 9 parameters and 18 moments within 1e-5; adam.step = 2
 # CHECK: step 3: loss matches; 9 parameters and 18 moments within 1e-5; adam.step = 3
 
-import re
 import subprocess
 import sys
 
@@ -26,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import qat_mlir
+from qat_mlir.testing import function_signature
 
 out = sys.argv[1]
 torch.manual_seed(0)
@@ -65,13 +65,8 @@ subprocess.run([qat_mlir.find_tool("qat-opt"), "--qat-generate-backward",
                 "weight-decay-depthwise=0 weight-decay-conv=1e-2 weight-decay-other=1e-3",
                 f"{out}/net.mlir", "-o", f"{out}/step.mlir"], check=True)
 
-text = open(f"{out}/step.mlir").read()
-header = text[text.index("func.func @train_step("):]
-header = header[:header.index("{\n")]
-arguments, results = header.split(") -> (")
-argument_names = re.findall(r'qat\.(state|input) = "([^"]+)"', arguments)
-result_names = [re.search(r'qat\.(?:state|output) = "([^"]+)"', r).group(1)
-                for r in re.findall(r"tensor<[^>]*> \{[^}]*\}", results)]
+argument_names, result_names = function_signature(open(f"{out}/step.mlir").read(),
+                                                  "train_step")
 
 groups = {"depthwise": [], "conv": [], "other": []}
 for name, parameter in model.named_parameters():

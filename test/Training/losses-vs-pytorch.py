@@ -21,7 +21,6 @@
 # CHECK: sum of two losses, returning (loss, logits): loss and 4 gradients within 1e-5; the logits (output1) equal
 # CHECK: cross_entropy with label smoothing: {{.*}}error: cross_entropy with label smoothing is not supported
 
-import re
 import subprocess
 import sys
 
@@ -31,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import qat_mlir
+from qat_mlir.testing import function_signature
 
 out = sys.argv[1]
 N, C, H, W = 4, 3, 6, 6
@@ -97,13 +97,9 @@ for index, (name, loss, y) in enumerate(cases):
                                 input_types=["f32", "i64" if y.dtype == torch.int64 else "f32"])
     run(qat_mlir.find_tool("qat-opt"), "--qat-generate-backward", f"{stem}.mlir",
         "-o", f"{stem}-grad.mlir")
-    text = open(f"{stem}-grad.mlir").read()
-    header = text[text.index("func.func @loss_and_gradients("):]
-    header = header[:header.index("{\n")]
-    arguments, results = header.split(") -> (")
-    assert "labels" not in arguments
-    argument_names = re.findall(r'qat\.(state|input) = "([^"]+)"', arguments)
-    result_names = re.findall(r'qat\.(?:output|gradient) = "([^"]+)"', results)
+    argument_names, result_names = function_signature(
+        open(f"{stem}-grad.mlir").read(), "loss_and_gradients")
+    assert "labels" not in [n for _, n in argument_names]
     state = {k: v.numpy() for k, v in model.state_dict().items()}
     inputs = [state[n] if role == "state" else (x.numpy() if n == "x" else y.numpy())
               for role, n in argument_names]
