@@ -244,6 +244,10 @@ NodeImporter Importer::lookupTensorOp(StringRef op) {
          "transpose", "t", "cat", "upsample_nearest2d"});
     add(&Importer::importSlicing,
         {"chunk", "split", "split_with_sizes", "slice", "narrow", "select"});
+    add(&Importer::importImageOp,
+        {"conv_transpose2d", "group_norm", "instance_norm", "prelu", "pad",
+         "constant_pad_nd", "reflection_pad1d", "reflection_pad2d",
+         "replication_pad1d", "replication_pad2d", "upsample_bilinear2d"});
     add(&Importer::importLoss,
         {"cross_entropy_loss", "mse_loss", "l1_loss", "smooth_l1_loss",
          "binary_cross_entropy_with_logits", "broadcast_tensors"});
@@ -417,8 +421,16 @@ void Importer::importLayer(const NodeImport &n) {
   StringRef op = n.op;
   auto result = n.result;
   if (op == "_convolution") {
-    if (boolOf(node->input(6)))
-      fail("transposed convolution is not supported yet");
+    // _convolution(input, weight, bias, stride, padding, dilation,
+    // transposed, output_padding, groups, ...)
+    if (boolOf(node->input(6))) {
+      result(transposedConvolution(
+          tensorOf(node->input(0)), tensorOf(node->input(1)), node->input(2),
+          intsOf(node->input(3)), intsOf(node->input(4)),
+          intsOf(node->input(7)), intsOf(node->input(5)),
+          intOf(node->input(8))));
+      return;
+    }
     result(convolution(tensorOf(node->input(0)), tensorOf(node->input(1)),
                        node->input(2), intsOf(node->input(3)),
                        intsOf(node->input(4)), intsOf(node->input(5)),

@@ -140,6 +140,7 @@ private:
   void importShape(const NodeImport &n);
   void importSlicing(const NodeImport &n);
   void importLoss(const NodeImport &n);
+  void importImageOp(const NodeImport &n);
 
   // Operand access.
   Value tensorOf(jit::Value *value);
@@ -189,6 +190,19 @@ private:
   Value mean(Value input, std::vector<int64_t> dims, bool keepDim);
   Value softmax(Value input, int64_t dim, bool log);
   Value batchNorm(jit::Node *node);
+  // ImportImageOps.cpp
+  Value transposedConvolution(Value input, Value weight, jit::Value *bias,
+                              std::vector<int64_t> stride,
+                              std::vector<int64_t> padding,
+                              std::vector<int64_t> outputPadding,
+                              std::vector<int64_t> dilation, int64_t groups);
+  Value groupNormalize(Value input, int64_t groups, float eps);
+  Value channelAffine(Value value, jit::Value *weight, jit::Value *bias);
+  Value padByMode(Value x, std::vector<int64_t> pads, StringRef mode,
+                  float value);
+  Value bilinearUpsample(Value x, int64_t outH, int64_t outW, bool alignCorners,
+                         std::optional<double> scaleH,
+                         std::optional<double> scaleW);
   Value binaryArith(jit::Node *node, StringRef kind);
 
   MLIRContext *context;

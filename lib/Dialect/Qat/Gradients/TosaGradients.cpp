@@ -213,6 +213,19 @@ struct TransposeGradient : Model<TransposeGradient, tosa::TransposeOp> {
   }
 };
 
+/// Reversing an axis is its own inverse.
+struct ReverseGradient : Model<ReverseGradient, tosa::ReverseOp> {
+  LogicalResult buildGradients(Operation *op, OpBuilder &b,
+                               ArrayRef<Value> resultGradients,
+                               SmallVectorImpl<Value> &operandGradients) const {
+    auto reverse = cast<tosa::ReverseOp>(op);
+    operandGradients[0] =
+        tosa::ReverseOp::create(b, op->getLoc(), typeOf(reverse.getInput1()),
+                                resultGradients[0], reverse.getAxisAttr());
+    return success();
+  }
+};
+
 /// PyTorch's threshold_backward / hardtanh_backward: the gradient passes
 /// where min < x < max, strictly (so a ReLU passes none at x == 0).
 ///
@@ -339,6 +352,7 @@ void mlir::qat::registerTosaGradientExternalModels(DialectRegistry &registry) {
     tosa::ReduceMaxOp::attachInterface<ReduceMaxGradient>(*ctx);
     tosa::ReshapeOp::attachInterface<ReshapeGradient>(*ctx);
     tosa::TransposeOp::attachInterface<TransposeGradient>(*ctx);
+    tosa::ReverseOp::attachInterface<ReverseGradient>(*ctx);
     tosa::TileOp::attachInterface<TileGradient>(*ctx);
     tosa::ClampOp::attachInterface<ClampGradient>(*ctx);
     tosa::MatMulOp::attachInterface<MatMulGradient>(*ctx);

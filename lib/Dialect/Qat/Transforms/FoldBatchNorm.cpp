@@ -148,10 +148,10 @@ struct FoldBatchNormPass : qat::impl::FoldBatchNormPassBase<FoldBatchNormPass> {
         add(b, loc, mul(b, loc, centered, factor), batchNorm.getBias());
 
     if (!chain.division) {
-      // Scale the weight (output channels first) where it enters the layer.
+      // Scale the weight's output channels where it enters the layer.
       Value weight = use.get();
       SmallVector<int64_t> shape(typeOf(weight).getRank(), 1);
-      shape[0] = channelType.getDimSize(0);
+      shape[weightOutputAxis(chain.layer)] = channelType.getDimSize(0);
       use.set(mul(b, loc, weight, reshape(b, loc, factor, shape)));
     }
     b.setInsertionPoint(batchNorm);

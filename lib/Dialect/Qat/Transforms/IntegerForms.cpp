@@ -257,7 +257,9 @@ std::optional<QuantizedLayer> matchQuantizedLayer(FakeQuantOp outputQuant) {
     return std::nullopt;
   match.layer = def;
   match.weightQuant = weightUse(def).get().getDefiningOp<FakeQuantOp>();
-  if (!match.weightQuant || match.weightQuant.getAxis().value_or(0) != 0)
+  if (!match.weightQuant ||
+      (match.weightQuant.getAxis() &&
+       *match.weightQuant.getAxis() != weightOutputAxis(def)))
     return std::nullopt;
   std::optional<QuantizedInput> input = matchQuantizedInput(def->getOperand(0));
   if (!input)
@@ -414,8 +416,8 @@ bool mlir::qat::movesCodes(Operation *op) {
            padsForMaxPooling(pad);
   }
   return isa<linalg::PoolingNchwMaxOp, tosa::ReshapeOp, tosa::TransposeOp,
-             tosa::TileOp, tensor::ExpandShapeOp, tensor::CollapseShapeOp,
-             tensor::ExtractSliceOp>(op);
+             tosa::ReverseOp, tosa::TileOp, tensor::ExpandShapeOp,
+             tensor::CollapseShapeOp, tensor::ExtractSliceOp>(op);
 }
 
 Value mlir::qat::moveCodes(OpBuilder &b, Operation *op, Value codes,
@@ -458,6 +460,10 @@ Value mlir::qat::moveCodes(OpBuilder &b, Operation *op, Value codes,
   Operation *copy = b.clone(*op, mapping);
   copy->getResult(0).setType(resultType);
   return copy->getResult(0);
+}
+
+bool mlir::qat::hasQuantizedInput(Value value) {
+  return matchQuantizedInput(value).has_value();
 }
 
 std::optional<IntegerForm>

@@ -70,6 +70,11 @@ bool movesCodes(Operation *op);
 Value moveCodes(OpBuilder &b, Operation *op, Value codes, Value zeroPoint,
                 int64_t quantMin);
 
+/// Whether `value` reaches a per-tensor fake quantization through code
+/// movers, sum pooling and constant factors: a layer reading it has an
+/// integer input.
+bool hasQuantizedInput(Value value);
+
 /// The computation that `outputQuant` quantizes, if it has an integer
 /// form; every value between its inputs and `outputQuant` has one use.
 std::optional<IntegerForm> matchIntegerForm(FakeQuantOp outputQuant);

@@ -8,6 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "IntegerForms.h"
+
 #include "qat/Dialect/Qat/IR/QatOps.h"
 #include "qat/Dialect/Qat/Transforms/Passes.h"
 #include "qat/Dialect/Qat/Utils/LayerUtils.h"
@@ -81,7 +83,7 @@ private:
   }
   FailureOr<Layer> matchLayer(Operation *op);
   Value fakeQuantize(Value value, StringRef prefix, const Grid &grid,
-                     Location loc);
+                     Location loc, int64_t channelAxis = 0);
   Value addStateArgument(StringRef name, RankedTensorType type, float initial);
   void addStateResult(StringRef name, Value value);
   void rewriteConvBatchNorm(Layer &layer, StringRef prefix);
@@ -147,16 +149,17 @@ void Preparer::addStateResult(StringRef name, Value value) {
 /// evaluation function (`observe` false) the stored scale and zero-point
 /// quantize and nothing is written.
 Value Preparer::fakeQuantize(Value value, StringRef prefix, const Grid &grid,
-                             Location loc) {
+                             Location loc, int64_t channelAxis) {
   auto type = cast<RankedTensorType>(value.getType());
   SmallVector<int64_t> stateShape;
   if (grid.perChannel)
-    stateShape.push_back(type.getDimSize(0));
+    stateShape.push_back(type.getDimSize(channelAxis));
   auto floatState = RankedTensorType::get(stateShape, builder.getF32Type());
   auto intState = RankedTensorType::get(stateShape, builder.getI32Type());
   std::string scaleName = (prefix + ".scale").str();
   std::string zeroPointName = (prefix + ".zero_point").str();
-  IntegerAttr axis = grid.perChannel ? builder.getI64IntegerAttr(0) : nullptr;
+  IntegerAttr axis =
+      grid.perChannel ? builder.getI64IntegerAttr(channelAxis) : nullptr;
   Value scale, zeroPoint;
   if (observe) {
     float inf = std::numeric_limits<float>::infinity();
@@ -246,12 +249,13 @@ void Preparer::rewriteConvBatchNorm(Layer &layer, StringRef prefix) {
   Value std = math::SqrtOp::create(b, loc, variance);
   Value invStd = tosa::ReciprocalOp::create(b, loc, channelType, std);
   Value factor = mul(b, loc, batchNorm.getWeight(), invStd);
+  int64_t axis = weightOutputAxis(layer.op);
   SmallVector<int64_t> weightFactorShape(weightType.getRank(), 1);
-  weightFactorShape[0] = channels;
+  weightFactorShape[axis] = channels;
   Value scaled =
       mul(b, loc, weight, reshape(b, loc, factor, weightFactorShape));
   layer.weightUse->set(fakeQuantize(
-      scaled, (prefix + ".weight_fake_quant").str(), weights, loc));
+      scaled, (prefix + ".weight_fake_quant").str(), weights, loc, axis));
 
   // conv / factor (+ bias) feeds the batch norm instead of conv + bias.
   builder.setInsertionPoint(batchNorm);
@@ -359,6 +363,25 @@ LogicalResult Preparer::run() {
       StringRef weightName = stateName(layer->weight);
       StringRef prefix = weightName;
       prefix.consume_back(".weight");
+      // A layer whose input comes from float arithmetic (normalization,
+      // PReLU, a concatenation of different grids) observes its input, as
+      // PyTorch's FX prepare_qat does for a quantized op's float input, so
+      // that it runs in int8.
+      Value layerInput = op->getOperand(0);
+      if (!hasQuantizedInput(layerInput) &&
+          activationValues.contains(layerInput)) {
+        // Before the padding and reshapes that carry codes to the layer.
+        OpOperand *use = &op->getOpOperand(0);
+        while (Operation *def = use->get().getDefiningOp()) {
+          if (!movesCodes(def))
+            break;
+          use = &def->getOpOperand(0);
+        }
+        builder.setInsertionPoint(use->getOwner());
+        use->set(fakeQuantize(use->get(),
+                              (prefix + ".input_post_process").str(),
+                              activations, op->getLoc()));
+      }
       if (layer->batchNorm) {
         if (layer->biasAdd)
           erased.insert(layer->biasAdd);
@@ -367,7 +390,7 @@ LogicalResult Preparer::run() {
         builder.setInsertionPoint(layer->weightUse->getOwner());
         layer->weightUse->set(
             fakeQuantize(layer->weight, (prefix + ".weight_fake_quant").str(),
-                         weights, op->getLoc()));
+                         weights, op->getLoc(), weightOutputAxis(op)));
       }
       Value output = layer->output;
       builder.setInsertionPointAfterValue(output);

@@ -20,8 +20,15 @@ bool isLayerOp(Operation *op);
 
 /// The operand where the layer's weight enters its filter chain: the
 /// layer's filter (or matmul right-hand side) seen back through the
-/// importer's reshapes, expand_shapes (groups) and transposes (linear).
+/// importer's reshapes, expand_shapes (groups), transposes (linear,
+/// transposed convolution) and reverses (transposed convolution).
 OpOperand &weightUse(Operation *layer);
+
+/// The axis of the weight at weightUse that holds the layer's output
+/// channels: 0 for convolutions and linear layers as PyTorch stores them,
+/// 1 for a transposed convolution's C_in x C_out x kh x kw weight. Per
+/// output channel quantization and batch-norm folding scale along it.
+int64_t weightOutputAxis(Operation *layer);
 
 /// The layer's output in the model's layout: its result, or the single
 /// user that reshapes it back (the linear layer's 3-D matmul result to 2-D,
