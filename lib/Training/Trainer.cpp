@@ -565,6 +565,25 @@ ArrayRef<float> TrainingSession::logits() const {
           static_cast<size_t>(array.numElements())};
 }
 
+LogicalResult TrainingSession::setState(StringRef name,
+                                        const NpyArray &value) {
+  auto it = stateArrays.find(name);
+  if (it == stateArrays.end())
+    return error("no training state is named '" + name + "'");
+  NpyArray &current = it->getValue();
+  auto describe = [](const NpyArray &array) {
+    std::string text = npyDescr(array.elementType).str() + " [";
+    for (auto [index, size] : llvm::enumerate(array.shape))
+      text += (index ? "x" : "") + std::to_string(size);
+    return text + "]";
+  };
+  if (current.elementType != value.elementType || current.shape != value.shape)
+    return error("state '" + name + "' is " + describe(current) + ", not " +
+                 describe(value));
+  current.data = value.data;
+  return success();
+}
+
 std::string TrainingSession::firstNonFiniteParameter() const {
   for (const std::string &name : parameters) {
     auto it = stateArrays.find(name);

@@ -595,6 +595,15 @@ class Trainer:
         import torch
         return {name: torch.from_numpy(array) for name, array in self._session.state().items()}
 
+    def set_state(self, state):
+        """Replaces training state entries by name (the names of
+        state_dict) with NumPy arrays or torch tensors of the entries'
+        shapes and dtypes: two Trainers share a network this way
+        (qat_mlir.gan.Pix2PixTrainer's discriminator)."""
+        for name, value in state.items():
+            array = value.detach().cpu().numpy() if hasattr(value, "detach") else value
+            self._session.set_state(name, np.ascontiguousarray(array))
+
     def save(self, path):
         """Saves the module with the current state (atomically); Trainer.load
         resumes from it. When distributed, only rank 0 writes."""

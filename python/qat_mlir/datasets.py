@@ -119,3 +119,34 @@ def mean_iou(predicted, masks, classes):
     union = confusion.sum(0) + confusion.sum(1) - intersection
     present = union > 0
     return float((intersection[present] / union[present]).mean())
+
+
+def fashion_outlines(split, count, seed, root=FASHION_MNIST_DIR):
+    """A deterministic image-to-image set made from Fashion-MNIST, outline ->
+    item: (outlines, items), float32 [count, 1, 32, 32] in [-1, 1].
+
+    Items are Fashion-MNIST images of `split` (chosen by the seed) on a
+    32 x 32 canvas. An outline is the item's silhouette edge (pixels
+    brighter than 32 of 255 with a darker 4-neighbour, or on the canvas
+    edge of the silhouette), white on black: the generator must fill in the
+    garment's shading and texture."""
+    images, _ = fashion_mnist(split, root)
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(len(images), count, replace=False)
+    items = np.zeros((count, 1, 32, 32), np.float32)
+    items[:, 0, 2:30, 2:30] = images[picks].astype(np.float32) / 255.0
+    shown = items > 32.0 / 255.0
+    inner = shown.copy()
+    inner[..., 1:, :] &= shown[..., :-1, :]
+    inner[..., :-1, :] &= shown[..., 1:, :]
+    inner[..., :, 1:] &= shown[..., :, :-1]
+    inner[..., :, :-1] &= shown[..., :, 1:]
+    outlines = (shown & ~inner).astype(np.float32)
+    return outlines * 2.0 - 1.0, items * 2.0 - 1.0
+
+
+def psnr(predicted, targets, data_range=2.0):
+    """Peak signal-to-noise ratio in dB of images in a range of width
+    `data_range` (2 for [-1, 1]), from the mean squared error over all."""
+    error = np.mean((np.asarray(predicted, np.float64) - np.asarray(targets, np.float64)) ** 2)
+    return float(10.0 * np.log10(data_range ** 2 / max(error, 1e-30)))

@@ -339,3 +339,60 @@ class WithLoss(nn.Module):
     def forward(self, inputs, targets):
         outputs = self.net(inputs)
         return self.loss(outputs, targets), outputs
+
+
+class UNetGenerator(nn.Module):
+    """A Pix2Pix-style U-Net generator (Isola et al., 2017), scaled to
+    32 x 32 images: three strided 4x4 convolutions down (LeakyReLU 0.2,
+    batch norm after the first), three 4x4 transposed convolutions up
+    (batch norm, ReLU), each concatenated with the encoder's features of
+    its size, and a tanh image in [-1, 1]."""
+
+    def __init__(self, channels=1, width=16):
+        super().__init__()
+        w = width
+
+        def down(cin, cout, norm=True):
+            layers = [nn.Conv2d(cin, cout, 4, stride=2, padding=1, bias=not norm)]
+            if norm:
+                layers.append(nn.BatchNorm2d(cout))
+            return nn.Sequential(*layers, nn.LeakyReLU(0.2))
+
+        def up(cin, cout):
+            return nn.Sequential(nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1, bias=False),
+                                 nn.BatchNorm2d(cout), nn.ReLU())
+
+        self.down1 = down(channels, w, norm=False)   # 16 x 16
+        self.down2 = down(w, 2 * w)                  # 8 x 8
+        self.down3 = down(2 * w, 4 * w)              # 4 x 4
+        self.up3 = up(4 * w, 2 * w)                  # 8 x 8
+        self.up2 = up(4 * w, w)                      # 16 x 16
+        self.up1 = nn.ConvTranspose2d(2 * w, channels, 4, stride=2, padding=1)
+
+    def forward(self, x):
+        d1 = self.down1(x)
+        d2 = self.down2(d1)
+        d3 = self.down3(d2)
+        u3 = self.up3(d3)
+        u2 = self.up2(torch.cat([u3, d2], 1))
+        return torch.tanh(self.up1(torch.cat([u2, d1], 1)))
+
+
+class PatchDiscriminator(nn.Module):
+    """Pix2Pix's PatchGAN discriminator, scaled to 32 x 32 pairs: the input
+    image and a real or generated output, concatenated, to an 8 x 8 map of
+    real-or-fake logits, one per overlapping patch. Instance norm (the
+    original's batch norm at batch size 1) keeps each pair's statistics its
+    own, so real and generated pairs can share one batch."""
+
+    def __init__(self, channels=1, width=16):
+        super().__init__()
+        w = width
+        self.net = nn.Sequential(
+            nn.Conv2d(2 * channels, w, 4, stride=2, padding=1), nn.LeakyReLU(0.2),   # 16
+            nn.Conv2d(w, 2 * w, 4, stride=2, padding=1, bias=False),                 # 8
+            nn.InstanceNorm2d(2 * w, affine=True), nn.LeakyReLU(0.2),
+            nn.Conv2d(2 * w, 1, 3, padding=1))
+
+    def forward(self, pairs):
+        return self.net(pairs)

@@ -200,6 +200,10 @@ public:
   /// The training state by global name: parameters, buffers, observer
   /// ranges, optimizer and GradBoost state.
   const llvm::StringMap<NpyArray> &state() const { return stateArrays; }
+  /// Replaces the state entry `name` with `value` of the same element type
+  /// and shape: one network shared by two sessions (a GAN's discriminator,
+  /// trained in one and frozen inside the other's loss).
+  LogicalResult setState(llvm::StringRef name, const NpyArray &value);
   /// After a non-finite loss: the first trainable parameter that is no
   /// longer finite, as " and parameter 'p' is nan after the update", or "".
   std::string firstNonFiniteParameter() const;

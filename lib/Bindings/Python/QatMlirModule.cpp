@@ -478,6 +478,28 @@ struct Session {
     return result;
   }
 
+  void setState(const std::string &name, const py::array &value) {
+    auto lock = lockWithoutGil(busy);
+    auto it = session->state().find(name);
+    if (it == session->state().end())
+      throw py::key_error("no training state is named '" + name + "'");
+    py::dtype dtype = dtypeOf(it->getValue().elementType);
+    if (std::string(py::str(value.dtype())) != std::string(py::str(dtype)))
+      throw py::value_error("state '" + name + "' holds " +
+                            std::string(py::str(dtype)) + ", not " +
+                            std::string(py::str(value.dtype())));
+    qat::NpyArray array;
+    array.elementType = it->getValue().elementType;
+    array.shape.assign(value.shape(), value.shape() + value.ndim());
+    py::array contiguous =
+        py::array::ensure(value, py::array::c_style | py::array::forcecast);
+    const char *bytes = static_cast<const char *>(contiguous.data());
+    array.data.assign(bytes, bytes + contiguous.nbytes());
+    Diagnostics diagnostics(module.context.get());
+    if (failed(session->setState(name, array)))
+      diagnostics.fail();
+  }
+
   Module checkpoint(int64_t epochsDone) {
     auto lock = lockWithoutGil(busy);
     session->storeState(epochsDone);
@@ -833,6 +855,7 @@ PYBIND11_MODULE(_qat_mlir, m) {
             return dtypes;
           })
       .def("state", &Session::state)
+      .def("set_state", &Session::setState, py::arg("name"), py::arg("value"))
       .def(
           "first_non_finite_parameter",
           [](Session &self) { return self.session->firstNonFiniteParameter(); })

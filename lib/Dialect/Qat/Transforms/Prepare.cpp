@@ -13,6 +13,7 @@
 #include "qat/Dialect/Qat/IR/QatOps.h"
 #include "qat/Dialect/Qat/Transforms/Passes.h"
 #include "qat/Dialect/Qat/Utils/LayerUtils.h"
+#include "qat/Dialect/Qat/Utils/ModulePath.h"
 #include "qat/Dialect/Qat/Utils/StateGlobals.h"
 #include "qat/Dialect/Qat/Utils/TosaBuilders.h"
 
@@ -198,11 +199,14 @@ FailureOr<Layer> Preparer::matchLayer(Operation *op) {
   // The weight: the filter of a convolution, the right-hand side of the
   // linear layer's matmul, seen through the importer's reshapes.
   layer.weightUse = &weightUse(op);
+  // A frozen weight (a parameter PyTorch does not train, such as a GAN's
+  // discriminator inside the generator's loss) is quantized as a trained
+  // one.
   auto arg = dyn_cast<BlockArgument>(layer.weightUse->get());
   if (!arg || arg.getOwner()->getParentOp() != function ||
-      !function.getArgAttr(arg.getArgNumber(), "qat.trainable"))
+      !function.getArgAttr(arg.getArgNumber(), "qat.state"))
     return op->emitError("qat-prepare: the weight of this layer is not a "
-                         "trainable parameter of '")
+                         "parameter of '")
            << function.getSymName() << "'; cannot quantize it";
   layer.weight = arg;
   // The ops fused with it, each the single user of the previous value.
@@ -352,7 +356,7 @@ LogicalResult Preparer::run() {
 
   // Layers, then residual adds that no layer took.
   DenseSet<Operation *> erased; // bias adds a ConvBn rewrite replaced
-  unsigned adds = 0;
+  llvm::StringMap<unsigned> adds; // per submodule path
   for (Operation *op : ops) {
     if (erased.contains(op))
       continue;
@@ -408,9 +412,14 @@ LogicalResult Preparer::run() {
     if (auto clamp = dyn_cast_or_null<tosa::ClampOp>(singleUser(output)))
       output = clamp.getResult();
     builder.setInsertionPointAfterValue(output);
-    Value quantized = fakeQuantize(
-        output, ("add_" + Twine(adds++) + ".activation_post_process").str(),
-        activations, output.getLoc());
+    // Named by the submodule the add is in ("blocks.2.add_0"), so that a
+    // network keeps its observers' names inside another model.
+    std::string path = modulePathOf(add.getLoc());
+    std::string name = (path.empty() ? "" : path + ".") + "add_" +
+                       std::to_string(adds[path]++);
+    Value quantized =
+        fakeQuantize(output, name + ".activation_post_process", activations,
+                     output.getLoc());
     useQuantized(output, quantized);
   }
   if (failed(status))

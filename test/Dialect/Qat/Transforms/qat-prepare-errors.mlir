@@ -5,10 +5,10 @@
 // OPTION: qat-prepare: unknown weights 'per-row' (expected per-tensor or per-channel)
 // OPTION-ACT: qat-prepare: unknown activations 'uint4' (expected uint8, uint7 or int8)
 
-// A layer whose weight is not a trainable parameter cannot be quantized.
-func.func @forward(%w: tensor<2x2x1x1xf32> {qat.state = "w"}, %x: tensor<1x2x2x2xf32> {qat.input = "x"}) -> tensor<1x2x2x2xf32> {
+// A layer whose weight is not a parameter (qat.state) cannot be quantized.
+func.func @forward(%w: tensor<2x2x1x1xf32>, %x: tensor<1x2x2x2xf32> {qat.input = "x"}) -> tensor<1x2x2x2xf32> {
   %0 = tensor.empty() : tensor<1x2x2x2xf32>
-  // expected-error @+1 {{qat-prepare: the weight of this layer is not a trainable parameter of 'forward'; cannot quantize it}}
+  // expected-error @+1 {{qat-prepare: the weight of this layer is not a parameter of 'forward'; cannot quantize it}}
   %1 = linalg.conv_2d_nchw_fchw ins(%x, %w : tensor<1x2x2x2xf32>, tensor<2x2x1x1xf32>) outs(%0 : tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32>
   return %1 : tensor<1x2x2x2xf32>
 }
