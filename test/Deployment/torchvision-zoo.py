@@ -180,7 +180,7 @@ def compare_fp32(name):
     x = torch.randn(1, 3, SIZE, SIZE)
     with torch.no_grad():
         expected = model(x).numpy()
-        torch.jit.trace(model, x).save(f"{out}/{name}.pt")
+        torch.jit.trace(model, x, check_trace=False).save(f"{out}/{name}.pt")
     qat_mlir.import_torchscript(f"{out}/{name}.pt", f"{out}/{name}.mlir", [(1, 3, SIZE, SIZE)])
     (actual,) = qat_mlir.run_file(f"{out}/{name}.mlir", "predict", [x.numpy()])
     error = float(np.abs(actual - expected).max()) / float(np.abs(expected).max())
@@ -202,7 +202,7 @@ def compare_int8(name):
     x = torch.randn(BATCH, 3, SIZE, SIZE)
     with torch.no_grad():
         fake_quant = model(x).numpy()
-        torch.jit.trace(model, x).save(f"{out}/{name}-qat.pt")
+        torch.jit.trace(model, x, check_trace=False).save(f"{out}/{name}-qat.pt")
         try:
             converted = tq.convert(copy.deepcopy(model)).eval()(x).numpy()
         except NotImplementedError as error:  # e.g. no quantized SiLU kernel

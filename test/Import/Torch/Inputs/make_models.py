@@ -57,7 +57,7 @@ class Resampling(nn.Module):
 
 def save(model, name, *shapes):
     model.eval()
-    traced = torch.jit.trace(model, tuple(torch.randn(s) for s in shapes))
+    traced = torch.jit.trace(model, tuple(torch.randn(s) for s in shapes), check_trace=False)
     traced.save(os.path.join(out, name))
 
 
