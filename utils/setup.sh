@@ -15,6 +15,8 @@ packages=(
   python3 python3-numpy python3-psutil python3-torch python3-torchvision libtorch-dev zlib1g-dev libzip-dev pkg-config
   python3-dev pybind11-dev python3-pytest python3-tqdm python3-matplotlib
   libomp-22-dev
+  # ASan, UBSan and libFuzzer runtimes (utils/run-sanitizer-tests.sh)
+  libclang-rt-22-dev
   dataset-fashion-mnist
   qemu-user-static libc6-dev-arm64-cross libgcc-12-dev-arm64-cross
   libdnnl-dev libbenchmark-dev
