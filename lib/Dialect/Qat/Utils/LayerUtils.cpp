@@ -47,8 +47,8 @@ static int64_t sourceAxis(Operation *op, int64_t axis) {
         return index;
   }
   if (auto reshape = dyn_cast<tosa::ReshapeOp>(op)) {
-    // The input axis where as many elements lie before it as before `axis`
-    // (reshapes of weights add or drop unit dimensions).
+    // The input axis of the same size with as many elements before it as
+    // before `axis` (reshapes of weights add or drop unit dimensions).
     ArrayRef<int64_t> in =
         cast<ShapedType>(reshape.getInput1().getType()).getShape();
     ArrayRef<int64_t> out = cast<ShapedType>(reshape.getType()).getShape();
@@ -57,10 +57,11 @@ static int64_t sourceAxis(Operation *op, int64_t axis) {
       before *= size;
     int64_t seen = 1;
     for (auto [index, size] : llvm::enumerate(in)) {
-      if (seen == before && size != 1)
+      if (seen == before && size == out[axis])
         return index;
       seen *= size;
     }
+    return 0;
   }
   return axis; // tosa.reverse, and reshapes that keep it in place
 }

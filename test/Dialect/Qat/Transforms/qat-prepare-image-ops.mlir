@@ -71,3 +71,22 @@ func.func @adds(%x: tensor<4xf32> {qat.input = "x"}) -> tensor<4xf32> {
   %c = tosa.add %b, %x : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
   return %c : tensor<4xf32>
 }
+
+// -----
+
+// A linear layer with one output: its weight's output axis (0) is found
+// back through the importer's reshape to 1 x K x 1, where a unit axis must
+// not be skipped.
+// CHECK-LABEL: func.func @one_output(
+// CHECK:         qat.fake_quant %arg0, {{.*}} axis 0 : tensor<1x4xf32>, tensor<1xf32>, tensor<1xi32>
+func.func @one_output(%arg0: tensor<1x4xf32> {qat.state = "weight", qat.trainable}, %arg2: tensor<2x4xf32> {qat.input = "input"}) -> tensor<1x2x1xf32> {
+  %0 = tosa.transpose %arg0 {perms = array<i32: 1, 0>} : (tensor<1x4xf32>) -> tensor<4x1xf32>
+  %1 = tosa.const_shape  {values = dense<[1, 2, 4]> : tensor<3xindex>} : () -> !tosa.shape<3>
+  %2 = tosa.reshape %arg2, %1 : (tensor<2x4xf32>, !tosa.shape<3>) -> tensor<1x2x4xf32>
+  %3 = tosa.const_shape  {values = dense<[1, 4, 1]> : tensor<3xindex>} : () -> !tosa.shape<3>
+  %4 = tosa.reshape %0, %3 : (tensor<4x1xf32>, !tosa.shape<3>) -> tensor<1x4x1xf32>
+  %5 = "tosa.const"() <{values = dense<0.000000e+00> : tensor<1xf32>}> : () -> tensor<1xf32>
+  %6 = "tosa.const"() <{values = dense<0.000000e+00> : tensor<1xf32>}> : () -> tensor<1xf32>
+  %7 = tosa.matmul %2, %4, %5, %6 : (tensor<1x2x4xf32>, tensor<1x4x1xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x2x1xf32>
+  return %7 : tensor<1x2x1xf32>
+}
