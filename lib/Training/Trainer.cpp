@@ -565,8 +565,7 @@ ArrayRef<float> TrainingSession::logits() const {
           static_cast<size_t>(array.numElements())};
 }
 
-LogicalResult TrainingSession::setState(StringRef name,
-                                        const NpyArray &value) {
+LogicalResult TrainingSession::setState(StringRef name, const NpyArray &value) {
   auto it = stateArrays.find(name);
   if (it == stateArrays.end())
     return error("no training state is named '" + name + "'");

@@ -355,7 +355,7 @@ LogicalResult Preparer::run() {
   }
 
   // Layers, then residual adds that no layer took.
-  DenseSet<Operation *> erased; // bias adds a ConvBn rewrite replaced
+  DenseSet<Operation *> erased;   // bias adds a ConvBn rewrite replaced
   llvm::StringMap<unsigned> adds; // per submodule path
   for (Operation *op : ops) {
     if (erased.contains(op))
@@ -417,9 +417,8 @@ LogicalResult Preparer::run() {
     std::string path = modulePathOf(add.getLoc());
     std::string name = (path.empty() ? "" : path + ".") + "add_" +
                        std::to_string(adds[path]++);
-    Value quantized =
-        fakeQuantize(output, name + ".activation_post_process", activations,
-                     output.getLoc());
+    Value quantized = fakeQuantize(output, name + ".activation_post_process",
+                                   activations, output.getLoc());
     useQuantized(output, quantized);
   }
   if (failed(status))
