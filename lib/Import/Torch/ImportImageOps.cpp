@@ -353,13 +353,7 @@ void Importer::importImageOp(const NodeImport &n) {
       outH = size[0];
       outW = size[1];
     } else {
-      std::vector<double> scales;
-      jit::Value *list = node->input(3);
-      if (values.count(list) && !values.find(list)->second.list.empty())
-        for (jit::Value *item : values.find(list)->second.list)
-          scales.push_back(floatOf(item));
-      else if (constantOf(list).isDoubleList())
-        scales = constantOf(list).toDoubleVector();
+      std::vector<double> scales = floatsOf(node->input(3));
       if (scales.size() != 2)
         fail("upsample_bilinear2d needs an output size or 2 scale factors");
       outH = static_cast<int64_t>(std::floor(in[2] * scales[0]));

@@ -784,13 +784,7 @@ void Importer::importShape(const NodeImport &n) {
       outShape[2] = size[0];
       outShape[3] = size[1];
     } else {
-      std::vector<double> scales;
-      jit::Value *list = node->input(2);
-      if (values.count(list) && !values.find(list)->second.list.empty())
-        for (jit::Value *item : values.find(list)->second.list)
-          scales.push_back(floatOf(item));
-      else if (constantOf(list).isDoubleList())
-        scales = constantOf(list).toDoubleVector();
+      std::vector<double> scales = floatsOf(node->input(2));
       if (scales.size() != 2)
         fail("upsample_nearest2d needs an output size or 2 scale factors");
       // PyTorch's output size: floor(size * scale).

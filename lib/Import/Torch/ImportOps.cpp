@@ -103,6 +103,20 @@ std::vector<int64_t> Importer::intsOf(jit::Value *value) {
   return constant.toIntVector();
 }
 
+/// A list of floats (scale factors): built from values, or a constant; an
+/// empty list for anything else (the caller says what it needs).
+std::vector<double> Importer::floatsOf(jit::Value *value) {
+  std::vector<double> result;
+  auto it = values.find(value);
+  if (it != values.end() && !it->second.list.empty()) {
+    for (jit::Value *item : it->second.list)
+      result.push_back(floatOf(item));
+  } else if (constantOf(value).isDoubleList()) {
+    result = constantOf(value).toDoubleVector();
+  }
+  return result;
+}
+
 //===----------------------------------------------------------------------===//
 // Emission helpers
 //===----------------------------------------------------------------------===//

@@ -150,6 +150,7 @@ private:
   bool boolOf(jit::Value *value);
   bool isNone(jit::Value *value);
   std::vector<int64_t> intsOf(jit::Value *value);
+  std::vector<double> floatsOf(jit::Value *value);
   void bind(jit::Value *value, Value tensor) { values[value].tensor = tensor; }
   void bindConstant(jit::Value *value, c10::IValue constant) {
     values[value].constant = std::move(constant);
