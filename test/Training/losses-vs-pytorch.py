@@ -19,6 +19,8 @@
 # CHECK: smooth_l1_loss (beta 0.5): loss and 4 gradients within 1e-5
 # CHECK: binary_cross_entropy_with_logits: loss and 4 gradients within 1e-5
 # CHECK: sum of two losses, returning (loss, logits): loss and 4 gradients within 1e-5; the logits (output1) equal
+# CHECK: sum over all, over dims with keepdim, and rsub (1 - x): loss and 4 gradients within 1e-5
+# CHECK: detection loss (focal + smooth L1, divided by a tensor): loss and 4 gradients within 1e-5
 # CHECK: cross_entropy with label smoothing: {{.*}}error: cross_entropy with label smoothing is not supported
 
 import subprocess
@@ -30,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import qat_mlir
+from qat_mlir import models
 from qat_mlir.testing import function_signature
 
 out = sys.argv[1]
@@ -67,6 +70,10 @@ classes = torch.randint(0, C, (N, H, W))
 probabilities = torch.softmax(torch.randn(N, C, H, W), 1)
 values = torch.randn(N, C, H, W)
 binary = (torch.rand(N, C, H, W) > 0.5).float()
+# models.DetectionLoss's layout for 2 classes and 1 box value: one-hot
+# classes at some cells, a value at every cell.
+detection_targets = torch.cat([F.one_hot(classes, C).permute(0, 3, 1, 2)[:, :2].float(),
+                               values[:, 2:]], 1)
 cases = [
     ("per-pixel cross_entropy (int64 N x H x W targets, mean)",
      lambda s, y: F.cross_entropy(s, y), classes),
@@ -78,6 +85,11 @@ cases = [
     ("binary_cross_entropy_with_logits", F.binary_cross_entropy_with_logits, binary),
     ("sum of two losses, returning (loss, logits)",
      lambda s, y: F.cross_entropy(s, y) + 0.5 * F.l1_loss(s, torch.zeros_like(s)), classes),
+    ("sum over all, over dims with keepdim, and rsub (1 - x)",
+     lambda s, y: ((1 - torch.sigmoid(s)) * y).sum((2, 3), keepdim=True).mean() +
+     0.1 * s.sum() - 2 * y.sum(1).mean(), values),
+    ("detection loss (focal + smooth L1, divided by a tensor)",
+     models.DetectionLoss(num_classes=2), detection_targets),
 ]
 
 

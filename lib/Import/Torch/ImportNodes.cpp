@@ -234,10 +234,10 @@ NodeImporter Importer::lookupTensorOp(StringRef op) {
          "tanh", "silu", "clamp", "clamp_min", "clamp_max", "leaky_relu"});
     add(&Importer::importElementwise,
         {"zeros", "zeros_like", "ones", "ones_like", "sqrt", "exp", "log",
-         "add", "sub", "mul", "div"});
+         "add", "sub", "rsub", "mul", "div"});
     add(&Importer::importPooling,
         {"max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"});
-    add(&Importer::importReduction, {"mean", "softmax", "log_softmax"});
+    add(&Importer::importReduction, {"mean", "sum", "softmax", "log_softmax"});
     add(&Importer::importShape,
         {"flatten", "view", "reshape", "view_as", "reshape_as", "contiguous",
          "dropout", "feature_dropout", "detach", "clone", "permute",
@@ -658,7 +658,8 @@ void Importer::importElementwise(const NodeImport &n) {
                : tosa::LogOp::create(builder, loc, x.getType(), x).getResult());
     return;
   }
-  if (op == "add" || op == "sub" || op == "mul" || op == "div") {
+  if (op == "add" || op == "sub" || op == "rsub" || op == "mul" ||
+      op == "div") {
     result(binaryArith(node, op));
     return;
   }
@@ -715,19 +716,21 @@ void Importer::importReduction(const NodeImport &n) {
   jit::Node *node = n.node;
   StringRef op = n.op;
   auto result = n.result;
-  if (op == "mean") {
+  if (op == "mean" || op == "sum") {
+    // mean/sum(x, dtype) over all dimensions, or (x, dims, keepdim, dtype);
+    // an empty dims list also means all (PyTorch's sum(x, [])).
     Value x = tensorOf(node->input(0));
     std::vector<int64_t> dims;
     bool keepDim = false;
     if (node->inputs().size() >= 3) {
       dims = intsOf(node->input(1));
       keepDim = boolOf(node->input(2));
-    } else {
+    }
+    if (dims.empty())
       for (int64_t dim = 0; dim < static_cast<int64_t>(shapeOf(x).size());
            ++dim)
         dims.push_back(dim);
-    }
-    result(mean(x, dims, keepDim));
+    result(reduce(x, dims, keepDim, /*average=*/op == "mean"));
     return;
   }
   if (op == "softmax" || op == "log_softmax") {

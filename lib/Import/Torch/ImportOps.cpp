@@ -383,7 +383,8 @@ Value Importer::pool(Value input, std::vector<int64_t> kernel,
       .getResult(0);
 }
 
-Value Importer::mean(Value input, std::vector<int64_t> dims, bool keepDim) {
+Value Importer::reduce(Value input, std::vector<int64_t> dims, bool keepDim,
+                       bool average) {
   int64_t rank = shapeOf(input).size();
   int64_t count = 1;
   SmallVector<bool> reduced(rank, false);
@@ -396,7 +397,9 @@ Value Importer::mean(Value input, std::vector<int64_t> dims, bool keepDim) {
     count *= shapeOf(input)[dim];
     input = reduceSum(input, dim);
   }
-  Value result = mul(input, splat(1.0f / static_cast<float>(count), rank));
+  Value result = average
+                     ? mul(input, splat(1.0f / static_cast<float>(count), rank))
+                     : input;
   if (keepDim)
     return result;
   SmallVector<int64_t> shape;
@@ -480,7 +483,8 @@ Value Importer::batchNorm(jit::Node *node) {
   return op.getOutput();
 }
 
-/// add/sub/mul/div with a tensor or scalar second operand (and alpha).
+/// add/sub/mul/div with a tensor or scalar second operand (and alpha), and
+/// rsub (`1 - x` in Python): other - alpha * self.
 Value Importer::binaryArith(jit::Node *node, StringRef kind) {
   Value lhs = tensorOf(node->input(0));
   int64_t rank = shapeOf(lhs).size();
@@ -488,11 +492,15 @@ Value Importer::binaryArith(jit::Node *node, StringRef kind) {
   Value rhs = it != values.end() && it->second.isTensor()
                   ? tensorOf(node->input(1))
                   : splat(static_cast<float>(floatOf(node->input(1))), rank);
-  if ((kind == "add" || kind == "sub") && node->inputs().size() > 2) {
+  if ((kind == "add" || kind == "sub" || kind == "rsub") &&
+      node->inputs().size() > 2) {
     double alpha = floatOf(node->input(2));
+    Value &scaled = kind == "rsub" ? lhs : rhs;
     if (alpha != 1.0)
-      rhs = mul(rhs, splat(static_cast<float>(alpha), rank));
+      scaled = mul(scaled, splat(static_cast<float>(alpha), rank));
   }
+  if (kind == "rsub")
+    return sub(rhs, lhs);
   if (kind == "add")
     return add(lhs, rhs);
   if (kind == "sub")

@@ -188,7 +188,12 @@ private:
   Value pool(Value input, std::vector<int64_t> kernel,
              std::vector<int64_t> stride, std::vector<int64_t> padding,
              std::vector<int64_t> dilation, bool max, bool ceilMode);
-  Value mean(Value input, std::vector<int64_t> dims, bool keepDim);
+  /// The sum (or, with `average`, the mean) over `dims`.
+  Value reduce(Value input, std::vector<int64_t> dims, bool keepDim,
+               bool average);
+  Value mean(Value input, std::vector<int64_t> dims, bool keepDim) {
+    return reduce(input, std::move(dims), keepDim, /*average=*/true);
+  }
   Value softmax(Value input, int64_t dim, bool log);
   Value batchNorm(jit::Node *node);
   // ImportImageOps.cpp
