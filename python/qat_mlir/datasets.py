@@ -108,6 +108,49 @@ def fashion_scenes(split, count, seed, size=48, items=3, root=FASHION_MNIST_DIR)
     return scenes, masks
 
 
+def fashion_detection(split, count, seed, size=64, max_items=3, root=FASHION_MNIST_DIR):
+    """A deterministic object-detection set made from Fashion-MNIST:
+    (images uint8 [count, 1, size, size], boxes float32 [count, max_items,
+    4], labels int64 [count, max_items]).
+
+    Each scene places 1 to `max_items` Fashion-MNIST images of `split`
+    (count and choice by the seed) on a dark canvas with faint noise, at
+    random positions where their 28 x 28 windows do not overlap (an item
+    that finds no free place in 100 tries is left out). An item's box is
+    the tight box (x0, y0, x1, y1; x1, y1 exclusive) of its pixels brighter
+    than 32 of 255, its garment; its label is its Fashion-MNIST class.
+    Unused rows of `boxes` are 0 and of `labels` -1."""
+    if size < 28:
+        raise ValueError(f"size must be at least 28 (one item), not {size}")
+    images, classes = fashion_mnist(split, root)
+    rng = np.random.default_rng(seed)
+    scenes = rng.integers(0, 24, (count, 1, size, size)).astype(np.uint8)
+    boxes = np.zeros((count, max_items, 4), np.float32)
+    labels = np.full((count, max_items), -1, np.int64)
+    for i in range(count):
+        taken = []
+        for k in range(int(rng.integers(1, max_items + 1))):
+            pick = rng.integers(0, len(images))
+            if not (images[pick] > 32).any():
+                continue
+            for _ in range(100):
+                row, col = (int(v) for v in rng.integers(0, size - 28 + 1, 2))
+                if all(abs(row - r) >= 28 or abs(col - c) >= 28 for r, c in taken):
+                    break
+            else:
+                continue
+            taken.append((row, col))
+            item = images[pick]
+            shown = item > 32
+            window = (slice(row, row + 28), slice(col, col + 28))
+            scenes[i, 0][window] = np.where(shown, item, scenes[i, 0][window])
+            rows, cols = np.nonzero(shown)
+            boxes[i, k] = (col + cols.min(), row + rows.min(), col + cols.max() + 1,
+                           row + rows.max() + 1)
+            labels[i, k] = int(classes[pick])
+    return scenes, boxes, labels
+
+
 def mean_iou(predicted, masks, classes):
     """Mean intersection over union of predicted and true class maps, over
     the classes present in either (PyTorch/torchvision's segmentation

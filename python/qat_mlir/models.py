@@ -5,6 +5,8 @@ _make_divisible channel rounding, ReLU6, classifier = Dropout + Linear)
 without depending on torchvision.
 """
 
+import math
+
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -396,3 +398,60 @@ class PatchDiscriminator(nn.Module):
 
     def forward(self, pairs):
         return self.net(pairs)
+
+
+class DetectionNet(nn.Module):
+    """An anchor-free single-scale detector: a MobileNetV2 backbone (a
+    strided Conv+BN+ReLU6 stem and inverted residuals down to 1/8 of the
+    input) and an SSDLite-style separable prediction head (a depthwise 3x3
+    Conv+BN+ReLU6, then a 1x1 convolution), which gives, per cell of the
+    1/8 grid, `num_classes` class logits and 4 box values
+    (qat_mlir.detection's layout). The class biases start at
+    -log((1 - 0.01) / 0.01), a 1% prior score, as RetinaNet's, so that the
+    focal loss of the many empty cells does not swamp the first steps."""
+
+    def __init__(self, num_classes=10, in_channels=1, width=16):
+        super().__init__()
+        w = width
+        self.num_classes = num_classes
+        self.backbone = nn.Sequential(
+            ConvBNActivation(in_channels, w, stride=2),                          # 1/2
+            InvertedResidual(w, 2 * w, 2, 4), InvertedResidual(2 * w, 2 * w, 1, 4),  # 1/4
+            InvertedResidual(2 * w, 4 * w, 2, 4), InvertedResidual(4 * w, 4 * w, 1, 4),  # 1/8
+            InvertedResidual(4 * w, 4 * w, 1, 4))
+        self.head = nn.Sequential(ConvBNActivation(4 * w, 4 * w, groups=4 * w),
+                                  nn.Conv2d(4 * w, num_classes + 4, 1))
+        with torch.no_grad():
+            self.head[1].bias[:num_classes].fill_(-math.log((1 - 0.01) / 0.01))
+
+    def forward(self, x):
+        return self.head(self.backbone(x))
+
+
+class DetectionLoss(nn.Module):
+    """The loss of DetectionNet's outputs against targets of the same layout
+    (qat_mlir.detection.encode): the sigmoid focal loss (Lin et al., 2017;
+    alpha 0.25, gamma 2) of the class logits over every cell and class,
+    plus the smooth L1 loss (beta 1/9, as torchvision's RetinaNet) of the
+    box values at the cells that hold a box, both divided by the number of
+    such cells in the batch plus one (which keeps a batch with no box
+    finite)."""
+
+    def __init__(self, num_classes=10, alpha=0.25):
+        super().__init__()
+        self.num_classes = num_classes
+        self.alpha = alpha
+
+    def forward(self, outputs, targets):
+        c = self.num_classes
+        logits, boxes = outputs[:, :c], outputs[:, c:]
+        classes, true_boxes = targets[:, :c], targets[:, c:]
+        probability = torch.sigmoid(logits)
+        cross_entropy = F.binary_cross_entropy_with_logits(logits, classes, reduction="none")
+        miss = 1 - (probability * classes + (1 - probability) * (1 - classes))
+        weight = self.alpha * classes + (1 - self.alpha) * (1 - classes)
+        focal = (weight * miss * miss * cross_entropy).sum()
+        positive = classes.sum(1, keepdim=True)
+        regression = (F.smooth_l1_loss(boxes, true_boxes, reduction="none", beta=1 / 9)
+                      * positive).sum()
+        return (focal + regression) / (positive.sum() + 1)
