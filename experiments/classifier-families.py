@@ -42,8 +42,8 @@ import torchvision
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
 import qat_mlir  # noqa: E402
-from qat_mlir import _qat_mlir as native  # noqa: E402
 from qat_mlir import datasets  # noqa: E402
+import eager  # noqa: E402
 
 warnings.filterwarnings("ignore")
 MODELS = ("shufflenet_v2_x1_0", "mobilenet_v3_small")
@@ -129,26 +129,14 @@ def run_pytorch(name, seed):
                                 lr=args.lr, momentum=0.9, nesterov=True)
     images = torch.from_numpy(datasets.normalize(train_images)[:, None])
     labels = torch.from_numpy(train_labels)
-    steps = len(images) // BATCH
-    total, warmup = steps * args.epochs, steps
-    started = time.perf_counter()
-    for epoch in range(args.epochs):
-        order = native.epoch_order(seed, epoch, len(images))
-        for step in range(steps):
-            rows = torch.from_numpy(np.asarray(order[step * BATCH:(step + 1) * BATCH]))
-            for group in optimizer.param_groups:
-                group["lr"] = native.learning_rate_at(epoch * steps + step, total,
-                                                      warmup, args.lr)
-            optimizer.zero_grad()
-            F.cross_entropy(model(images[rows]), labels[rows]).backward()
-            optimizer.step()
-    seconds = time.perf_counter() - started
+    seconds = eager.train_sgd(lambda rows: F.cross_entropy(model(images[rows]), labels[rows]),
+                              optimizer, len(images), BATCH, args.epochs, seed, args.lr)
     model.eval()
     test = torch.from_numpy(datasets.normalize(test_images)[:, None])
     with torch.no_grad():
         logits = torch.cat([model(test[i:i + 500]) for i in range(0, len(test), 500)]).numpy()
     return {"accuracy": accuracy(logits),
-            "images_per_second": steps * BATCH * args.epochs / seconds}
+            "images_per_second": len(images) // BATCH * BATCH * args.epochs / seconds}
 
 
 NAMES = {"fp32": "fp32", "qat": "QAT from scratch", "qat_sa_gb": "QAT + SA + GradBoost",
@@ -164,11 +152,6 @@ for name in args.models:
                 for k, v in result.items()), flush=True)
 
 
-def spread(values):
-    mean = statistics.mean(values)
-    return f"{mean:.2f}" + (f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else "")
-
-
 print(f"\n{len(args.seeds)} seed(s), {args.epochs} epochs, {args.train} training and "
       f"{args.test} test images, batch {BATCH}, peak lr {args.lr}\n")
 print("| model | row | test accuracy % | int8 = trained | int8 accuracy % | images/s |")
@@ -177,6 +160,6 @@ for name, rows in results.items():
     for row, runs in rows.items():
         equal = ("yes" if all(r["int8_equal"] for r in runs) else "NO") \
             if "int8_equal" in runs[0] else "-"
-        int8 = spread([r["int8_accuracy"] for r in runs]) if "int8_accuracy" in runs[0] else "-"
-        print(f"| {name} | {NAMES[row]} | {spread([r['accuracy'] for r in runs])} | {equal} | "
+        int8 = eager.spread([r["int8_accuracy"] for r in runs]) if "int8_accuracy" in runs[0] else "-"
+        print(f"| {name} | {NAMES[row]} | {eager.spread([r['accuracy'] for r in runs])} | {equal} | "
               f"{int8} | {statistics.median(r['images_per_second'] for r in runs):.0f} |")

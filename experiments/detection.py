@@ -34,11 +34,6 @@ trained model's outputs exactly on every test scene, and its mAP.
 """
 
 import argparse
-import math
-import os
-import statistics
-
-import argparse
 import os
 import statistics
 import sys
@@ -50,8 +45,8 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
 import qat_mlir  # noqa: E402
-from qat_mlir import _qat_mlir as native  # noqa: E402
 from qat_mlir import datasets, detection, models  # noqa: E402
+import eager  # noqa: E402
 
 warnings.filterwarnings("ignore")
 parser = argparse.ArgumentParser()
@@ -139,26 +134,14 @@ def run_pytorch(seed):
                                 lr=args.lr, momentum=0.9, nesterov=True)
     images = torch.from_numpy(normalized(train_images))
     targets = torch.from_numpy(train_targets)
-    steps = len(images) // BATCH
-    total, warmup = steps * args.epochs, steps
-    started = time.perf_counter()
-    for epoch in range(args.epochs):
-        order = native.epoch_order(seed, epoch, len(images))
-        for step in range(steps):
-            rows = torch.from_numpy(np.asarray(order[step * BATCH:(step + 1) * BATCH]))
-            for group in optimizer.param_groups:
-                group["lr"] = native.learning_rate_at(epoch * steps + step, total,
-                                                      warmup, args.lr)
-            optimizer.zero_grad()
-            loss, _ = model(images[rows], targets[rows])
-            loss.backward()
-            optimizer.step()
-    seconds = time.perf_counter() - started
+    seconds = eager.train_sgd(lambda rows: model(images[rows], targets[rows])[0], optimizer,
+                              len(images), BATCH, args.epochs, seed, args.lr)
     model.eval()
     with torch.no_grad():
         outputs = torch.cat([model.net(torch.from_numpy(normalized(test_images[i:i + 256])))
                              for i in range(0, len(test_images), 256)]).numpy()
-    return {"map": mean_ap(outputs), "images_per_second": steps * BATCH * args.epochs / seconds}
+    return {"map": mean_ap(outputs),
+            "images_per_second": len(images) // BATCH * BATCH * args.epochs / seconds}
 
 
 NAMES = {"fp32": "fp32", "qat": "QAT from scratch", "qat_sa_gb": "QAT + SA + GradBoost",
@@ -173,11 +156,6 @@ for row in args.rows:
             flush=True)
 
 
-def spread(values):
-    mean = statistics.mean(values)
-    return f"{mean:.2f}" + (f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else "")
-
-
 print(f"\n{len(args.seeds)} seed(s), {args.epochs} epochs, {args.train} training and "
       f"{args.test} test scenes of {SIZE} x {SIZE}, batch {BATCH}, peak lr {args.lr}\n")
 print("| row | test mAP@0.5 % | int8 = trained | int8 mAP@0.5 % | images/s |")
@@ -185,6 +163,6 @@ print("| --- | --- | --- | --- | --- |")
 for row, runs in results.items():
     equal = ("yes" if all(r["int8_equal"] for r in runs) else "NO") if "int8_equal" in runs[0] \
         else "-"
-    int8 = spread([r["int8_map"] for r in runs]) if "int8_map" in runs[0] else "-"
-    print(f"| {NAMES[row]} | {spread([r['map'] for r in runs])} | {equal} | {int8} | "
+    int8 = eager.spread([r["int8_map"] for r in runs]) if "int8_map" in runs[0] else "-"
+    print(f"| {NAMES[row]} | {eager.spread([r['map'] for r in runs])} | {equal} | {int8} | "
           f"{statistics.median(r['images_per_second'] for r in runs):.0f} |")
